@@ -1,0 +1,380 @@
+//! The byte format of every message, defined in one place: bincode 2 with its standard
+//! configuration (little-endian, variable-length integers), one message per WebSocket frame.
+//!
+//! Every decode is bounded — the input length is checked against a per-direction limit before
+//! bincode sees it, and bincode's own allocation limit is set to the same value — and every
+//! failure is a [`CodecError`], never a panic. A frame must hold exactly one message:
+//! trailing bytes are an error, so two peers can never disagree about where a message ends.
+
+use bincode::config::{self, Configuration};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::game_state::EntityState;
+use crate::messages::{ClientMessage, InputSeq, ServerMessage, Tick};
+
+/// Largest client message accepted. A `Hello` with the longest name is under 50 bytes and an
+/// `Input` under 20; 1 KiB leaves room for growth without letting a peer make the server
+/// parse much.
+pub const MAX_CLIENT_MESSAGE_BYTES: usize = 1024;
+
+/// Largest server message a client accepts: a full snapshot of 100,000 arena entities at the
+/// worst-case 23 bytes each fits, with margin.
+pub const MAX_SERVER_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
+
+/// Why a message could not be encoded or decoded.
+#[derive(Debug, thiserror::Error)]
+pub enum CodecError {
+    #[error("message is {actual} bytes; the limit is {limit}")]
+    TooLarge { actual: usize, limit: usize },
+    #[error("message has {extra} unexpected trailing bytes after {consumed}")]
+    TrailingBytes { consumed: usize, extra: usize },
+    #[error("malformed message: {0}")]
+    Decode(#[from] bincode::error::DecodeError),
+    #[error("could not encode message: {0}")]
+    Encode(#[from] bincode::error::EncodeError),
+}
+
+/// The one configuration every encode and decode uses.
+fn wire_config() -> Configuration {
+    config::standard()
+}
+
+/// Encodes any protocol message into a fresh buffer.
+pub fn encode<M: Serialize>(message: &M) -> Result<Vec<u8>, CodecError> {
+    Ok(bincode::serde::encode_to_vec(message, wire_config())?)
+}
+
+/// Appends the encoding of `message` to `out` and returns the number of bytes written.
+pub fn encode_into<M: Serialize>(message: &M, out: &mut Vec<u8>) -> Result<usize, CodecError> {
+    Ok(bincode::serde::encode_into_std_write(
+        message,
+        out,
+        wire_config(),
+    )?)
+}
+
+/// Decodes one client message from a whole frame.
+pub fn decode_client_message(frame: &[u8]) -> Result<ClientMessage, CodecError> {
+    decode_bounded::<ClientMessage, MAX_CLIENT_MESSAGE_BYTES>(frame)
+}
+
+/// Decodes one server message from a whole frame.
+pub fn decode_server_message(frame: &[u8]) -> Result<ServerMessage, CodecError> {
+    decode_bounded::<ServerMessage, MAX_SERVER_MESSAGE_BYTES>(frame)
+}
+
+fn decode_bounded<M: DeserializeOwned, const LIMIT: usize>(frame: &[u8]) -> Result<M, CodecError> {
+    if frame.len() > LIMIT {
+        return Err(CodecError::TooLarge {
+            actual: frame.len(),
+            limit: LIMIT,
+        });
+    }
+    let (message, consumed) =
+        bincode::serde::decode_from_slice(frame, wire_config().with_limit::<LIMIT>())?;
+    if consumed != frame.len() {
+        return Err(CodecError::TrailingBytes {
+            consumed,
+            extra: frame.len() - consumed,
+        });
+    }
+    Ok(message)
+}
+
+/// The entity list of a snapshot, encoded once per tick and shared by every client that sees
+/// the same entities.
+///
+/// bincode lays a struct out as its fields in order with no framing, so a `Snapshot` frame is
+/// `variant | tick | last_input_seq | entities`; only the two numbers differ between clients.
+/// [`encode_snapshot`] writes them and appends this shared part, producing exactly the bytes
+/// of `encode(&ServerMessage::Snapshot(..))` (a unit test holds it to that).
+#[derive(Debug, Clone, Default)]
+pub struct EncodedEntities {
+    bytes: Vec<u8>,
+}
+
+impl EncodedEntities {
+    /// Encodes `entities` (expected in id order) once.
+    pub fn new(entities: &[EntityState]) -> Result<Self, CodecError> {
+        Ok(EncodedEntities {
+            bytes: encode(&entities)?,
+        })
+    }
+
+    /// Size of the shared part in bytes.
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+}
+
+/// Index of `ServerMessage::Snapshot` among the enum's variants, as bincode writes it.
+const SNAPSHOT_VARIANT: u32 = 1;
+
+/// Appends a complete `ServerMessage::Snapshot` frame for one client to `out`.
+pub fn encode_snapshot(
+    tick: Tick,
+    last_input_seq: InputSeq,
+    entities: &EncodedEntities,
+    out: &mut Vec<u8>,
+) -> Result<(), CodecError> {
+    encode_into(&(SNAPSHOT_VARIANT, tick, last_input_seq), out)?;
+    out.extend_from_slice(&entities.bytes);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::game_state::MoveDir;
+    use crate::messages::*;
+    use proptest::prelude::*;
+
+    fn sample_entities() -> Vec<EntityState> {
+        vec![
+            EntityState {
+                id: EntityId(1),
+                x: 64_000,
+                y: -5,
+                vx: 1200,
+                vy: -1200,
+                heading: 8192,
+            },
+            EntityState {
+                id: EntityId(300),
+                x: 0,
+                y: 128_000,
+                vx: 0,
+                vy: 0,
+                heading: u16::MAX,
+            },
+        ]
+    }
+
+    fn every_client_message() -> Vec<ClientMessage> {
+        vec![
+            ClientMessage::Hello(Hello {
+                protocol_version: crate::PROTOCOL_VERSION,
+                player_name: "bot-1".into(),
+            }),
+            ClientMessage::Input(Input {
+                seq: 1,
+                move_dir: MoveDir { x: 127, y: -127 },
+                buttons: 0b101,
+            }),
+            ClientMessage::Ping(Ping {
+                client_time_us: u64::MAX,
+            }),
+            ClientMessage::Leave,
+        ]
+    }
+
+    fn every_server_message() -> Vec<ServerMessage> {
+        vec![
+            ServerMessage::Welcome(Welcome {
+                entity_id: EntityId(7),
+                tick_rate_hz: 30,
+                tick: 12345,
+                world_size: WorldSize {
+                    width: 2000,
+                    height: 2000,
+                },
+            }),
+            ServerMessage::Snapshot(Snapshot {
+                tick: 99,
+                last_input_seq: 42,
+                entities: sample_entities(),
+            }),
+            ServerMessage::Pong(Pong {
+                client_time_us: 17,
+                server_tick: 4,
+            }),
+            ServerMessage::Error(ErrorMessage {
+                code: ErrorCode::UnsupportedProtocolVersion,
+                message: "version 9 is not supported".into(),
+            }),
+        ]
+    }
+
+    #[test]
+    fn every_client_message_round_trips() {
+        for message in every_client_message() {
+            let bytes = encode(&message).unwrap();
+            assert!(bytes.len() <= MAX_CLIENT_MESSAGE_BYTES);
+            assert_eq!(decode_client_message(&bytes).unwrap(), message);
+        }
+    }
+
+    #[test]
+    fn every_server_message_round_trips() {
+        for message in every_server_message() {
+            let bytes = encode(&message).unwrap();
+            assert_eq!(decode_server_message(&bytes).unwrap(), message);
+        }
+    }
+
+    #[test]
+    fn input_is_compact() {
+        let input = ClientMessage::Input(Input {
+            seq: 100,
+            move_dir: MoveDir { x: 90, y: -90 },
+            buttons: 0,
+        });
+        // variant + seq + two i8 + buttons: five bytes.
+        assert_eq!(encode(&input).unwrap().len(), 5);
+    }
+
+    #[test]
+    fn shared_snapshot_encoding_matches_plain_encoding() {
+        let entities = sample_entities();
+        let shared = EncodedEntities::new(&entities).unwrap();
+        let mut framed = Vec::new();
+        encode_snapshot(99, 42, &shared, &mut framed).unwrap();
+        let plain = encode(&ServerMessage::Snapshot(Snapshot {
+            tick: 99,
+            last_input_seq: 42,
+            entities,
+        }))
+        .unwrap();
+        assert_eq!(framed, plain);
+    }
+
+    #[test]
+    fn truncated_frames_are_errors() {
+        for message in every_client_message() {
+            let bytes = encode(&message).unwrap();
+            for cut in 0..bytes.len() {
+                assert!(decode_client_message(&bytes[..cut]).is_err(), "{message:?} cut at {cut}");
+            }
+        }
+    }
+
+    #[test]
+    fn trailing_bytes_are_errors() {
+        let mut bytes = encode(&ClientMessage::Leave).unwrap();
+        bytes.push(0);
+        assert!(matches!(
+            decode_client_message(&bytes),
+            Err(CodecError::TrailingBytes { extra: 1, .. })
+        ));
+    }
+
+    #[test]
+    fn oversized_frames_are_refused_before_decoding() {
+        let bytes = vec![0u8; MAX_CLIENT_MESSAGE_BYTES + 1];
+        assert!(matches!(
+            decode_client_message(&bytes),
+            Err(CodecError::TooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn huge_declared_lengths_do_not_allocate_or_panic() {
+        // Hello variant, version 1, then a string length of u64::MAX (varint tag 253).
+        let mut bytes = vec![0u8, 1, 253];
+        bytes.extend_from_slice(&u64::MAX.to_le_bytes());
+        assert!(decode_client_message(&bytes).is_err());
+        // Snapshot with a claimed entity count of 2^32.
+        let mut bytes = vec![1u8, 0, 0, 252];
+        bytes.extend_from_slice(&u32::MAX.to_le_bytes());
+        assert!(decode_server_message(&bytes).is_err());
+    }
+
+    fn arb_entity() -> impl Strategy<Value = EntityState> {
+        (any::<u32>(), any::<i32>(), any::<i32>(), any::<i16>(), any::<i16>(), any::<u16>())
+            .prop_map(|(id, x, y, vx, vy, heading)| EntityState {
+                id: EntityId(id),
+                x,
+                y,
+                vx,
+                vy,
+                heading,
+            })
+    }
+
+    fn arb_client_message() -> impl Strategy<Value = ClientMessage> {
+        prop_oneof![
+            (any::<u16>(), "\\PC{0,32}").prop_map(|(protocol_version, player_name)| {
+                ClientMessage::Hello(Hello {
+                    protocol_version,
+                    player_name,
+                })
+            }),
+            (any::<u32>(), any::<i8>(), any::<i8>(), any::<u8>()).prop_map(|(seq, x, y, buttons)| {
+                ClientMessage::Input(Input {
+                    seq,
+                    move_dir: MoveDir { x, y },
+                    buttons,
+                })
+            }),
+            any::<u64>().prop_map(|client_time_us| ClientMessage::Ping(Ping { client_time_us })),
+            Just(ClientMessage::Leave),
+        ]
+    }
+
+    fn arb_server_message() -> impl Strategy<Value = ServerMessage> {
+        prop_oneof![
+            (any::<u32>(), any::<u16>(), any::<u32>(), any::<u32>(), any::<u32>()).prop_map(
+                |(id, tick_rate_hz, tick, width, height)| ServerMessage::Welcome(Welcome {
+                    entity_id: EntityId(id),
+                    tick_rate_hz,
+                    tick,
+                    world_size: WorldSize { width, height },
+                })
+            ),
+            (any::<u32>(), any::<u32>(), proptest::collection::vec(arb_entity(), 0..64)).prop_map(
+                |(tick, last_input_seq, entities)| ServerMessage::Snapshot(Snapshot {
+                    tick,
+                    last_input_seq,
+                    entities,
+                })
+            ),
+            (any::<u64>(), any::<u32>()).prop_map(|(client_time_us, server_tick)| {
+                ServerMessage::Pong(Pong {
+                    client_time_us,
+                    server_tick,
+                })
+            }),
+            (any::<u16>(), ".{0,64}").prop_map(|(code, message)| {
+                ServerMessage::Error(ErrorMessage {
+                    code: ErrorCode::from(code),
+                    message,
+                })
+            }),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn client_messages_round_trip(message in arb_client_message()) {
+            let bytes = encode(&message).unwrap();
+            prop_assert_eq!(decode_client_message(&bytes).unwrap(), message);
+        }
+
+        #[test]
+        fn server_messages_round_trip(message in arb_server_message()) {
+            let bytes = encode(&message).unwrap();
+            prop_assert_eq!(decode_server_message(&bytes).unwrap(), message);
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+            let _ = decode_client_message(&bytes);
+            let _ = decode_server_message(&bytes);
+        }
+
+        #[test]
+        fn shared_encoding_always_matches(tick in any::<u32>(), seq in any::<u32>(),
+                                          entities in proptest::collection::vec(arb_entity(), 0..32)) {
+            let shared = EncodedEntities::new(&entities).unwrap();
+            let mut framed = Vec::new();
+            encode_snapshot(tick, seq, &shared, &mut framed).unwrap();
+            let plain = encode(&ServerMessage::Snapshot(Snapshot { tick, last_input_seq: seq, entities })).unwrap();
+            prop_assert_eq!(framed, plain);
+        }
+    }
+}

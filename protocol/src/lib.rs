@@ -1,0 +1,41 @@
+//! The ticksync wire protocol, shared by the server, the bot swarm and any Rust game client.
+//!
+//! - [`messages`]: every message a client or the server sends, as serde types.
+//! - [`game_state`]: the game-specific parts of those messages (the arena's entity state and
+//!   input). A fork that adds its own state edits this file first.
+//! - [`codec`]: the one place that defines the byte format (bincode 2, standard config) and
+//!   bounds every decode.
+//! - [`quantize`]: fixed-point units used on the wire, and conversions to and from floats.
+//! - [`close_code`]: the WebSocket close codes the server uses, with their meaning.
+//!
+//! The crate has no I/O and no async runtime: it can be used from a game engine, a test or a
+//! fuzzer alike.
+
+pub mod close_code;
+pub mod codec;
+pub mod game_state;
+pub mod messages;
+pub mod quantize;
+
+pub use codec::CodecError;
+pub use game_state::{EntityState, MoveDir};
+pub use messages::{
+    ClientMessage, EntityId, ErrorCode, ErrorMessage, Hello, Input, InputSeq, Ping, Pong,
+    ServerMessage, Snapshot, Tick, Welcome, WorldSize,
+};
+
+/// Version of the message layout. Bumped on any incompatible change; the server refuses a
+/// client whose `Hello` names another version.
+pub const PROTOCOL_VERSION: u16 = 1;
+
+/// WebSocket subprotocol for the binary (bincode) codec of [`PROTOCOL_VERSION`].
+///
+/// A client must offer it in `Sec-WebSocket-Protocol`; the server refuses the upgrade
+/// otherwise, so a client of another version learns it before any game traffic.
+pub const SUBPROTOCOL_BINCODE: &str = "ticksync.v1.bincode";
+
+/// URL path of the WebSocket endpoint.
+pub const WEBSOCKET_PATH: &str = "/ws";
+
+/// Longest player name accepted in [`Hello`], in bytes of UTF-8.
+pub const MAX_PLAYER_NAME_BYTES: usize = 32;

@@ -1,0 +1,273 @@
+//! Every message of the protocol: [`ClientMessage`] (client → server) and [`ServerMessage`]
+//! (server → client), one binary WebSocket frame each.
+//!
+//! A session goes: client `Hello` → server `Welcome` (or `Error` and close) → then, at the
+//! room's tick rate, server `Snapshot`s while the client sends `Input`s; `Ping`/`Pong` at any
+//! time after `Welcome`; the client ends with `Leave`, the server with `Error` and/or a close
+//! code from [`crate::close_code`].
+
+use serde::{Deserialize, Serialize};
+
+use crate::game_state::{EntityState, MoveDir};
+
+/// A simulation step number. Starts at 0 when the room starts; at 30 Hz a `u32` lasts
+/// 4.5 years, so wrap-around is not handled.
+pub type Tick = u32;
+
+/// An input sequence number chosen by the client: 1 for the first input, then +1 each.
+/// 0 means "no input applied yet" in [`Snapshot::last_input_seq`].
+pub type InputSeq = u32;
+
+/// The id of a replicated entity: small, never reused within a room's lifetime, so it costs
+/// one to three bytes on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct EntityId(pub u32);
+
+impl std::fmt::Display for EntityId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// Messages a client sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ClientMessage {
+    /// First message of every session.
+    Hello(Hello),
+    /// One input command; send one per tick.
+    Input(Input),
+    /// Round-trip measurement; answered with [`ServerMessage::Pong`].
+    Ping(Ping),
+    /// The player leaves; the server removes its entity and closes with 1000.
+    Leave,
+}
+
+/// Messages the server sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ServerMessage {
+    /// Answer to `Hello`: the player is in the room.
+    Welcome(Welcome),
+    /// The world state after a tick.
+    Snapshot(Snapshot),
+    /// Answer to `Ping`.
+    Pong(Pong),
+    /// Something went wrong; usually followed by a close frame.
+    Error(ErrorMessage),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hello {
+    /// Must equal [`crate::PROTOCOL_VERSION`].
+    pub protocol_version: u16,
+    /// Display name, at most [`crate::MAX_PLAYER_NAME_BYTES`] bytes, no control characters.
+    pub player_name: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorldSize {
+    /// Width in world units; positions run from 0 to `width`.
+    pub width: u32,
+    pub height: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Welcome {
+    /// The entity this player controls.
+    pub entity_id: EntityId,
+    /// Simulation and snapshot rate of the room.
+    pub tick_rate_hz: u16,
+    /// The room's tick when the player joined.
+    pub tick: Tick,
+    pub world_size: WorldSize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Input {
+    /// Strictly increasing per session; the server ignores a sequence it has already
+    /// applied.
+    pub seq: InputSeq,
+    pub move_dir: MoveDir,
+    /// Button bit set; the arena ignores it.
+    pub buttons: u8,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub tick: Tick,
+    /// The last input of *this* client that the server has applied (0: none yet). Client-side
+    /// prediction replays the inputs after it.
+    pub last_input_seq: InputSeq,
+    /// Every entity the client can see, in id order.
+    pub entities: Vec<EntityState>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ping {
+    /// Opaque to the server, echoed in the `Pong`: typically the client's clock in µs.
+    pub client_time_us: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pong {
+    pub client_time_us: u64,
+    /// The room's current tick, to estimate clock offset.
+    pub server_tick: Tick,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorMessage {
+    pub code: ErrorCode,
+    /// For humans; clients should branch on `code`.
+    pub message: String,
+}
+
+/// Machine-readable error kinds. Encoded as a `u16`; a code this build does not know decodes
+/// as [`ErrorCode::Other`] so newer servers do not break older clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(from = "u16", into = "u16")]
+pub enum ErrorCode {
+    /// A binary frame did not decode as a client message.
+    MalformedMessage,
+    /// `Hello` named another protocol version.
+    UnsupportedProtocolVersion,
+    /// A text frame arrived on the binary codec.
+    UnexpectedTextFrame,
+    /// A frame or message exceeded the size limit.
+    MessageTooLarge,
+    /// A message arrived before `Hello`, or `Hello` arrived twice.
+    UnexpectedMessage,
+    /// `Hello` was well-formed but its content was refused (e.g. the name).
+    InvalidHello,
+    /// No free player slot in the room.
+    RoomFull,
+    /// The server is shutting down.
+    ServerShuttingDown,
+    /// The client fell too far behind reading snapshots.
+    TooSlow,
+    /// Nothing was received for longer than the idle timeout.
+    IdleTimeout,
+    /// An unexpected server-side failure.
+    Internal,
+    /// A code unknown to this build.
+    Other(u16),
+}
+
+impl ErrorCode {
+    /// The number on the wire.
+    pub fn as_u16(self) -> u16 {
+        match self {
+            ErrorCode::MalformedMessage => 1,
+            ErrorCode::UnsupportedProtocolVersion => 2,
+            ErrorCode::UnexpectedTextFrame => 3,
+            ErrorCode::MessageTooLarge => 4,
+            ErrorCode::UnexpectedMessage => 5,
+            ErrorCode::InvalidHello => 6,
+            ErrorCode::RoomFull => 7,
+            ErrorCode::ServerShuttingDown => 8,
+            ErrorCode::TooSlow => 9,
+            ErrorCode::IdleTimeout => 10,
+            ErrorCode::Internal => 11,
+            ErrorCode::Other(code) => code,
+        }
+    }
+}
+
+impl From<u16> for ErrorCode {
+    fn from(code: u16) -> Self {
+        match code {
+            1 => ErrorCode::MalformedMessage,
+            2 => ErrorCode::UnsupportedProtocolVersion,
+            3 => ErrorCode::UnexpectedTextFrame,
+            4 => ErrorCode::MessageTooLarge,
+            5 => ErrorCode::UnexpectedMessage,
+            6 => ErrorCode::InvalidHello,
+            7 => ErrorCode::RoomFull,
+            8 => ErrorCode::ServerShuttingDown,
+            9 => ErrorCode::TooSlow,
+            10 => ErrorCode::IdleTimeout,
+            11 => ErrorCode::Internal,
+            other => ErrorCode::Other(other),
+        }
+    }
+}
+
+impl From<ErrorCode> for u16 {
+    fn from(code: ErrorCode) -> u16 {
+        code.as_u16()
+    }
+}
+
+impl Hello {
+    /// Checks the fields a server must not trust: the version and the name.
+    pub fn validate(&self) -> Result<(), HelloError> {
+        if self.protocol_version != crate::PROTOCOL_VERSION {
+            return Err(HelloError::UnsupportedVersion {
+                offered: self.protocol_version,
+            });
+        }
+        if self.player_name.len() > crate::MAX_PLAYER_NAME_BYTES {
+            return Err(HelloError::NameTooLong {
+                bytes: self.player_name.len(),
+            });
+        }
+        if self.player_name.chars().any(char::is_control) {
+            return Err(HelloError::NameHasControlCharacters);
+        }
+        Ok(())
+    }
+}
+
+/// Why a [`Hello`] was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HelloError {
+    #[error("protocol version {offered} is not supported; this server speaks version {}", crate::PROTOCOL_VERSION)]
+    UnsupportedVersion { offered: u16 },
+    #[error("player name is {bytes} bytes; the limit is {}", crate::MAX_PLAYER_NAME_BYTES)]
+    NameTooLong { bytes: usize },
+    #[error("player name contains control characters")]
+    NameHasControlCharacters,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::PROTOCOL_VERSION;
+
+    #[test]
+    fn error_codes_round_trip_through_u16() {
+        for raw in 0..=20u16 {
+            assert_eq!(ErrorCode::from(raw).as_u16(), raw);
+        }
+        assert_eq!(ErrorCode::from(999), ErrorCode::Other(999));
+    }
+
+    #[test]
+    fn hello_validation() {
+        let good = Hello {
+            protocol_version: PROTOCOL_VERSION,
+            player_name: "ada".into(),
+        };
+        assert_eq!(good.validate(), Ok(()));
+        let old = Hello {
+            protocol_version: PROTOCOL_VERSION + 1,
+            ..good.clone()
+        };
+        assert!(matches!(
+            old.validate(),
+            Err(HelloError::UnsupportedVersion { .. })
+        ));
+        let long = Hello {
+            player_name: "x".repeat(crate::MAX_PLAYER_NAME_BYTES + 1),
+            ..good.clone()
+        };
+        assert!(matches!(long.validate(), Err(HelloError::NameTooLong { .. })));
+        let control = Hello {
+            player_name: "a\nb".into(),
+            ..good
+        };
+        assert_eq!(
+            control.validate(),
+            Err(HelloError::NameHasControlCharacters)
+        );
+    }
+}
