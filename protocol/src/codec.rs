@@ -248,7 +248,10 @@ mod tests {
         for message in every_client_message() {
             let bytes = encode(&message).unwrap();
             for cut in 0..bytes.len() {
-                assert!(decode_client_message(&bytes[..cut]).is_err(), "{message:?} cut at {cut}");
+                assert!(
+                    decode_client_message(&bytes[..cut]).is_err(),
+                    "{message:?} cut at {cut}"
+                );
             }
         }
     }
@@ -285,7 +288,14 @@ mod tests {
     }
 
     fn arb_entity() -> impl Strategy<Value = EntityState> {
-        (any::<u32>(), any::<i32>(), any::<i32>(), any::<i16>(), any::<i16>(), any::<u16>())
+        (
+            any::<u32>(),
+            any::<i32>(),
+            any::<i32>(),
+            any::<i16>(),
+            any::<i16>(),
+            any::<u16>(),
+        )
             .prop_map(|(id, x, y, vx, vy, heading)| EntityState {
                 id: EntityId(id),
                 x,
@@ -304,13 +314,15 @@ mod tests {
                     player_name,
                 })
             }),
-            (any::<u32>(), any::<i8>(), any::<i8>(), any::<u8>()).prop_map(|(seq, x, y, buttons)| {
-                ClientMessage::Input(Input {
-                    seq,
-                    move_dir: MoveDir { x, y },
-                    buttons,
-                })
-            }),
+            (any::<u32>(), any::<i8>(), any::<i8>(), any::<u8>()).prop_map(
+                |(seq, x, y, buttons)| {
+                    ClientMessage::Input(Input {
+                        seq,
+                        move_dir: MoveDir { x, y },
+                        buttons,
+                    })
+                }
+            ),
             any::<u64>().prop_map(|client_time_us| ClientMessage::Ping(Ping { client_time_us })),
             Just(ClientMessage::Leave),
         ]
@@ -318,21 +330,33 @@ mod tests {
 
     fn arb_server_message() -> impl Strategy<Value = ServerMessage> {
         prop_oneof![
-            (any::<u32>(), any::<u16>(), any::<u32>(), any::<u32>(), any::<u32>()).prop_map(
-                |(id, tick_rate_hz, tick, width, height)| ServerMessage::Welcome(Welcome {
-                    entity_id: EntityId(id),
-                    tick_rate_hz,
-                    tick,
-                    world_size: WorldSize { width, height },
-                })
-            ),
-            (any::<u32>(), any::<u32>(), proptest::collection::vec(arb_entity(), 0..64)).prop_map(
-                |(tick, last_input_seq, entities)| ServerMessage::Snapshot(Snapshot {
-                    tick,
-                    last_input_seq,
-                    entities,
-                })
-            ),
+            (
+                any::<u32>(),
+                any::<u16>(),
+                any::<u32>(),
+                any::<u32>(),
+                any::<u32>()
+            )
+                .prop_map(|(id, tick_rate_hz, tick, width, height)| {
+                    ServerMessage::Welcome(Welcome {
+                        entity_id: EntityId(id),
+                        tick_rate_hz,
+                        tick,
+                        world_size: WorldSize { width, height },
+                    })
+                }),
+            (
+                any::<u32>(),
+                any::<u32>(),
+                proptest::collection::vec(arb_entity(), 0..64)
+            )
+                .prop_map(|(tick, last_input_seq, entities)| ServerMessage::Snapshot(
+                    Snapshot {
+                        tick,
+                        last_input_seq,
+                        entities,
+                    }
+                )),
             (any::<u64>(), any::<u32>()).prop_map(|(client_time_us, server_tick)| {
                 ServerMessage::Pong(Pong {
                     client_time_us,

@@ -88,7 +88,10 @@ mod tests {
     #[test]
     fn from_vector_clamps_and_ignores_non_finite() {
         assert_eq!(MoveDir::from_vector(10.0, 0.0), MoveDir { x: 127, y: 0 });
-        assert_eq!(MoveDir::from_vector(f32::NAN, 1.0), MoveDir { x: 0, y: 127 });
+        assert_eq!(
+            MoveDir::from_vector(f32::NAN, 1.0),
+            MoveDir { x: 0, y: 127 }
+        );
         assert_eq!(MoveDir::from_vector(0.0, 0.0), MoveDir::ZERO);
     }
 

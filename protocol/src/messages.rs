@@ -220,9 +220,15 @@ impl Hello {
 /// Why a [`Hello`] was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HelloError {
-    #[error("protocol version {offered} is not supported; this server speaks version {}", crate::PROTOCOL_VERSION)]
+    #[error(
+        "protocol version {offered} is not supported; this server speaks version {}",
+        crate::PROTOCOL_VERSION
+    )]
     UnsupportedVersion { offered: u16 },
-    #[error("player name is {bytes} bytes; the limit is {}", crate::MAX_PLAYER_NAME_BYTES)]
+    #[error(
+        "player name is {bytes} bytes; the limit is {}",
+        crate::MAX_PLAYER_NAME_BYTES
+    )]
     NameTooLong { bytes: usize },
     #[error("player name contains control characters")]
     NameHasControlCharacters,
@@ -260,7 +266,10 @@ mod tests {
             player_name: "x".repeat(crate::MAX_PLAYER_NAME_BYTES + 1),
             ..good.clone()
         };
-        assert!(matches!(long.validate(), Err(HelloError::NameTooLong { .. })));
+        assert!(matches!(
+            long.validate(),
+            Err(HelloError::NameTooLong { .. })
+        ));
         let control = Hello {
             player_name: "a\nb".into(),
             ..good

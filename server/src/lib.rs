@@ -1,1 +1,22 @@
-pub fn x(){}
+//! ticksync-server: an authoritative, fixed-timestep game state sync server.
+//!
+//! Layers, each depending only on the ones after it (DESIGN.md §1):
+//! - [`net`]: TCP accept, WebSocket handshake, sessions (reader/writer, close codes).
+//! - [`room`]: a room's members and its tick loop.
+//! - [`replication`]: building each client's snapshot frames.
+//! - [`game`]: the simulation behind the [`game::Game`] trait; [`game::arena`] is built in.
+//! - [`protocol`](ticksync_protocol): the wire format, in its own crate.
+//!
+//! [`config`] holds every setting; [`metrics`] the counters. [`Server`] ties them together:
+//! bind, then run until a shutdown token is cancelled.
+
+pub mod config;
+pub mod game;
+pub mod metrics;
+pub mod net;
+pub mod replication;
+pub mod room;
+mod server;
+
+pub use config::{ServerArgs, ServerConfig};
+pub use server::{Server, ServerError, ServerSummary};

@@ -1,0 +1,240 @@
+//! Server configuration: one [`ServerConfig`] with embedded defaults, and the command-line
+//! flags ([`ServerArgs`]) that override them.
+//!
+//! Every tunable lives here with the reason for its default, so the rest of the server reads
+//! settings instead of scattering numbers.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::Parser;
+
+/// Effective settings of one server process.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerConfig {
+    /// Address the WebSocket listener binds. Loopback by default so a first run is never
+    /// exposed to the network by accident.
+    pub bind: SocketAddr,
+    /// Simulation and snapshot rate of the room, in ticks per second.
+    pub tick_rate_hz: u16,
+    /// Side of the square arena world, in world units.
+    pub world_size: u32,
+    /// Players one room admits; the next `Hello` gets `RoomFull`.
+    pub max_players: usize,
+    /// Open TCP connections the server keeps at once; past it new ones are closed at accept,
+    /// before any TLS or WebSocket work is spent on them.
+    pub max_connections: usize,
+    /// Largest WebSocket message (and frame) a client may send, in bytes.
+    pub max_message_bytes: usize,
+    /// Queued inputs applied per player per tick. Clients send one per tick; a few extra
+    /// absorb network jitter that bunches inputs together.
+    pub max_inputs_per_tick: usize,
+    /// Inputs buffered per player between ticks; more are dropped and counted.
+    pub input_queue_capacity: usize,
+    /// Frames buffered per player between the tick and its socket. A full queue means the
+    /// client is not reading: the snapshot is dropped instead of waiting.
+    pub outbound_queue_capacity: usize,
+    /// How long a client may stay behind (every snapshot dropped) before it is disconnected.
+    pub slow_client_timeout: Duration,
+    /// Time from TCP accept to a completed `Hello`/`Welcome`.
+    pub handshake_timeout: Duration,
+    /// A client that sends nothing for this long is disconnected.
+    pub idle_timeout: Duration,
+    /// How often the room logs its statistics line.
+    pub stats_interval: Duration,
+    /// Longest a shutdown waits for sessions to send their close frames.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            bind: SocketAddr::from(([127, 0, 0, 1], 7878)),
+            tick_rate_hz: 30,
+            world_size: 2000,
+            max_players: 10_000,
+            max_connections: 20_000,
+            // Client messages are under 50 bytes; 4 KiB leaves room for a game's larger
+            // inputs while keeping a hostile frame cheap to reject.
+            max_message_bytes: 4096,
+            max_inputs_per_tick: 4,
+            input_queue_capacity: 16,
+            // Eight ticks (266 ms at 30 Hz) of snapshots: enough to ride out a scheduling
+            // hiccup, small enough that memory per connection stays bounded.
+            outbound_queue_capacity: 8,
+            slow_client_timeout: Duration::from_secs(3),
+            handshake_timeout: Duration::from_secs(5),
+            idle_timeout: Duration::from_secs(15),
+            stats_interval: Duration::from_secs(10),
+            shutdown_grace: Duration::from_secs(5),
+        }
+    }
+}
+
+impl ServerConfig {
+    /// Checks values that would make the server misbehave rather than fail loudly.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let positive = [
+            ("tick_rate_hz", usize::from(self.tick_rate_hz)),
+            ("world_size", self.world_size as usize),
+            ("max_players", self.max_players),
+            ("max_connections", self.max_connections),
+            ("max_message_bytes", self.max_message_bytes),
+            ("max_inputs_per_tick", self.max_inputs_per_tick),
+            ("input_queue_capacity", self.input_queue_capacity),
+            ("outbound_queue_capacity", self.outbound_queue_capacity),
+        ];
+        for (field, value) in positive {
+            if value == 0 {
+                return Err(ConfigError::MustBePositive { field });
+            }
+        }
+        if self.tick_rate_hz > MAX_TICK_RATE_HZ {
+            return Err(ConfigError::TickRateTooHigh {
+                value: self.tick_rate_hz,
+            });
+        }
+        // Positions travel as i32 in 1/64 units; keep the world well inside that range.
+        if self.world_size > MAX_WORLD_SIZE {
+            return Err(ConfigError::WorldTooLarge {
+                value: self.world_size,
+            });
+        }
+        Ok(())
+    }
+
+    /// Length of one tick.
+    pub fn tick_period(&self) -> Duration {
+        Duration::from_secs_f64(1.0 / f64::from(self.tick_rate_hz))
+    }
+}
+
+/// Above 240 Hz the per-tick overhead dominates and timers lose precision.
+pub const MAX_TICK_RATE_HZ: u16 = 240;
+/// 1/64-unit positions of a world this size stay far inside `i32`.
+pub const MAX_WORLD_SIZE: u32 = 1_000_000;
+
+/// A setting that cannot work.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ConfigError {
+    #[error("{field} must be greater than 0")]
+    MustBePositive { field: &'static str },
+    #[error("tick rate {value} Hz is above the maximum of {MAX_TICK_RATE_HZ} Hz")]
+    TickRateTooHigh { value: u16 },
+    #[error("world size {value} is above the maximum of {MAX_WORLD_SIZE} units")]
+    WorldTooLarge { value: u32 },
+}
+
+/// Command-line flags. Each one overrides the embedded default of the same setting.
+#[derive(Debug, Parser)]
+#[command(
+    name = "ticksync-server",
+    version,
+    about = "Authoritative game state sync server: a fixed-timestep tick loop that takes \
+             players' inputs over WebSocket and sends every player a snapshot each tick.",
+    after_help = "Logs: quiet by default; set RUST_LOG=debug (or e.g. RUST_LOG=ticksync_server=trace) for detail."
+)]
+pub struct ServerArgs {
+    /// Address to listen on (WebSocket endpoint at /ws).
+    #[arg(long, default_value = "127.0.0.1:7878")]
+    pub bind: SocketAddr,
+    /// Simulation and snapshot rate in ticks per second.
+    #[arg(long, default_value_t = ServerConfig::default().tick_rate_hz)]
+    pub tick_rate: u16,
+    /// Side of the square world in units (2000 in the arena benchmark).
+    #[arg(long, default_value_t = ServerConfig::default().world_size)]
+    pub world_size: u32,
+    /// Players admitted to the room; further joins are refused with RoomFull.
+    #[arg(long, default_value_t = ServerConfig::default().max_players)]
+    pub max_players: usize,
+    /// Open connections kept at once; more are closed at accept.
+    #[arg(long, default_value_t = ServerConfig::default().max_connections)]
+    pub max_connections: usize,
+    /// Largest message a client may send, in bytes (larger: close 1009).
+    #[arg(long, default_value_t = ServerConfig::default().max_message_bytes)]
+    pub max_message_bytes: usize,
+    /// Inputs applied per player per tick; the rest wait for the next tick.
+    #[arg(long, default_value_t = ServerConfig::default().max_inputs_per_tick)]
+    pub max_inputs_per_tick: usize,
+    /// How long a client may fall behind reading snapshots before it is closed (1008).
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "3s")]
+    pub slow_client_timeout: Duration,
+    /// Time allowed from TCP accept to a completed Hello/Welcome.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "5s")]
+    pub handshake_timeout: Duration,
+    /// Close a client that sends nothing for this long (4002).
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "15s")]
+    pub idle_timeout: Duration,
+    /// Interval of the statistics log line.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "10s")]
+    pub stats_interval: Duration,
+}
+
+impl ServerArgs {
+    /// The embedded defaults with every flag applied on top.
+    pub fn into_config(self) -> ServerConfig {
+        ServerConfig {
+            bind: self.bind,
+            tick_rate_hz: self.tick_rate,
+            world_size: self.world_size,
+            max_players: self.max_players,
+            max_connections: self.max_connections,
+            max_message_bytes: self.max_message_bytes,
+            max_inputs_per_tick: self.max_inputs_per_tick,
+            slow_client_timeout: self.slow_client_timeout,
+            handshake_timeout: self.handshake_timeout,
+            idle_timeout: self.idle_timeout,
+            stats_interval: self.stats_interval,
+            ..ServerConfig::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_match_the_flags() {
+        let config = ServerConfig::default();
+        assert_eq!(config.validate(), Ok(()));
+        let from_flags = ServerArgs::parse_from(["ticksync-server"]).into_config();
+        assert_eq!(from_flags, config);
+    }
+
+    #[test]
+    fn flags_override_defaults() {
+        let config = ServerArgs::parse_from([
+            "ticksync-server",
+            "--bind",
+            "0.0.0.0:9000",
+            "--tick-rate",
+            "60",
+            "--idle-timeout",
+            "2s",
+        ])
+        .into_config();
+        assert_eq!(config.bind.port(), 9000);
+        assert_eq!(config.tick_rate_hz, 60);
+        assert_eq!(config.idle_timeout, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn invalid_values_are_named() {
+        let config = ServerConfig {
+            tick_rate_hz: 0,
+            ..ServerConfig::default()
+        };
+        assert_eq!(
+            config.validate(),
+            Err(ConfigError::MustBePositive {
+                field: "tick_rate_hz"
+            })
+        );
+        let config = ServerConfig {
+            tick_rate_hz: 1000,
+            ..ServerConfig::default()
+        };
+        assert!(config.validate().unwrap_err().to_string().contains("1000"));
+    }
+}

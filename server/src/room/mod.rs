@@ -1,0 +1,84 @@
+//! Rooms: a room owns a [`Game`](crate::game::Game) and its members and runs the
+//! fixed-timestep loop — admit joins → apply inputs → step → replicate → hand frames to
+//! sessions.
+//!
+//! Sessions talk to a room only through bounded queues: a [`JoinRequest`] on the room's join
+//! queue, inputs on a per-member queue the room drains, snapshot frames on a per-member queue
+//! the room fills with `try_send`. The room never awaits a socket (DESIGN.md §2.1).
+
+mod member;
+mod stats;
+mod tick_clock;
+mod tick_loop;
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use ticksync_protocol::{Input, Tick, Welcome};
+use tokio::sync::{mpsc, oneshot};
+
+pub use stats::TickSummary;
+pub use tick_clock::TickClock;
+pub use tick_loop::{Room, RoomSettings};
+
+/// Joins waiting for the next tick. A burst larger than this makes sessions wait (they await
+/// the send), which is the backpressure we want during a connect storm.
+pub const JOIN_QUEUE_CAPACITY: usize = 1024;
+
+/// Joins admitted per tick, so a connect storm cannot blow one tick's time budget.
+pub const MAX_JOINS_PER_TICK: usize = 256;
+
+/// A session's request to enter the room, carrying the session's ends of its queues.
+#[derive(Debug)]
+pub struct JoinRequest {
+    pub player_name: String,
+    /// Inputs from the session; the room drains it every tick.
+    pub inputs: mpsc::Receiver<Input>,
+    /// Encoded frames for the session's writer; the room only `try_send`s into it.
+    pub outbound: mpsc::Sender<Bytes>,
+    /// Lets the room tell the session to close, and why.
+    pub disconnect: oneshot::Sender<Disconnect>,
+    /// The room's answer.
+    pub reply: oneshot::Sender<Result<Welcome, JoinRefused>>,
+}
+
+/// Why the room refused a join.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JoinRefused {
+    #[error("the room is full ({capacity} players)")]
+    RoomFull { capacity: usize },
+    #[error("the server is shutting down")]
+    ShuttingDown,
+}
+
+/// Why the room ends a member's session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disconnect {
+    /// The client stayed behind reading snapshots for longer than the slow-client timeout.
+    TooSlow,
+    /// The server is shutting down.
+    ShuttingDown,
+}
+
+/// What a session holds to reach its room.
+#[derive(Debug, Clone)]
+pub struct RoomHandle {
+    joins: mpsc::Sender<JoinRequest>,
+    current_tick: Arc<AtomicU32>,
+}
+
+impl RoomHandle {
+    /// Queues a join; waits only while the join queue is full. Fails when the room is gone.
+    pub async fn request_join(&self, request: JoinRequest) -> Result<(), JoinRefused> {
+        self.joins
+            .send(request)
+            .await
+            .map_err(|_| JoinRefused::ShuttingDown)
+    }
+
+    /// The tick the room last completed (used to stamp `Pong`s without asking the room).
+    pub fn current_tick(&self) -> Tick {
+        self.current_tick.load(Ordering::Relaxed)
+    }
+}

@@ -1,0 +1,130 @@
+//! Tick statistics of a room: a histogram of tick durations per reporting interval, logged
+//! as one line every interval, and totals for the summary at shutdown.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hdrhistogram::{CreationError, Histogram};
+use tokio::time::Instant;
+
+use crate::metrics::{process_cpu_seconds, ServerMetrics};
+
+/// Longest tick the histogram resolves, in µs; longer ones are clamped to it.
+const MAX_TRACKED_TICK_US: u64 = 10_000_000;
+
+/// Figures of a room's whole run, returned when it stops.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TickSummary {
+    pub ticks: u64,
+    /// Ticks whose work took longer than the tick period.
+    pub overruns: u64,
+    /// Grid points skipped because the loop woke late.
+    pub skipped_ticks: u64,
+    pub tick_p50_us: u64,
+    pub tick_p99_us: u64,
+    pub tick_max_us: u64,
+}
+
+/// Collects tick durations and logs them periodically.
+#[derive(Debug)]
+pub struct TickStats {
+    period: Duration,
+    interval: Duration,
+    window: Histogram<u64>,
+    total: Histogram<u64>,
+    overruns: u64,
+    skipped: u64,
+    window_started: Instant,
+    window_cpu_start: Option<f64>,
+    window_bytes_in: u64,
+    window_bytes_out: u64,
+    metrics: Arc<ServerMetrics>,
+}
+
+fn new_histogram() -> Result<Histogram<u64>, CreationError> {
+    // Three significant digits over 1 µs..10 s: a few tens of KiB, allocated once.
+    Histogram::new_with_bounds(1, MAX_TRACKED_TICK_US, 3)
+}
+
+impl TickStats {
+    pub fn new(
+        period: Duration,
+        interval: Duration,
+        metrics: Arc<ServerMetrics>,
+    ) -> Result<TickStats, CreationError> {
+        Ok(TickStats {
+            period,
+            interval,
+            window: new_histogram()?,
+            total: new_histogram()?,
+            overruns: 0,
+            skipped: 0,
+            window_started: Instant::now(),
+            window_cpu_start: process_cpu_seconds(),
+            window_bytes_in: ServerMetrics::get(&metrics.bytes_in),
+            window_bytes_out: ServerMetrics::get(&metrics.bytes_out),
+            metrics,
+        })
+    }
+
+    /// Records one tick's work time and the grid points skipped before it.
+    pub fn record(&mut self, work: Duration, skipped: u64) {
+        let micros = (work.as_micros() as u64).clamp(1, MAX_TRACKED_TICK_US);
+        // Values are clamped into the histogram's range, so recording cannot fail.
+        let _ = self.window.record(micros);
+        let _ = self.total.record(micros);
+        if work > self.period {
+            self.overruns += 1;
+        }
+        self.skipped += skipped;
+    }
+
+    /// Logs the interval's line if the interval has elapsed.
+    pub fn maybe_log(&mut self, players: usize) {
+        let now = Instant::now();
+        let elapsed = now.duration_since(self.window_started);
+        if elapsed < self.interval {
+            return;
+        }
+        let cpu_now = process_cpu_seconds();
+        let cpu_percent = match (self.window_cpu_start, cpu_now) {
+            (Some(start), Some(end)) => (end - start) / elapsed.as_secs_f64() * 100.0,
+            _ => f64::NAN,
+        };
+        let bytes_in = ServerMetrics::get(&self.metrics.bytes_in);
+        let bytes_out = ServerMetrics::get(&self.metrics.bytes_out);
+        let secs = elapsed.as_secs_f64();
+        tracing::info!(
+            players,
+            ticks = self.window.len(),
+            tick_p50_us = self.window.value_at_quantile(0.5),
+            tick_p99_us = self.window.value_at_quantile(0.99),
+            tick_max_us = self.window.max(),
+            overruns_total = self.overruns,
+            skipped_ticks_total = self.skipped,
+            in_bytes_per_s = ((bytes_in - self.window_bytes_in) as f64 / secs) as u64,
+            out_bytes_per_s = ((bytes_out - self.window_bytes_out) as f64 / secs) as u64,
+            snapshots_dropped_total = self.metrics.snapshots_dropped.load(Ordering::Relaxed),
+            cpu_percent = format_args!("{cpu_percent:.1}"),
+            "room stats"
+        );
+        self.window.reset();
+        self.window_started = now;
+        self.window_cpu_start = cpu_now;
+        self.window_bytes_in = bytes_in;
+        self.window_bytes_out = bytes_out;
+    }
+
+    /// Figures of the whole run.
+    pub fn summary(&self) -> TickSummary {
+        TickSummary {
+            ticks: self.total.len(),
+            overruns: self.overruns,
+            skipped_ticks: self.skipped,
+            tick_p50_us: self.total.value_at_quantile(0.5),
+            tick_p99_us: self.total.value_at_quantile(0.99),
+            tick_max_us: self.total.max(),
+        }
+    }
+}

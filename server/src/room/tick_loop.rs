@@ -1,0 +1,430 @@
+//! The room's fixed-timestep loop.
+//!
+//! One task per room. Each tick: admit queued joins, drain every member's inputs (bounded)
+//! and apply them in sequence order, step the game once, encode the world once and hand each
+//! member its frame with `try_send`, then retire members whose sessions ended. Nothing here
+//! awaits a client: a full queue drops that client's snapshot, and a client that stays
+//! behind is disconnected.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ticksync_protocol::{Input, Tick, Welcome};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::member::{Delivery, Member};
+use super::stats::{TickStats, TickSummary};
+use super::tick_clock::TickClock;
+use super::{
+    Disconnect, JoinRefused, JoinRequest, RoomHandle, JOIN_QUEUE_CAPACITY, MAX_JOINS_PER_TICK,
+};
+use crate::config::ServerConfig;
+use crate::game::Game;
+use crate::metrics::ServerMetrics;
+use crate::replication::SnapshotBuilder;
+
+/// The settings a room runs with, taken from [`ServerConfig`].
+#[derive(Debug, Clone)]
+pub struct RoomSettings {
+    pub tick_rate_hz: u16,
+    pub max_players: usize,
+    pub max_inputs_per_tick: usize,
+    /// Ticks a member may be continuously behind before it is disconnected.
+    pub max_ticks_behind: u32,
+    pub stats_interval: Duration,
+}
+
+impl RoomSettings {
+    pub fn from_config(config: &ServerConfig) -> RoomSettings {
+        let ticks_behind =
+            config.slow_client_timeout.as_secs_f64() * f64::from(config.tick_rate_hz);
+        RoomSettings {
+            tick_rate_hz: config.tick_rate_hz,
+            max_players: config.max_players,
+            max_inputs_per_tick: config.max_inputs_per_tick,
+            max_ticks_behind: (ticks_behind.ceil() as u32).max(1),
+            stats_interval: config.stats_interval,
+        }
+    }
+
+    fn tick_period(&self) -> Duration {
+        Duration::from_secs_f64(1.0 / f64::from(self.tick_rate_hz.max(1)))
+    }
+}
+
+/// A room: one game, its members, and the loop that ticks them.
+pub struct Room<G: Game> {
+    settings: RoomSettings,
+    game: G,
+    tick: Tick,
+    members: Vec<Member>,
+    joins: mpsc::Receiver<JoinRequest>,
+    snapshots: SnapshotBuilder,
+    input_scratch: Vec<Input>,
+    current_tick: Arc<AtomicU32>,
+    stats: TickStats,
+    metrics: Arc<ServerMetrics>,
+}
+
+impl<G: Game> Room<G> {
+    /// A room with no members, and the handle sessions use to join it.
+    pub fn new(
+        settings: RoomSettings,
+        game: G,
+        metrics: Arc<ServerMetrics>,
+    ) -> Result<(Room<G>, RoomHandle), hdrhistogram::CreationError> {
+        let (join_tx, join_rx) = mpsc::channel(JOIN_QUEUE_CAPACITY);
+        let current_tick = Arc::new(AtomicU32::new(0));
+        let stats = TickStats::new(
+            settings.tick_period(),
+            settings.stats_interval,
+            metrics.clone(),
+        )?;
+        let room = Room {
+            settings,
+            game,
+            tick: 0,
+            members: Vec::new(),
+            joins: join_rx,
+            snapshots: SnapshotBuilder::default(),
+            input_scratch: Vec::new(),
+            current_tick: current_tick.clone(),
+            stats,
+            metrics,
+        };
+        let handle = RoomHandle {
+            joins: join_tx,
+            current_tick,
+        };
+        Ok((room, handle))
+    }
+
+    /// Runs ticks until `shutdown` is cancelled, then tells every member to close and
+    /// returns the run's tick figures.
+    pub async fn run(mut self, shutdown: CancellationToken) -> TickSummary {
+        let period = self.settings.tick_period();
+        let dt = period.as_secs_f32();
+        let mut clock = TickClock::new(period, Instant::now());
+        tracing::info!(tick_rate_hz = self.settings.tick_rate_hz, "room started");
+        loop {
+            let skipped = tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => break,
+                skipped = clock.wait() => skipped,
+            };
+            let started = Instant::now();
+            self.tick(dt);
+            self.stats.record(started.elapsed(), skipped);
+            self.stats.maybe_log(self.members.len());
+        }
+        self.close_all();
+        let summary = self.stats.summary();
+        tracing::info!(
+            ticks = summary.ticks,
+            overruns = summary.overruns,
+            skipped_ticks = summary.skipped_ticks,
+            tick_p50_us = summary.tick_p50_us,
+            tick_p99_us = summary.tick_p99_us,
+            tick_max_us = summary.tick_max_us,
+            "room stopped"
+        );
+        summary
+    }
+
+    /// One whole tick. Public within the crate so tests can drive a room without a clock.
+    pub(crate) fn tick(&mut self, dt: f32) {
+        self.admit_joins();
+        self.apply_inputs();
+        self.game.step(dt);
+        self.tick = self.tick.wrapping_add(1);
+        self.replicate();
+        self.retire_departed();
+        self.current_tick.store(self.tick, Ordering::Relaxed);
+    }
+
+    fn admit_joins(&mut self) {
+        for _ in 0..MAX_JOINS_PER_TICK {
+            let Ok(request) = self.joins.try_recv() else {
+                break;
+            };
+            if self.members.len() >= self.settings.max_players {
+                let refused = JoinRefused::RoomFull {
+                    capacity: self.settings.max_players,
+                };
+                let _ = request.reply.send(Err(refused));
+                continue;
+            }
+            let entity = self.game.join(&request.player_name);
+            let welcome = Welcome {
+                entity_id: entity,
+                tick_rate_hz: self.settings.tick_rate_hz,
+                tick: self.tick,
+                world_size: self.game.world_size(),
+            };
+            if request.reply.send(Ok(welcome)).is_err() {
+                // The session gave up while queued; undo the join.
+                self.game.leave(entity);
+                continue;
+            }
+            tracing::debug!(%entity, name = %request.player_name, "player joined");
+            self.members.push(Member::new(
+                entity,
+                request.inputs,
+                request.outbound,
+                request.disconnect,
+            ));
+        }
+        self.metrics
+            .players
+            .store(self.members.len() as u64, Ordering::Relaxed);
+    }
+
+    fn apply_inputs(&mut self) {
+        let max = self.settings.max_inputs_per_tick;
+        for member in &mut self.members {
+            member.drain_inputs(max, &mut self.input_scratch);
+            for input in &self.input_scratch {
+                self.game.apply_input(member.entity, input);
+                member.last_input_seq = input.seq;
+            }
+        }
+    }
+
+    fn replicate(&mut self) {
+        if let Err(error) = self.snapshots.prepare(self.tick, &self.game) {
+            // Only an encoder bug can get here; skip the tick's snapshots rather than die.
+            tracing::error!(%error, tick = self.tick, "could not encode snapshot");
+            return;
+        }
+        let (mut sent, mut dropped) = (0u64, 0u64);
+        for member in &mut self.members {
+            if member.departed {
+                continue;
+            }
+            let frame = match self.snapshots.frame_for(member.last_input_seq) {
+                Ok(frame) => frame,
+                Err(error) => {
+                    tracing::error!(%error, "could not encode snapshot frame");
+                    continue;
+                }
+            };
+            match member.deliver(frame, self.tick) {
+                Delivery::Queued => sent += 1,
+                Delivery::Dropped => {
+                    dropped += 1;
+                    if member.ticks_behind(self.tick) >= self.settings.max_ticks_behind {
+                        tracing::info!(entity = %member.entity, "disconnecting slow client");
+                        ServerMetrics::add(&self.metrics.kicks_slow, 1);
+                        member.disconnect(Disconnect::TooSlow);
+                    }
+                }
+                Delivery::Gone => {}
+            }
+        }
+        ServerMetrics::add(&self.metrics.snapshots_sent, sent);
+        ServerMetrics::add(&self.metrics.snapshots_dropped, dropped);
+    }
+
+    fn retire_departed(&mut self) {
+        let game = &mut self.game;
+        self.members.retain(|member| {
+            if member.departed {
+                tracing::debug!(entity = %member.entity, "player left");
+                game.leave(member.entity);
+            }
+            !member.departed
+        });
+        self.metrics
+            .players
+            .store(self.members.len() as u64, Ordering::Relaxed);
+    }
+
+    fn close_all(&mut self) {
+        for member in &mut self.members {
+            member.disconnect(Disconnect::ShuttingDown);
+        }
+        self.retire_departed();
+        // Refuse whoever is still waiting to join.
+        self.joins.close();
+        while let Ok(request) = self.joins.try_recv() {
+            let _ = request.reply.send(Err(JoinRefused::ShuttingDown));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::game::arena::Arena;
+    use bytes::Bytes;
+    use ticksync_protocol::codec::decode_server_message;
+    use ticksync_protocol::{EntityId, MoveDir, ServerMessage, Snapshot};
+    use tokio::sync::oneshot;
+
+    struct TestClient {
+        inputs: mpsc::Sender<Input>,
+        frames: mpsc::Receiver<Bytes>,
+        disconnect: oneshot::Receiver<Disconnect>,
+        reply: oneshot::Receiver<Result<Welcome, JoinRefused>>,
+    }
+
+    fn settings() -> RoomSettings {
+        RoomSettings {
+            tick_rate_hz: 30,
+            max_players: 3,
+            max_inputs_per_tick: 4,
+            max_ticks_behind: 5,
+            stats_interval: Duration::from_secs(3600),
+        }
+    }
+
+    fn new_room() -> (Room<Arena>, RoomHandle) {
+        Room::new(settings(), Arena::new(2000), Arc::default()).unwrap()
+    }
+
+    fn join(handle: &RoomHandle, outbound_capacity: usize) -> TestClient {
+        let (input_tx, input_rx) = mpsc::channel(16);
+        let (frame_tx, frame_rx) = mpsc::channel(outbound_capacity);
+        let (disconnect_tx, disconnect_rx) = oneshot::channel();
+        let (reply_tx, reply_rx) = oneshot::channel();
+        handle
+            .joins
+            .try_send(JoinRequest {
+                player_name: "t".into(),
+                inputs: input_rx,
+                outbound: frame_tx,
+                disconnect: disconnect_tx,
+                reply: reply_tx,
+            })
+            .unwrap();
+        TestClient {
+            inputs: input_tx,
+            frames: frame_rx,
+            disconnect: disconnect_rx,
+            reply: reply_rx,
+        }
+    }
+
+    fn last_snapshot(client: &mut TestClient) -> Snapshot {
+        let mut last = None;
+        while let Ok(frame) = client.frames.try_recv() {
+            if let ServerMessage::Snapshot(s) = decode_server_message(&frame).unwrap() {
+                last = Some(s);
+            }
+        }
+        last.expect("no snapshot")
+    }
+
+    fn input(seq: u32, x: i8) -> Input {
+        Input {
+            seq,
+            move_dir: MoveDir { x, y: 0 },
+            buttons: 0,
+        }
+    }
+
+    #[test]
+    fn joins_get_welcome_and_everyone_sees_everyone() {
+        let (mut room, handle) = new_room();
+        let mut a = join(&handle, 8);
+        let mut b = join(&handle, 8);
+        room.tick(1.0 / 30.0);
+        let wa = a.reply.try_recv().unwrap().unwrap();
+        let wb = b.reply.try_recv().unwrap().unwrap();
+        assert_ne!(wa.entity_id, wb.entity_id);
+        for client in [&mut a, &mut b] {
+            let ids: Vec<EntityId> = last_snapshot(client)
+                .entities
+                .iter()
+                .map(|e| e.id)
+                .collect();
+            assert_eq!(ids, vec![wa.entity_id, wb.entity_id]);
+        }
+    }
+
+    #[test]
+    fn room_full_is_refused() {
+        let (mut room, handle) = new_room();
+        let mut clients: Vec<_> = (0..4).map(|_| join(&handle, 8)).collect();
+        room.tick(1.0 / 30.0);
+        let refused = clients[3].reply.try_recv().unwrap();
+        assert_eq!(refused, Err(JoinRefused::RoomFull { capacity: 3 }));
+        assert!(clients[0].reply.try_recv().unwrap().is_ok());
+    }
+
+    #[test]
+    fn inputs_apply_in_order_and_stale_ones_are_ignored() {
+        let (mut room, handle) = new_room();
+        let mut a = join(&handle, 64);
+        room.tick(1.0 / 30.0);
+        let welcome = a.reply.try_recv().unwrap().unwrap();
+        // Out of order within one tick: 2 then 1; the room sorts, applies 1 then 2.
+        a.inputs.try_send(input(2, 127)).unwrap();
+        a.inputs.try_send(input(1, -127)).unwrap();
+        room.tick(1.0 / 30.0);
+        let snapshot = last_snapshot(&mut a);
+        assert_eq!(snapshot.last_input_seq, 2);
+        let me = snapshot
+            .entities
+            .iter()
+            .find(|e| e.id == welcome.entity_id)
+            .unwrap();
+        assert!(me.vx > 0, "input 2 (moving +x) must win: {me:?}");
+        // A replayed old sequence is ignored.
+        a.inputs.try_send(input(1, -127)).unwrap();
+        room.tick(1.0 / 30.0);
+        let snapshot = last_snapshot(&mut a);
+        assert_eq!(snapshot.last_input_seq, 2);
+        assert!(snapshot.entities[0].vx > 0);
+    }
+
+    #[test]
+    fn inputs_per_tick_are_bounded() {
+        let (mut room, handle) = new_room();
+        let mut a = join(&handle, 64);
+        room.tick(1.0 / 30.0);
+        for seq in 1..=10 {
+            a.inputs.try_send(input(seq, 127)).unwrap();
+        }
+        room.tick(1.0 / 30.0);
+        assert_eq!(last_snapshot(&mut a).last_input_seq, 4);
+        room.tick(1.0 / 30.0);
+        assert_eq!(last_snapshot(&mut a).last_input_seq, 8);
+    }
+
+    #[test]
+    fn a_departed_session_is_removed_from_everyones_snapshot() {
+        let (mut room, handle) = new_room();
+        let mut a = join(&handle, 8);
+        let b = join(&handle, 8);
+        room.tick(1.0 / 30.0);
+        assert_eq!(last_snapshot(&mut a).entities.len(), 2);
+        drop(b);
+        room.tick(1.0 / 30.0);
+        room.tick(1.0 / 30.0);
+        assert_eq!(last_snapshot(&mut a).entities.len(), 1);
+    }
+
+    #[test]
+    fn a_client_that_never_reads_is_disconnected_without_blocking_others() {
+        let (mut room, handle) = new_room();
+        let mut slow = join(&handle, 1);
+        let mut fast = join(&handle, 64);
+        for _ in 0..10 {
+            room.tick(1.0 / 30.0);
+            // The fast client reads every tick.
+            last_snapshot(&mut fast);
+        }
+        assert_eq!(slow.disconnect.try_recv(), Ok(Disconnect::TooSlow));
+        room.tick(1.0 / 30.0);
+        assert_eq!(
+            last_snapshot(&mut fast).entities.len(),
+            1,
+            "slow player's entity is gone"
+        );
+        assert_eq!(ServerMetrics::get(&room.metrics.kicks_slow), 1);
+    }
+}
