@@ -1,0 +1,193 @@
+//! The "arena" bot of DESIGN.md §4: one input per tick, moving in a random unit direction
+//! that changes once a second, from a per-bot seeded RNG so a run can be replayed.
+//!
+//! [`BotSteering`] is the pure part (which way to go at a given instant); [`ArenaBot`]
+//! plugs it into a connection as a [`ClientHandler`] and leaves at the end of the run.
+
+use std::f32::consts::TAU;
+use std::time::{Duration, Instant};
+
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use ticksync_protocol::MoveDir;
+
+use crate::client::Client;
+use crate::error::ClientError;
+use crate::handler::ClientHandler;
+use crate::stats::ClientCounters;
+
+/// How long a bot keeps one direction: the arena scenario's "changes once a second".
+pub const DIRECTION_CHANGE_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Arena bots press no buttons.
+const BOT_BUTTONS: u8 = 0;
+
+/// Chooses a bot's move direction over time.
+#[derive(Debug, Clone)]
+pub struct BotSteering {
+    rng: SmallRng,
+    direction: MoveDir,
+    /// When the current direction expires; `None` until the first call.
+    next_change: Option<Instant>,
+}
+
+impl BotSteering {
+    /// Steering for bot number `bot_index` of a run seeded with `seed`: the same pair always
+    /// yields the same sequence of directions.
+    pub fn new(seed: u64, bot_index: u64) -> Self {
+        BotSteering {
+            rng: SmallRng::seed_from_u64(seed ^ bot_index),
+            direction: MoveDir::ZERO,
+            next_change: None,
+        }
+    }
+
+    /// The direction to send at `now`: a fresh random unit vector on the first call and
+    /// whenever [`DIRECTION_CHANGE_INTERVAL`] has passed, the previous one otherwise.
+    pub fn direction_at(&mut self, now: Instant) -> MoveDir {
+        let due = match self.next_change {
+            None => true,
+            Some(next_change) => now >= next_change,
+        };
+        if due {
+            self.direction = self.random_direction();
+            // Keep to a once-a-second cadence; after a stall, restart it from now rather
+            // than changing direction on every tick to catch up.
+            let next = self
+                .next_change
+                .map(|previous| previous + DIRECTION_CHANGE_INTERVAL)
+                .filter(|next| *next > now)
+                .unwrap_or(now + DIRECTION_CHANGE_INTERVAL);
+            self.next_change = Some(next);
+        }
+        self.direction
+    }
+
+    /// A uniformly random direction of length 1, quantized.
+    fn random_direction(&mut self) -> MoveDir {
+        let angle: f32 = self.rng.random_range(0.0..TAU);
+        MoveDir::from_vector(angle.cos(), angle.sin())
+    }
+}
+
+/// A bot playing the arena until `leave_at`, as a [`ClientHandler`].
+#[derive(Debug)]
+pub struct ArenaBot {
+    steering: BotSteering,
+    leave_at: Instant,
+    left: Option<BotDeparture>,
+}
+
+/// What a bot measured up to the moment it left.
+#[derive(Debug, Clone, Copy)]
+pub struct BotDeparture {
+    pub at: Instant,
+    pub counters: ClientCounters,
+}
+
+impl ArenaBot {
+    pub fn new(steering: BotSteering, leave_at: Instant) -> Self {
+        ArenaBot {
+            steering,
+            leave_at,
+            left: None,
+        }
+    }
+
+    /// When and with what totals the bot sent `Leave`; `None` if it never did (its
+    /// connection ended first).
+    pub fn departure(&self) -> Option<BotDeparture> {
+        self.left
+    }
+
+    async fn leave(&mut self, client: &mut Client, now: Instant) -> Result<(), ClientError> {
+        self.left = Some(BotDeparture {
+            at: now,
+            counters: client.counters(),
+        });
+        client.leave().await
+    }
+}
+
+impl ClientHandler for ArenaBot {
+    async fn on_tick(&mut self, client: &mut Client) -> Result<(), ClientError> {
+        if self.left.is_some() {
+            return Ok(());
+        }
+        let now = Instant::now();
+        if now >= self.leave_at {
+            return self.leave(client, now).await;
+        }
+        let direction = self.steering.direction_at(now);
+        client.send_input(direction, BOT_BUTTONS).await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn length(direction: MoveDir) -> f32 {
+        let (x, y) = direction.to_unit_vector();
+        (x * x + y * y).sqrt()
+    }
+
+    #[test]
+    fn direction_holds_for_a_second_then_changes() {
+        let t0 = Instant::now();
+        let mut steering = BotSteering::new(7, 3);
+        let first = steering.direction_at(t0);
+        for ms in [33, 500, 999] {
+            assert_eq!(steering.direction_at(t0 + Duration::from_millis(ms)), first);
+        }
+        let second = steering.direction_at(t0 + Duration::from_millis(1000));
+        assert_ne!(second, first);
+        assert_eq!(
+            steering.direction_at(t0 + Duration::from_millis(1999)),
+            second
+        );
+        assert_ne!(
+            steering.direction_at(t0 + Duration::from_millis(2000)),
+            second
+        );
+    }
+
+    #[test]
+    fn directions_are_unit_length() {
+        let t0 = Instant::now();
+        let mut steering = BotSteering::new(1, 0);
+        for second in 0..200 {
+            let direction = steering.direction_at(t0 + Duration::from_secs(second));
+            // Quantizing to 1/127 per axis moves the length by well under 2 %.
+            assert!((length(direction) - 1.0).abs() < 0.02, "{direction:?}");
+        }
+    }
+
+    #[test]
+    fn same_seed_and_index_replay_the_same_directions() {
+        let t0 = Instant::now();
+        let run = |seed, index| {
+            let mut steering = BotSteering::new(seed, index);
+            (0..20)
+                .map(|s| steering.direction_at(t0 + Duration::from_secs(s)))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(run(42, 5), run(42, 5));
+        assert_ne!(run(42, 5), run(42, 6));
+        assert_ne!(run(42, 5), run(43, 5));
+    }
+
+    #[test]
+    fn a_stall_does_not_cause_a_burst_of_changes() {
+        let t0 = Instant::now();
+        let mut steering = BotSteering::new(9, 9);
+        steering.direction_at(t0);
+        let after_stall = steering.direction_at(t0 + Duration::from_millis(5500));
+        // The next change is a full interval after the stall, not at t0 + 6 s.
+        assert_eq!(
+            steering.direction_at(t0 + Duration::from_millis(6400)),
+            after_stall
+        );
+    }
+}

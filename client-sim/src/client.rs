@@ -1,0 +1,523 @@
+//! [`Client`]: one player's connection to a ticksync server — WebSocket connect with the
+//! protocol's subprotocol, the `Hello` → `Welcome` handshake, sequenced inputs, pings, and
+//! decoded server events with input→ack latency measured along the way.
+//!
+//! The client is a plain struct driven by its owner: call [`Client::next_event`] to read,
+//! the `send_*` methods to write. For a callback style see [`crate::ClientHandler`].
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use hdrhistogram::Histogram;
+use http::header::{HeaderValue, SEC_WEBSOCKET_PROTOCOL};
+use ticksync_protocol::codec::{self, MAX_SERVER_MESSAGE_BYTES};
+use ticksync_protocol::{
+    close_code, ClientMessage, EntityId, Hello, Input, InputSeq, MoveDir, Ping, ServerMessage,
+    Snapshot, Welcome, PROTOCOL_VERSION, SUBPROTOCOL_BINCODE,
+};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tracing::{debug, trace};
+
+use crate::error::ClientError;
+use crate::event::{ClientEvent, CloseInfo};
+use crate::latency::{duration_to_us, latency_histogram, AckLatencyTracker};
+use crate::stats::ClientCounters;
+
+/// Default bound on connect + upgrade + `Welcome`: a local server answers in milliseconds,
+/// and a loaded one accepting a swarm still well within this.
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Socket read buffer. Arena snapshots for a few hundred players are a few KiB, so 16 KiB
+/// reads most frames in one call while keeping a thousand bots' buffers at 16 MiB total
+/// (tungstenite's default is 128 KiB each).
+pub const DEFAULT_READ_BUFFER_BYTES: usize = 16 * 1024;
+
+/// The WebSocket stream type a [`Client`] owns.
+pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// How to connect. `ClientOptions::default()` suits a game client and a bot alike.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// Name sent in `Hello` (at most `ticksync_protocol::MAX_PLAYER_NAME_BYTES` bytes).
+    pub player_name: String,
+    /// Bound on TCP connect, WebSocket upgrade and waiting for `Welcome` together.
+    pub handshake_timeout: Duration,
+    /// Size of the socket read buffer in bytes.
+    pub read_buffer_bytes: usize,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            player_name: "player".to_owned(),
+            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            read_buffer_bytes: DEFAULT_READ_BUFFER_BYTES,
+        }
+    }
+}
+
+impl ClientOptions {
+    /// Default options with the given player name.
+    pub fn named(player_name: impl Into<String>) -> Self {
+        ClientOptions {
+            player_name: player_name.into(),
+            ..ClientOptions::default()
+        }
+    }
+}
+
+/// A connected, welcomed player.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), ticksync_sim::ClientError> {
+/// use ticksync_sim::{Client, ClientEvent, ClientOptions};
+/// use ticksync_protocol::MoveDir;
+///
+/// let mut client = Client::connect("ws://127.0.0.1:7878/ws", ClientOptions::named("ada")).await?;
+/// println!("I am entity {}", client.welcome().entity_id);
+/// client.send_input(MoveDir::from_vector(1.0, 0.0), 0).await?;
+/// while let Some(event) = client.next_event().await {
+///     match event {
+///         ClientEvent::Snapshot(snapshot) => {
+///             println!("tick {} acked input {}", snapshot.tick, snapshot.last_input_seq);
+///             break;
+///         }
+///         ClientEvent::Closed { code, reason } => println!("closed {code:?}: {reason}"),
+///         _ => {}
+///     }
+/// }
+/// client.leave_and_wait(std::time::Duration::from_secs(1)).await?;
+/// # Ok(()) }
+/// ```
+pub struct Client {
+    socket: Socket,
+    welcome: Welcome,
+    /// Zero point of the clock carried in `Ping`s, so a `Pong` can be timed.
+    epoch: Instant,
+    /// Sequence number of the next input; the first is 1.
+    next_input_seq: InputSeq,
+    acks: AckLatencyTracker,
+    ack_latency_us: Histogram<u64>,
+    counters: ClientCounters,
+    latest_snapshot: Option<Arc<Snapshot>>,
+    /// A close frame was read but `Closed` not yet handed out (kept so `next_event` stays
+    /// cancel-safe while the close reply is flushed).
+    pending_close: Option<CloseInfo>,
+    closed: bool,
+    left: bool,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("welcome", &self.welcome)
+            .field("next_input_seq", &self.next_input_seq)
+            .field("counters", &self.counters)
+            .field("closed", &self.closed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// Connects to `url` (e.g. `ws://127.0.0.1:7878/ws`), offering the bincode subprotocol,
+    /// sends `Hello` and waits for `Welcome`, all within `options.handshake_timeout`.
+    ///
+    /// An `Error` from the server becomes [`ClientError::Refused`]; an HTTP answer to the
+    /// upgrade becomes [`ClientError::UpgradeRejected`].
+    pub async fn connect(url: &str, options: ClientOptions) -> Result<Client, ClientError> {
+        let limit = options.handshake_timeout;
+        match tokio::time::timeout(limit, Self::connect_and_greet(url, &options)).await {
+            Ok(result) => result,
+            Err(_elapsed) => Err(ClientError::HandshakeTimeout(limit)),
+        }
+    }
+
+    async fn connect_and_greet(url: &str, options: &ClientOptions) -> Result<Client, ClientError> {
+        let mut request = url
+            .into_client_request()
+            .map_err(|source| ClientError::InvalidUrl {
+                url: url.to_owned(),
+                source: Box::new(source),
+            })?;
+        request.headers_mut().insert(
+            SEC_WEBSOCKET_PROTOCOL,
+            HeaderValue::from_static(SUBPROTOCOL_BINCODE),
+        );
+        let config = WebSocketConfig::default()
+            .read_buffer_size(options.read_buffer_bytes)
+            .max_message_size(Some(MAX_SERVER_MESSAGE_BYTES))
+            .max_frame_size(Some(MAX_SERVER_MESSAGE_BYTES));
+        // Nagle off: inputs are tiny and latency-critical; batching them would add up to a
+        // delayed-ACK interval to every input→ack measurement.
+        let disable_nagle = true;
+        let (mut socket, _response) =
+            tokio_tungstenite::connect_async_with_config(request, Some(config), disable_nagle)
+                .await
+                .map_err(ClientError::connect)?;
+        debug!(url, "WebSocket connected; sending Hello");
+
+        let mut counters = ClientCounters::default();
+        let hello = ClientMessage::Hello(Hello {
+            protocol_version: PROTOCOL_VERSION,
+            player_name: options.player_name.clone(),
+        });
+        send_frame(&mut socket, &hello, &mut counters).await?;
+        let welcome = await_welcome(&mut socket, &mut counters).await?;
+        debug!(entity = %welcome.entity_id, tick_rate_hz = welcome.tick_rate_hz, "welcomed");
+        Ok(Client {
+            socket,
+            welcome,
+            epoch: Instant::now(),
+            next_input_seq: 1,
+            acks: AckLatencyTracker::new(),
+            ack_latency_us: latency_histogram(),
+            counters,
+            latest_snapshot: None,
+            pending_close: None,
+            closed: false,
+            left: false,
+        })
+    }
+
+    /// The server's `Welcome`: this player's entity, the tick rate, the world size.
+    pub fn welcome(&self) -> &Welcome {
+        &self.welcome
+    }
+
+    /// The entity this player controls (shorthand for `welcome().entity_id`).
+    pub fn entity_id(&self) -> EntityId {
+        self.welcome.entity_id
+    }
+
+    /// Sends one input with the next sequence number (1, 2, 3, ...) and returns that number.
+    /// The send time is remembered to time the server's acknowledgement.
+    pub async fn send_input(
+        &mut self,
+        move_dir: MoveDir,
+        buttons: u8,
+    ) -> Result<InputSeq, ClientError> {
+        let seq = self.next_input_seq;
+        self.next_input_seq = self.next_input_seq.wrapping_add(1);
+        self.acks.record_sent(seq, Instant::now());
+        self.send_message(&ClientMessage::Input(Input {
+            seq,
+            move_dir,
+            buttons,
+        }))
+        .await?;
+        self.counters.inputs_sent += 1;
+        Ok(seq)
+    }
+
+    /// Sends a `Ping` stamped with this client's clock; the answer arrives as
+    /// [`ClientEvent::Pong`] with the round trip measured. Returns the stamp sent.
+    pub async fn ping(&mut self) -> Result<u64, ClientError> {
+        let client_time_us = duration_to_us(self.epoch.elapsed());
+        self.send_message(&ClientMessage::Ping(Ping { client_time_us }))
+            .await?;
+        Ok(client_time_us)
+    }
+
+    /// Tells the server the player leaves. The server removes the entity and closes with
+    /// `close_code::NORMAL`; keep reading events until [`ClientEvent::Closed`].
+    pub async fn leave(&mut self) -> Result<(), ClientError> {
+        self.send_message(&ClientMessage::Leave).await?;
+        self.left = true;
+        Ok(())
+    }
+
+    /// Leaves and reads (and counts) events until the server closes, at most `timeout`;
+    /// past it the client closes the connection itself.
+    pub async fn leave_and_wait(&mut self, timeout: Duration) -> Result<CloseInfo, ClientError> {
+        if !self.closed {
+            self.leave().await?;
+        }
+        let drain = async {
+            while let Some(event) = self.next_event().await {
+                if let ClientEvent::Closed { code, reason } = event {
+                    return Some(CloseInfo { code, reason });
+                }
+            }
+            None
+        };
+        match tokio::time::timeout(timeout, drain).await {
+            Ok(Some(info)) => Ok(info),
+            Ok(None) => Err(ClientError::Closed),
+            Err(_elapsed) => {
+                self.close().await?;
+                Ok(CloseInfo {
+                    code: Some(close_code::NORMAL),
+                    reason: "server did not close in time; client closed".to_owned(),
+                })
+            }
+        }
+    }
+
+    /// Sends a WebSocket close frame (code 1000) without `Leave`. Later events still drain
+    /// until [`ClientEvent::Closed`].
+    pub async fn close(&mut self) -> Result<(), ClientError> {
+        if self.closed {
+            return Ok(());
+        }
+        let frame = CloseFrame {
+            code: CloseCode::Normal,
+            reason: "client closed".into(),
+        };
+        self.socket
+            .close(Some(frame))
+            .await
+            .map_err(ClientError::transport)
+    }
+
+    /// Sends any WebSocket message as is: an escape hatch for tests that speak to the server
+    /// outside the protocol (garbage bytes, text frames). Binary payloads are counted.
+    pub async fn send_raw(&mut self, message: Message) -> Result<(), ClientError> {
+        let binary_len = match &message {
+            Message::Binary(payload) => Some(payload.len()),
+            _ => None,
+        };
+        self.socket
+            .send(message)
+            .await
+            .map_err(ClientError::transport)?;
+        if let Some(len) = binary_len {
+            self.counters.count_sent(len);
+        }
+        Ok(())
+    }
+
+    async fn send_message(&mut self, message: &ClientMessage) -> Result<(), ClientError> {
+        if self.closed {
+            return Err(ClientError::Closed);
+        }
+        send_frame(&mut self.socket, message, &mut self.counters).await
+    }
+
+    /// Waits for the next event. Returns `None` once [`ClientEvent::Closed`] has been
+    /// returned.
+    ///
+    /// Cancel-safe: it can be a branch of `tokio::select!` next to a tick timer without
+    /// losing a frame.
+    pub async fn next_event(&mut self) -> Option<ClientEvent> {
+        loop {
+            if let Some(info) = &self.pending_close {
+                // Push out tungstenite's automatic close reply. A failure changes nothing
+                // for the caller: the connection is over either way.
+                let _ = self.socket.flush().await;
+                let info = info.clone();
+                self.pending_close = None;
+                self.closed = true;
+                return Some(ClientEvent::Closed {
+                    code: info.code,
+                    reason: info.reason,
+                });
+            }
+            if self.closed {
+                return None;
+            }
+            let frame = match self.socket.next().await {
+                Some(Ok(frame)) => frame,
+                Some(Err(error)) => {
+                    self.closed = true;
+                    return Some(ClientEvent::Closed {
+                        code: None,
+                        reason: ClientError::transport(error).to_string(),
+                    });
+                }
+                None => {
+                    self.closed = true;
+                    return Some(ClientEvent::Closed {
+                        code: None,
+                        reason: "connection ended without a close frame".to_owned(),
+                    });
+                }
+            };
+            match frame {
+                Message::Binary(payload) => {
+                    self.counters.count_received(payload.len());
+                    return Some(self.on_server_frame(&payload, Instant::now()));
+                }
+                Message::Text(_) => {
+                    self.counters.malformed_frames += 1;
+                    return Some(ClientEvent::Error(ClientError::UnexpectedFrame("text")));
+                }
+                Message::Close(frame) => {
+                    let info = close_info(frame);
+                    debug!(code = ?info.code, reason = %info.reason, "server closed the connection");
+                    // Handed out at the top of the loop, after the close reply is flushed.
+                    self.pending_close = Some(info);
+                }
+                // WebSocket-level keepalives are answered by tungstenite itself.
+                Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
+            }
+        }
+    }
+
+    fn on_server_frame(&mut self, payload: &[u8], received_at: Instant) -> ClientEvent {
+        let message = match codec::decode_server_message(payload) {
+            Ok(message) => message,
+            Err(error) => {
+                self.counters.malformed_frames += 1;
+                return ClientEvent::Error(error.into());
+            }
+        };
+        match message {
+            ServerMessage::Snapshot(snapshot) => {
+                self.counters.snapshots_received += 1;
+                if let Some(latency) = self.acks.on_ack(snapshot.last_input_seq, received_at) {
+                    self.ack_latency_us
+                        .saturating_record(duration_to_us(latency).max(1));
+                    trace!(
+                        seq = snapshot.last_input_seq,
+                        ?latency,
+                        "input acknowledged"
+                    );
+                }
+                let snapshot = Arc::new(snapshot);
+                self.latest_snapshot = Some(Arc::clone(&snapshot));
+                ClientEvent::Snapshot(snapshot)
+            }
+            ServerMessage::Pong(pong) => {
+                let sent_at = self
+                    .epoch
+                    .checked_add(Duration::from_micros(pong.client_time_us));
+                let round_trip = sent_at
+                    .map(|sent_at| received_at.saturating_duration_since(sent_at))
+                    .unwrap_or_default();
+                ClientEvent::Pong { pong, round_trip }
+            }
+            ServerMessage::Error(error) => ClientEvent::ServerError(error),
+            ServerMessage::Welcome(_) => {
+                self.counters.malformed_frames += 1;
+                ClientEvent::Error(ClientError::UnexpectedMessage {
+                    expected: "Snapshot, Pong or Error",
+                    got: "Welcome",
+                })
+            }
+        }
+    }
+
+    /// Traffic totals so far.
+    pub fn counters(&self) -> ClientCounters {
+        self.counters
+    }
+
+    /// Input→ack latencies measured so far, in microseconds (see [`crate::latency`]).
+    pub fn ack_latency_us(&self) -> &Histogram<u64> {
+        &self.ack_latency_us
+    }
+
+    /// The most recent snapshot received, if any.
+    pub fn latest_snapshot(&self) -> Option<&Arc<Snapshot>> {
+        self.latest_snapshot.as_ref()
+    }
+
+    /// Highest input sequence the server has acknowledged (0: none yet).
+    pub fn last_acked_input(&self) -> InputSeq {
+        self.acks.highest_acked()
+    }
+
+    /// Sequence number of the last input sent (0: none yet).
+    pub fn last_sent_input(&self) -> InputSeq {
+        self.next_input_seq.wrapping_sub(1)
+    }
+
+    /// Whether [`Client::leave`] has been sent.
+    pub fn has_left(&self) -> bool {
+        self.left
+    }
+
+    /// Whether the connection is over (the `Closed` event has been returned).
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+}
+
+/// Encodes `message` and sends it as one binary frame, counting it.
+async fn send_frame(
+    socket: &mut Socket,
+    message: &ClientMessage,
+    counters: &mut ClientCounters,
+) -> Result<(), ClientError> {
+    let payload = codec::encode(message)?;
+    let len = payload.len();
+    socket
+        .send(Message::Binary(payload.into()))
+        .await
+        .map_err(ClientError::transport)?;
+    counters.count_sent(len);
+    Ok(())
+}
+
+/// Reads until the server's answer to `Hello`: `Welcome`, or a refusal.
+async fn await_welcome(
+    socket: &mut Socket,
+    counters: &mut ClientCounters,
+) -> Result<Welcome, ClientError> {
+    loop {
+        let frame = match socket.next().await {
+            Some(Ok(frame)) => frame,
+            Some(Err(error)) => return Err(ClientError::transport(error)),
+            None => {
+                return Err(ClientError::ClosedDuringHandshake {
+                    code: None,
+                    reason: "connection ended without a close frame".to_owned(),
+                })
+            }
+        };
+        match frame {
+            Message::Binary(payload) => {
+                counters.count_received(payload.len());
+                return match codec::decode_server_message(&payload)? {
+                    ServerMessage::Welcome(welcome) => Ok(welcome),
+                    ServerMessage::Error(error) => Err(ClientError::Refused {
+                        code: error.code,
+                        message: error.message,
+                    }),
+                    other => Err(ClientError::UnexpectedMessage {
+                        expected: "Welcome",
+                        got: message_kind(&other),
+                    }),
+                };
+            }
+            Message::Close(frame) => {
+                let info = close_info(frame);
+                return Err(ClientError::ClosedDuringHandshake {
+                    code: info.code,
+                    reason: info.reason,
+                });
+            }
+            Message::Text(_) => return Err(ClientError::UnexpectedFrame("text")),
+            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
+        }
+    }
+}
+
+fn close_info(frame: Option<CloseFrame>) -> CloseInfo {
+    match frame {
+        Some(frame) => CloseInfo {
+            code: Some(u16::from(frame.code)),
+            reason: frame.reason.as_str().to_owned(),
+        },
+        None => CloseInfo {
+            code: None,
+            reason: "close frame without a code".to_owned(),
+        },
+    }
+}
+
+/// The variant name of a server message, for error messages.
+fn message_kind(message: &ServerMessage) -> &'static str {
+    match message {
+        ServerMessage::Welcome(_) => "Welcome",
+        ServerMessage::Snapshot(_) => "Snapshot",
+        ServerMessage::Pong(_) => "Pong",
+        ServerMessage::Error(_) => "Error",
+    }
+}

@@ -1,0 +1,36 @@
+//! [`ClientEvent`]: what a connected [`crate::Client`] hands its user, one server frame at a
+//! time.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ticksync_protocol::{ErrorMessage, Pong, Snapshot};
+
+use crate::error::ClientError;
+
+/// One thing that happened on a connection, from [`crate::Client::next_event`].
+#[derive(Debug)]
+pub enum ClientEvent {
+    /// The world after a server tick. Shared (`Arc`) so the client can keep the latest one
+    /// without copying its entity list.
+    Snapshot(Arc<Snapshot>),
+    /// The answer to a [`crate::Client::ping`], with the measured round trip.
+    Pong { pong: Pong, round_trip: Duration },
+    /// The server reported an error; a close usually follows.
+    ServerError(ErrorMessage),
+    /// A frame from the server could not be understood (malformed, a text frame, a message
+    /// out of place). The connection stays open; it is the caller's choice to give up.
+    Error(ClientError),
+    /// The connection is over. `code` is the WebSocket close code (see
+    /// `ticksync_protocol::close_code`), `None` when it ended without a close frame.
+    /// This is the last event; `next_event` returns `None` afterwards.
+    Closed { code: Option<u16>, reason: String },
+}
+
+/// How a connection ended: the payload of [`ClientEvent::Closed`], returned by
+/// [`crate::Client::run`] and [`crate::run_client`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloseInfo {
+    pub code: Option<u16>,
+    pub reason: String,
+}

@@ -1,0 +1,185 @@
+//! Callback-style clients in the spirit of Python websocket-client's `WebSocketApp`:
+//! implement [`ClientHandler`], hand it to [`run_client`] (or [`Client::run`]), and the
+//! event loop calls you on open, on every tick, on every snapshot, on errors and on close.
+//!
+//! ```no_run
+//! use ticksync_protocol::{MoveDir, Snapshot, Welcome};
+//! use ticksync_sim::{run_client, Client, ClientError, ClientHandler, ClientOptions};
+//!
+//! /// Walks east and leaves after 90 snapshots.
+//! struct Walker { seen: u32 }
+//!
+//! impl ClientHandler for Walker {
+//!     async fn on_open(&mut self, _client: &mut Client, welcome: &Welcome) -> Result<(), ClientError> {
+//!         println!("joined as {} at {} Hz", welcome.entity_id, welcome.tick_rate_hz);
+//!         Ok(())
+//!     }
+//!     async fn on_tick(&mut self, client: &mut Client) -> Result<(), ClientError> {
+//!         if !client.has_left() {
+//!             client.send_input(MoveDir::from_vector(1.0, 0.0), 0).await?;
+//!         }
+//!         Ok(())
+//!     }
+//!     async fn on_snapshot(&mut self, client: &mut Client, _snapshot: &Snapshot) -> Result<(), ClientError> {
+//!         self.seen += 1;
+//!         if self.seen == 90 {
+//!             client.leave().await?;
+//!         }
+//!         Ok(())
+//!     }
+//!     fn on_close(&mut self, code: Option<u16>, reason: &str) {
+//!         println!("closed ({code:?}): {reason}");
+//!     }
+//! }
+//!
+//! # async fn demo() -> Result<(), ClientError> {
+//! let mut walker = Walker { seen: 0 };
+//! let closed = run_client("ws://127.0.0.1:7878/ws", ClientOptions::named("walker"), &mut walker).await?;
+//! println!("session over: {closed:?}");
+//! # Ok(()) }
+//! ```
+
+use std::future::Future;
+use std::time::Duration;
+
+use ticksync_protocol::{ErrorMessage, Pong, Snapshot, Welcome};
+use tokio::time::MissedTickBehavior;
+use tracing::warn;
+
+use crate::client::{Client, ClientOptions};
+use crate::error::ClientError;
+use crate::event::{ClientEvent, CloseInfo};
+
+/// Reactions to a connection's events. Every method has a default, so a handler implements
+/// only what it needs. Returning `Err` from a callback stops the loop and closes the
+/// connection; to end a session cleanly, call [`Client::leave`] and let the loop run on to
+/// [`ClientHandler::on_close`].
+///
+/// The async methods may be written as `async fn` in an implementation; their futures must
+/// be `Send` so a handler can run in a spawned task.
+pub trait ClientHandler: Send {
+    /// Called once, right after `Welcome`.
+    fn on_open(
+        &mut self,
+        client: &mut Client,
+        welcome: &Welcome,
+    ) -> impl Future<Output = Result<(), ClientError>> + Send {
+        let _ = (client, welcome);
+        async { Ok(()) }
+    }
+
+    /// Called once per server tick (the rate from `Welcome`), on the client's clock: the
+    /// place to send an input.
+    fn on_tick(
+        &mut self,
+        client: &mut Client,
+    ) -> impl Future<Output = Result<(), ClientError>> + Send {
+        let _ = client;
+        async { Ok(()) }
+    }
+
+    /// Called for every snapshot. `client.last_acked_input()` already reflects it.
+    fn on_snapshot(
+        &mut self,
+        client: &mut Client,
+        snapshot: &Snapshot,
+    ) -> impl Future<Output = Result<(), ClientError>> + Send {
+        let _ = (client, snapshot);
+        async { Ok(()) }
+    }
+
+    /// Called for every `Pong`, with the measured round trip.
+    fn on_pong(&mut self, pong: &Pong, round_trip: Duration) {
+        let _ = (pong, round_trip);
+    }
+
+    /// Called when the server sends an `Error` message (a close usually follows).
+    fn on_server_error(&mut self, error: &ErrorMessage) {
+        warn!(code = ?error.code, message = %error.message, "server reported an error");
+    }
+
+    /// Called for a frame that could not be understood. The connection stays open.
+    fn on_error(&mut self, error: &ClientError) {
+        warn!(%error, "could not handle a frame from the server");
+    }
+
+    /// Called once when the connection is over; `code` is the WebSocket close code.
+    fn on_close(&mut self, code: Option<u16>, reason: &str) {
+        let _ = (code, reason);
+    }
+}
+
+/// Connects, then runs `handler` on the connection until it closes. See the module
+/// documentation for an example.
+pub async fn run_client<H: ClientHandler>(
+    url: &str,
+    options: ClientOptions,
+    handler: &mut H,
+) -> Result<CloseInfo, ClientError> {
+    let mut client = Client::connect(url, options).await?;
+    client.run(handler).await
+}
+
+impl Client {
+    /// Runs `handler` on this (already welcomed) connection: calls `on_open`, then
+    /// dispatches events and ticks until the connection closes, and returns how it closed.
+    ///
+    /// If a callback fails, the connection is closed and the error returned.
+    pub async fn run<H: ClientHandler>(
+        &mut self,
+        handler: &mut H,
+    ) -> Result<CloseInfo, ClientError> {
+        let result = self.dispatch(handler).await;
+        if result.is_err() && !self.is_closed() {
+            // Best effort: the callback's error is the one worth reporting.
+            let _ = self.close().await;
+        }
+        result
+    }
+
+    async fn dispatch<H: ClientHandler>(
+        &mut self,
+        handler: &mut H,
+    ) -> Result<CloseInfo, ClientError> {
+        let welcome = self.welcome().clone();
+        handler.on_open(self, &welcome).await?;
+        let mut ticks = tokio::time::interval(tick_period(welcome.tick_rate_hz));
+        // A late tick is skipped rather than burst: one input per tick is the contract.
+        ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        loop {
+            tokio::select! {
+                _ = ticks.tick(), if !self.is_closed() => handler.on_tick(self).await?,
+                event = self.next_event() => match event {
+                    Some(ClientEvent::Snapshot(snapshot)) => {
+                        handler.on_snapshot(self, &snapshot).await?;
+                    }
+                    Some(ClientEvent::Pong { pong, round_trip }) => handler.on_pong(&pong, round_trip),
+                    Some(ClientEvent::ServerError(error)) => handler.on_server_error(&error),
+                    Some(ClientEvent::Error(error)) => handler.on_error(&error),
+                    Some(ClientEvent::Closed { code, reason }) => {
+                        handler.on_close(code, &reason);
+                        return Ok(CloseInfo { code, reason });
+                    }
+                    None => return Err(ClientError::Closed),
+                },
+            }
+        }
+    }
+}
+
+/// Time between ticks at `tick_rate_hz`. The rate comes from the server, so 0 is read as 1
+/// rather than trusted into a division by zero.
+pub fn tick_period(tick_rate_hz: u16) -> Duration {
+    Duration::from_secs(1) / u32::from(tick_rate_hz.max(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tick_period_follows_the_rate_and_survives_zero() {
+        assert_eq!(tick_period(30), Duration::from_nanos(33_333_333));
+        assert_eq!(tick_period(0), Duration::from_secs(1));
+    }
+}

@@ -1,0 +1,31 @@
+//! ticksync's client side: a client library for Rust game clients and tests, and the bot
+//! swarm that load-tests a server with it.
+//!
+//! - [`Client`]: connect with the protocol's subprotocol, `Hello` → `Welcome`, send
+//!   sequenced inputs, read [`ClientEvent`]s; input→ack latency and traffic are measured
+//!   as it goes.
+//! - [`ClientHandler`] and [`run_client`]: the same as callbacks.
+//! - [`ArenaBot`], [`run_swarm`], [`SwarmReport`]: N bots playing the "arena" scenario on one
+//!   runtime, and the figures they measured.
+
+pub mod bot;
+pub mod client;
+pub mod error;
+pub mod event;
+pub mod handler;
+pub mod latency;
+pub mod report;
+pub mod stats;
+pub mod swarm;
+
+pub use bot::{ArenaBot, BotSteering};
+pub use client::{Client, ClientOptions};
+pub use error::ClientError;
+pub use event::{ClientEvent, CloseInfo};
+pub use handler::{run_client, ClientHandler};
+pub use latency::AckLatencyTracker;
+pub use report::SwarmReport;
+pub use stats::ClientCounters;
+pub use swarm::{run_swarm, SwarmConfig};
+/// The WebSocket library, re-exported for [`Client::send_raw`].
+pub use tokio_tungstenite::tungstenite;

@@ -1,0 +1,199 @@
+//! Helpers for the end-to-end tests in `tests/tests/`: a real server on an ephemeral
+//! loopback port, and a raw WebSocket client for sending what an honest client never would.
+//!
+//! Every wait here is bounded by [`WAIT`], so a broken server fails a test instead of
+//! hanging it.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context};
+use futures_util::{SinkExt, StreamExt};
+use http::header::SEC_WEBSOCKET_PROTOCOL;
+use http::HeaderValue;
+use ticksync_protocol::codec::{decode_server_message, encode};
+use ticksync_protocol::{
+    ClientMessage, ErrorMessage, Hello, ServerMessage, Snapshot, Welcome, PROTOCOL_VERSION,
+    SUBPROTOCOL_BINCODE,
+};
+use ticksync_server::metrics::ServerMetrics;
+use ticksync_server::{Server, ServerConfig, ServerSummary};
+use tokio::net::TcpStream;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_util::sync::CancellationToken;
+
+/// Upper bound of any single wait in a test.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// A server running in the test's runtime on 127.0.0.1 with an ephemeral port.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub metrics: Arc<ServerMetrics>,
+    shutdown: CancellationToken,
+    task: JoinHandle<ServerSummary>,
+}
+
+impl TestServer {
+    /// Starts a server with the default configuration.
+    pub async fn start() -> TestServer {
+        TestServer::start_with(ServerConfig::default()).await
+    }
+
+    /// Starts a server with `config`, bound to 127.0.0.1:0 whatever `config.bind` says.
+    pub async fn start_with(config: ServerConfig) -> TestServer {
+        init_logging();
+        let config = ServerConfig {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            ..config
+        };
+        let server = Server::bind(config).await.expect("test server binds");
+        let addr = server.local_addr();
+        let metrics = server.metrics();
+        let shutdown = server.shutdown_token();
+        let task = tokio::spawn(server.run());
+        TestServer {
+            addr,
+            metrics,
+            shutdown,
+            task,
+        }
+    }
+
+    /// The WebSocket URL of the server.
+    pub fn url(&self) -> String {
+        format!("ws://{}{}", self.addr, ticksync_protocol::WEBSOCKET_PATH)
+    }
+
+    /// Shuts the server down gracefully and returns its summary.
+    pub async fn stop(self) -> ServerSummary {
+        self.shutdown.cancel();
+        tokio::time::timeout(WAIT, self.task)
+            .await
+            .expect("server stops in time")
+            .expect("server task does not panic")
+    }
+}
+
+/// Logs to the test output when `RUST_LOG` is set; silent otherwise.
+fn init_logging() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+}
+
+type RawWs = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// What a raw client saw.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RawEvent {
+    Message(ServerMessage),
+    /// The server's close frame: code and reason.
+    Closed(Option<(u16, String)>),
+}
+
+/// A WebSocket client with no manners: it sends whatever the test tells it to.
+pub struct RawClient {
+    ws: RawWs,
+}
+
+impl RawClient {
+    /// Connects offering the ticksync subprotocol.
+    pub async fn connect(url: &str) -> anyhow::Result<RawClient> {
+        RawClient::connect_offering(url, Some(SUBPROTOCOL_BINCODE)).await
+    }
+
+    /// Connects offering `subprotocol` (or none).
+    pub async fn connect_offering(
+        url: &str,
+        subprotocol: Option<&str>,
+    ) -> anyhow::Result<RawClient> {
+        let mut request = url.into_client_request()?;
+        if let Some(protocol) = subprotocol {
+            request
+                .headers_mut()
+                .insert(SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_str(protocol)?);
+        }
+        let (ws, _response) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(request))
+            .await
+            .context("connect timed out")??;
+        Ok(RawClient { ws })
+    }
+
+    /// Connects and completes Hello/Welcome.
+    pub async fn join(url: &str, name: &str) -> anyhow::Result<(RawClient, Welcome)> {
+        let mut client = RawClient::connect(url).await?;
+        client
+            .send(&ClientMessage::Hello(Hello {
+                protocol_version: PROTOCOL_VERSION,
+                player_name: name.into(),
+            }))
+            .await?;
+        match client.next_event().await? {
+            RawEvent::Message(ServerMessage::Welcome(welcome)) => Ok((client, welcome)),
+            other => bail!("expected Welcome, got {other:?}"),
+        }
+    }
+
+    pub async fn send(&mut self, message: &ClientMessage) -> anyhow::Result<()> {
+        let bytes = encode(message)?;
+        self.send_raw(Message::Binary(bytes.into())).await
+    }
+
+    pub async fn send_raw(&mut self, message: Message) -> anyhow::Result<()> {
+        Ok(self.ws.send(message).await?)
+    }
+
+    /// The next message or close from the server, waiting at most [`WAIT`].
+    pub async fn next_event(&mut self) -> anyhow::Result<RawEvent> {
+        loop {
+            let frame = tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .context("no frame from the server in time")?;
+            match frame {
+                Some(Ok(Message::Binary(bytes))) => {
+                    return Ok(RawEvent::Message(decode_server_message(&bytes)?));
+                }
+                Some(Ok(Message::Close(frame))) => {
+                    return Ok(RawEvent::Closed(frame.map(
+                        |CloseFrame { code, reason }| (u16::from(code), reason.to_string()),
+                    )))
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(error)) => return Err(anyhow!("connection failed: {error}")),
+                None => return Ok(RawEvent::Closed(None)),
+            }
+        }
+    }
+
+    /// Reads until the server closes; returns the last `Error` message seen and the close
+    /// code and reason.
+    pub async fn expect_close(
+        &mut self,
+    ) -> anyhow::Result<(Option<ErrorMessage>, Option<(u16, String)>)> {
+        let mut error = None;
+        loop {
+            match self.next_event().await? {
+                RawEvent::Message(ServerMessage::Error(message)) => error = Some(message),
+                RawEvent::Message(_) => continue,
+                RawEvent::Closed(close) => return Ok((error, close)),
+            }
+        }
+    }
+
+    /// The next snapshot, skipping other messages.
+    pub async fn next_snapshot(&mut self) -> anyhow::Result<Snapshot> {
+        loop {
+            match self.next_event().await? {
+                RawEvent::Message(ServerMessage::Snapshot(snapshot)) => return Ok(snapshot),
+                RawEvent::Message(_) => continue,
+                RawEvent::Closed(close) => bail!("closed while waiting for a snapshot: {close:?}"),
+            }
+        }
+    }
+}

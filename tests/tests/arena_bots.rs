@@ -1,0 +1,218 @@
+//! End to end: honest bots in the arena against a real server on loopback.
+//!
+//! - 20 bots play for about two seconds: each sees all 20 entities, its own entity moves along
+//!   its input at the arena speed, and the acknowledged input sequence only rises.
+//! - A leaving or vanishing player's entity disappears from everyone else's snapshots.
+//! - The swarm runner reports sensible figures for a short run.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ticksync_protocol::quantize::{dequantize_position, dequantize_velocity};
+use ticksync_protocol::{EntityId, EntityState, MoveDir, Snapshot};
+use ticksync_sim::{run_swarm, Client, ClientEvent, ClientOptions, SwarmConfig};
+use ticksync_tests::{RawClient, TestServer, WAIT};
+use tokio::sync::Barrier;
+use tokio::time::Instant;
+
+const BOTS: usize = 20;
+const PLAY_TIME: Duration = Duration::from_secs(2);
+const SPEED: f32 = 300.0;
+
+/// What one bot observed.
+struct BotRun {
+    me: EntityId,
+    direction: (f32, f32),
+    snapshots: Vec<Arc<Snapshot>>,
+}
+
+async fn play_bot(url: String, index: usize, start: Arc<Barrier>) -> BotRun {
+    let mut client = Client::connect(&url, ClientOptions::named(format!("e2e-{index}")))
+        .await
+        .expect("bot connects");
+    let me = client.entity_id();
+    let angle = index as f32 / BOTS as f32 * std::f32::consts::TAU;
+    let move_dir = MoveDir::from_vector(angle.cos(), angle.sin());
+    // Start playing only when every bot is in, so every snapshot from here has 20 entities.
+    start.wait().await;
+    let mut snapshots = Vec::new();
+    let mut input_timer = tokio::time::interval(Duration::from_millis(33));
+    let deadline = Instant::now() + PLAY_TIME;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep_until(deadline) => break,
+            _ = input_timer.tick() => {
+                client.send_input(move_dir, 0).await.expect("input sent");
+            }
+            event = client.next_event() => match event {
+                Some(ClientEvent::Snapshot(snapshot)) => snapshots.push(snapshot),
+                Some(ClientEvent::Pong { .. }) => {}
+                other => panic!("bot {index}: unexpected event {other:?}"),
+            },
+        }
+    }
+    client
+        .leave_and_wait(WAIT)
+        .await
+        .expect("bot leaves cleanly");
+    BotRun {
+        me,
+        direction: move_dir.to_unit_vector(),
+        snapshots,
+    }
+}
+
+fn own_state(snapshot: &Snapshot, me: EntityId) -> EntityState {
+    *snapshot
+        .entities
+        .iter()
+        .find(|e| e.id == me)
+        .expect("a bot always sees its own entity")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_bots_see_each_other_and_move_along_their_inputs() {
+    let server = TestServer::start().await;
+    let start = Arc::new(Barrier::new(BOTS));
+    let bots: Vec<_> = (0..BOTS)
+        .map(|i| tokio::spawn(play_bot(server.url(), i, start.clone())))
+        .collect();
+    let mut runs = Vec::new();
+    for bot in bots {
+        runs.push(bot.await.expect("bot task"));
+    }
+
+    for run in &runs {
+        // Two seconds at 30 Hz is 60 snapshots; allow for a slow machine but not for silence.
+        assert!(
+            run.snapshots.len() >= 30,
+            "only {} snapshots",
+            run.snapshots.len()
+        );
+        // Every bot joined before play started, and nobody left before the end.
+        for snapshot in &run.snapshots {
+            assert_eq!(snapshot.entities.len(), BOTS, "tick {}", snapshot.tick);
+        }
+        // Snapshot ticks and acknowledged inputs only go forward.
+        for pair in run.snapshots.windows(2) {
+            assert!(pair[1].tick > pair[0].tick);
+            assert!(pair[1].last_input_seq >= pair[0].last_input_seq);
+        }
+        let last = run.snapshots.last().expect("snapshots");
+        assert!(
+            last.last_input_seq >= 20,
+            "acks rose to {}",
+            last.last_input_seq
+        );
+
+        // Once an input has been applied, the entity moves at 300 u/s along its direction.
+        let moving: Vec<_> = run
+            .snapshots
+            .iter()
+            .filter(|s| s.last_input_seq > 0)
+            .collect();
+        let (first, last) = (moving[0], moving[moving.len() - 1]);
+        let (a, b) = (own_state(first, run.me), own_state(last, run.me));
+        let seconds = (last.tick - first.tick) as f32 / 30.0;
+        assert!(seconds >= 1.0, "moved for {seconds}s only");
+        let (dx, dy) = (
+            dequantize_position(b.x) - dequantize_position(a.x),
+            dequantize_position(b.y) - dequantize_position(a.y),
+        );
+        let (ex, ey) = (
+            run.direction.0 * SPEED * seconds,
+            run.direction.1 * SPEED * seconds,
+        );
+        // Velocity quantization (1/4 u/s) and direction quantization (1/127) allow a little
+        // slack; a wrong speed or direction is off by tens of units.
+        assert!(
+            (dx - ex).abs() < 3.0 && (dy - ey).abs() < 3.0,
+            "moved ({dx}, {dy}), expected ({ex}, {ey})"
+        );
+        let (vx, vy) = (dequantize_velocity(b.vx), dequantize_velocity(b.vy));
+        assert!((vx.hypot(vy) - SPEED).abs() < 1.0, "speed {}", vx.hypot(vy));
+    }
+    let summary = server.stop().await;
+    assert_eq!(summary.snapshots_dropped, 0);
+}
+
+/// Entity ids in the next snapshot that arrives after `after_tick`.
+async fn ids_after(client: &mut RawClient, after_tick: u32) -> Vec<EntityId> {
+    loop {
+        let snapshot = client.next_snapshot().await.expect("snapshot");
+        if snapshot.tick > after_tick {
+            return snapshot.entities.iter().map(|e| e.id).collect();
+        }
+    }
+}
+
+async fn wait_until_gone(observer: &mut RawClient, gone: EntityId) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let snapshot = observer.next_snapshot().await.expect("snapshot");
+        if snapshot.entities.iter().all(|e| e.id != gone) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{gone} still present at tick {}",
+            snapshot.tick
+        );
+    }
+}
+
+#[tokio::test]
+async fn leaving_or_vanishing_players_disappear_from_snapshots() {
+    let server = TestServer::start().await;
+    let (mut observer, me) = RawClient::join(&server.url(), "observer").await.unwrap();
+    let (mut leaver, leaver_welcome) = RawClient::join(&server.url(), "leaver").await.unwrap();
+    let (vanisher, vanisher_welcome) = RawClient::join(&server.url(), "vanisher").await.unwrap();
+    let ids = ids_after(&mut observer, vanisher_welcome.tick).await;
+    assert_eq!(
+        ids,
+        vec![
+            me.entity_id,
+            leaver_welcome.entity_id,
+            vanisher_welcome.entity_id
+        ]
+    );
+
+    // A polite Leave: the server closes with 1000 and the entity goes.
+    leaver
+        .send(&ticksync_protocol::ClientMessage::Leave)
+        .await
+        .unwrap();
+    let (error, close) = leaver.expect_close().await.unwrap();
+    assert_eq!(error, None);
+    assert_eq!(
+        close.map(|c| c.0),
+        Some(ticksync_protocol::close_code::NORMAL)
+    );
+    wait_until_gone(&mut observer, leaver_welcome.entity_id).await;
+
+    // A connection dropped without a word: the entity goes too.
+    drop(vanisher);
+    wait_until_gone(&mut observer, vanisher_welcome.entity_id).await;
+    let ids = ids_after(&mut observer, 0).await;
+    assert_eq!(ids, vec![me.entity_id]);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn swarm_reports_a_short_run() {
+    let server = TestServer::start().await;
+    let report = run_swarm(SwarmConfig::new(server.url(), 10, Duration::from_secs(2))).await;
+    assert_eq!(report.bots_requested, 10);
+    assert_eq!(report.bots_connected, 10);
+    assert_eq!(report.connect_failures, 0);
+    assert_eq!(report.disconnects, 0);
+    assert!(
+        (20.0..=40.0).contains(&report.snapshots_per_bot_per_s),
+        "snapshots per bot per second: {}",
+        report.snapshots_per_bot_per_s
+    );
+    assert!(report.downlink_bytes_per_bot_per_s > report.uplink_bytes_per_bot_per_s);
+    let p99 = report.ack_latency_p99_ms.expect("inputs were acknowledged");
+    assert!(p99 > 0.0);
+    server.stop().await;
+}
