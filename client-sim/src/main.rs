@@ -1,6 +1,7 @@
 //! `ticksync-sim`: load-tests a ticksync server with a swarm of arena bots and reports what
 //! they measured. Thin over the library: parse flags, set up logging, run, print.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -56,6 +57,7 @@ async fn main() -> anyhow::Result<ExitCode> {
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
 
     let config = SwarmConfig {

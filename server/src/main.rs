@@ -1,6 +1,8 @@
 //! The `ticksync-server` binary: parse flags, set up logging, run the server until Ctrl-C or
 //! SIGTERM.
 
+use std::io::IsTerminal;
+
 use anyhow::Context;
 use clap::Parser;
 use ticksync_server::{Server, ServerArgs};
@@ -18,6 +20,8 @@ async fn main() -> anyhow::Result<()> {
             EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER)),
         )
+        // Colour only on a terminal, so logs piped to files or collectors stay plain text.
+        .with_ansi(std::io::stdout().is_terminal())
         .init();
 
     let server = Server::bind(config.clone())

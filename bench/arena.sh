@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# The arena benchmark of DESIGN.md §4, everyone sees everyone: for each player count, start a
+# release server, run a ticksync-sim swarm against it on the same machine, and measure the
+# server from /proc over a steady window after the ramp.
+#
+# Usage:   bench/arena.sh [PLAYERS ...]        (default: 50 200 500)
+# Env:     DURATION (s, default 25)  WARMUP (s before the window, default 8)
+#          WINDOW (s, default 12)    TICK_RATE (default 30)    OUT (default bench-out/)
+# Prints one Markdown table row per player count; raw logs and JSON land in $OUT.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION=${DURATION:-25}
+WARMUP=${WARMUP:-8}
+WINDOW=${WINDOW:-12}
+TICK_RATE=${TICK_RATE:-30}
+OUT=${OUT:-bench-out}
+PORT=${PORT:-7979}
+players=("$@")
+[ ${#players[@]} -gt 0 ] || players=(50 200 500)
+if [ $((WARMUP + WINDOW)) -ge "$DURATION" ]; then
+  echo "WARMUP + WINDOW must be shorter than DURATION" >&2
+  exit 2
+fi
+
+cargo build --release -q -p ticksync-server -p ticksync-sim
+mkdir -p "$OUT"
+server_bin=target/release/ticksync-server
+sim_bin=target/release/ticksync-sim
+clk_tck=$(getconf CLK_TCK)
+
+# CPU seconds (user + system) of a process, from /proc/PID/stat fields 14 and 15.
+cpu_seconds() {
+  awk -v hz="$clk_tck" '{ sub(/^.*\) /, ""); printf "%.3f", ($12 + $13) / hz }' "/proc/$1/stat"
+}
+rss_kib() {
+  awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
+}
+wait_for_port() {
+  for _ in $(seq 1 100); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  echo "server did not open port $1" >&2
+  return 1
+}
+json_field() {
+  sed -n "s/.*\"$2\": *\([^,}]*\).*/\1/p" "$1" | head -n 1
+}
+
+echo "| players | server CPU µs/player-tick | downlink B/bot/s | uplink B/bot/s | snapshots/bot/s | tick p50 / p99 / max µs | overruns | ack p50 / p99 ms | server RSS MiB | disconnects |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
+for n in "${players[@]}"; do
+  log="$OUT/server-$n.log"
+  json="$OUT/sim-$n.json"
+  "$server_bin" --bind "127.0.0.1:$PORT" --tick-rate "$TICK_RATE" --stats-interval 1h >"$log" 2>&1 &
+  server_pid=$!
+  wait_for_port "$PORT"
+  "$sim_bin" --url "ws://127.0.0.1:$PORT/ws" --bots "$n" --duration "$DURATION" --json "$json" >"$OUT/sim-$n.txt" 2>&1 &
+  sim_pid=$!
+  sleep "$WARMUP"
+  cpu_start=$(cpu_seconds "$server_pid")
+  sleep "$WINDOW"
+  cpu_end=$(cpu_seconds "$server_pid")
+  rss=$(rss_kib "$server_pid")
+  wait "$sim_pid"
+  kill -INT "$server_pid"
+  wait "$server_pid" || true
+  # "room stopped" carries the whole run's tick figures.
+  stopped=$(grep 'room stopped' "$log" | tail -n 1)
+  field() { sed -n "s/.*$1=\([0-9]*\).*/\1/p" <<<"$stopped"; }
+  awk -v n="$n" -v c0="$cpu_start" -v c1="$cpu_end" -v w="$WINDOW" -v hz="$TICK_RATE" \
+      -v down="$(json_field "$json" downlink_bytes_per_bot_per_s)" \
+      -v up="$(json_field "$json" uplink_bytes_per_bot_per_s)" \
+      -v snaps="$(json_field "$json" snapshots_per_bot_per_s)" \
+      -v p50="$(field tick_p50_us)" -v p99="$(field tick_p99_us)" -v max="$(field tick_max_us)" \
+      -v over="$(field overruns)" \
+      -v a50="$(json_field "$json" ack_latency_p50_ms)" -v a99="$(json_field "$json" ack_latency_p99_ms)" \
+      -v rss="$rss" -v disc="$(json_field "$json" disconnects)" \
+      'BEGIN { printf "| %d | %.2f | %.0f | %.0f | %.1f | %s / %s / %s | %s | %.1f / %.1f | %.1f | %s |\n",
+                 n, (c1 - c0) * 1e6 / (n * w * hz), down, up, snaps, p50, p99, max, over, a50, a99, rss / 1024, disc }'
+done

@@ -1,0 +1,89 @@
+//! The `ticksync-server` binary shuts down gracefully on SIGTERM: connected players get an
+//! `Error` message and close code 1001, and the process exits 0 soon after.
+
+#![cfg(unix)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+use ticksync_protocol::codec::{decode_server_message, encode};
+use ticksync_protocol::{
+    close_code, ClientMessage, ErrorCode, Hello, ServerMessage, PROTOCOL_VERSION, SUBPROTOCOL_BINCODE,
+};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+#[tokio::test]
+async fn sigterm_closes_players_with_1001_and_exits_cleanly() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ticksync-server"))
+        .args(["--bind", "127.0.0.1:0"])
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("server starts");
+    // The start-up line says where it listens: "... listening on ws://127.0.0.1:PORT/ws ...".
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (url_tx, url_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                let url = rest.split_whitespace().next().unwrap_or_default().to_owned();
+                let _ = url_tx.send(url);
+            }
+        }
+    });
+    let url = url_rx.recv_timeout(WAIT).expect("server logs its address");
+
+    let mut request = url.as_str().into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("Sec-WebSocket-Protocol", SUBPROTOCOL_BINCODE.parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(request).await.expect("connects");
+    let hello = ClientMessage::Hello(Hello {
+        protocol_version: PROTOCOL_VERSION,
+        player_name: "signal".into(),
+    });
+    ws.send(Message::Binary(encode(&hello).unwrap().into())).await.unwrap();
+    let first = tokio::time::timeout(WAIT, ws.next()).await.unwrap().unwrap().unwrap();
+    let Message::Binary(bytes) = first else { panic!("expected Welcome, got {first:?}") };
+    assert!(matches!(decode_server_message(&bytes).unwrap(), ServerMessage::Welcome(_)));
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+
+    let mut error_code = None;
+    let close = loop {
+        let frame = tokio::time::timeout(WAIT, ws.next()).await.expect("server closes in time");
+        match frame {
+            Some(Ok(Message::Binary(bytes))) => {
+                if let ServerMessage::Error(error) = decode_server_message(&bytes).unwrap() {
+                    error_code = Some(error.code);
+                }
+            }
+            Some(Ok(Message::Close(frame))) => break frame.map(|f| u16::from(f.code)),
+            Some(Ok(_)) => {}
+            other => panic!("connection ended without a close frame: {other:?}"),
+        }
+    };
+    assert_eq!(error_code, Some(ErrorCode::ServerShuttingDown));
+    assert_eq!(close, Some(close_code::GOING_AWAY));
+
+    let deadline = std::time::Instant::now() + WAIT;
+    let exit = loop {
+        if let Some(exit) = child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(std::time::Instant::now() < deadline, "server still running after SIGTERM");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(exit.success(), "exit status {exit}");
+}
