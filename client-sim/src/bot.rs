@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use ticksync_protocol::MoveDir;
+use tracing::{debug, warn};
 
 use crate::client::Client;
 use crate::error::ClientError;
@@ -121,6 +122,15 @@ impl ClientHandler for ArenaBot {
         let direction = self.steering.direction_at(now);
         client.send_input(direction, BOT_BUTTONS).await?;
         Ok(())
+    }
+
+    /// Desyncs are counted and reported by the swarm, and a thousand bots desyncing at once
+    /// would drown the log in warnings; they are logged at debug level only.
+    fn on_error(&mut self, error: &ClientError) {
+        match error {
+            ClientError::Desync { .. } => debug!(%error, "bot desynced"),
+            _ => warn!(%error, "could not handle a frame from the server"),
+        }
     }
 }
 

@@ -2,6 +2,11 @@
 //! protocol's subprotocol, the `Hello` → `Welcome` handshake, sequenced inputs, pings, and
 //! decoded server events with input→ack latency measured along the way.
 //!
+//! Snapshots are deltas against a view this client acknowledged; the client applies them
+//! with a [`ViewStore`], checks the server's checksum, and acknowledges the last one applied
+//! in every input (or in an `Ack`). [`Client::view`] is the world as of
+//! [`Client::view_tick`].
+//!
 //! The client is a plain struct driven by its owner: call [`Client::next_event`] to read,
 //! the `send_*` methods to write. For a callback style see [`crate::ClientHandler`].
 
@@ -11,10 +16,12 @@ use std::time::{Duration, Instant};
 use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
 use http::header::{HeaderValue, SEC_WEBSOCKET_PROTOCOL};
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
 use ticksync_protocol::codec::{self, MAX_SERVER_MESSAGE_BYTES};
 use ticksync_protocol::{
-    close_code, ClientMessage, EntityId, Hello, Input, InputSeq, MoveDir, Ping, ServerMessage,
-    Snapshot, Welcome, PROTOCOL_VERSION, SUBPROTOCOL_BINCODE,
+    close_code, Ack, ClientMessage, EntityId, EntityState, Hello, Input, InputSeq, MoveDir, Ping,
+    ServerMessage, Snapshot, Tick, Welcome, PROTOCOL_VERSION, SUBPROTOCOL_BINCODE,
 };
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -28,6 +35,7 @@ use crate::error::ClientError;
 use crate::event::{ClientEvent, CloseInfo};
 use crate::latency::{duration_to_us, latency_histogram, AckLatencyTracker};
 use crate::stats::ClientCounters;
+use crate::view::ViewStore;
 
 /// Default bound on connect + upgrade + `Welcome`: a local server answers in milliseconds,
 /// and a loaded one accepting a swarm still well within this.
@@ -50,6 +58,20 @@ pub struct ClientOptions {
     pub handshake_timeout: Duration,
     /// Size of the socket read buffer in bytes.
     pub read_buffer_bytes: usize,
+    /// Send an `Ack` right after each snapshot applied, from [`Client::next_event`]. For
+    /// clients that send no inputs (spectators, tools): without acks the server has no
+    /// baseline and sends every snapshot in full. Clients that send an input per tick do
+    /// not need it, inputs carry the acknowledgement.
+    pub ack_every_snapshot: bool,
+    /// Chaos knob for tests: the fraction (0.0 to 1.0) of received snapshots to throw away
+    /// before applying them, as if the network had lost them. Thrown-away snapshots are not
+    /// applied, not acknowledged, not returned as events, and are counted in
+    /// [`ClientCounters::snapshots_discarded`]. Values outside the range are clamped; NaN
+    /// counts as 0.
+    pub snapshot_loss: f64,
+    /// Seed of the RNG that picks which snapshots [`ClientOptions::snapshot_loss`] throws
+    /// away, so a lossy run can be replayed.
+    pub loss_seed: u64,
 }
 
 impl Default for ClientOptions {
@@ -58,6 +80,9 @@ impl Default for ClientOptions {
             player_name: "player".to_owned(),
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             read_buffer_bytes: DEFAULT_READ_BUFFER_BYTES,
+            ack_every_snapshot: false,
+            snapshot_loss: 0.0,
+            loss_seed: 0,
         }
     }
 }
@@ -86,6 +111,7 @@ impl ClientOptions {
 ///     match event {
 ///         ClientEvent::Snapshot(snapshot) => {
 ///             println!("tick {} acked input {}", snapshot.tick, snapshot.last_input_seq);
+///             println!("{} entities in view", client.view().len());
 ///             break;
 ///         }
 ///         ClientEvent::Closed { code, reason } => println!("closed {code:?}: {reason}"),
@@ -106,6 +132,16 @@ pub struct Client {
     ack_latency_us: Histogram<u64>,
     counters: ClientCounters,
     latest_snapshot: Option<Arc<Snapshot>>,
+    /// The views of recent snapshots: the current one and the baselines the server may use.
+    views: ViewStore,
+    /// Simulated snapshot loss; `None` when off.
+    loss: Option<SnapshotLoss>,
+    ack_every_snapshot: bool,
+    /// An event held back while the `Ack` it calls for is sent (so `next_event` stays
+    /// cancel-safe across that send).
+    pending_event: Option<ClientEvent>,
+    /// An `Ack` for the current view is to be sent before `pending_event` is handed out.
+    ack_due: bool,
     /// A close frame was read but `Closed` not yet handed out (kept so `next_event` stays
     /// cancel-safe while the close reply is flushed).
     pending_close: Option<CloseInfo>,
@@ -118,6 +154,7 @@ impl std::fmt::Debug for Client {
         f.debug_struct("Client")
             .field("welcome", &self.welcome)
             .field("next_input_seq", &self.next_input_seq)
+            .field("view_tick", &self.views.tick())
             .field("counters", &self.counters)
             .field("closed", &self.closed)
             .finish_non_exhaustive()
@@ -179,6 +216,11 @@ impl Client {
             ack_latency_us: latency_histogram(),
             counters,
             latest_snapshot: None,
+            views: ViewStore::new(),
+            loss: SnapshotLoss::new(options.snapshot_loss, options.loss_seed),
+            ack_every_snapshot: options.ack_every_snapshot,
+            pending_event: None,
+            ack_due: false,
             pending_close: None,
             closed: false,
             left: false,
@@ -196,7 +238,8 @@ impl Client {
     }
 
     /// Sends one input with the next sequence number (1, 2, 3, ...) and returns that number.
-    /// The send time is remembered to time the server's acknowledgement.
+    /// The input acknowledges [`Client::view_tick`], the last snapshot applied. The send
+    /// time is remembered to time the server's acknowledgement.
     pub async fn send_input(
         &mut self,
         move_dir: MoveDir,
@@ -205,14 +248,38 @@ impl Client {
         let seq = self.next_input_seq;
         self.next_input_seq = self.next_input_seq.wrapping_add(1);
         self.acks.record_sent(seq, Instant::now());
+        let ack_tick = self.acknowledge_current_view();
         self.send_message(&ClientMessage::Input(Input {
             seq,
+            ack_tick,
             move_dir,
             buttons,
         }))
         .await?;
         self.counters.inputs_sent += 1;
         Ok(seq)
+    }
+
+    /// Sends an `Ack` for [`Client::view_tick`], the last snapshot applied, and returns that
+    /// tick. Before the first snapshot there is nothing to acknowledge: nothing is sent and
+    /// 0 is returned. Clients that send inputs need not call it (inputs carry the ack);
+    /// see also [`ClientOptions::ack_every_snapshot`].
+    pub async fn ack(&mut self) -> Result<Tick, ClientError> {
+        let tick = self.acknowledge_current_view();
+        if tick == 0 {
+            return Ok(0);
+        }
+        self.send_message(&ClientMessage::Ack(Ack { tick })).await?;
+        self.counters.acks_sent += 1;
+        Ok(tick)
+    }
+
+    /// The tick to acknowledge, noting that its view must now be kept as a baseline. Noted
+    /// before the send: if the send is cancelled after the frame left, the view must still
+    /// be there when the server uses it.
+    fn acknowledge_current_view(&mut self) -> Tick {
+        self.views.mark_current_acked();
+        self.views.tick()
     }
 
     /// Sends a `Ping` stamped with this client's clock; the answer arrives as
@@ -306,6 +373,20 @@ impl Client {
     /// losing a frame.
     pub async fn next_event(&mut self) -> Option<ClientEvent> {
         loop {
+            if self.pending_event.is_some() {
+                if self.ack_due {
+                    // If this is cancelled the flag and the event stay, and the ack is
+                    // retried on the next call: at worst sent twice, which is harmless.
+                    if let Err(error) = self.ack().await {
+                        // The connection is failing; the next read reports how.
+                        debug!(%error, "could not send an Ack");
+                    }
+                    self.ack_due = false;
+                }
+                if let Some(event) = self.pending_event.take() {
+                    return Some(event);
+                }
+            }
             if let Some(info) = &self.pending_close {
                 // Push out tungstenite's automatic close reply. A failure changes nothing
                 // for the caller: the connection is over either way.
@@ -341,7 +422,13 @@ impl Client {
             match frame {
                 Message::Binary(payload) => {
                     self.counters.count_received(payload.len());
-                    return Some(self.on_server_frame(&payload, Instant::now()));
+                    match self.on_server_frame(&payload, Instant::now()) {
+                        // Handed out at the top of the loop, after the ack is sent.
+                        Some(event) if self.ack_due => self.pending_event = Some(event),
+                        Some(event) => return Some(event),
+                        // A snapshot lost on purpose: read on.
+                        None => {}
+                    }
                 }
                 Message::Text(_) => {
                     self.counters.malformed_frames += 1;
@@ -359,30 +446,18 @@ impl Client {
         }
     }
 
-    fn on_server_frame(&mut self, payload: &[u8], received_at: Instant) -> ClientEvent {
+    /// The event for one binary frame; `None` for a snapshot thrown away by the simulated
+    /// loss.
+    fn on_server_frame(&mut self, payload: &[u8], received_at: Instant) -> Option<ClientEvent> {
         let message = match codec::decode_server_message(payload) {
             Ok(message) => message,
             Err(error) => {
                 self.counters.malformed_frames += 1;
-                return ClientEvent::Error(error.into());
+                return Some(ClientEvent::Error(error.into()));
             }
         };
-        match message {
-            ServerMessage::Snapshot(snapshot) => {
-                self.counters.snapshots_received += 1;
-                if let Some(latency) = self.acks.on_ack(snapshot.last_input_seq, received_at) {
-                    self.ack_latency_us
-                        .saturating_record(duration_to_us(latency).max(1));
-                    trace!(
-                        seq = snapshot.last_input_seq,
-                        ?latency,
-                        "input acknowledged"
-                    );
-                }
-                let snapshot = Arc::new(snapshot);
-                self.latest_snapshot = Some(Arc::clone(&snapshot));
-                ClientEvent::Snapshot(snapshot)
-            }
+        Some(match message {
+            ServerMessage::Snapshot(snapshot) => return self.on_snapshot(snapshot, received_at),
             ServerMessage::Pong(pong) => {
                 let sent_at = self
                     .epoch
@@ -400,6 +475,51 @@ impl Client {
                     got: "Welcome",
                 })
             }
+        })
+    }
+
+    /// Times the input it acknowledges, then applies it to the views. A desync leaves the
+    /// view, and so the tick acknowledged, at the last good snapshot.
+    fn on_snapshot(&mut self, snapshot: Snapshot, received_at: Instant) -> Option<ClientEvent> {
+        self.counters.snapshots_received += 1;
+        if self.loss.as_mut().is_some_and(SnapshotLoss::loses_next) {
+            self.counters.snapshots_discarded += 1;
+            trace!(tick = snapshot.tick, "snapshot discarded (simulated loss)");
+            return None;
+        }
+        // The input ack is independent of the view: even a snapshot that fails to apply
+        // says which input the server has reached.
+        if let Some(latency) = self.acks.on_ack(snapshot.last_input_seq, received_at) {
+            self.ack_latency_us
+                .saturating_record(duration_to_us(latency).max(1));
+            trace!(
+                seq = snapshot.last_input_seq,
+                ?latency,
+                "input acknowledged"
+            );
+        }
+        match self.views.apply(&snapshot) {
+            Ok(()) => {
+                self.counters.snapshots_applied += 1;
+                self.ack_due = self.ack_every_snapshot;
+                let snapshot = Arc::new(snapshot);
+                self.latest_snapshot = Some(Arc::clone(&snapshot));
+                Some(ClientEvent::Snapshot(snapshot))
+            }
+            Err(reason) => {
+                self.counters.desyncs += 1;
+                debug!(
+                    tick = snapshot.tick,
+                    baseline_tick = snapshot.baseline_tick,
+                    acked = self.views.tick(),
+                    %reason,
+                    "desync"
+                );
+                Some(ClientEvent::Error(ClientError::Desync {
+                    tick: snapshot.tick,
+                    reason,
+                }))
+            }
         }
     }
 
@@ -413,9 +533,28 @@ impl Client {
         &self.ack_latency_us
     }
 
-    /// The most recent snapshot received, if any.
+    /// The most recent snapshot applied, if any (a delta: read entities from
+    /// [`Client::view`]).
     pub fn latest_snapshot(&self) -> Option<&Arc<Snapshot>> {
         self.latest_snapshot.as_ref()
+    }
+
+    /// The world as of [`Client::view_tick`]: every entity the server replicates to this
+    /// client, sorted by id, exactly as the server holds it (the checksum says so). Empty
+    /// before the first snapshot.
+    pub fn view(&self) -> &[EntityState] {
+        self.views.current()
+    }
+
+    /// Tick of the last snapshot applied: what inputs and `Ack`s acknowledge (0: none).
+    pub fn view_tick(&self) -> Tick {
+        self.views.tick()
+    }
+
+    /// How many views are held as possible baselines, the current one included (bounded by
+    /// [`crate::view::MAX_HELD_VIEWS`]).
+    pub fn held_views(&self) -> usize {
+        self.views.held_views()
     }
 
     /// Highest input sequence the server has acknowledged (0: none yet).
@@ -436,6 +575,28 @@ impl Client {
     /// Whether the connection is over (the `Closed` event has been returned).
     pub fn is_closed(&self) -> bool {
         self.closed
+    }
+}
+
+/// Simulated network loss of snapshots ([`ClientOptions::snapshot_loss`]).
+#[derive(Debug)]
+struct SnapshotLoss {
+    /// In (0, 1].
+    probability: f64,
+    rng: SmallRng,
+}
+
+impl SnapshotLoss {
+    /// `None` when `probability` loses nothing (0, negative or NaN).
+    fn new(probability: f64, seed: u64) -> Option<SnapshotLoss> {
+        (probability > 0.0).then(|| SnapshotLoss {
+            probability: probability.min(1.0),
+            rng: SmallRng::seed_from_u64(seed),
+        })
+    }
+
+    fn loses_next(&mut self) -> bool {
+        self.rng.random::<f64>() < self.probability
     }
 }
 

@@ -6,8 +6,10 @@
 
 use std::time::Duration;
 
-use ticksync_protocol::{CodecError, ErrorCode};
+use ticksync_protocol::{CodecError, ErrorCode, Tick};
 use tokio_tungstenite::tungstenite;
+
+use crate::view::DesyncReason;
 
 /// Why a [`crate::Client`] operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +52,12 @@ pub enum ClientError {
     /// Reading from or writing to the socket failed after the connection was up.
     #[error("WebSocket transport error: {0}")]
     Transport(#[source] Box<tungstenite::Error>),
+    /// A snapshot could not be applied to the views this client holds. The client keeps its
+    /// last good view and keeps acknowledging it, so the server's next deltas are against
+    /// a view it holds (or, once that leaves the server's history, a full snapshot): it
+    /// recovers by itself and the connection stays open.
+    #[error("desync: snapshot of tick {tick} could not be applied: {reason}")]
+    Desync { tick: Tick, reason: DesyncReason },
     /// The connection is already closed; nothing more can be sent.
     #[error("the connection is closed")]
     Closed,

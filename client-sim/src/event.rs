@@ -11,15 +11,19 @@ use crate::error::ClientError;
 /// One thing that happened on a connection, from [`crate::Client::next_event`].
 #[derive(Debug)]
 pub enum ClientEvent {
-    /// The world after a server tick. Shared (`Arc`) so the client can keep the latest one
-    /// without copying its entity list.
+    /// A snapshot was applied: [`crate::Client::view`] now holds the world after
+    /// `snapshot.tick`. This is the raw (usually delta) message; read entities from the
+    /// view. Shared (`Arc`) so the client can keep the latest one without copying it.
+    /// Snapshots that fail to apply arrive as [`ClientEvent::Error`] with
+    /// [`ClientError::Desync`] instead, and simulated losses not at all.
     Snapshot(Arc<Snapshot>),
     /// The answer to a [`crate::Client::ping`], with the measured round trip.
     Pong { pong: Pong, round_trip: Duration },
     /// The server reported an error; a close usually follows.
     ServerError(ErrorMessage),
     /// A frame from the server could not be understood (malformed, a text frame, a message
-    /// out of place). The connection stays open; it is the caller's choice to give up.
+    /// out of place) or a snapshot could not be applied ([`ClientError::Desync`]). The
+    /// connection stays open; it is the caller's choice to give up.
     Error(ClientError),
     /// The connection is over. `code` is the WebSocket close code (see
     /// `ticksync_protocol::close_code`), `None` when it ended without a close frame.

@@ -78,7 +78,9 @@ pub trait ClientHandler: Send {
         async { Ok(()) }
     }
 
-    /// Called for every snapshot. `client.last_acked_input()` already reflects it.
+    /// Called for every snapshot applied. `client.view()` is the world after it and
+    /// `client.last_acked_input()` reflects it. Snapshots that could not be applied go to
+    /// [`ClientHandler::on_error`] as [`ClientError::Desync`].
     fn on_snapshot(
         &mut self,
         client: &mut Client,
@@ -98,7 +100,8 @@ pub trait ClientHandler: Send {
         warn!(code = ?error.code, message = %error.message, "server reported an error");
     }
 
-    /// Called for a frame that could not be understood. The connection stays open.
+    /// Called for a frame that could not be understood or a snapshot that could not be
+    /// applied ([`ClientError::Desync`]). The connection stays open.
     fn on_error(&mut self, error: &ClientError) {
         warn!(%error, "could not handle a frame from the server");
     }

@@ -2,8 +2,10 @@
 //! swarm that load-tests a server with it.
 //!
 //! - [`Client`]: connect with the protocol's subprotocol, `Hello` → `Welcome`, send
-//!   sequenced inputs, read [`ClientEvent`]s; input→ack latency and traffic are measured
-//!   as it goes.
+//!   sequenced inputs that acknowledge the last snapshot applied, read [`ClientEvent`]s;
+//!   input→ack latency, traffic and desyncs are measured as it goes.
+//! - [`ViewStore`]: applies delta snapshots against the views the client acknowledged and
+//!   checks them against the server's checksum; [`Client::view`] is the result.
 //! - [`ClientHandler`] and [`run_client`]: the same as callbacks.
 //! - [`ArenaBot`], [`run_swarm`], [`SwarmReport`]: N bots playing the "arena" scenario on one
 //!   runtime, and the figures they measured.
@@ -17,6 +19,7 @@ pub mod latency;
 pub mod report;
 pub mod stats;
 pub mod swarm;
+pub mod view;
 
 pub use bot::{ArenaBot, BotSteering};
 pub use client::{Client, ClientOptions};
@@ -29,3 +32,4 @@ pub use stats::ClientCounters;
 pub use swarm::{run_swarm, SwarmConfig};
 /// The WebSocket library, re-exported for [`Client::send_raw`].
 pub use tokio_tungstenite::tungstenite;
+pub use view::{DesyncReason, ViewStore};

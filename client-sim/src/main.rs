@@ -13,7 +13,7 @@ use ticksync_sim::{run_swarm, SwarmConfig};
 use tracing_subscriber::EnvFilter;
 
 /// Connect N arena bots to a ticksync server, play for a while, and report snapshot rate,
-/// bandwidth per bot and input→ack latency.
+/// bandwidth per bot, input→ack latency and desyncs.
 ///
 /// Each bot sends one input per server tick, moving in a random direction that changes once
 /// a second. Logs go to stderr; set RUST_LOG (e.g. RUST_LOG=ticksync_sim=debug) for detail.
@@ -44,6 +44,12 @@ struct Args {
     #[arg(long, default_value_t = DEFAULT_MAX_CONCURRENT_HANDSHAKES)]
     max_concurrent_handshakes: usize,
 
+    /// Fraction (0 to 1) of snapshots each bot throws away unread, as if the network lost
+    /// them: a chaos test of the server's delta baselines. A correct server still shows
+    /// 0 desyncs.
+    #[arg(long, default_value_t = 0.0, value_parser = loss_fraction)]
+    snapshot_loss: f64,
+
     /// Also write the report as JSON to this file.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
@@ -67,6 +73,7 @@ async fn main() -> anyhow::Result<ExitCode> {
         seed: args.seed,
         connect_timeout: seconds(args.connect_timeout).context("--connect-timeout")?,
         max_concurrent_handshakes: args.max_concurrent_handshakes,
+        snapshot_loss: args.snapshot_loss,
     };
     let report = run_swarm(config).await;
     println!("{report}");
@@ -86,6 +93,14 @@ async fn main() -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A `--snapshot-loss` value: a number from 0 to 1.
+fn loss_fraction(value: &str) -> Result<f64, String> {
+    match value.parse::<f64>() {
+        Ok(fraction) if (0.0..=1.0).contains(&fraction) => Ok(fraction),
+        _ => Err(format!("{value} is not a fraction between 0 and 1")),
+    }
 }
 
 /// A non-negative, finite number of seconds as a `Duration`.

@@ -33,6 +33,9 @@ pub struct SwarmReport {
     pub connect_failures: usize,
     /// Connected bots whose connection ended before the run did.
     pub disconnects: usize,
+    /// Snapshots that could not be applied (missing baseline, bad delta, checksum
+    /// mismatch), summed over bots. A correct server keeps it at 0, even under loss.
+    pub desyncs: u64,
     /// Mean over connected bots of snapshots received per second.
     pub snapshots_per_bot_per_s: f64,
     /// Mean over connected bots of payload bytes received per second.
@@ -78,6 +81,7 @@ impl SwarmReport {
             bots_connected: connected.len(),
             connect_failures: outcomes.len() - connected.len(),
             disconnects: connected.iter().filter(|o| o.disconnected).count(),
+            desyncs: connected.iter().map(|o| o.counters.desyncs).sum(),
             snapshots_per_bot_per_s: mean_rate(|c| c.snapshots_received),
             downlink_bytes_per_bot_per_s: mean_rate(|c| c.bytes_received),
             uplink_bytes_per_bot_per_s: mean_rate(|c| c.bytes_sent),
@@ -99,6 +103,7 @@ impl fmt::Display for SwarmReport {
         writeln!(f, "  {:<28} {}", "bots connected", self.bots_connected)?;
         writeln!(f, "  {:<28} {}", "connect failures", self.connect_failures)?;
         writeln!(f, "  {:<28} {}", "disconnects", self.disconnects)?;
+        writeln!(f, "  {:<28} {}", "desyncs", self.desyncs)?;
         writeln!(
             f,
             "  {:<28} {:.1}",
@@ -141,6 +146,7 @@ mod tests {
             active: Duration::from_secs(active_s),
             counters: ClientCounters {
                 snapshots_received: snapshots,
+                desyncs: snapshots / 100,
                 bytes_received: down,
                 bytes_sent: up,
                 ..ClientCounters::default()
@@ -167,6 +173,7 @@ mod tests {
         assert_eq!(report.bots_connected, 2);
         assert_eq!(report.connect_failures, 1);
         assert_eq!(report.disconnects, 1);
+        assert_eq!(report.desyncs, 4);
         assert!((report.snapshots_per_bot_per_s - 25.0).abs() < 1e-9);
         assert!((report.downlink_bytes_per_bot_per_s - 2_000.0).abs() < 1e-9);
         assert!((report.uplink_bytes_per_bot_per_s - 50.0).abs() < 1e-9);
@@ -211,6 +218,7 @@ mod tests {
                 "bots_connected",
                 "bots_requested",
                 "connect_failures",
+                "desyncs",
                 "disconnects",
                 "downlink_bytes_per_bot_per_s",
                 "duration_s",
@@ -219,5 +227,6 @@ mod tests {
             ]
         );
         assert!(report.to_string().contains("bots connected"));
+        assert!(report.to_string().contains("desyncs"));
     }
 }

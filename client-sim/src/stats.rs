@@ -13,10 +13,20 @@ pub struct ClientCounters {
     pub messages_received: u64,
     /// Binary frames sent.
     pub messages_sent: u64,
-    /// `Snapshot` messages received and decoded.
+    /// `Snapshot` messages received and decoded (discarded ones included).
     pub snapshots_received: u64,
-    /// `Input` messages sent.
+    /// Snapshots applied to the view (and so acknowledgeable).
+    pub snapshots_applied: u64,
+    /// Snapshots thrown away unread to simulate network loss
+    /// ([`crate::ClientOptions::snapshot_loss`]).
+    pub snapshots_discarded: u64,
+    /// Snapshots that could not be applied: a missing baseline, a delta that did not fit,
+    /// or a checksum mismatch ([`crate::ClientError::Desync`]).
+    pub desyncs: u64,
+    /// `Input` messages sent (each also acknowledges a snapshot).
     pub inputs_sent: u64,
+    /// Stand-alone `Ack` messages sent.
+    pub acks_sent: u64,
     /// Frames that could not be decoded or were out of place.
     pub malformed_frames: u64,
 }

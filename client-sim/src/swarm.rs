@@ -43,6 +43,10 @@ pub struct SwarmConfig {
     pub connect_timeout: Duration,
     /// Handshakes allowed in flight at once.
     pub max_concurrent_handshakes: usize,
+    /// Fraction of snapshots each bot throws away unread, simulating network loss (see
+    /// [`ClientOptions::snapshot_loss`]); 0.0 for a normal run. Bot `i`'s loss RNG is
+    /// seeded with `seed` rotated by 32 bits, XOR `i`, independent of its steering.
+    pub snapshot_loss: f64,
 }
 
 impl SwarmConfig {
@@ -55,6 +59,7 @@ impl SwarmConfig {
             seed: DEFAULT_SEED,
             connect_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             max_concurrent_handshakes: DEFAULT_MAX_CONCURRENT_HANDSHAKES,
+            snapshot_loss: 0.0,
         }
     }
 }
@@ -106,6 +111,8 @@ async fn run_bot(
 ) -> (BotOutcome, Histogram<u64>) {
     let options = ClientOptions {
         handshake_timeout: config.connect_timeout,
+        snapshot_loss: config.snapshot_loss,
+        loss_seed: config.seed.rotate_left(32) ^ index as u64,
         ..ClientOptions::named(format!("bot-{index}"))
     };
     let connected = {

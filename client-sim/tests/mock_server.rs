@@ -1,26 +1,42 @@
 //! The client library and the swarm against a minimal in-process stand-in for the server:
-//! it checks the subprotocol, answers `Hello`, sends a snapshot per tick acking the last
-//! input, answers `Ping` and closes on `Leave`. It exists to test this crate's side of the
-//! protocol on its own; the real server is exercised end to end in the workspace's `tests/`.
+//! it checks the subprotocol, answers `Hello`, and every tick sends a snapshot acking the
+//! last input — a delta against the latest tick the client acknowledged while that is in its
+//! one-second history, a full snapshot otherwise, as the real server does. It answers `Ping`
+//! and closes on `Leave`. It exists to test this crate's side of the protocol on its own;
+//! the real server is exercised end to end in the workspace's `tests/`.
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use ticksync_protocol::codec::{decode_client_message, encode};
+use ticksync_protocol::delta::{diff, Delta};
+use ticksync_protocol::replicated::view_checksum;
 use ticksync_protocol::{
     close_code, ClientMessage, EntityId, EntityState, ErrorCode, ErrorMessage, MoveDir, Pong,
-    ServerMessage, Snapshot, Welcome, WorldSize, SUBPROTOCOL_BINCODE,
+    ServerMessage, Snapshot, Tick, Welcome, WorldSize, SUBPROTOCOL_BINCODE,
 };
 use ticksync_sim::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use ticksync_sim::tungstenite::protocol::frame::coding::CloseCode;
 use ticksync_sim::tungstenite::protocol::CloseFrame;
 use ticksync_sim::tungstenite::Message;
-use ticksync_sim::{run_swarm, Client, ClientError, ClientEvent, ClientOptions, SwarmConfig};
+use ticksync_sim::{
+    run_swarm, Client, ClientError, ClientEvent, ClientOptions, DesyncReason, SwarmConfig,
+};
 use tokio::net::{TcpListener, TcpStream};
 
 const TICK_RATE_HZ: u16 = 30;
 /// A player with this name is refused, to test the refusal path.
 const REFUSED_NAME: &str = "refuse-me";
+/// A player with this name gets a wrong checksum in the snapshot of [`CORRUPT_TICK`].
+const CORRUPTED_NAME: &str = "corrupt-me";
+const CORRUPT_TICK: Tick = 5;
+/// Ticks of views the mock keeps as possible baselines: one second, like the server.
+const HISTORY_TICKS: usize = TICK_RATE_HZ as usize;
+/// An entity that walks along y at constant speed: dead reckoning predicts it exactly.
+const WALKER: EntityId = EntityId(1000);
+/// An entity that exists for ten ticks out of twenty: created and removed over and over.
+const BLINKER: EntityId = EntityId(1001);
 
 async fn start_mock_server() -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -55,6 +71,107 @@ fn check_subprotocol(request: &Request, mut response: Response) -> Result<Respon
     Ok(response)
 }
 
+/// One client's world and what the mock remembers of it to encode deltas.
+struct MockReplication {
+    player: EntityState,
+    /// The views sent, oldest first, at most [`HISTORY_TICKS`].
+    history: VecDeque<(Tick, Vec<EntityState>)>,
+    /// The latest tick the client acknowledged (0: none).
+    acked: Tick,
+}
+
+impl MockReplication {
+    fn new(id: u32) -> Self {
+        MockReplication {
+            player: EntityState {
+                id: EntityId(id),
+                x: 0,
+                y: 0,
+                vx: 0,
+                vy: 0,
+                heading: 0,
+            },
+            history: VecDeque::new(),
+            acked: 0,
+        }
+    }
+
+    fn on_ack(&mut self, tick: Tick) {
+        assert!(
+            tick >= self.acked,
+            "acks never go back: {tick} < {}",
+            self.acked
+        );
+        self.acked = tick;
+    }
+
+    fn on_input(&mut self, move_dir: MoveDir) {
+        self.player.vx = i16::from(move_dir.x);
+        self.player.vy = i16::from(move_dir.y);
+    }
+
+    fn world(&mut self, tick: Tick) -> Vec<EntityState> {
+        self.player.x += i32::from(self.player.vx);
+        self.player.y += i32::from(self.player.vy);
+        let t = tick as i32;
+        let mut view = vec![
+            self.player,
+            EntityState {
+                id: WALKER,
+                x: 500,
+                y: 7 * t,
+                vx: 0,
+                vy: 7,
+                heading: 16384,
+            },
+        ];
+        if (tick / 10) % 2 == 0 {
+            view.push(EntityState {
+                id: BLINKER,
+                x: t,
+                y: -t,
+                vx: 0,
+                vy: 0,
+                heading: 0,
+            });
+        }
+        view.sort_by_key(|e| e.id);
+        view
+    }
+
+    /// The snapshot of `tick`: a delta against the acknowledged view if still in history.
+    fn snapshot(&mut self, tick: Tick, last_input_seq: u32) -> Snapshot {
+        let view = self.world(tick);
+        let acked = self.acked;
+        let baseline = self.history.iter().find(|(t, _)| *t == acked && acked != 0);
+        let mut delta = Delta::default();
+        let baseline_tick = match baseline {
+            Some((baseline_tick, baseline)) => {
+                diff(baseline, &view, tick - baseline_tick, &mut delta);
+                *baseline_tick
+            }
+            None => {
+                delta.created = view.clone();
+                0
+            }
+        };
+        let checksum = view_checksum(&view);
+        self.history.push_back((tick, view));
+        if self.history.len() > HISTORY_TICKS {
+            self.history.pop_front();
+        }
+        Snapshot {
+            tick,
+            baseline_tick,
+            last_input_seq,
+            checksum,
+            created: delta.created,
+            changed: delta.changed,
+            removed: delta.removed,
+        }
+    }
+}
+
 async fn serve(stream: TcpStream, id: u32) {
     let mut ws = tokio_tungstenite::accept_hdr_async(stream, check_subprotocol)
         .await
@@ -78,6 +195,7 @@ async fn serve(stream: TcpStream, id: u32) {
         let _ = ws.close(Some(close)).await;
         return;
     }
+    let corrupt = hello.player_name == CORRUPTED_NAME;
     let welcome = Welcome {
         entity_id: EntityId(id),
         tick_rate_hz: TICK_RATE_HZ,
@@ -92,13 +210,16 @@ async fn serve(stream: TcpStream, id: u32) {
         .unwrap();
 
     let mut ticks = tokio::time::interval(Duration::from_secs(1) / u32::from(TICK_RATE_HZ));
-    let (mut tick, mut last_input_seq, mut x) = (0u32, 0u32, 0i32);
+    let (mut tick, mut last_input_seq) = (0u32, 0u32);
+    let mut replication = MockReplication::new(id);
     loop {
         tokio::select! {
             _ = ticks.tick() => {
                 tick += 1;
-                let entity = EntityState { id: EntityId(id), x, y: 0, vx: 0, vy: 0, heading: 0 };
-                let snapshot = Snapshot { tick, last_input_seq, entities: vec![entity] };
+                let mut snapshot = replication.snapshot(tick, last_input_seq);
+                if corrupt && tick == CORRUPT_TICK {
+                    snapshot.checksum ^= 0x5a5a;
+                }
                 if ws.send(binary(&ServerMessage::Snapshot(snapshot))).await.is_err() {
                     return;
                 }
@@ -108,8 +229,10 @@ async fn serve(stream: TcpStream, id: u32) {
                     Ok(ClientMessage::Input(input)) => {
                         assert_eq!(input.seq, last_input_seq + 1, "inputs must be sequenced");
                         last_input_seq = input.seq;
-                        x += i32::from(input.move_dir.x);
+                        replication.on_ack(input.ack_tick);
+                        replication.on_input(input.move_dir);
                     }
+                    Ok(ClientMessage::Ack(ack)) => replication.on_ack(ack.tick),
                     Ok(ClientMessage::Ping(ping)) => {
                         let pong = Pong { client_time_us: ping.client_time_us, server_tick: tick };
                         let _ = ws.send(binary(&ServerMessage::Pong(pong))).await;
@@ -130,6 +253,25 @@ async fn serve(stream: TcpStream, id: u32) {
     }
 }
 
+/// Reads events until a snapshot is applied (sending an input first if `input` is set) and
+/// returns it; panics on anything but snapshots, pongs and desyncs (returned as `Err`).
+async fn next_snapshot(
+    client: &mut Client,
+    input: Option<MoveDir>,
+) -> Result<std::sync::Arc<Snapshot>, (Tick, DesyncReason)> {
+    loop {
+        if let Some(move_dir) = input {
+            client.send_input(move_dir, 0).await.unwrap();
+        }
+        match client.next_event().await.unwrap() {
+            ClientEvent::Snapshot(snapshot) => return Ok(snapshot),
+            ClientEvent::Pong { .. } => {}
+            ClientEvent::Error(ClientError::Desync { tick, reason }) => return Err((tick, reason)),
+            other => panic!("unexpected event {other:?}"),
+        }
+    }
+}
+
 #[tokio::test]
 async fn client_connects_sends_inputs_sees_acks_and_leaves() {
     let url = start_mock_server().await;
@@ -142,6 +284,7 @@ async fn client_connects_sends_inputs_sees_acks_and_leaves() {
     let mut last_ack = 0;
     let mut sent = 0;
     let mut got_pong = false;
+    let mut deltas = 0;
     client.ping().await.unwrap();
     while last_ack < 10 {
         if sent < 10 {
@@ -154,7 +297,10 @@ async fn client_connects_sends_inputs_sees_acks_and_leaves() {
             ClientEvent::Snapshot(snapshot) => {
                 assert!(snapshot.last_input_seq >= last_ack, "acks never go back");
                 last_ack = snapshot.last_input_seq;
-                assert!(snapshot.entities.iter().any(|e| e.id == me));
+                assert_eq!(client.view_tick(), snapshot.tick);
+                assert!(client.view().iter().any(|e| e.id == me));
+                assert!(client.view().is_sorted_by_key(|e| e.id));
+                deltas += u32::from(!snapshot.is_full());
             }
             ClientEvent::Pong { round_trip, .. } => {
                 got_pong = true;
@@ -164,6 +310,14 @@ async fn client_connects_sends_inputs_sees_acks_and_leaves() {
         }
     }
     assert!(got_pong);
+    // Inputs carry acks, so once one arrives the mock sends deltas.
+    assert!(
+        deltas > 0,
+        "no delta snapshot in {} ticks",
+        client.view_tick()
+    );
+    assert_eq!(client.counters().desyncs, 0);
+    assert_eq!(client.counters().acks_sent, 0, "inputs carry the acks");
     assert_eq!(client.last_acked_input(), 10);
     assert_eq!(client.last_sent_input(), 10);
     assert!(!client.ack_latency_us().is_empty());
@@ -244,6 +398,170 @@ async fn swarm_reports_what_its_bots_measured() {
         "{report}"
     );
     assert!(report.uplink_bytes_per_bot_per_s > 0.0);
+    assert_eq!(report.desyncs, 0, "{report}");
     assert!(report.ack_latency_p50_ms.is_some(), "{report}");
     assert!(report.duration_s >= 1.5);
+}
+
+#[tokio::test]
+async fn full_and_delta_snapshots_rebuild_the_servers_world() {
+    let url = start_mock_server().await;
+    let mut client = Client::connect(&url, ClientOptions::named("bea"))
+        .await
+        .unwrap();
+    let me = client.entity_id();
+    let east = MoveDir { x: 50, y: 0 };
+    let first = next_snapshot(&mut client, Some(east)).await.unwrap();
+    assert!(first.is_full(), "nothing acked yet: a full snapshot");
+    let (mut deltas, mut created, mut removed, mut max_held) = (0, 0, 0, 0);
+    while client.view_tick() < 45 {
+        let snapshot = next_snapshot(&mut client, Some(east)).await.unwrap();
+        deltas += u32::from(!snapshot.is_full());
+        created += u32::from(!snapshot.is_full() && !snapshot.created.is_empty());
+        removed += u32::from(!snapshot.removed.is_empty());
+        max_held = max_held.max(client.held_views());
+        let tick = snapshot.tick as i32;
+        let walker = client.view().iter().find(|e| e.id == WALKER).unwrap();
+        assert_eq!(walker.y, 7 * tick, "dead reckoned between deltas");
+        let has_blinker = client.view().iter().any(|e| e.id == BLINKER);
+        assert_eq!(has_blinker, (snapshot.tick / 10) % 2 == 0, "tick {tick}");
+    }
+    assert!(deltas > 30, "{deltas} deltas");
+    assert!(
+        created > 0 && removed > 0,
+        "created {created}, removed {removed}"
+    );
+    // One ack per tick over a local round trip: a handful of views, far from the cap.
+    assert!(max_held <= 16, "{max_held} views held");
+    let player = client.view().iter().find(|e| e.id == me).unwrap();
+    assert!(player.x > 0 && player.vx == 50, "{player:?}");
+    assert_eq!(client.counters().desyncs, 0);
+}
+
+#[tokio::test]
+async fn a_wrong_checksum_is_a_desync_and_the_ack_stays_at_the_last_good_tick() {
+    let url = start_mock_server().await;
+    let mut client = Client::connect(&url, ClientOptions::named(CORRUPTED_NAME))
+        .await
+        .unwrap();
+    let mut desync = None;
+    while client.view_tick() < CORRUPT_TICK + 10 {
+        match next_snapshot(&mut client, Some(MoveDir::ZERO)).await {
+            Ok(snapshot) => assert_ne!(snapshot.tick, CORRUPT_TICK),
+            Err((tick, reason)) => {
+                assert_eq!(tick, CORRUPT_TICK);
+                assert!(matches!(reason, DesyncReason::ChecksumMismatch { .. }));
+                // The view, and so the tick every input acknowledges, stays at the last
+                // good snapshot.
+                assert_eq!(client.view_tick(), CORRUPT_TICK - 1);
+                desync = Some(tick);
+            }
+        }
+    }
+    assert_eq!(desync, Some(CORRUPT_TICK));
+    // The mock, acked at most at tick 4, goes on with deltas the client can apply.
+    assert_eq!(client.counters().desyncs, 1);
+    assert_eq!(
+        client.counters().snapshots_applied,
+        client.counters().snapshots_received - 1
+    );
+}
+
+#[tokio::test]
+async fn a_client_without_inputs_acks_every_snapshot_when_asked() {
+    let url = start_mock_server().await;
+    let options = ClientOptions {
+        ack_every_snapshot: true,
+        ..ClientOptions::named("spectator")
+    };
+    let mut client = Client::connect(&url, options).await.unwrap();
+    let mut deltas = 0;
+    while client.view_tick() < 20 {
+        deltas += u32::from(!next_snapshot(&mut client, None).await.unwrap().is_full());
+    }
+    assert!(deltas > 10, "{deltas} deltas");
+    let counters = client.counters();
+    assert_eq!(counters.inputs_sent, 0);
+    assert!(counters.acks_sent >= 19, "{counters:?}");
+    assert_eq!(counters.desyncs, 0);
+}
+
+#[tokio::test]
+async fn a_client_that_never_acks_gets_full_snapshots_and_holds_one_view() {
+    let url = start_mock_server().await;
+    let mut client = Client::connect(&url, ClientOptions::named("lurker"))
+        .await
+        .unwrap();
+    assert_eq!(client.ack().await.unwrap(), 0, "nothing to acknowledge yet");
+    while client.view_tick() < 10 {
+        assert!(next_snapshot(&mut client, None).await.unwrap().is_full());
+        assert_eq!(client.held_views(), 1);
+    }
+    // An explicit ack makes the next snapshots deltas.
+    let acked = client.ack().await.unwrap();
+    assert!(acked >= 10);
+    loop {
+        let snapshot = next_snapshot(&mut client, None).await.unwrap();
+        if !snapshot.is_full() {
+            assert_eq!(snapshot.baseline_tick, acked);
+            break;
+        }
+    }
+    assert_eq!(client.counters().acks_sent, 1);
+}
+
+#[tokio::test]
+async fn snapshot_loss_of_one_discards_everything() {
+    let url = start_mock_server().await;
+    let options = ClientOptions {
+        snapshot_loss: 1.0,
+        ..ClientOptions::named("deaf")
+    };
+    let mut client = Client::connect(&url, options).await.unwrap();
+    let reading = async {
+        loop {
+            client.send_input(MoveDir::ZERO, 0).await.unwrap();
+            match client.next_event().await.unwrap() {
+                ClientEvent::Pong { .. } => {}
+                other => panic!("no event expected, got {other:?}"),
+            }
+        }
+    };
+    // `next_event` never returns: every frame is a snapshot, and every one is lost.
+    assert!(tokio::time::timeout(Duration::from_millis(300), reading)
+        .await
+        .is_err());
+    let counters = client.counters();
+    assert!(counters.snapshots_received >= 3, "{counters:?}");
+    assert_eq!(counters.snapshots_discarded, counters.snapshots_received);
+    assert_eq!(counters.snapshots_applied, 0);
+    assert_eq!((client.view_tick(), client.view().len()), (0, 0));
+    assert!(client.latest_snapshot().is_none());
+    assert_eq!(
+        client.last_acked_input(),
+        0,
+        "a lost snapshot acks no input"
+    );
+}
+
+#[tokio::test]
+async fn lost_snapshots_never_desync_a_client() {
+    let url = start_mock_server().await;
+    let options = ClientOptions {
+        snapshot_loss: 0.5,
+        loss_seed: 7,
+        ..ClientOptions::named("lossy")
+    };
+    let mut client = Client::connect(&url, options).await.unwrap();
+    let mut deltas = 0;
+    while client.counters().snapshots_applied < 30 {
+        let snapshot = next_snapshot(&mut client, Some(MoveDir { x: 0, y: 20 }))
+            .await
+            .unwrap();
+        deltas += u32::from(!snapshot.is_full());
+    }
+    let counters = client.counters();
+    assert!(counters.snapshots_discarded > 5, "{counters:?}");
+    assert!(deltas > 20, "{deltas} deltas");
+    assert_eq!(counters.desyncs, 0);
 }

@@ -10,8 +10,8 @@ use bincode::config::{self, Configuration};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::game_state::EntityState;
-use crate::messages::{ClientMessage, InputSeq, ServerMessage, Tick};
+use crate::game_state::{EntityDelta, EntityState};
+use crate::messages::{ClientMessage, EntityId, InputSeq, ServerMessage, Tick};
 
 /// Largest client message accepted. A `Hello` with the longest name is under 50 bytes and an
 /// `Input` under 20; 1 KiB leaves room for growth without letting a peer make the server
@@ -82,23 +82,28 @@ fn decode_bounded<M: DeserializeOwned, const LIMIT: usize>(frame: &[u8]) -> Resu
     Ok(message)
 }
 
-/// The entity list of a snapshot, encoded once per tick and shared by every client that sees
-/// the same entities.
+/// The body of a snapshot — its created, changed and removed lists — encoded once and
+/// shared by every client whose snapshot has the same body (in everyone-sees-everyone mode,
+/// all clients that acknowledged the same baseline).
 ///
 /// bincode lays a struct out as its fields in order with no framing, so a `Snapshot` frame is
-/// `variant | tick | last_input_seq | entities`; only the two numbers differ between clients.
-/// [`encode_snapshot`] writes them and appends this shared part, producing exactly the bytes
-/// of `encode(&ServerMessage::Snapshot(..))` (a unit test holds it to that).
+/// `variant | tick | baseline_tick | last_input_seq | checksum | created | changed | removed`.
+/// [`encode_snapshot`] writes the per-client header and appends this shared part, producing
+/// exactly the bytes of `encode(&ServerMessage::Snapshot(..))` (a test holds it to that).
 #[derive(Debug, Clone, Default)]
-pub struct EncodedEntities {
+pub struct EncodedBody {
     bytes: Vec<u8>,
 }
 
-impl EncodedEntities {
-    /// Encodes `entities` (expected in id order) once.
-    pub fn new(entities: &[EntityState]) -> Result<Self, CodecError> {
-        Ok(EncodedEntities {
-            bytes: encode(&entities)?,
+impl EncodedBody {
+    /// Encodes the three lists of a snapshot body (each sorted by id).
+    pub fn new(
+        created: &[EntityState],
+        changed: &[EntityDelta],
+        removed: &[EntityId],
+    ) -> Result<Self, CodecError> {
+        Ok(EncodedBody {
+            bytes: encode(&(created, changed, removed))?,
         })
     }
 
@@ -115,15 +120,49 @@ impl EncodedEntities {
 /// Index of `ServerMessage::Snapshot` among the enum's variants, as bincode writes it.
 const SNAPSHOT_VARIANT: u32 = 1;
 
+/// Whether an encoded server frame is a `Snapshot` (judged by its variant tag alone), e.g.
+/// for a test hook that loses snapshots but not errors.
+pub fn is_snapshot_frame(frame: &[u8]) -> bool {
+    // Variant indices below 251 are a single varint byte.
+    frame.first() == Some(&(SNAPSHOT_VARIANT as u8))
+}
+
+/// The per-client fields of a snapshot frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SnapshotHeader {
+    pub tick: Tick,
+    pub baseline_tick: Tick,
+    pub last_input_seq: InputSeq,
+    pub checksum: u32,
+}
+
+/// Longest encoding of a [`SnapshotHeader`] with its variant tag: five varints of at most
+/// five bytes.
+pub const SNAPSHOT_HEADER_MAX_BYTES: usize = 25;
+
 /// Appends a complete `ServerMessage::Snapshot` frame for one client to `out`.
 pub fn encode_snapshot(
-    tick: Tick,
-    last_input_seq: InputSeq,
-    entities: &EncodedEntities,
+    header: SnapshotHeader,
+    body: &EncodedBody,
     out: &mut Vec<u8>,
 ) -> Result<(), CodecError> {
-    encode_into(&(SNAPSHOT_VARIANT, tick, last_input_seq), out)?;
-    out.extend_from_slice(&entities.bytes);
+    let SnapshotHeader {
+        tick,
+        baseline_tick,
+        last_input_seq,
+        checksum,
+    } = header;
+    encode_into(
+        &(
+            SNAPSHOT_VARIANT,
+            tick,
+            baseline_tick,
+            last_input_seq,
+            checksum,
+        ),
+        out,
+    )?;
+    out.extend_from_slice(&body.bytes);
     Ok(())
 }
 
@@ -155,6 +194,23 @@ mod tests {
         ]
     }
 
+    fn sample_deltas() -> Vec<EntityDelta> {
+        vec![
+            EntityDelta {
+                id: EntityId(5),
+                position_offset: Some((-3, 12)),
+                velocity: Some((0, 640)),
+                heading: Some(16384),
+            },
+            EntityDelta {
+                id: EntityId(6),
+                position_offset: None,
+                velocity: None,
+                heading: Some(1),
+            },
+        ]
+    }
+
     fn every_client_message() -> Vec<ClientMessage> {
         vec![
             ClientMessage::Hello(Hello {
@@ -163,9 +219,11 @@ mod tests {
             }),
             ClientMessage::Input(Input {
                 seq: 1,
+                ack_tick: 77,
                 move_dir: MoveDir { x: 127, y: -127 },
                 buttons: 0b101,
             }),
+            ClientMessage::Ack(Ack { tick: 12 }),
             ClientMessage::Ping(Ping {
                 client_time_us: u64::MAX,
             }),
@@ -186,8 +244,12 @@ mod tests {
             }),
             ServerMessage::Snapshot(Snapshot {
                 tick: 99,
+                baseline_tick: 97,
                 last_input_seq: 42,
-                entities: sample_entities(),
+                checksum: 0xdead_beef,
+                created: sample_entities(),
+                changed: sample_deltas(),
+                removed: vec![EntityId(2), EntityId(1000)],
             }),
             ServerMessage::Pong(Pong {
                 client_time_us: 17,
@@ -221,24 +283,57 @@ mod tests {
     fn input_is_compact() {
         let input = ClientMessage::Input(Input {
             seq: 100,
+            ack_tick: 200,
             move_dir: MoveDir { x: 90, y: -90 },
             buttons: 0,
         });
-        // variant + seq + two i8 + buttons: five bytes.
-        assert_eq!(encode(&input).unwrap().len(), 5);
+        // variant + seq + ack (one byte under 251) + two i8 + buttons: six bytes.
+        assert_eq!(encode(&input).unwrap().len(), 6);
+    }
+
+    fn snapshot_from_parts(
+        header: SnapshotHeader,
+        created: Vec<EntityState>,
+        changed: Vec<EntityDelta>,
+        removed: Vec<EntityId>,
+    ) -> ServerMessage {
+        ServerMessage::Snapshot(Snapshot {
+            tick: header.tick,
+            baseline_tick: header.baseline_tick,
+            last_input_seq: header.last_input_seq,
+            checksum: header.checksum,
+            created,
+            changed,
+            removed,
+        })
     }
 
     #[test]
     fn shared_snapshot_encoding_matches_plain_encoding() {
-        let entities = sample_entities();
-        let shared = EncodedEntities::new(&entities).unwrap();
+        let header = SnapshotHeader {
+            tick: u32::MAX,
+            baseline_tick: u32::MAX - 1,
+            last_input_seq: u32::MAX,
+            checksum: u32::MAX,
+        };
+        let removed = vec![EntityId(9)];
+        let body = EncodedBody::new(&sample_entities(), &sample_deltas(), &removed).unwrap();
         let mut framed = Vec::new();
-        encode_snapshot(99, 42, &shared, &mut framed).unwrap();
-        let plain = encode(&ServerMessage::Snapshot(Snapshot {
-            tick: 99,
-            last_input_seq: 42,
-            entities,
+        encode_snapshot(header, &body, &mut framed).unwrap();
+        assert!(framed.len() <= SNAPSHOT_HEADER_MAX_BYTES + body.len());
+        assert!(is_snapshot_frame(&framed));
+        let pong = encode(&ServerMessage::Pong(Pong {
+            client_time_us: 1,
+            server_tick: 1,
         }))
+        .unwrap();
+        assert!(!is_snapshot_frame(&pong));
+        let plain = encode(&snapshot_from_parts(
+            header,
+            sample_entities(),
+            sample_deltas(),
+            removed,
+        ))
         .unwrap();
         assert_eq!(framed, plain);
     }
@@ -306,6 +401,21 @@ mod tests {
             })
     }
 
+    fn arb_delta() -> impl Strategy<Value = EntityDelta> {
+        (
+            any::<u32>(),
+            any::<Option<(i32, i32)>>(),
+            any::<Option<(i16, i16)>>(),
+            any::<Option<u16>>(),
+        )
+            .prop_map(|(id, position_offset, velocity, heading)| EntityDelta {
+                id: EntityId(id),
+                position_offset,
+                velocity,
+                heading,
+            })
+    }
+
     fn arb_client_message() -> impl Strategy<Value = ClientMessage> {
         prop_oneof![
             (any::<u16>(), "\\PC{0,32}").prop_map(|(protocol_version, player_name)| {
@@ -314,15 +424,22 @@ mod tests {
                     player_name,
                 })
             }),
-            (any::<u32>(), any::<i8>(), any::<i8>(), any::<u8>()).prop_map(
-                |(seq, x, y, buttons)| {
+            (
+                any::<u32>(),
+                any::<u32>(),
+                any::<i8>(),
+                any::<i8>(),
+                any::<u8>()
+            )
+                .prop_map(|(seq, ack_tick, x, y, buttons)| {
                     ClientMessage::Input(Input {
                         seq,
+                        ack_tick,
                         move_dir: MoveDir { x, y },
                         buttons,
                     })
-                }
-            ),
+                }),
+            any::<u32>().prop_map(|tick| ClientMessage::Ack(Ack { tick })),
             any::<u64>().prop_map(|client_time_us| ClientMessage::Ping(Ping { client_time_us })),
             Just(ClientMessage::Leave),
         ]
@@ -346,17 +463,31 @@ mod tests {
                     })
                 }),
             (
-                any::<u32>(),
-                any::<u32>(),
-                proptest::collection::vec(arb_entity(), 0..64)
+                any::<(u32, u32, u32, u32)>(),
+                proptest::collection::vec(arb_entity(), 0..64),
+                proptest::collection::vec(arb_delta(), 0..16),
+                proptest::collection::vec(any::<u32>(), 0..16)
             )
-                .prop_map(|(tick, last_input_seq, entities)| ServerMessage::Snapshot(
-                    Snapshot {
-                        tick,
-                        last_input_seq,
-                        entities,
+                .prop_map(
+                    |(
+                        (tick, baseline_tick, last_input_seq, checksum),
+                        created,
+                        changed,
+                        removed,
+                    )| {
+                        snapshot_from_parts(
+                            SnapshotHeader {
+                                tick,
+                                baseline_tick,
+                                last_input_seq,
+                                checksum,
+                            },
+                            created,
+                            changed,
+                            removed.into_iter().map(EntityId).collect(),
+                        )
                     }
-                )),
+                ),
             (any::<u64>(), any::<u32>()).prop_map(|(client_time_us, server_tick)| {
                 ServerMessage::Pong(Pong {
                     client_time_us,
@@ -392,12 +523,15 @@ mod tests {
         }
 
         #[test]
-        fn shared_encoding_always_matches(tick in any::<u32>(), seq in any::<u32>(),
-                                          entities in proptest::collection::vec(arb_entity(), 0..32)) {
-            let shared = EncodedEntities::new(&entities).unwrap();
+        fn shared_encoding_always_matches(header in any::<(u32, u32, u32, u32)>(),
+                                          created in proptest::collection::vec(arb_entity(), 0..32),
+                                          changed in proptest::collection::vec(arb_delta(), 0..8)) {
+            let (tick, baseline_tick, last_input_seq, checksum) = header;
+            let header = SnapshotHeader { tick, baseline_tick, last_input_seq, checksum };
+            let body = EncodedBody::new(&created, &changed, &[]).unwrap();
             let mut framed = Vec::new();
-            encode_snapshot(tick, seq, &shared, &mut framed).unwrap();
-            let plain = encode(&ServerMessage::Snapshot(Snapshot { tick, last_input_seq: seq, entities })).unwrap();
+            encode_snapshot(header, &body, &mut framed).unwrap();
+            let plain = encode(&snapshot_from_parts(header, created, changed, vec![])).unwrap();
             prop_assert_eq!(framed, plain);
         }
     }

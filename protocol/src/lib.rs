@@ -6,6 +6,8 @@
 //! - [`codec`]: the one place that defines the byte format (bincode 2, standard config) and
 //!   bounds every decode.
 //! - [`quantize`]: fixed-point units used on the wire, and conversions to and from floats.
+//! - [`replicated`] and [`delta`]: the [`Replicated`] trait a game's entity state implements,
+//!   and the delta encoding, dead reckoning and checksums built on it.
 //! - [`close_code`]: the WebSocket close codes the server uses, with their meaning.
 //!
 //! The crate has no I/O and no async runtime: it can be used from a game engine, a test or a
@@ -13,16 +15,19 @@
 
 pub mod close_code;
 pub mod codec;
+pub mod delta;
 pub mod game_state;
 pub mod messages;
 pub mod quantize;
+pub mod replicated;
 
 pub use codec::CodecError;
-pub use game_state::{EntityState, MoveDir};
+pub use game_state::{EntityDelta, EntityState, MoveDir};
 pub use messages::{
-    ClientMessage, EntityId, ErrorCode, ErrorMessage, Hello, Input, InputSeq, Ping, Pong,
+    Ack, ClientMessage, EntityId, ErrorCode, ErrorMessage, Hello, Input, InputSeq, Ping, Pong,
     ServerMessage, Snapshot, Tick, Welcome, WorldSize,
 };
+pub use replicated::Replicated;
 
 /// Version of the message layout. Bumped on any incompatible change; the server refuses a
 /// client whose `Hello` names another version.

@@ -8,10 +8,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::game_state::{EntityState, MoveDir};
+use crate::game_state::{EntityDelta, EntityState, MoveDir};
 
-/// A simulation step number. Starts at 0 when the room starts; at 30 Hz a `u32` lasts
-/// 4.5 years, so wrap-around is not handled.
+/// A simulation step number. The room's first tick is 1, so 0 can mean "none" (no
+/// acknowledgement yet, no baseline); at 30 Hz a `u32` lasts 4.5 years, so wrap-around is not
+/// handled.
 pub type Tick = u32;
 
 /// An input sequence number chosen by the client: 1 for the first input, then +1 each.
@@ -38,6 +39,9 @@ pub enum ClientMessage {
     Input(Input),
     /// Round-trip measurement; answered with [`ServerMessage::Pong`].
     Ping(Ping),
+    /// Acknowledges the last snapshot applied, for a client that is not sending inputs
+    /// (inputs carry the acknowledgement themselves).
+    Ack(Ack),
     /// The player leaves; the server removes its entity and closes with 1000.
     Leave,
 }
@@ -86,6 +90,9 @@ pub struct Input {
     /// Strictly increasing per session; the server ignores a sequence it has already
     /// applied.
     pub seq: InputSeq,
+    /// The tick of the last snapshot this client applied (0: none). The server encodes the
+    /// next snapshots as deltas against it.
+    pub ack_tick: Tick,
     pub move_dir: MoveDir,
     /// Button bit set; the arena ignores it.
     pub buttons: u8,
@@ -94,11 +101,34 @@ pub struct Input {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Snapshot {
     pub tick: Tick,
+    /// The tick of the view this snapshot is a delta against — one the client acknowledged —
+    /// or 0 for a full snapshot (apply it to an empty view).
+    pub baseline_tick: Tick,
     /// The last input of *this* client that the server has applied (0: none yet). Client-side
     /// prediction replays the inputs after it.
     pub last_input_seq: InputSeq,
-    /// Every entity the client can see, in id order.
-    pub entities: Vec<EntityState>,
+    /// [`crate::replicated::view_checksum`] of the view the client must hold after applying
+    /// this snapshot. A mismatch is a desync.
+    pub checksum: u32,
+    /// Entities new to the client's view, full state, in id order.
+    pub created: Vec<EntityState>,
+    /// Entities whose state differs from the dead-reckoned baseline, in id order.
+    pub changed: Vec<EntityDelta>,
+    /// Entities that left the client's view, in id order.
+    pub removed: Vec<EntityId>,
+}
+
+impl Snapshot {
+    /// True when this snapshot does not depend on any earlier one.
+    pub fn is_full(&self) -> bool {
+        self.baseline_tick == 0
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ack {
+    /// The tick of the last snapshot applied.
+    pub tick: Tick,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -7,7 +7,7 @@
 //! | quantity | wire type | unit | range |
 //! |---|---|---|---|
 //! | position | `i32` | 1/64 world unit | ±33.5 million units |
-//! | velocity | `i16` | 1/4 unit per second | ±8191 units/s |
+//! | velocity | `i16` | 1/64 unit per tick (position steps per tick) | ±512 units per tick |
 //! | heading | `u16` | 1/65536 of a turn | a full turn |
 //! | move direction | `i8` per axis | 1/127 | length clamped to 1 |
 
@@ -17,9 +17,11 @@ use std::f32::consts::TAU;
 /// while fitting any realistic world in an `i32`.
 pub const POSITION_STEPS_PER_UNIT: f32 = 64.0;
 
-/// Velocity steps per unit per second: 1/4 unit/s is far below what a player can see at
-/// 30 Hz, and ±8191 units/s covers any game speed that still needs interpolation.
-pub const VELOCITY_STEPS_PER_UNIT: f32 = 4.0;
+/// Velocity is carried in position steps per tick, so a position advances by exactly its
+/// velocity each tick: straight-line motion is exact in integers, and dead reckoning on the
+/// client reproduces the server's positions bit for bit. At 30 Hz one step per tick is
+/// 0.47 units/s.
+pub const VELOCITY_STEPS_PER_UNIT_PER_TICK: f32 = POSITION_STEPS_PER_UNIT;
 
 /// Heading steps per full turn.
 pub const HEADING_STEPS_PER_TURN: f32 = 65536.0;
@@ -43,14 +45,18 @@ pub fn dequantize_position(steps: i32) -> f32 {
     steps as f32 / POSITION_STEPS_PER_UNIT
 }
 
-/// Converts a velocity component (units per second) to fixed point, saturating.
-pub fn quantize_velocity(units_per_second: f32) -> i16 {
-    (units_per_second * VELOCITY_STEPS_PER_UNIT).round() as i16
+/// Converts a velocity component in units per second to position steps per tick at
+/// `tick_rate_hz`, saturating. A tick rate of 0 gives 0.
+pub fn quantize_velocity(units_per_second: f32, tick_rate_hz: u16) -> i16 {
+    if tick_rate_hz == 0 {
+        return 0;
+    }
+    (units_per_second * VELOCITY_STEPS_PER_UNIT_PER_TICK / f32::from(tick_rate_hz)).round() as i16
 }
 
-/// Converts a fixed-point velocity component back to units per second.
-pub fn dequantize_velocity(steps: i16) -> f32 {
-    f32::from(steps) / VELOCITY_STEPS_PER_UNIT
+/// Converts a velocity component in position steps per tick back to units per second.
+pub fn dequantize_velocity(steps: i16, tick_rate_hz: u16) -> f32 {
+    f32::from(steps) * f32::from(tick_rate_hz) / VELOCITY_STEPS_PER_UNIT_PER_TICK
 }
 
 /// Converts a heading in radians (any value; it is wrapped) to a fraction of a turn.
@@ -85,7 +91,8 @@ mod tests {
     fn non_finite_values_do_not_panic() {
         assert_eq!(quantize_position(f32::NAN), 0);
         assert_eq!(quantize_position(f32::INFINITY), i32::MAX);
-        assert_eq!(quantize_velocity(f32::NEG_INFINITY), i16::MIN);
+        assert_eq!(quantize_velocity(f32::NEG_INFINITY, 30), i16::MIN);
+        assert_eq!(quantize_velocity(300.0, 0), 0);
         assert_eq!(quantize_heading(f32::NAN), 0);
     }
 
@@ -106,9 +113,12 @@ mod tests {
         }
 
         #[test]
-        fn velocity_round_trip_within_precision(v in -8000.0f32..8000.0) {
-            let back = dequantize_velocity(quantize_velocity(v));
-            prop_assert!((back - v).abs() <= 0.5 / VELOCITY_STEPS_PER_UNIT + 1e-3);
+        fn velocity_round_trip_within_precision(fraction in -1.0f32..1.0, hz in 1u16..=240) {
+            // Inside the i16 range: at most 512 units per tick.
+            let v = fraction * 500.0 * f32::from(hz);
+            let back = dequantize_velocity(quantize_velocity(v, hz), hz);
+            let step = f32::from(hz) / VELOCITY_STEPS_PER_UNIT_PER_TICK;
+            prop_assert!((back - v).abs() <= step / 2.0 + 1e-2);
         }
 
         #[test]

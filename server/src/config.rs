@@ -21,6 +21,11 @@ pub struct ServerConfig {
     pub world_size: u32,
     /// Players one room admits; the next `Hello` gets `RoomFull`.
     pub max_players: usize,
+    /// Area of interest: a player receives only entities within this many units of its own
+    /// entity. `None`: everyone sees everyone.
+    pub aoi_radius: Option<u32>,
+    /// With area of interest on, the most entities one player receives (the nearest).
+    pub aoi_max_entities: Option<usize>,
     /// Open TCP connections the server keeps at once; past it new ones are closed at accept,
     /// before any TLS or WebSocket work is spent on them.
     pub max_connections: usize,
@@ -53,6 +58,8 @@ impl Default for ServerConfig {
             tick_rate_hz: 30,
             world_size: 2000,
             max_players: 10_000,
+            aoi_radius: None,
+            aoi_max_entities: None,
             max_connections: 20_000,
             // Client messages are under 50 bytes; 4 KiB leaves room for a game's larger
             // inputs while keeping a hostile frame cheap to reject.
@@ -88,6 +95,16 @@ impl ServerConfig {
             if value == 0 {
                 return Err(ConfigError::MustBePositive { field });
             }
+        }
+        if self.aoi_radius == Some(0) {
+            return Err(ConfigError::MustBePositive {
+                field: "aoi_radius",
+            });
+        }
+        if self.aoi_max_entities == Some(0) {
+            return Err(ConfigError::MustBePositive {
+                field: "aoi_max_entities",
+            });
         }
         if self.tick_rate_hz > MAX_TICK_RATE_HZ {
             return Err(ConfigError::TickRateTooHigh {
@@ -147,6 +164,13 @@ pub struct ServerArgs {
     /// Players admitted to the room; further joins are refused with RoomFull.
     #[arg(long, default_value_t = ServerConfig::default().max_players)]
     pub max_players: usize,
+    /// Area of interest: send each player only the entities within this many units of it
+    /// (default: everyone sees everyone).
+    #[arg(long, value_name = "UNITS")]
+    pub aoi_radius: Option<u32>,
+    /// With --aoi-radius, the most entities one player receives (the nearest win).
+    #[arg(long, value_name = "N", requires = "aoi_radius")]
+    pub aoi_max_entities: Option<usize>,
     /// Open connections kept at once; more are closed at accept.
     #[arg(long, default_value_t = ServerConfig::default().max_connections)]
     pub max_connections: usize,
@@ -178,6 +202,8 @@ impl ServerArgs {
             tick_rate_hz: self.tick_rate,
             world_size: self.world_size,
             max_players: self.max_players,
+            aoi_radius: self.aoi_radius,
+            aoi_max_entities: self.aoi_max_entities,
             max_connections: self.max_connections,
             max_message_bytes: self.max_message_bytes,
             max_inputs_per_tick: self.max_inputs_per_tick,

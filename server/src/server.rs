@@ -14,7 +14,7 @@ use crate::config::{ConfigError, ServerConfig};
 use crate::game::arena::Arena;
 use crate::game::Game;
 use crate::metrics::ServerMetrics;
-use crate::net::{accept_loop, SessionContext};
+use crate::net::{accept_loop, FaultInjector, SessionContext};
 use crate::room::{Room, RoomSettings, TickSummary};
 
 /// Why the server could not start.
@@ -87,6 +87,7 @@ impl Server {
             room: room_handle,
             metrics,
             shutdown,
+            faults: None,
         });
         Ok(Server {
             listener,
@@ -94,6 +95,16 @@ impl Server {
             ctx,
             room_run,
         })
+    }
+
+    /// Installs a test hook that drops outgoing frames (see [`FaultInjector`]).
+    pub fn with_fault_injector(mut self, faults: Arc<dyn FaultInjector>) -> Server {
+        match Arc::get_mut(&mut self.ctx) {
+            Some(ctx) => ctx.faults = Some(faults),
+            // The context is shared only once `run` starts; before that this cannot fail.
+            None => tracing::error!("fault injector not installed: server already running"),
+        }
+        self
     }
 
     /// The address actually bound (useful with port 0).

@@ -8,12 +8,13 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::Message;
 use ticksync_protocol::codec::{decode_server_message, encode};
 use ticksync_protocol::{
-    close_code, ClientMessage, ErrorCode, Hello, ServerMessage, PROTOCOL_VERSION, SUBPROTOCOL_BINCODE,
+    close_code, ClientMessage, ErrorCode, Hello, ServerMessage, PROTOCOL_VERSION,
+    SUBPROTOCOL_BINCODE,
 };
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -33,7 +34,11 @@ async fn sigterm_closes_players_with_1001_and_exits_cleanly() {
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             if let Some(rest) = line.split("listening on ").nth(1) {
-                let url = rest.split_whitespace().next().unwrap_or_default().to_owned();
+                let url = rest
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned();
                 let _ = url_tx.send(url);
             }
         }
@@ -41,18 +46,32 @@ async fn sigterm_closes_players_with_1001_and_exits_cleanly() {
     let url = url_rx.recv_timeout(WAIT).expect("server logs its address");
 
     let mut request = url.as_str().into_client_request().unwrap();
-    request
-        .headers_mut()
-        .insert("Sec-WebSocket-Protocol", SUBPROTOCOL_BINCODE.parse().unwrap());
-    let (mut ws, _) = tokio_tungstenite::connect_async(request).await.expect("connects");
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        SUBPROTOCOL_BINCODE.parse().unwrap(),
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("connects");
     let hello = ClientMessage::Hello(Hello {
         protocol_version: PROTOCOL_VERSION,
         player_name: "signal".into(),
     });
-    ws.send(Message::Binary(encode(&hello).unwrap().into())).await.unwrap();
-    let first = tokio::time::timeout(WAIT, ws.next()).await.unwrap().unwrap().unwrap();
-    let Message::Binary(bytes) = first else { panic!("expected Welcome, got {first:?}") };
-    assert!(matches!(decode_server_message(&bytes).unwrap(), ServerMessage::Welcome(_)));
+    ws.send(Message::Binary(encode(&hello).unwrap().into()))
+        .await
+        .unwrap();
+    let first = tokio::time::timeout(WAIT, ws.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let Message::Binary(bytes) = first else {
+        panic!("expected Welcome, got {first:?}")
+    };
+    assert!(matches!(
+        decode_server_message(&bytes).unwrap(),
+        ServerMessage::Welcome(_)
+    ));
 
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -62,7 +81,9 @@ async fn sigterm_closes_players_with_1001_and_exits_cleanly() {
 
     let mut error_code = None;
     let close = loop {
-        let frame = tokio::time::timeout(WAIT, ws.next()).await.expect("server closes in time");
+        let frame = tokio::time::timeout(WAIT, ws.next())
+            .await
+            .expect("server closes in time");
         match frame {
             Some(Ok(Message::Binary(bytes))) => {
                 if let ServerMessage::Error(error) = decode_server_message(&bytes).unwrap() {
@@ -82,7 +103,10 @@ async fn sigterm_closes_players_with_1001_and_exits_cleanly() {
         if let Some(exit) = child.try_wait().unwrap() {
             break exit;
         }
-        assert!(std::time::Instant::now() < deadline, "server still running after SIGTERM");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "server still running after SIGTERM"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     assert!(exit.success(), "exit status {exit}");

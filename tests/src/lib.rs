@@ -18,6 +18,7 @@ use ticksync_protocol::{
     SUBPROTOCOL_BINCODE,
 };
 use ticksync_server::metrics::ServerMetrics;
+use ticksync_server::net::FaultInjector;
 use ticksync_server::{Server, ServerConfig, ServerSummary};
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
@@ -46,12 +47,27 @@ impl TestServer {
 
     /// Starts a server with `config`, bound to 127.0.0.1:0 whatever `config.bind` says.
     pub async fn start_with(config: ServerConfig) -> TestServer {
+        TestServer::launch(TestServer::bind(config).await)
+    }
+
+    /// Like [`TestServer::start_with`], with a fault injector losing outgoing frames.
+    pub async fn start_with_faults(
+        config: ServerConfig,
+        faults: Arc<dyn FaultInjector>,
+    ) -> TestServer {
+        TestServer::launch(TestServer::bind(config).await.with_fault_injector(faults))
+    }
+
+    async fn bind(config: ServerConfig) -> Server {
         init_logging();
         let config = ServerConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             ..config
         };
-        let server = Server::bind(config).await.expect("test server binds");
+        Server::bind(config).await.expect("test server binds")
+    }
+
+    fn launch(server: Server) -> TestServer {
         let addr = server.local_addr();
         let metrics = server.metrics();
         let shutdown = server.shutdown_token();

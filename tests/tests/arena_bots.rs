@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ticksync_protocol::quantize::{dequantize_position, dequantize_velocity};
-use ticksync_protocol::{EntityId, EntityState, MoveDir, Snapshot};
+use ticksync_protocol::{EntityId, EntityState, MoveDir};
 use ticksync_sim::{run_swarm, Client, ClientEvent, ClientOptions, SwarmConfig};
 use ticksync_tests::{RawClient, TestServer, WAIT};
 use tokio::sync::Barrier;
@@ -19,11 +19,20 @@ const BOTS: usize = 20;
 const PLAY_TIME: Duration = Duration::from_secs(2);
 const SPEED: f32 = 300.0;
 
+/// One applied snapshot as a bot saw it.
+struct Seen {
+    tick: u32,
+    last_input_seq: u32,
+    /// The bot's whole view after applying the snapshot (snapshots themselves are deltas).
+    view: Vec<EntityState>,
+}
+
 /// What one bot observed.
 struct BotRun {
     me: EntityId,
     direction: (f32, f32),
-    snapshots: Vec<Arc<Snapshot>>,
+    snapshots: Vec<Seen>,
+    desyncs: u64,
 }
 
 async fn play_bot(url: String, index: usize, start: Arc<Barrier>) -> BotRun {
@@ -45,12 +54,17 @@ async fn play_bot(url: String, index: usize, start: Arc<Barrier>) -> BotRun {
                 client.send_input(move_dir, 0).await.expect("input sent");
             }
             event = client.next_event() => match event {
-                Some(ClientEvent::Snapshot(snapshot)) => snapshots.push(snapshot),
+                Some(ClientEvent::Snapshot(snapshot)) => snapshots.push(Seen {
+                    tick: snapshot.tick,
+                    last_input_seq: snapshot.last_input_seq,
+                    view: client.view().to_vec(),
+                }),
                 Some(ClientEvent::Pong { .. }) => {}
                 other => panic!("bot {index}: unexpected event {other:?}"),
             },
         }
     }
+    let desyncs = client.counters().desyncs;
     client
         .leave_and_wait(WAIT)
         .await
@@ -59,12 +73,13 @@ async fn play_bot(url: String, index: usize, start: Arc<Barrier>) -> BotRun {
         me,
         direction: move_dir.to_unit_vector(),
         snapshots,
+        desyncs,
     }
 }
 
-fn own_state(snapshot: &Snapshot, me: EntityId) -> EntityState {
-    *snapshot
-        .entities
+fn own_state(seen: &Seen, me: EntityId) -> EntityState {
+    *seen
+        .view
         .iter()
         .find(|e| e.id == me)
         .expect("a bot always sees its own entity")
@@ -90,9 +105,10 @@ async fn twenty_bots_see_each_other_and_move_along_their_inputs() {
             run.snapshots.len()
         );
         // Every bot joined before play started, and nobody left before the end.
-        for snapshot in &run.snapshots {
-            assert_eq!(snapshot.entities.len(), BOTS, "tick {}", snapshot.tick);
+        for seen in &run.snapshots {
+            assert_eq!(seen.view.len(), BOTS, "tick {}", seen.tick);
         }
+        assert_eq!(run.desyncs, 0);
         // Snapshot ticks and acknowledged inputs only go forward.
         for pair in run.snapshots.windows(2) {
             assert!(pair[1].tick > pair[0].tick);
@@ -129,7 +145,7 @@ async fn twenty_bots_see_each_other_and_move_along_their_inputs() {
             (dx - ex).abs() < 3.0 && (dy - ey).abs() < 3.0,
             "moved ({dx}, {dy}), expected ({ex}, {ey})"
         );
-        let (vx, vy) = (dequantize_velocity(b.vx), dequantize_velocity(b.vy));
+        let (vx, vy) = (dequantize_velocity(b.vx, 30), dequantize_velocity(b.vy, 30));
         assert!((vx.hypot(vy) - SPEED).abs() < 1.0, "speed {}", vx.hypot(vy));
     }
     let summary = server.stop().await;
@@ -137,11 +153,13 @@ async fn twenty_bots_see_each_other_and_move_along_their_inputs() {
 }
 
 /// Entity ids in the next snapshot that arrives after `after_tick`.
+/// Raw clients never acknowledge, so every snapshot they get is full: `created` is the view.
 async fn ids_after(client: &mut RawClient, after_tick: u32) -> Vec<EntityId> {
     loop {
         let snapshot = client.next_snapshot().await.expect("snapshot");
+        assert!(snapshot.is_full());
         if snapshot.tick > after_tick {
-            return snapshot.entities.iter().map(|e| e.id).collect();
+            return snapshot.created.iter().map(|e| e.id).collect();
         }
     }
 }
@@ -150,7 +168,7 @@ async fn wait_until_gone(observer: &mut RawClient, gone: EntityId) {
     let deadline = Instant::now() + WAIT;
     loop {
         let snapshot = observer.next_snapshot().await.expect("snapshot");
-        if snapshot.entities.iter().all(|e| e.id != gone) {
+        if snapshot.created.iter().all(|e| e.id != gone) {
             return;
         }
         assert!(
@@ -212,6 +230,7 @@ async fn swarm_reports_a_short_run() {
         report.snapshots_per_bot_per_s
     );
     assert!(report.downlink_bytes_per_bot_per_s > report.uplink_bytes_per_bot_per_s);
+    assert_eq!(report.desyncs, 0);
     let p99 = report.ack_latency_p99_ms.expect("inputs were acknowledged");
     assert!(p99 > 0.0);
     server.stop().await;

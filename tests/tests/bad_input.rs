@@ -183,6 +183,7 @@ async fn input_before_hello() {
         |mut c| async move {
             let input = ClientMessage::Input(Input {
                 seq: 1,
+                ack_tick: 0,
                 move_dir: MoveDir::ZERO,
                 buttons: 0,
             });

@@ -1,18 +1,18 @@
 //! The "arena" game of DESIGN.md §4: every player owns one entity that moves at a fixed
 //! speed in the direction of its latest input, clamped to a square world.
 //!
-//! The state is kept on the wire's fixed-point grid: after each step positions, velocities
-//! and headings are snapped to their quantized values, so what a client decodes is exactly
-//! the server's state and rounding never accumulates differently on the two sides.
+//! The state lives in the wire's fixed-point units: positions in 1/64 unit, velocities in
+//! position steps per tick. Directions are worked out in `glam` floats, rounded once to a
+//! per-tick step, and from there everything is integer: a position advances by exactly its
+//! velocity each tick. So what a client decodes is exactly the server's state, and a client
+//! predicting `x + vx × ticks` (dead reckoning) lands on the server's position bit for bit
+//! for as long as the entity keeps its course.
 
 use std::collections::HashMap;
 
-use glam::Vec2;
+use glam::{IVec2, Vec2};
 use slotmap::{new_key_type, SlotMap};
-use ticksync_protocol::quantize::{
-    dequantize_heading, dequantize_position, dequantize_velocity, quantize_heading,
-    quantize_position, quantize_velocity,
-};
+use ticksync_protocol::quantize::{quantize_heading, POSITION_STEPS_PER_UNIT};
 use ticksync_protocol::{EntityId, EntityState, Input, MoveDir, WorldSize};
 
 use super::Game;
@@ -25,14 +25,17 @@ new_key_type! {
     pub struct EntityKey;
 }
 
-/// One player's entity.
+/// One player's entity, in wire units.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ArenaEntity {
     pub id: EntityId,
-    pub position: Vec2,
-    pub velocity: Vec2,
-    /// Radians, 0 = +x, counter-clockwise.
-    pub heading: f32,
+    /// Position steps (1/64 unit), inside `[0, world size × 64]`.
+    pub position: IVec2,
+    /// Position steps moved in the last tick: the commanded velocity, except where the world
+    /// edge stopped the entity.
+    pub velocity: IVec2,
+    /// Fraction of a turn (65536 = full), 0 = +x, counter-clockwise.
+    pub heading: u16,
     /// The latest applied move direction; it persists until the next input.
     pub move_dir: MoveDir,
 }
@@ -40,7 +43,8 @@ pub struct ArenaEntity {
 /// The arena world.
 #[derive(Debug)]
 pub struct Arena {
-    size: f32,
+    /// Side of the world in position steps.
+    size_steps: i32,
     entities: SlotMap<EntityKey, ArenaEntity>,
     keys_by_id: HashMap<EntityId, EntityKey>,
     next_id: u32,
@@ -49,8 +53,11 @@ pub struct Arena {
 impl Arena {
     /// An empty square world of `size` units per side.
     pub fn new(size: u32) -> Arena {
+        // Clamped far inside i32 (and the config validates the world size long before this).
+        let size_steps = (f64::from(size) * f64::from(POSITION_STEPS_PER_UNIT))
+            .min(f64::from(i32::MAX / 2)) as i32;
         Arena {
-            size: size as f32,
+            size_steps,
             entities: SlotMap::with_key(),
             keys_by_id: HashMap::new(),
             next_id: 1,
@@ -75,23 +82,25 @@ impl Arena {
 
     /// Where the n-th player spawns: spread over the world on a golden-angle spiral so
     /// players do not stack, and deterministic so tests can predict it.
-    fn spawn_point(&self, n: u32) -> Vec2 {
+    fn spawn_point(&self, n: u32) -> IVec2 {
         let golden_angle = std::f32::consts::PI * (3.0 - 5f32.sqrt());
-        let center = Vec2::splat(self.size / 2.0);
+        let size = self.size_steps as f32;
+        let center = Vec2::splat(size / 2.0);
         // Cycle through 4096 spiral points so the radius stays inside the world.
         let index = (n % 4096) as f32;
-        let radius = (index / 4096.0).sqrt() * self.size * 0.45;
+        let radius = (index / 4096.0).sqrt() * size * 0.45;
         let angle = index * golden_angle;
-        center + Vec2::new(angle.cos(), angle.sin()) * radius
+        let point = center + Vec2::new(angle.cos(), angle.sin()) * radius;
+        point
+            .round()
+            .as_ivec2()
+            .clamp(IVec2::ZERO, IVec2::splat(self.size_steps))
     }
-}
 
-/// Snaps a value to the wire's position grid.
-fn snap_position(v: Vec2) -> Vec2 {
-    Vec2::new(
-        dequantize_position(quantize_position(v.x)),
-        dequantize_position(quantize_position(v.y)),
-    )
+    /// Side of the world in position steps.
+    pub fn size_steps(&self) -> i32 {
+        self.size_steps
+    }
 }
 
 impl Game for Arena {
@@ -100,12 +109,12 @@ impl Game for Arena {
         // 4 billion joins per room lifetime; saturate rather than wrap so ids never repeat
         // silently (a room that long-lived should be recycled by its operator).
         self.next_id = self.next_id.saturating_add(1);
-        let position = snap_position(self.spawn_point(id.0));
+        let position = self.spawn_point(id.0);
         let key = self.entities.insert(ArenaEntity {
             id,
             position,
-            velocity: Vec2::ZERO,
-            heading: 0.0,
+            velocity: IVec2::ZERO,
+            heading: 0,
             move_dir: MoveDir::ZERO,
         });
         self.keys_by_id.insert(id, key);
@@ -129,26 +138,28 @@ impl Game for Arena {
     }
 
     fn step(&mut self, dt: f32) {
-        let max = Vec2::splat(self.size);
+        let max = IVec2::splat(self.size_steps);
+        // Steps per tick at full speed: 640 at 30 Hz. Computed once per step, the same for
+        // every entity.
+        let full_speed = ARENA_SPEED * dt * POSITION_STEPS_PER_UNIT;
         for entity in self.entities.values_mut() {
             // to_unit_vector clamps peer-controlled directions to length 1.
             let (x, y) = entity.move_dir.to_unit_vector();
-            let wanted = Vec2::new(x, y) * ARENA_SPEED;
-            let velocity = Vec2::new(
-                dequantize_velocity(quantize_velocity(wanted.x)),
-                dequantize_velocity(quantize_velocity(wanted.y)),
-            );
-            entity.position =
-                snap_position((entity.position + velocity * dt).clamp(Vec2::ZERO, max));
-            entity.velocity = velocity;
-            if velocity != Vec2::ZERO {
-                entity.heading = dequantize_heading(quantize_heading(velocity.y.atan2(velocity.x)));
+            let commanded = (Vec2::new(x, y) * full_speed).round().as_ivec2();
+            let position = (entity.position + commanded).clamp(IVec2::ZERO, max);
+            // The velocity is what really happened, so it stays exact at the world's edge and
+            // dead reckoning from it stays correct there too.
+            entity.velocity = position - entity.position;
+            entity.position = position;
+            if entity.velocity != IVec2::ZERO {
+                let v = entity.velocity.as_vec2();
+                entity.heading = quantize_heading(v.y.atan2(v.x));
             }
         }
     }
 
     fn world_size(&self) -> WorldSize {
-        let side = self.size as u32;
+        let side = (self.size_steps as f32 / POSITION_STEPS_PER_UNIT) as u32;
         WorldSize {
             width: side,
             height: side,
@@ -159,11 +170,13 @@ impl Game for Arena {
         out.clear();
         out.extend(self.entities.values().map(|e| EntityState {
             id: e.id,
-            x: quantize_position(e.position.x),
-            y: quantize_position(e.position.y),
-            vx: quantize_velocity(e.velocity.x),
-            vy: quantize_velocity(e.velocity.y),
-            heading: quantize_heading(e.heading),
+            x: e.position.x,
+            y: e.position.y,
+            // A tick moves at most 300 u/s × dt × 64 steps: far inside i16 at any tick rate
+            // the config allows; saturate rather than wrap if a custom speed ever exceeds it.
+            vx: e.velocity.x.clamp(i32::from(i16::MIN), i32::from(i16::MAX)) as i16,
+            vy: e.velocity.y.clamp(i32::from(i16::MIN), i32::from(i16::MAX)) as i16,
+            heading: e.heading,
         }));
         out.sort_unstable_by_key(|state| state.id);
     }
@@ -173,13 +186,16 @@ impl Game for Arena {
 mod tests {
     use super::*;
     use proptest::prelude::*;
-    use ticksync_protocol::quantize::POSITION_PRECISION;
+    use ticksync_protocol::Replicated;
 
     const DT: f32 = 1.0 / 30.0;
+    /// Full speed in position steps per tick at 30 Hz.
+    const STEPS_PER_TICK: i32 = 640;
 
     fn input(seq: u32, x: f32, y: f32) -> Input {
         Input {
             seq,
+            ack_tick: 0,
             move_dir: MoveDir::from_vector(x, y),
             buttons: 0,
         }
@@ -195,12 +211,13 @@ mod tests {
             arena.step(DT);
         }
         let end = arena.entity(id).unwrap().position;
-        assert!(
-            (end.x - start.x - ARENA_SPEED).abs() < 0.5,
-            "{start} -> {end}"
+        // 30 ticks of 10 units: exactly 300 units, in 1/64 steps.
+        assert_eq!(end - start, IVec2::new(300 * 64, 0));
+        assert_eq!(
+            arena.entity(id).unwrap().velocity,
+            IVec2::new(STEPS_PER_TICK, 0)
         );
-        assert!((end.y - start.y).abs() < POSITION_PRECISION);
-        assert_eq!(quantize_heading(arena.entity(id).unwrap().heading), 0);
+        assert_eq!(arena.entity(id).unwrap().heading, 0);
     }
 
     #[test]
@@ -212,13 +229,14 @@ mod tests {
             id,
             &Input {
                 seq: 1,
+                ack_tick: 0,
                 move_dir: MoveDir { x: 127, y: 127 },
                 buttons: 0,
             },
         );
         arena.step(DT);
-        let speed = arena.entity(id).unwrap().velocity.length();
-        assert!(speed <= ARENA_SPEED + 0.5, "speed {speed}");
+        let speed = arena.entity(id).unwrap().velocity.as_vec2().length();
+        assert!(speed <= STEPS_PER_TICK as f32 + 1.0, "speed {speed}");
     }
 
     #[test]
@@ -229,8 +247,26 @@ mod tests {
         for _ in 0..60 {
             arena.step(DT);
         }
-        let p = arena.entity(id).unwrap().position;
-        assert_eq!(p, Vec2::new(0.0, 100.0));
+        let e = arena.entity(id).unwrap();
+        assert_eq!(e.position, IVec2::new(0, 100 * 64));
+        // Stopped by the edge: the velocity says so, so dead reckoning keeps it there.
+        assert_eq!(e.velocity, IVec2::ZERO);
+    }
+
+    #[test]
+    fn dead_reckoning_predicts_the_server_exactly_on_a_straight_line() {
+        let mut arena = Arena::new(2000);
+        let id = arena.join("a");
+        arena.apply_input(id, &input(1, 0.6, -0.8));
+        arena.step(DT);
+        let mut states = Vec::new();
+        arena.write_entities(&mut states);
+        let baseline = states[0];
+        for _ in 0..20 {
+            arena.step(DT);
+        }
+        arena.write_entities(&mut states);
+        assert_eq!(baseline.predict(20), states[0]);
     }
 
     #[test]
@@ -270,6 +306,7 @@ mod tests {
         for &(player, seq, x, y) in inputs {
             let input = Input {
                 seq,
+                ack_tick: 0,
                 move_dir: MoveDir { x, y },
                 buttons: 0,
             };
@@ -288,20 +325,17 @@ mod tests {
         }
 
         #[test]
-        fn state_stays_on_the_quantization_grid(inputs in proptest::collection::vec((0usize..4, any::<u32>(), any::<i8>(), any::<i8>()), 1..100)) {
-            // Re-quantizing what was written must give the same numbers: the sim state is
-            // exactly representable on the wire.
+        fn state_stays_inside_the_world(inputs in proptest::collection::vec((0usize..4, any::<u32>(), any::<i8>(), any::<i8>()), 1..100)) {
             let mut arena = Arena::new(2000);
             let ids: Vec<_> = (0..4).map(|_| arena.join("p")).collect();
             for &(player, seq, x, y) in &inputs {
-                arena.apply_input(ids[player % 4], &Input { seq, move_dir: MoveDir { x, y }, buttons: 0 });
+                arena.apply_input(ids[player % 4], &Input { seq, ack_tick: 0, move_dir: MoveDir { x, y }, buttons: 0 });
                 arena.step(DT);
             }
             for id in ids {
                 let e = arena.entity(id).unwrap();
-                prop_assert_eq!(snap_position(e.position), e.position);
-                prop_assert!(e.position.x >= 0.0 && e.position.x <= 2000.0);
-                prop_assert!(e.position.y >= 0.0 && e.position.y <= 2000.0);
+                prop_assert!(e.position.x >= 0 && e.position.x <= 2000 * 64);
+                prop_assert!(e.position.y >= 0 && e.position.y <= 2000 * 64);
             }
         }
     }

@@ -10,6 +10,7 @@ mod session;
 
 use std::sync::Arc;
 
+use ticksync_protocol::EntityId;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::ServerConfig;
@@ -21,10 +22,20 @@ pub use handshake::{negotiate_subprotocol, websocket_config, SubprotocolError};
 pub use listener::accept_loop;
 
 /// What every session needs, shared behind one `Arc`.
-#[derive(Debug)]
 pub struct SessionContext {
     pub config: ServerConfig,
     pub room: RoomHandle,
     pub metrics: Arc<ServerMetrics>,
     pub shutdown: CancellationToken,
+    /// Test hook; `None` in production.
+    pub faults: Option<Arc<dyn FaultInjector>>,
+}
+
+/// Test hook that loses outgoing frames as a lossy network would, to prove that delta
+/// snapshots survive loss. Installed with [`crate::Server::with_fault_injector`]; never used
+/// in production.
+pub trait FaultInjector: Send + Sync + 'static {
+    /// Whether to drop `frame` (an encoded server message) on its way to the player
+    /// controlling `entity`.
+    fn drop_frame(&self, entity: EntityId, frame: &[u8]) -> bool;
 }

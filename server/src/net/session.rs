@@ -12,7 +12,7 @@
 //! and close frame, bounded by a timeout so a peer that stopped reading cannot hold it open.
 
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,8 +21,8 @@ use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use ticksync_protocol::codec::{self, decode_client_message, CodecError};
 use ticksync_protocol::{
-    close_code, ClientMessage, ErrorCode, ErrorMessage, Hello, Input, InputSeq, Pong,
-    ServerMessage, Welcome,
+    close_code, ClientMessage, EntityId, ErrorCode, ErrorMessage, Hello, Input, InputSeq, Pong,
+    ServerMessage, Tick, Welcome,
 };
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
@@ -34,6 +34,7 @@ use tokio_tungstenite::WebSocketStream;
 
 use super::close::SessionEnd;
 use super::handshake::upgrade;
+use super::FaultInjector;
 use super::SessionContext;
 use crate::metrics::ServerMetrics;
 use crate::room::{Disconnect, JoinRefused, JoinRequest};
@@ -105,6 +106,7 @@ struct Joined {
     outbound: mpsc::Receiver<Bytes>,
     outbound_for_pongs: mpsc::Sender<Bytes>,
     disconnect: oneshot::Receiver<Disconnect>,
+    acked_tick: Arc<AtomicU32>,
 }
 
 enum OpenFailure {
@@ -179,11 +181,13 @@ async fn join(hello: &Hello, ctx: &SessionContext) -> Result<Joined, SessionEnd>
     let (outbound_tx, outbound_rx) = mpsc::channel(ctx.config.outbound_queue_capacity);
     let (disconnect_tx, disconnect_rx) = oneshot::channel();
     let (reply_tx, reply_rx) = oneshot::channel();
+    let acked_tick = Arc::new(AtomicU32::new(0));
     let request = JoinRequest {
         player_name: hello.player_name.clone(),
         inputs: input_rx,
         outbound: outbound_tx.clone(),
         disconnect: disconnect_tx,
+        acked_tick: acked_tick.clone(),
         reply: reply_tx,
     };
     let answer = match ctx.room.request_join(request).await {
@@ -197,6 +201,7 @@ async fn join(hello: &Hello, ctx: &SessionContext) -> Result<Joined, SessionEnd>
             outbound: outbound_rx,
             outbound_for_pongs: outbound_tx,
             disconnect: disconnect_rx,
+            acked_tick,
         }),
         Err(refused @ JoinRefused::RoomFull { .. }) => Err(SessionEnd::error(
             ErrorCode::RoomFull,
@@ -210,22 +215,29 @@ async fn join(hello: &Hello, ctx: &SessionContext) -> Result<Joined, SessionEnd>
 /// Runs the reader and writer until one of them (or shutdown) ends the session.
 async fn play(ws: &mut Ws, joined: Joined, ctx: &SessionContext) -> SessionEnd {
     let Joined {
+        welcome,
         inputs,
         mut outbound,
         outbound_for_pongs,
         mut disconnect,
-        ..
+        acked_tick,
     } = joined;
     let (mut sink, mut stream) = ws.split();
     let reader = Reader {
         inputs,
         pongs: outbound_for_pongs,
+        acked_tick,
         last_seq: 0,
         ctx,
     };
+    let writer = Writer {
+        entity: welcome.entity_id,
+        metrics: &ctx.metrics,
+        faults: ctx.faults.as_deref(),
+    };
     tokio::select! {
         end = reader.run(&mut stream) => end,
-        end = write_frames(&mut sink, &mut outbound, &mut disconnect, &ctx.metrics) => end,
+        end = writer.run(&mut sink, &mut outbound, &mut disconnect) => end,
         _ = ctx.shutdown.cancelled() => SessionEnd::going_away(),
     }
     // `sink` and `stream` are halves of `ws`; dropping them here hands `ws` back for the close.
@@ -235,6 +247,8 @@ async fn play(ws: &mut Ws, joined: Joined, ctx: &SessionContext) -> SessionEnd {
 struct Reader<'a> {
     inputs: mpsc::Sender<Input>,
     pongs: mpsc::Sender<Bytes>,
+    /// Shared with the room, which reads it to pick the delta baseline.
+    acked_tick: Arc<AtomicU32>,
     last_seq: InputSeq,
     ctx: &'a SessionContext,
 }
@@ -261,7 +275,11 @@ impl Reader<'_> {
                 Err(end) => return end,
             };
             match message {
-                ClientMessage::Input(input) => self.forward_input(input),
+                ClientMessage::Input(input) => {
+                    self.acknowledge(input.ack_tick);
+                    self.forward_input(input);
+                }
+                ClientMessage::Ack(ack) => self.acknowledge(ack.tick),
                 ClientMessage::Ping(ping) => {
                     let pong = ServerMessage::Pong(Pong {
                         client_time_us: ping.client_time_us,
@@ -281,6 +299,14 @@ impl Reader<'_> {
                     )
                 }
             }
+        }
+    }
+
+    /// Records an acknowledgement. Acks only move forward; a tick the room has not reached
+    /// yet is a lie and ignored (the room would not find it in its history anyway).
+    fn acknowledge(&self, tick: Tick) {
+        if tick != 0 && tick <= self.ctx.room.current_tick() {
+            self.acked_tick.fetch_max(tick, Ordering::Relaxed);
         }
     }
 
@@ -363,44 +389,59 @@ fn message_name(message: &ClientMessage) -> &'static str {
         ClientMessage::Hello(_) => "Hello",
         ClientMessage::Input(_) => "Input",
         ClientMessage::Ping(_) => "Ping",
+        ClientMessage::Ack(_) => "Ack",
         ClientMessage::Leave => "Leave",
     }
 }
 
 /// The writing half: forwards queued frames, flushing once per batch, until the room says
 /// stop or the socket fails.
-async fn write_frames(
-    sink: &mut WsSink<'_>,
-    outbound: &mut mpsc::Receiver<Bytes>,
-    disconnect: &mut oneshot::Receiver<Disconnect>,
-    metrics: &ServerMetrics,
-) -> SessionEnd {
-    loop {
-        let first = tokio::select! {
-            biased;
-            reason = &mut *disconnect => return end_for_disconnect(reason.ok()),
-            frame = outbound.recv() => match frame {
-                Some(frame) => frame,
-                None => return SessionEnd::going_away(),
-            },
-        };
-        let mut written = 0u64;
-        let mut next = Some(first);
-        let mut batch = 0;
-        while let Some(frame) = next.take() {
-            written += frame.len() as u64;
-            if sink.feed(Message::Binary(frame)).await.is_err() {
+struct Writer<'a> {
+    entity: EntityId,
+    metrics: &'a ServerMetrics,
+    faults: Option<&'a dyn FaultInjector>,
+}
+
+impl Writer<'_> {
+    async fn run(
+        &self,
+        sink: &mut WsSink<'_>,
+        outbound: &mut mpsc::Receiver<Bytes>,
+        disconnect: &mut oneshot::Receiver<Disconnect>,
+    ) -> SessionEnd {
+        loop {
+            let first = tokio::select! {
+                biased;
+                reason = &mut *disconnect => return end_for_disconnect(reason.ok()),
+                frame = outbound.recv() => match frame {
+                    Some(frame) => frame,
+                    None => return SessionEnd::going_away(),
+                },
+            };
+            let mut written = 0u64;
+            let mut next = Some(first);
+            let mut batch = 0;
+            while let Some(frame) = next.take() {
+                batch += 1;
+                if batch < MAX_FRAMES_PER_FLUSH {
+                    next = outbound.try_recv().ok();
+                }
+                if self
+                    .faults
+                    .is_some_and(|faults| faults.drop_frame(self.entity, &frame))
+                {
+                    continue;
+                }
+                written += frame.len() as u64;
+                if sink.feed(Message::Binary(frame)).await.is_err() {
+                    return SessionEnd::PeerGone;
+                }
+            }
+            if sink.flush().await.is_err() {
                 return SessionEnd::PeerGone;
             }
-            batch += 1;
-            if batch < MAX_FRAMES_PER_FLUSH {
-                next = outbound.try_recv().ok();
-            }
+            self.metrics.bytes_out.fetch_add(written, Ordering::Relaxed);
         }
-        if sink.flush().await.is_err() {
-            return SessionEnd::PeerGone;
-        }
-        metrics.bytes_out.fetch_add(written, Ordering::Relaxed);
     }
 }
 

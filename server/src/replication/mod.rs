@@ -1,8 +1,17 @@
-//! Replication: turning the world after a tick into the frames each client receives.
+//! Replication: what each client knows, and the frames that bring it up to date.
 //!
-//! Work that is the same for every client (collecting and encoding entity states) is done
-//! once per tick; per-client work is only what differs (DESIGN.md §2.3).
+//! - [`history`]: the last second of quantized world states, captured once per tick.
+//! - [`interest`]: area of interest — which entities a client sees — via a spatial grid.
+//! - [`replicator`]: per client, a delta snapshot against the view it acknowledged (the
+//!   Quake 3 model), with the checksum of the view it must end up with.
+//!
+//! Work that is the same for many clients is done once per tick (capturing the world, entity
+//! checksums, and in everyone-sees-everyone mode the delta body per distinct baseline); per
+//! client only what differs (DESIGN.md §2.3).
 
-mod snapshot;
+pub mod history;
+pub mod interest;
+mod replicator;
 
-pub use snapshot::SnapshotBuilder;
+pub use interest::InterestPolicy;
+pub use replicator::{ReplicationError, ReplicationSettings, Replicator};

@@ -1,6 +1,9 @@
 //! One player in a room: the room's ends of the session's queues and the per-player
 //! bookkeeping of the tick loop (last applied input, how long it has been behind).
 
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
 use bytes::Bytes;
 use ticksync_protocol::{EntityId, Input, InputSeq, Tick};
 use tokio::sync::mpsc::error::{TryRecvError, TrySendError};
@@ -15,6 +18,7 @@ pub struct Member {
     inputs: mpsc::Receiver<Input>,
     outbound: mpsc::Sender<Bytes>,
     disconnect: Option<oneshot::Sender<Disconnect>>,
+    acked_tick: Arc<AtomicU32>,
     /// Highest input sequence applied; 0 before the first.
     pub last_input_seq: InputSeq,
     /// First tick of the current run of dropped snapshots, if the client is behind.
@@ -39,16 +43,23 @@ impl Member {
         inputs: mpsc::Receiver<Input>,
         outbound: mpsc::Sender<Bytes>,
         disconnect: oneshot::Sender<Disconnect>,
+        acked_tick: Arc<AtomicU32>,
     ) -> Member {
         Member {
             entity,
             inputs,
             outbound,
             disconnect: Some(disconnect),
+            acked_tick,
             last_input_seq: 0,
             behind_since: None,
             departed: false,
         }
+    }
+
+    /// The last snapshot tick the client acknowledged (0: none).
+    pub fn acked_tick(&self) -> Tick {
+        self.acked_tick.load(Ordering::Relaxed)
     }
 
     /// Moves up to `max` queued inputs into `out`, sorted by sequence, skipping any at or

@@ -39,6 +39,9 @@ pub struct JoinRequest {
     pub outbound: mpsc::Sender<Bytes>,
     /// Lets the room tell the session to close, and why.
     pub disconnect: oneshot::Sender<Disconnect>,
+    /// The last snapshot tick the client acknowledged, written by the session as acks
+    /// arrive (monotonically) and read by the room when it picks the delta baseline.
+    pub acked_tick: Arc<AtomicU32>,
     /// The room's answer.
     pub reply: oneshot::Sender<Result<Welcome, JoinRefused>>,
 }

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use ticksync_protocol::quantize::POSITION_STEPS_PER_UNIT;
 use ticksync_protocol::{Input, Tick, Welcome};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -24,7 +25,7 @@ use super::{
 use crate::config::ServerConfig;
 use crate::game::Game;
 use crate::metrics::ServerMetrics;
-use crate::replication::SnapshotBuilder;
+use crate::replication::{InterestPolicy, ReplicationSettings, Replicator};
 
 /// The settings a room runs with, taken from [`ServerConfig`].
 #[derive(Debug, Clone)]
@@ -35,18 +36,36 @@ pub struct RoomSettings {
     /// Ticks a member may be continuously behind before it is disconnected.
     pub max_ticks_behind: u32,
     pub stats_interval: Duration,
+    pub replication: ReplicationSettings,
 }
+
+/// Seconds of world history kept as delta baselines. A client whose acknowledged snapshot
+/// is older (a long stall) gets a full snapshot; a second covers ordinary jitter many times
+/// over while costing one frame of entity states per tick.
+const HISTORY_SECONDS: f64 = 1.0;
 
 impl RoomSettings {
     pub fn from_config(config: &ServerConfig) -> RoomSettings {
         let ticks_behind =
             config.slow_client_timeout.as_secs_f64() * f64::from(config.tick_rate_hz);
+        let steps = |units: u32| {
+            (f64::from(units) * f64::from(POSITION_STEPS_PER_UNIT)).min(f64::from(i32::MAX)) as i32
+        };
+        let history_ticks = (HISTORY_SECONDS * f64::from(config.tick_rate_hz)).ceil() as usize;
         RoomSettings {
             tick_rate_hz: config.tick_rate_hz,
             max_players: config.max_players,
             max_inputs_per_tick: config.max_inputs_per_tick,
             max_ticks_behind: (ticks_behind.ceil() as u32).max(1),
             stats_interval: config.stats_interval,
+            replication: ReplicationSettings {
+                history_ticks: history_ticks.max(2),
+                interest: config.aoi_radius.map(|radius| InterestPolicy {
+                    radius_steps: steps(radius),
+                    max_entities: config.aoi_max_entities,
+                }),
+                world_steps: steps(config.world_size),
+            },
         }
     }
 
@@ -62,7 +81,7 @@ pub struct Room<G: Game> {
     tick: Tick,
     members: Vec<Member>,
     joins: mpsc::Receiver<JoinRequest>,
-    snapshots: SnapshotBuilder,
+    replicator: Replicator,
     input_scratch: Vec<Input>,
     current_tick: Arc<AtomicU32>,
     stats: TickStats,
@@ -83,13 +102,14 @@ impl<G: Game> Room<G> {
             settings.stats_interval,
             metrics.clone(),
         )?;
+        let replicator = Replicator::new(settings.replication);
         let room = Room {
             settings,
             game,
             tick: 0,
             members: Vec::new(),
             joins: join_rx,
-            snapshots: SnapshotBuilder::default(),
+            replicator,
             input_scratch: Vec::new(),
             current_tick: current_tick.clone(),
             stats,
@@ -175,6 +195,7 @@ impl<G: Game> Room<G> {
                 request.inputs,
                 request.outbound,
                 request.disconnect,
+                request.acked_tick,
             ));
         }
         self.metrics
@@ -194,20 +215,23 @@ impl<G: Game> Room<G> {
     }
 
     fn replicate(&mut self) {
-        if let Err(error) = self.snapshots.prepare(self.tick, &self.game) {
-            // Only an encoder bug can get here; skip the tick's snapshots rather than die.
-            tracing::error!(%error, tick = self.tick, "could not encode snapshot");
-            return;
-        }
+        self.replicator.capture(self.tick, &self.game);
         let (mut sent, mut dropped) = (0u64, 0u64);
         for member in &mut self.members {
             if member.departed {
                 continue;
             }
-            let frame = match self.snapshots.frame_for(member.last_input_seq) {
+            let frame = self.replicator.snapshot_for(
+                member.entity,
+                member.acked_tick(),
+                member.last_input_seq,
+            );
+            let frame = match frame {
                 Ok(frame) => frame,
                 Err(error) => {
-                    tracing::error!(%error, "could not encode snapshot frame");
+                    // Only an encoder bug can get here; skip this client's snapshot rather
+                    // than stop the room. Its next delta is still against what it acked.
+                    tracing::error!(%error, tick = self.tick, "could not build snapshot");
                     continue;
                 }
             };
@@ -266,6 +290,7 @@ mod tests {
 
     struct TestClient {
         inputs: mpsc::Sender<Input>,
+        acked: Arc<AtomicU32>,
         frames: mpsc::Receiver<Bytes>,
         disconnect: oneshot::Receiver<Disconnect>,
         reply: oneshot::Receiver<Result<Welcome, JoinRefused>>,
@@ -278,6 +303,11 @@ mod tests {
             max_inputs_per_tick: 4,
             max_ticks_behind: 5,
             stats_interval: Duration::from_secs(3600),
+            replication: ReplicationSettings {
+                history_ticks: 30,
+                interest: None,
+                world_steps: 2000 * 64,
+            },
         }
     }
 
@@ -290,6 +320,7 @@ mod tests {
         let (frame_tx, frame_rx) = mpsc::channel(outbound_capacity);
         let (disconnect_tx, disconnect_rx) = oneshot::channel();
         let (reply_tx, reply_rx) = oneshot::channel();
+        let acked = Arc::new(AtomicU32::new(0));
         handle
             .joins
             .try_send(JoinRequest {
@@ -297,11 +328,13 @@ mod tests {
                 inputs: input_rx,
                 outbound: frame_tx,
                 disconnect: disconnect_tx,
+                acked_tick: acked.clone(),
                 reply: reply_tx,
             })
             .unwrap();
         TestClient {
             inputs: input_tx,
+            acked,
             frames: frame_rx,
             disconnect: disconnect_rx,
             reply: reply_rx,
@@ -321,6 +354,7 @@ mod tests {
     fn input(seq: u32, x: i8) -> Input {
         Input {
             seq,
+            ack_tick: 0,
             move_dir: MoveDir { x, y: 0 },
             buttons: 0,
         }
@@ -336,13 +370,40 @@ mod tests {
         let wb = b.reply.try_recv().unwrap().unwrap();
         assert_ne!(wa.entity_id, wb.entity_id);
         for client in [&mut a, &mut b] {
-            let ids: Vec<EntityId> = last_snapshot(client)
-                .entities
-                .iter()
-                .map(|e| e.id)
-                .collect();
+            let ids: Vec<EntityId> = last_snapshot(client).created.iter().map(|e| e.id).collect();
             assert_eq!(ids, vec![wa.entity_id, wb.entity_id]);
         }
+    }
+
+    #[test]
+    fn snapshots_are_deltas_against_the_acknowledged_tick() {
+        let (mut room, handle) = new_room();
+        let mut a = join(&handle, 64);
+        let _b = join(&handle, 64);
+        room.tick(1.0 / 30.0);
+        a.inputs.try_send(input(1, 127)).unwrap();
+        room.tick(1.0 / 30.0);
+        let full = last_snapshot(&mut a);
+        assert!(full.is_full());
+        assert_eq!(full.created.len(), 2);
+        // Acknowledge it; the next snapshots are deltas against it. Both entities keep their
+        // course, so dead reckoning predicts them exactly: nothing changed.
+        a.acked.store(full.tick, Ordering::Relaxed);
+        room.tick(1.0 / 30.0);
+        room.tick(1.0 / 30.0);
+        let delta = last_snapshot(&mut a);
+        assert_eq!(delta.baseline_tick, full.tick);
+        assert!(
+            delta.created.is_empty() && delta.changed.is_empty() && delta.removed.is_empty(),
+            "{delta:?}"
+        );
+        // An acknowledgement older than the history falls back to a full snapshot.
+        for _ in 0..40 {
+            room.tick(1.0 / 30.0);
+        }
+        let stale = last_snapshot(&mut a);
+        assert!(stale.is_full());
+        assert_eq!(stale.created.len(), 2);
     }
 
     #[test]
@@ -368,7 +429,7 @@ mod tests {
         let snapshot = last_snapshot(&mut a);
         assert_eq!(snapshot.last_input_seq, 2);
         let me = snapshot
-            .entities
+            .created
             .iter()
             .find(|e| e.id == welcome.entity_id)
             .unwrap();
@@ -378,7 +439,7 @@ mod tests {
         room.tick(1.0 / 30.0);
         let snapshot = last_snapshot(&mut a);
         assert_eq!(snapshot.last_input_seq, 2);
-        assert!(snapshot.entities[0].vx > 0);
+        assert!(snapshot.created[0].vx > 0);
     }
 
     #[test]
@@ -401,11 +462,11 @@ mod tests {
         let mut a = join(&handle, 8);
         let b = join(&handle, 8);
         room.tick(1.0 / 30.0);
-        assert_eq!(last_snapshot(&mut a).entities.len(), 2);
+        assert_eq!(last_snapshot(&mut a).created.len(), 2);
         drop(b);
         room.tick(1.0 / 30.0);
         room.tick(1.0 / 30.0);
-        assert_eq!(last_snapshot(&mut a).entities.len(), 1);
+        assert_eq!(last_snapshot(&mut a).created.len(), 1);
     }
 
     #[test]
@@ -421,7 +482,7 @@ mod tests {
         assert_eq!(slow.disconnect.try_recv(), Ok(Disconnect::TooSlow));
         room.tick(1.0 / 30.0);
         assert_eq!(
-            last_snapshot(&mut fast).entities.len(),
+            last_snapshot(&mut fast).created.len(),
             1,
             "slow player's entity is gone"
         );

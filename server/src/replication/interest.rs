@@ -1,0 +1,228 @@
+//! Area of interest: which entities a client sees.
+//!
+//! A client sees every entity within a radius of its own entity (and always itself),
+//! optionally capped to the nearest N. Candidates come from a uniform grid rebuilt once per
+//! tick, so a query touches the few cells around the client: a tick costs
+//! O(players × neighbours), not O(players²).
+
+use ticksync_protocol::{EntityId, EntityState, Replicated};
+
+use super::history::WorldFrame;
+
+/// Most grid columns (and rows) per side. Bounds the grid's memory when the radius is tiny
+/// compared with the world; cells then grow beyond the radius, which costs a few more
+/// distance checks but stays correct.
+const MAX_GRID_SIDE: i64 = 1024;
+
+/// The area-of-interest rule of a room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InterestPolicy {
+    /// Radius in position steps (1/64 unit).
+    pub radius_steps: i32,
+    /// Most entities a client sees, itself included; the nearest win.
+    pub max_entities: Option<usize>,
+}
+
+/// Entity indices bucketed by grid cell (a counting sort: two flat vectors, no per-cell
+/// allocation).
+#[derive(Debug, Default)]
+pub struct SpatialGrid {
+    cell_steps: i64,
+    side: i64,
+    /// `cell_start[c]..cell_start[c + 1]` is the range of `entries` in cell `c`.
+    cell_start: Vec<u32>,
+    entries: Vec<u32>,
+}
+
+impl SpatialGrid {
+    /// Rebuilds the grid over `entities` in a square world of `world_steps` per side.
+    pub fn rebuild(&mut self, entities: &[EntityState], radius_steps: i32, world_steps: i32) {
+        let world = i64::from(world_steps.max(1));
+        let radius = i64::from(radius_steps.max(1));
+        self.cell_steps = radius.max(world.div_euclid(MAX_GRID_SIDE) + 1);
+        self.side = world / self.cell_steps + 1;
+        let cells = (self.side * self.side) as usize;
+        self.cell_start.clear();
+        self.cell_start.resize(cells + 1, 0);
+        for entity in entities {
+            let cell = self.cell_of(entity.position());
+            self.cell_start[cell + 1] += 1;
+        }
+        for cell in 0..cells {
+            self.cell_start[cell + 1] += self.cell_start[cell];
+        }
+        self.entries.clear();
+        self.entries.resize(entities.len(), 0);
+        // Fill each cell from its start; `cursor` tracks the next free slot per cell.
+        let mut cursor = self.cell_start.clone();
+        for (index, entity) in entities.iter().enumerate() {
+            let cell = self.cell_of(entity.position());
+            self.entries[cursor[cell] as usize] = index as u32;
+            cursor[cell] += 1;
+        }
+    }
+
+    fn coordinate(&self, steps: i32) -> i64 {
+        (i64::from(steps) / self.cell_steps).clamp(0, self.side - 1)
+    }
+
+    fn cell_of(&self, (x, y): (i32, i32)) -> usize {
+        (self.coordinate(y) * self.side + self.coordinate(x)) as usize
+    }
+
+    /// Calls `visit` with every entity index in the cells overlapping the square of
+    /// half-side `radius` around `center`.
+    fn for_each_near(&self, (x, y): (i32, i32), radius: i32, mut visit: impl FnMut(u32)) {
+        if self.side == 0 {
+            return;
+        }
+        let (x0, x1) = (
+            self.coordinate(x.saturating_sub(radius)),
+            self.coordinate(x.saturating_add(radius)),
+        );
+        let (y0, y1) = (
+            self.coordinate(y.saturating_sub(radius)),
+            self.coordinate(y.saturating_add(radius)),
+        );
+        for row in y0..=y1 {
+            let first = (row * self.side + x0) as usize;
+            let last = (row * self.side + x1) as usize;
+            let (start, end) = (
+                self.cell_start[first] as usize,
+                self.cell_start[last + 1] as usize,
+            );
+            for &index in &self.entries[start..end] {
+                visit(index);
+            }
+        }
+    }
+}
+
+fn distance_squared(a: (i32, i32), b: (i32, i32)) -> i64 {
+    let dx = i64::from(a.0) - i64::from(b.0);
+    let dy = i64::from(a.1) - i64::from(b.1);
+    dx * dx + dy * dy
+}
+
+/// Writes into `out` the indices (ascending, so in id order) of the entities of `frame` that
+/// `viewer` sees. Empty when the viewer is not in the frame.
+pub fn select(frame: &WorldFrame, viewer: EntityId, policy: &InterestPolicy, out: &mut Vec<u32>) {
+    out.clear();
+    let Some(me) = frame.index_of(viewer) else {
+        return;
+    };
+    let center = frame.entities[me].position();
+    let limit = i64::from(policy.radius_steps).pow(2);
+    frame
+        .grid
+        .for_each_near(center, policy.radius_steps, |index| {
+            if distance_squared(frame.entities[index as usize].position(), center) <= limit {
+                out.push(index);
+            }
+        });
+    if let Some(max) = policy.max_entities.filter(|max| out.len() > *max) {
+        // The viewer first (it is always visible), then the nearest, ties broken by id so
+        // the choice is deterministic.
+        let key = |index: &u32| {
+            let entity = &frame.entities[*index as usize];
+            (
+                *index as usize != me,
+                distance_squared(entity.position(), center),
+                entity.id,
+            )
+        };
+        if max == 0 {
+            out.clear();
+        } else {
+            out.select_nth_unstable_by_key(max - 1, key);
+            out.truncate(max);
+        }
+    }
+    out.sort_unstable();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn frame_of(positions: &[(i32, i32)], radius: i32, world: i32) -> WorldFrame {
+        let mut frame = WorldFrame {
+            entities: positions
+                .iter()
+                .enumerate()
+                .map(|(i, &(x, y))| EntityState {
+                    id: EntityId(i as u32 + 1),
+                    x,
+                    y,
+                    vx: 0,
+                    vy: 0,
+                    heading: 0,
+                })
+                .collect(),
+            ..WorldFrame::default()
+        };
+        frame.grid.rebuild(&frame.entities, radius, world);
+        frame
+    }
+
+    fn brute_force(frame: &WorldFrame, viewer: usize, radius: i32) -> Vec<u32> {
+        let center = frame.entities[viewer].position();
+        (0..frame.entities.len() as u32)
+            .filter(|&i| {
+                distance_squared(frame.entities[i as usize].position(), center)
+                    <= i64::from(radius).pow(2)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn sees_within_the_radius_and_always_itself() {
+        let frame = frame_of(&[(0, 0), (100, 0), (101, 0), (5000, 5000)], 100, 6400);
+        let policy = InterestPolicy {
+            radius_steps: 100,
+            max_entities: None,
+        };
+        let mut out = Vec::new();
+        select(&frame, EntityId(1), &policy, &mut out);
+        assert_eq!(out, vec![0, 1]);
+        select(&frame, EntityId(4), &policy, &mut out);
+        assert_eq!(out, vec![3], "a lone client sees only itself");
+        select(&frame, EntityId(99), &policy, &mut out);
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn the_cap_keeps_the_viewer_and_the_nearest() {
+        let frame = frame_of(
+            &[(50, 50), (50, 50), (60, 50), (90, 50), (51, 50)],
+            1000,
+            6400,
+        );
+        let policy = InterestPolicy {
+            radius_steps: 1000,
+            max_entities: Some(3),
+        };
+        let mut out = Vec::new();
+        // Viewer is entity 3 at (60, 50): itself, then 5 at distance 9, then 1 and 2 at 10 (id
+        // breaks the tie: 1).
+        select(&frame, EntityId(3), &policy, &mut out);
+        assert_eq!(out, vec![0, 2, 4]);
+    }
+
+    proptest! {
+        #[test]
+        fn grid_query_matches_brute_force(
+            positions in proptest::collection::vec((0i32..20_000, 0i32..20_000), 1..120),
+            radius in 1i32..6000,
+            viewer in any::<prop::sample::Index>(),
+        ) {
+            let frame = frame_of(&positions, radius, 20_000);
+            let viewer = viewer.index(positions.len());
+            let policy = InterestPolicy { radius_steps: radius, max_entities: None };
+            let mut out = Vec::new();
+            select(&frame, EntityId(viewer as u32 + 1), &policy, &mut out);
+            prop_assert_eq!(out, brute_force(&frame, viewer, radius));
+        }
+    }
+}
