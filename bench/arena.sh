@@ -6,7 +6,12 @@
 # Usage:   bench/arena.sh [PLAYERS ...]        (default: 50 200 500)
 # Env:     DURATION (s, default 25)  WARMUP (s before the window, default 8)
 #          WINDOW (s, default 12)    TICK_RATE (default 30)    OUT (default bench-out/)
-# Prints one Markdown table row per player count; raw logs and JSON land in $OUT.
+#          AOI_RADIUS (units; unset = everyone sees everyone). With it set, the world grows
+#          with the player count to keep the density of 1,000 players in 2000 × 2000, so
+#          the interest set stays the same size: side = 2000 × sqrt(players / 1000).
+# Prints one Markdown table row per player count; raw logs and JSON land in $OUT. The last
+# column is the swarm's own CPU use over the window (100 = one core): what it takes from
+# the server on a shared machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -48,20 +53,27 @@ json_field() {
   sed -n "s/.*\"$2\": *\([^,}]*\).*/\1/p" "$1" | head -n 1
 }
 
-echo "| players | server CPU µs/player-tick | downlink B/bot/s | uplink B/bot/s | snapshots/bot/s | tick p50 / p99 / max µs | overruns | ack p50 / p99 ms | server RSS MiB | disconnects |"
-echo "|---|---|---|---|---|---|---|---|---|---|"
+echo "| players | server CPU µs/player-tick | downlink B/bot/s | uplink B/bot/s | snapshots/bot/s | tick p50 / p99 / max µs | overruns | ack p50 / p99 ms | server RSS MiB | desyncs | disconnects | sim CPU % |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 for n in "${players[@]}"; do
   log="$OUT/server-$n.log"
   json="$OUT/sim-$n.json"
-  "$server_bin" --bind "127.0.0.1:$PORT" --tick-rate "$TICK_RATE" --stats-interval 1h >"$log" 2>&1 &
+  world_args=()
+  if [ -n "${AOI_RADIUS:-}" ]; then
+    side=$(awk -v n="$n" 'BEGIN { printf "%d", 2000 * sqrt(n / 1000) }')
+    world_args=(--aoi-radius "$AOI_RADIUS" --world-size "$side")
+  fi
+  "$server_bin" --bind "127.0.0.1:$PORT" --tick-rate "$TICK_RATE" --stats-interval 1h "${world_args[@]}" >"$log" 2>&1 &
   server_pid=$!
   wait_for_port "$PORT"
   "$sim_bin" --url "ws://127.0.0.1:$PORT/ws" --bots "$n" --duration "$DURATION" --json "$json" >"$OUT/sim-$n.txt" 2>&1 &
   sim_pid=$!
   sleep "$WARMUP"
   cpu_start=$(cpu_seconds "$server_pid")
+  sim_cpu_start=$(cpu_seconds "$sim_pid")
   sleep "$WINDOW"
   cpu_end=$(cpu_seconds "$server_pid")
+  sim_cpu_end=$(cpu_seconds "$sim_pid")
   rss=$(rss_kib "$server_pid")
   wait "$sim_pid"
   kill -INT "$server_pid"
@@ -76,7 +88,9 @@ for n in "${players[@]}"; do
       -v p50="$(field tick_p50_us)" -v p99="$(field tick_p99_us)" -v max="$(field tick_max_us)" \
       -v over="$(field overruns)" \
       -v a50="$(json_field "$json" ack_latency_p50_ms)" -v a99="$(json_field "$json" ack_latency_p99_ms)" \
-      -v rss="$rss" -v disc="$(json_field "$json" disconnects)" \
-      'BEGIN { printf "| %d | %.2f | %.0f | %.0f | %.1f | %s / %s / %s | %s | %.1f / %.1f | %.1f | %s |\n",
-                 n, (c1 - c0) * 1e6 / (n * w * hz), down, up, snaps, p50, p99, max, over, a50, a99, rss / 1024, disc }'
+      -v rss="$rss" -v disc="$(json_field "$json" disconnects)" -v desync="$(json_field "$json" desyncs)" \
+      -v s0="$sim_cpu_start" -v s1="$sim_cpu_end" \
+      'BEGIN { printf "| %d | %.2f | %.0f | %.0f | %.1f | %s / %s / %s | %s | %.1f / %.1f | %.1f | %s | %s | %.0f |\n",
+                 n, (c1 - c0) * 1e6 / (n * w * hz), down, up, snaps, p50, p99, max, over, a50, a99, rss / 1024, desync, disc,
+                 (s1 - s0) * 100 / w }'
 done

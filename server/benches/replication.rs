@@ -78,11 +78,24 @@ impl World {
     }
 }
 
+/// Prints the downlink the encoder produces per client, averaged over a second of ticks, so
+/// the benchmark reports bytes as well as time.
+fn report_bytes(label: &str, world: &mut World) {
+    let ticks = 30;
+    let total: usize = (0..ticks).map(|_| world.tick()).sum();
+    let per_client_tick = total as f64 / (ticks as f64 * world.ids.len() as f64);
+    eprintln!(
+        "{label}: {per_client_tick:.1} bytes per client per tick = {:.0} bytes per client per second at 30 Hz",
+        per_client_tick * 30.0
+    );
+}
+
 fn everyone_sees_everyone(c: &mut Criterion) {
     let mut group = c.benchmark_group("replication/everyone");
     group.measurement_time(Duration::from_secs(5));
     for players in [50usize, 200, 500] {
         let mut world = World::new(players, 2000, None);
+        report_bytes(&format!("everyone/{players}"), &mut world);
         group.throughput(Throughput::Elements(players as u64));
         group.bench_with_input(BenchmarkId::from_parameter(players), &players, |b, _| {
             b.iter(|| world.tick())
@@ -103,6 +116,7 @@ fn area_of_interest(c: &mut Criterion) {
             max_entities: None,
         };
         let mut world = World::new(players, world_size, Some(policy));
+        report_bytes(&format!("aoi/{players}"), &mut world);
         group.throughput(Throughput::Elements(players as u64));
         group.bench_with_input(BenchmarkId::from_parameter(players), &players, |b, _| {
             b.iter(|| world.tick())

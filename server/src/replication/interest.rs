@@ -23,15 +23,25 @@ pub struct InterestPolicy {
     pub max_entities: Option<usize>,
 }
 
-/// Entity indices bucketed by grid cell (a counting sort: two flat vectors, no per-cell
-/// allocation).
+/// Entities bucketed by grid cell (a counting sort: flat vectors, no per-cell allocation).
 #[derive(Debug, Default)]
 pub struct SpatialGrid {
     cell_steps: i64,
     side: i64,
     /// `cell_start[c]..cell_start[c + 1]` is the range of `entries` in cell `c`.
     cell_start: Vec<u32>,
-    entries: Vec<u32>,
+    /// Next free slot per cell while filling; kept to reuse its allocation.
+    cursor: Vec<u32>,
+    entries: Vec<GridEntry>,
+}
+
+/// An entity's position stored next to its index, so a query reads one contiguous array
+/// instead of chasing every candidate into the frame's entity list.
+#[derive(Debug, Clone, Copy, Default)]
+struct GridEntry {
+    x: i32,
+    y: i32,
+    index: u32,
 }
 
 impl SpatialGrid {
@@ -52,13 +62,20 @@ impl SpatialGrid {
             self.cell_start[cell + 1] += self.cell_start[cell];
         }
         self.entries.clear();
-        self.entries.resize(entities.len(), 0);
+        self.entries.resize(entities.len(), GridEntry::default());
         // Fill each cell from its start; `cursor` tracks the next free slot per cell.
-        let mut cursor = self.cell_start.clone();
+        self.cursor.clear();
+        self.cursor.extend_from_slice(&self.cell_start);
         for (index, entity) in entities.iter().enumerate() {
-            let cell = self.cell_of(entity.position());
-            self.entries[cursor[cell] as usize] = index as u32;
-            cursor[cell] += 1;
+            let (x, y) = entity.position();
+            let cell = self.cell_of((x, y));
+            let slot = self.cursor[cell] as usize;
+            self.entries[slot] = GridEntry {
+                x,
+                y,
+                index: index as u32,
+            };
+            self.cursor[cell] += 1;
         }
     }
 
@@ -70,9 +87,9 @@ impl SpatialGrid {
         (self.coordinate(y) * self.side + self.coordinate(x)) as usize
     }
 
-    /// Calls `visit` with every entity index in the cells overlapping the square of
-    /// half-side `radius` around `center`.
-    fn for_each_near(&self, (x, y): (i32, i32), radius: i32, mut visit: impl FnMut(u32)) {
+    /// Calls `visit` with the index and position of every entity in the cells overlapping
+    /// the square of half-side `radius` around `center`.
+    fn for_each_near(&self, (x, y): (i32, i32), radius: i32, mut visit: impl FnMut(u32, (i32, i32))) {
         if self.side == 0 {
             return;
         }
@@ -91,8 +108,8 @@ impl SpatialGrid {
                 self.cell_start[first] as usize,
                 self.cell_start[last + 1] as usize,
             );
-            for &index in &self.entries[start..end] {
-                visit(index);
+            for entry in &self.entries[start..end] {
+                visit(entry.index, (entry.x, entry.y));
             }
         }
     }
@@ -115,8 +132,8 @@ pub fn select(frame: &WorldFrame, viewer: EntityId, policy: &InterestPolicy, out
     let limit = i64::from(policy.radius_steps).pow(2);
     frame
         .grid
-        .for_each_near(center, policy.radius_steps, |index| {
-            if distance_squared(frame.entities[index as usize].position(), center) <= limit {
+        .for_each_near(center, policy.radius_steps, |index, position| {
+            if distance_squared(position, center) <= limit {
                 out.push(index);
             }
         });
