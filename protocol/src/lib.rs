@@ -9,6 +9,7 @@
 //! - [`replicated`] and [`delta`]: the [`Replicated`] trait a game's entity state implements,
 //!   and the delta encoding, dead reckoning and checksums built on it.
 //! - [`close_code`]: the WebSocket close codes the server uses, with their meaning.
+//! - `token` (feature `tokens`): signed join tokens (JWT, HS256) — minting and verification.
 //!
 //! The crate has no I/O and no async runtime: it can be used from a game engine, a test or a
 //! fuzzer alike.
@@ -20,6 +21,8 @@ pub mod game_state;
 pub mod messages;
 pub mod quantize;
 pub mod replicated;
+#[cfg(feature = "tokens")]
+pub mod token;
 
 pub use codec::CodecError;
 pub use game_state::{EntityDelta, EntityState, MoveDir};
