@@ -63,7 +63,7 @@ for n in "${players[@]}"; do
     side=$(awk -v n="$n" 'BEGIN { printf "%d", 2000 * sqrt(n / 1000) }')
     world_args=(--aoi-radius "$AOI_RADIUS" --world-size "$side")
   fi
-  "$server_bin" --bind "127.0.0.1:$PORT" --tick-rate "$TICK_RATE" --stats-interval 1h "${world_args[@]}" >"$log" 2>&1 &
+  "$server_bin" --bind "127.0.0.1:$PORT" --tick-rate "$TICK_RATE" --stats-interval 1h --max-connections-per-ip 0 "${world_args[@]}" >"$log" 2>&1 &
   server_pid=$!
   wait_for_port "$PORT"
   "$sim_bin" --url "ws://127.0.0.1:$PORT/ws" --bots "$n" --duration "$DURATION" --json "$json" >"$OUT/sim-$n.txt" 2>&1 &

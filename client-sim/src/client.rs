@@ -33,8 +33,10 @@ use tracing::{debug, trace};
 
 use crate::error::ClientError;
 use crate::event::{ClientEvent, CloseInfo};
-use crate::latency::{duration_to_us, latency_histogram, AckLatencyTracker};
-use crate::stats::ClientCounters;
+use crate::latency::{duration_to_us, latency_histogram, AckLatencyTracker, SharedLatency};
+use crate::stats::{tick_gap, ClientCounters};
+use crate::tls::TlsConfig;
+use crate::trace;
 use crate::view::ViewStore;
 
 /// Default bound on connect + upgrade + `Welcome`: a local server answers in milliseconds,
@@ -72,6 +74,16 @@ pub struct ClientOptions {
     /// Seed of the RNG that picks which snapshots [`ClientOptions::snapshot_loss`] throws
     /// away, so a lossy run can be replayed.
     pub loss_seed: u64,
+    /// TLS settings for `wss://` URLs (see [`crate::tls::tls_config`]); `None` uses
+    /// tokio-tungstenite's default, which has no trusted roots built in.
+    pub tls: Option<TlsConfig>,
+    /// Print every frame sent and received, decoded, with a timestamp, to stderr (like
+    /// websocket-client's `enableTrace(True)`), whatever the log filter says.
+    pub trace: bool,
+    /// Record input→ack latencies into this shared histogram (under `key`) instead of the
+    /// client's own, which then stays empty: a swarm's bots share one, as a histogram
+    /// per bot would cost ~140 KiB each.
+    pub shared_latency: Option<(Arc<SharedLatency>, usize)>,
 }
 
 impl Default for ClientOptions {
@@ -83,6 +95,9 @@ impl Default for ClientOptions {
             ack_every_snapshot: false,
             snapshot_loss: 0.0,
             loss_seed: 0,
+            tls: None,
+            trace: false,
+            shared_latency: None,
         }
     }
 }
@@ -130,6 +145,11 @@ pub struct Client {
     next_input_seq: InputSeq,
     acks: AckLatencyTracker,
     ack_latency_us: Histogram<u64>,
+    /// Where latencies go instead of `ack_latency_us` ([`ClientOptions::shared_latency`]).
+    shared_latency: Option<(Arc<SharedLatency>, usize)>,
+    /// Tick of the last snapshot received (0: none), for [`ClientCounters::tick_gaps`].
+    last_received_tick: Tick,
+    trace: bool,
     counters: ClientCounters,
     latest_snapshot: Option<Arc<Snapshot>>,
     /// The views of recent snapshots: the current one and the baselines the server may use.
@@ -193,10 +213,22 @@ impl Client {
         // Nagle off: inputs are tiny and latency-critical; batching them would add up to a
         // delayed-ACK interval to every input→ack measurement.
         let disable_nagle = true;
-        let (mut socket, _response) =
-            tokio_tungstenite::connect_async_with_config(request, Some(config), disable_nagle)
-                .await
-                .map_err(ClientError::connect)?;
+        let connector = options
+            .tls
+            .as_ref()
+            .map(|tls| tokio_tungstenite::Connector::Rustls(Arc::clone(tls)));
+        let trace = options.trace;
+        if trace {
+            trace::event(&format!("connecting to {url}"));
+        }
+        let (mut socket, _response) = tokio_tungstenite::connect_async_tls_with_config(
+            request,
+            Some(config),
+            disable_nagle,
+            connector,
+        )
+        .await
+        .map_err(ClientError::connect)?;
         debug!(url, "WebSocket connected; sending Hello");
 
         let mut counters = ClientCounters::default();
@@ -204,16 +236,24 @@ impl Client {
             protocol_version: PROTOCOL_VERSION,
             player_name: options.player_name.clone(),
         });
-        send_frame(&mut socket, &hello, &mut counters).await?;
-        let welcome = await_welcome(&mut socket, &mut counters).await?;
+        send_frame(&mut socket, &hello, &mut counters, trace).await?;
+        let welcome = await_welcome(&mut socket, &mut counters, trace).await?;
         debug!(entity = %welcome.entity_id, tick_rate_hz = welcome.tick_rate_hz, "welcomed");
+        let ack_latency_us = match options.shared_latency {
+            // Auto-resizing from a tiny range: it is never recorded into, so it stays small.
+            Some(_) => Histogram::new(1).map_err(|_| ClientError::Closed)?,
+            None => latency_histogram(),
+        };
         Ok(Client {
             socket,
             welcome,
             epoch: Instant::now(),
             next_input_seq: 1,
             acks: AckLatencyTracker::new(),
-            ack_latency_us: latency_histogram(),
+            ack_latency_us,
+            shared_latency: options.shared_latency.clone(),
+            last_received_tick: 0,
+            trace,
             counters,
             latest_snapshot: None,
             views: ViewStore::new(),
@@ -349,6 +389,9 @@ impl Client {
             Message::Binary(payload) => Some(payload.len()),
             _ => None,
         };
+        if self.trace {
+            trace::event(&format!("sent raw {}", trace::describe_raw(&message)));
+        }
         self.socket
             .send(message)
             .await
@@ -363,7 +406,7 @@ impl Client {
         if self.closed {
             return Err(ClientError::Closed);
         }
-        send_frame(&mut self.socket, message, &mut self.counters).await
+        send_frame(&mut self.socket, message, &mut self.counters, self.trace).await
     }
 
     /// Waits for the next event. Returns `None` once [`ClientEvent::Closed`] has been
@@ -436,6 +479,9 @@ impl Client {
                 }
                 Message::Close(frame) => {
                     let info = close_info(frame);
+                    if self.trace {
+                        trace::event(&format!("received close {:?}: {}", info.code, info.reason));
+                    }
                     debug!(code = ?info.code, reason = %info.reason, "server closed the connection");
                     // Handed out at the top of the loop, after the close reply is flushed.
                     self.pending_close = Some(info);
@@ -456,6 +502,9 @@ impl Client {
                 return Some(ClientEvent::Error(error.into()));
             }
         };
+        if self.trace {
+            trace::received(&message, payload.len());
+        }
         Some(match message {
             ServerMessage::Snapshot(snapshot) => return self.on_snapshot(snapshot, received_at),
             ServerMessage::Pong(pong) => {
@@ -482,6 +531,8 @@ impl Client {
     /// view, and so the tick acknowledged, at the last good snapshot.
     fn on_snapshot(&mut self, snapshot: Snapshot, received_at: Instant) -> Option<ClientEvent> {
         self.counters.snapshots_received += 1;
+        self.counters.tick_gaps += tick_gap(self.last_received_tick, snapshot.tick);
+        self.last_received_tick = self.last_received_tick.max(snapshot.tick);
         if self.loss.as_mut().is_some_and(SnapshotLoss::loses_next) {
             self.counters.snapshots_discarded += 1;
             trace!(tick = snapshot.tick, "snapshot discarded (simulated loss)");
@@ -490,8 +541,12 @@ impl Client {
         // The input ack is independent of the view: even a snapshot that fails to apply
         // says which input the server has reached.
         if let Some(latency) = self.acks.on_ack(snapshot.last_input_seq, received_at) {
-            self.ack_latency_us
-                .saturating_record(duration_to_us(latency).max(1));
+            match &self.shared_latency {
+                Some((shared, key)) => shared.record(*key, latency),
+                None => self
+                    .ack_latency_us
+                    .saturating_record(duration_to_us(latency).max(1)),
+            }
             trace!(
                 seq = snapshot.last_input_seq,
                 ?latency,
@@ -605,9 +660,13 @@ async fn send_frame(
     socket: &mut Socket,
     message: &ClientMessage,
     counters: &mut ClientCounters,
+    trace: bool,
 ) -> Result<(), ClientError> {
     let payload = codec::encode(message)?;
     let len = payload.len();
+    if trace {
+        trace::sent(message, len);
+    }
     socket
         .send(Message::Binary(payload.into()))
         .await
@@ -620,6 +679,7 @@ async fn send_frame(
 async fn await_welcome(
     socket: &mut Socket,
     counters: &mut ClientCounters,
+    trace: bool,
 ) -> Result<Welcome, ClientError> {
     loop {
         let frame = match socket.next().await {
@@ -635,7 +695,11 @@ async fn await_welcome(
         match frame {
             Message::Binary(payload) => {
                 counters.count_received(payload.len());
-                return match codec::decode_server_message(&payload)? {
+                let message = codec::decode_server_message(&payload)?;
+                if trace {
+                    trace::received(&message, payload.len());
+                }
+                return match message {
                     ServerMessage::Welcome(welcome) => Ok(welcome),
                     ServerMessage::Error(error) => Err(ClientError::Refused {
                         code: error.code,

@@ -43,12 +43,12 @@ use std::future::Future;
 use std::time::Duration;
 
 use ticksync_protocol::{ErrorMessage, Pong, Snapshot, Welcome};
-use tokio::time::MissedTickBehavior;
 use tracing::warn;
 
 use crate::client::{Client, ClientOptions};
 use crate::error::ClientError;
 use crate::event::{ClientEvent, CloseInfo};
+use crate::ticker::TickSource;
 
 /// Reactions to a connection's events. Every method has a default, so a handler implements
 /// only what it needs. Returning `Err` from a callback stops the loop and closes the
@@ -132,7 +132,18 @@ impl Client {
         &mut self,
         handler: &mut H,
     ) -> Result<CloseInfo, ClientError> {
-        let result = self.dispatch(handler).await;
+        let ticks = TickSource::own(self.welcome().tick_rate_hz);
+        self.run_with_ticks(handler, ticks).await
+    }
+
+    /// [`Client::run`] with ticks from `ticks` — a swarm passes a shared ticker
+    /// ([`crate::ticker::TickHub`]) so its bots need no timer each.
+    pub async fn run_with_ticks<H: ClientHandler>(
+        &mut self,
+        handler: &mut H,
+        ticks: TickSource,
+    ) -> Result<CloseInfo, ClientError> {
+        let result = self.dispatch(handler, ticks).await;
         if result.is_err() && !self.is_closed() {
             // Best effort: the callback's error is the one worth reporting.
             let _ = self.close().await;
@@ -143,12 +154,11 @@ impl Client {
     async fn dispatch<H: ClientHandler>(
         &mut self,
         handler: &mut H,
+        mut ticks: TickSource,
     ) -> Result<CloseInfo, ClientError> {
         let welcome = self.welcome().clone();
         handler.on_open(self, &welcome).await?;
-        let mut ticks = tokio::time::interval(tick_period(welcome.tick_rate_hz));
         // A late tick is skipped rather than burst: one input per tick is the contract.
-        ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
         loop {
             tokio::select! {
                 _ = ticks.tick(), if !self.is_closed() => handler.on_tick(self).await?,

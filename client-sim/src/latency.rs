@@ -3,7 +3,13 @@
 //!
 //! Send times live in a fixed ring indexed by sequence number, so memory stays bounded no
 //! matter how many inputs a session sends or how many the server never acknowledges.
+//!
+//! A latency histogram at 3 significant digits over 1 µs .. 60 s is about 140 KiB, far too
+//! much per bot in a 10,000-bot swarm; a swarm's clients record into one
+//! [`SharedLatency`] instead (a few mutex-guarded shards, so recorders on different worker
+//! threads rarely meet), which is also what live progress reads p99 from.
 
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
@@ -28,6 +34,64 @@ pub fn latency_histogram() -> Histogram<u64> {
     // The bounds are constants known to be valid, so this cannot fail at run time.
     Histogram::new_with_bounds(1, MAX_TRACKED_LATENCY_US, HISTOGRAM_SIGNIFICANT_DIGITS)
         .expect("constant histogram bounds are valid")
+}
+
+/// Shards of a [`SharedLatency`]: more than the worker threads a swarm uses (a few), so two
+/// threads seldom want the same lock; each shard is one histogram (~140 KiB).
+pub const LATENCY_SHARDS: usize = 8;
+
+/// A latency histogram (µs) shared by many clients: [`SharedLatency::record`] from any task,
+/// [`SharedLatency::merged`] for the total.
+#[derive(Debug)]
+pub struct SharedLatency {
+    shards: Vec<Mutex<Histogram<u64>>>,
+}
+
+impl Default for SharedLatency {
+    fn default() -> Self {
+        SharedLatency {
+            shards: (0..LATENCY_SHARDS)
+                .map(|_| Mutex::new(latency_histogram()))
+                .collect(),
+        }
+    }
+}
+
+impl SharedLatency {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records one latency in the shard of `key` (e.g. a bot's index), clamped to
+    /// [`MAX_TRACKED_LATENCY_US`].
+    pub fn record(&self, key: usize, latency: Duration) {
+        let mut shard = lock(&self.shards[key % self.shards.len()]);
+        shard.saturating_record(duration_to_us(latency).max(1));
+    }
+
+    /// Adds a whole histogram (same bounds as [`latency_histogram`]) to shard `key`.
+    pub fn add(&self, key: usize, histogram: &Histogram<u64>) {
+        let mut shard = lock(&self.shards[key % self.shards.len()]);
+        // Values beyond the shard's bounds cannot occur: both use the shared bounds.
+        let _ = shard.add(histogram);
+    }
+
+    /// Every shard merged into one histogram.
+    pub fn merged(&self) -> Histogram<u64> {
+        let mut total = latency_histogram();
+        for shard in &self.shards {
+            let _ = total.add(&*lock(shard));
+        }
+        total
+    }
+}
+
+/// A poisoned shard still holds valid counts (recording cannot leave it half-written in a
+/// way that matters for statistics), so it is used rather than propagated as a panic.
+fn lock(shard: &Mutex<Histogram<u64>>) -> MutexGuard<'_, Histogram<u64>> {
+    shard
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Remembers when recent inputs were sent and times their acknowledgement.
@@ -148,6 +212,18 @@ mod tests {
         let mut tracker = AckLatencyTracker::new();
         assert_eq!(tracker.on_ack(42, Instant::now()), None);
         assert_eq!(tracker.highest_acked(), 42);
+    }
+
+    #[test]
+    fn shared_latency_merges_its_shards() {
+        let shared = SharedLatency::new();
+        for key in 0..20 {
+            shared.record(key, ms(10));
+        }
+        shared.record(3, ms(50));
+        let merged = shared.merged();
+        assert_eq!(merged.len(), 21);
+        assert!(merged.max() >= 49_000);
     }
 
     #[test]

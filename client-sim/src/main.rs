@@ -1,48 +1,101 @@
-//! `ticksync-sim`: load-tests a ticksync server with a swarm of arena bots and reports what
-//! they measured. Thin over the library: parse flags, set up logging, run, print.
+//! `ticksync-sim`: load-tests a ticksync server with a swarm of bots and reports what they
+//! measured. Thin over the library: parse flags, set up logging and the runtime, run,
+//! print, check the release gates.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::Context;
+use anyhow::{bail, Context};
 use clap::Parser;
-use ticksync_sim::swarm::{DEFAULT_MAX_CONCURRENT_HANDSHAKES, DEFAULT_SEED};
-use ticksync_sim::{run_swarm, SwarmConfig};
+use ticksync_sim::fdlimit::ensure_open_files;
+use ticksync_sim::progress::ProgressMode;
+use ticksync_sim::swarm::{DEFAULT_MAX_CONCURRENT_HANDSHAKES, DEFAULT_ROOM, DEFAULT_SEED};
+use ticksync_sim::{run_swarm, tls_config, Gates, Mix, SwarmConfig, TlsTrust};
 use tracing_subscriber::EnvFilter;
 
-/// Connect N arena bots to a ticksync server, play for a while, and report snapshot rate,
-/// bandwidth per bot, input→ack latency and desyncs.
+/// Exit status when a release gate (`--max-*`) is violated, distinct from 1 (the run
+/// itself failed, e.g. no bot could connect).
+const GATE_FAILURE_EXIT: u8 = 3;
+
+/// Connect N bots to a ticksync server, play for a while, and report snapshot rate,
+/// bandwidth per bot, input→ack latency, tick gaps and desyncs.
 ///
-/// Each bot sends one input per server tick, moving in a random direction that changes once
-/// a second. Logs go to stderr; set RUST_LOG (e.g. RUST_LOG=ticksync_sim=debug) for detail.
+/// By default every bot plays the arena scenario (random-walk): one input per server tick,
+/// moving in a random direction that changes once a second. `--mix` mixes in circling,
+/// idle and chaos bots; chaos bots' figures are reported apart from the honest ones.
+///
+/// Exit status: 0 on success, 1 if the run failed (e.g. no bot connected), 3 if a release
+/// gate (--max-desyncs, --max-p99-ms, --max-disconnects) was violated.
+///
+/// Logs go to stderr; set RUST_LOG (e.g. RUST_LOG=ticksync_sim=debug) for detail.
 #[derive(Debug, Parser)]
 #[command(name = "ticksync-sim", version)]
 struct Args {
-    /// WebSocket URL of the server.
+    /// WebSocket URL of the server (ws:// or wss://).
     #[arg(long, default_value = "ws://127.0.0.1:7878/ws", env = "TICKSYNC_URL")]
     url: String,
 
-    /// Number of bots to connect.
+    /// Number of bots to connect (honest and chaos together).
     #[arg(long, default_value_t = 10)]
     bots: usize,
+
+    /// Behaviours by percentage, e.g. `random-walk=90,chaos=10`. Behaviours: random-walk
+    /// (the arena bot), circle, idle (acks snapshots, sends no input), chaos (disconnects,
+    /// bursts, garbage and oversized frames, stalls). A lone name means 100 %.
+    #[arg(long, default_value = "random-walk=100")]
+    mix: Mix,
 
     /// Length of the run in seconds, connect ramp included.
     #[arg(long, default_value_t = 10.0)]
     duration: f64,
 
-    /// Seed of the bots' movement (bot i uses seed XOR i), for repeatable runs.
+    /// Connects per second (bot i starts connecting i/RAMP seconds in). Without it bots
+    /// connect as fast as --max-concurrent-handshakes allows.
+    #[arg(long, value_parser = positive_rate)]
+    ramp: Option<f64>,
+
+    /// Seed of the bots' RNGs (bot i uses seed XOR i), for repeatable runs.
     #[arg(long, default_value_t = DEFAULT_SEED)]
     seed: u64,
+
+    /// Worker threads of the runtime all bots share (default: one per CPU core).
+    #[arg(long)]
+    threads: Option<usize>,
 
     /// Seconds one bot may take to connect and be welcomed before it counts as a failure.
     #[arg(long, default_value_t = 10.0)]
     connect_timeout: f64,
 
-    /// Bot handshakes allowed in flight at once (ramps large swarms in gradually).
+    /// Bot handshakes allowed in flight at once.
     #[arg(long, default_value_t = DEFAULT_MAX_CONCURRENT_HANDSHAKES)]
     max_concurrent_handshakes: usize,
+
+    /// For wss://: trust the CA certificate(s) in this PEM file.
+    #[arg(long, value_name = "FILE", conflicts_with = "insecure")]
+    ca_cert: Option<PathBuf>,
+
+    /// For wss://: accept any server certificate. For self-signed test servers only.
+    #[arg(long)]
+    insecure: bool,
+
+    /// Mint a join token per bot (player id bot-i, valid 1 h) with this HS256 secret and
+    /// pass it as ?token=… on the URL.
+    #[arg(long, env = "TICKSYNC_TOKEN_SECRET", hide_env_values = true)]
+    token_secret: Option<String>,
+
+    /// Room the join tokens admit to.
+    #[arg(long, default_value = DEFAULT_ROOM)]
+    room: String,
+
+    /// Print every frame bot 0 sends and receives, decoded and timestamped, to stderr.
+    #[arg(long)]
+    trace: bool,
+
+    /// No live progress on stderr.
+    #[arg(long)]
+    no_progress: bool,
 
     /// Fraction (0 to 1) of snapshots each bot throws away unread, as if the network lost
     /// them: a chaos test of the server's delta baselines. A correct server still shows
@@ -53,10 +106,22 @@ struct Args {
     /// Also write the report as JSON to this file.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
+
+    /// Gate: fail (exit 3) if honest bots saw more desyncs than this.
+    #[arg(long, value_name = "N")]
+    max_desyncs: Option<u64>,
+
+    /// Gate: fail (exit 3) if the honest bots' input→ack p99 exceeds this many ms.
+    #[arg(long, value_name = "MS")]
+    max_p99_ms: Option<f64>,
+
+    /// Gate: fail (exit 3) if honest bots were disconnected more often than this (chaos
+    /// bots' own disconnects do not count).
+    #[arg(long, value_name = "N")]
+    max_disconnects: Option<usize>,
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<ExitCode> {
+fn main() -> anyhow::Result<ExitCode> {
     let args = Args::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -66,16 +131,17 @@ async fn main() -> anyhow::Result<ExitCode> {
         .with_ansi(std::io::stderr().is_terminal())
         .init();
 
-    let config = SwarmConfig {
-        url: args.url.clone(),
-        bots: args.bots,
-        duration: seconds(args.duration).context("--duration")?,
-        seed: args.seed,
-        connect_timeout: seconds(args.connect_timeout).context("--connect-timeout")?,
-        max_concurrent_handshakes: args.max_concurrent_handshakes,
-        snapshot_loss: args.snapshot_loss,
-    };
-    let report = run_swarm(config).await;
+    ensure_open_files(args.bots).context("checking the open-file limit")?;
+    let config = swarm_config(&args)?;
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Some(threads) = args.threads {
+        runtime.worker_threads(threads.max(1));
+    }
+    let runtime = runtime
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    let report = runtime.block_on(run_swarm(config));
     println!("{report}");
 
     if let Some(path) = &args.json {
@@ -84,15 +150,76 @@ async fn main() -> anyhow::Result<ExitCode> {
             .with_context(|| format!("writing the JSON report to {}", path.display()))?;
     }
 
-    if args.bots > 0 && report.bots_connected == 0 {
+    if report.bots_requested > 0 && report.bots_connected == 0 {
         eprintln!(
-            "error: none of the {} bots could connect to {} — is the server running there? \
-             (RUST_LOG=ticksync_sim=debug shows why each connect failed)",
-            args.bots, args.url
+            "error: none of the {} honest bots could connect to {} — is the server running \
+             there? (RUST_LOG=ticksync_sim=debug shows why each connect failed)",
+            report.bots_requested, args.url
         );
         return Ok(ExitCode::FAILURE);
     }
+    let gates = Gates {
+        max_desyncs: args.max_desyncs,
+        max_p99_ms: args.max_p99_ms,
+        max_disconnects: args.max_disconnects,
+    };
+    let violations = gates.check(&report);
+    for violation in &violations {
+        eprintln!("gate failed: {violation}");
+    }
+    if !violations.is_empty() {
+        return Ok(ExitCode::from(GATE_FAILURE_EXIT));
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+fn swarm_config(args: &Args) -> anyhow::Result<SwarmConfig> {
+    let trust = match (&args.ca_cert, args.insecure) {
+        (Some(path), _) => TlsTrust::CaFile(path.clone()),
+        (None, true) => TlsTrust::Insecure,
+        (None, false) => TlsTrust::Default,
+    };
+    if args.url.starts_with("wss://") && trust == TlsTrust::Default {
+        bail!(
+            "{} is a wss:// URL: pass --ca-cert FILE (the server's CA, PEM) or, for a \
+             self-signed test server, --insecure",
+            args.url
+        );
+    }
+    let progress = if args.no_progress {
+        ProgressMode::Off
+    } else if std::io::stdout().is_terminal() {
+        ProgressMode::Bar
+    } else {
+        ProgressMode::Plain
+    };
+    Ok(SwarmConfig {
+        url: args.url.clone(),
+        bots: args.bots,
+        duration: seconds(args.duration).context("--duration")?,
+        seed: args.seed,
+        connect_timeout: seconds(args.connect_timeout).context("--connect-timeout")?,
+        max_concurrent_handshakes: args.max_concurrent_handshakes,
+        ramp: args.ramp,
+        snapshot_loss: args.snapshot_loss,
+        mix: args.mix.clone(),
+        tls: tls_config(&trust).context("setting up TLS")?,
+        token_secret: args.token_secret.clone(),
+        room: args.room.clone(),
+        trace: args.trace,
+        progress,
+        ..SwarmConfig::new(args.url.clone(), args.bots, Duration::ZERO)
+    })
+}
+
+/// A `--ramp` value: connects per second, a positive number.
+fn positive_rate(value: &str) -> Result<f64, String> {
+    match value.parse::<f64>() {
+        Ok(rate) if rate.is_finite() && rate > 0.0 => Ok(rate),
+        _ => Err(format!(
+            "{value} is not a positive number of connects per second"
+        )),
+    }
 }
 
 /// A `--snapshot-loss` value: a number from 0 to 1.

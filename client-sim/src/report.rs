@@ -1,6 +1,10 @@
 //! [`SwarmReport`]: the figures a bot swarm measured, as JSON for tooling and as a table
 //! for people. Per-bot rates are averaged over the bots that connected, each over its own
 //! measured window (welcome → leave, or → disconnect), so a slow ramp does not dilute them.
+//!
+//! The top-level figures describe the honest bots (random-walk, circle, idle); what the
+//! chaos bots did is in the nested `chaos` object, so misbehaviour on purpose never reads
+//! as a server fault.
 
 use std::fmt;
 use std::time::Duration;
@@ -8,6 +12,7 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
+use crate::chaos::ChaosCounters;
 use crate::stats::ClientCounters;
 
 /// What one bot of a swarm ended with.
@@ -15,24 +20,30 @@ use crate::stats::ClientCounters;
 pub struct BotOutcome {
     /// The bot got `Welcome`.
     pub connected: bool,
-    /// The bot's connection ended before the run did (before it sent `Leave`).
-    pub disconnected: bool,
-    /// Time from `Welcome` to `Leave` (or to the connection's end).
+    /// Times the bot's connection ended before the run did (before it sent `Leave`).
+    pub disconnects: u64,
+    /// Times the bot connected again after such a disconnect.
+    pub reconnects: u64,
+    /// Time from `Welcome` to `Leave` (or to the connection's end), over all its sessions.
     pub active: Duration,
-    /// Traffic within `active`.
+    /// Traffic within `active`, over all its sessions.
     pub counters: ClientCounters,
 }
 
 /// Summary of a swarm run. The JSON keys are a stable interface for scripts and CI.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SwarmReport {
+    /// Honest bots asked for (chaos bots are counted in `chaos.bots`).
     pub bots_requested: usize,
     /// Bots that received `Welcome`.
     pub bots_connected: usize,
     /// Bots that never got `Welcome` (refused, timed out, could not connect).
     pub connect_failures: usize,
-    /// Connected bots whose connection ended before the run did.
+    /// Unexplained ends of honest bots' connections before the run did (a bot that
+    /// reconnects and drops again counts twice).
     pub disconnects: usize,
+    /// Honest bots' reconnections after such a disconnect.
+    pub reconnects: u64,
     /// Snapshots that could not be applied (missing baseline, bad delta, checksum
     /// mismatch), summed over bots. A correct server keeps it at 0, even under loss.
     pub desyncs: u64,
@@ -47,15 +58,22 @@ pub struct SwarmReport {
     pub ack_latency_p50_ms: Option<f64>,
     /// 99th percentile input→ack latency across all bots, in ms; `None` as above.
     pub ack_latency_p99_ms: Option<f64>,
+    /// Snapshot ticks honest bots never received: over bots, the sum of
+    /// `tick - previous_tick - 1` for consecutive snapshots received.
+    pub tick_gaps: u64,
     /// Wall-clock length of the run, in seconds.
     pub duration_s: f64,
+    /// What the chaos bots did and how the server answered.
+    pub chaos: ChaosCounters,
 }
 
 impl SwarmReport {
-    /// Computes the report from every bot's outcome and the merged latency histogram (µs).
+    /// Computes the report from every honest bot's outcome, the chaos bots' counters and
+    /// the honest bots' merged latency histogram (µs).
     pub fn from_outcomes(
         bots_requested: usize,
         outcomes: &[BotOutcome],
+        chaos: ChaosCounters,
         ack_latency_us: &Histogram<u64>,
         duration: Duration,
     ) -> SwarmReport {
@@ -80,14 +98,20 @@ impl SwarmReport {
             bots_requested,
             bots_connected: connected.len(),
             connect_failures: outcomes.len() - connected.len(),
-            disconnects: connected.iter().filter(|o| o.disconnected).count(),
+            disconnects: connected
+                .iter()
+                .map(|o| usize::try_from(o.disconnects).unwrap_or(usize::MAX))
+                .sum(),
+            reconnects: connected.iter().map(|o| o.reconnects).sum(),
             desyncs: connected.iter().map(|o| o.counters.desyncs).sum(),
             snapshots_per_bot_per_s: mean_rate(|c| c.snapshots_received),
             downlink_bytes_per_bot_per_s: mean_rate(|c| c.bytes_received),
             uplink_bytes_per_bot_per_s: mean_rate(|c| c.bytes_sent),
             ack_latency_p50_ms: percentile_ms(0.5),
             ack_latency_p99_ms: percentile_ms(0.99),
+            tick_gaps: connected.iter().map(|o| o.counters.tick_gaps).sum(),
             duration_s: duration.as_secs_f64(),
+            chaos,
         }
     }
 }
@@ -103,7 +127,9 @@ impl fmt::Display for SwarmReport {
         writeln!(f, "  {:<28} {}", "bots connected", self.bots_connected)?;
         writeln!(f, "  {:<28} {}", "connect failures", self.connect_failures)?;
         writeln!(f, "  {:<28} {}", "disconnects", self.disconnects)?;
+        writeln!(f, "  {:<28} {}", "reconnects", self.reconnects)?;
         writeln!(f, "  {:<28} {}", "desyncs", self.desyncs)?;
+        writeln!(f, "  {:<28} {}", "tick gaps", self.tick_gaps)?;
         writeln!(
             f,
             "  {:<28} {:.1}",
@@ -130,19 +156,60 @@ impl fmt::Display for SwarmReport {
             "  {:<28} {}",
             "input→ack latency p99",
             ms(self.ack_latency_p99_ms)
-        )
+        )?;
+        let chaos = &self.chaos;
+        if chaos.bots > 0 {
+            writeln!(f)?;
+            writeln!(f, "  chaos bots ({}, not counted above)", chaos.bots)?;
+            writeln!(
+                f,
+                "  {:<28} {} ({} reconnects, {} failed)",
+                "connects", chaos.connects, chaos.reconnects, chaos.connect_failures
+            )?;
+            writeln!(f, "  {:<28} {}", "own disconnects", chaos.disconnects)?;
+            writeln!(
+                f,
+                "  {:<28} {} garbage, {} oversized, {} bursts, {} stalls",
+                "mischief",
+                chaos.garbage_frames,
+                chaos.oversized_frames,
+                chaos.bursts,
+                chaos.stalls
+            )?;
+            let closes: Vec<String> = chaos
+                .server_closes
+                .iter()
+                .map(|(code, n)| format!("{code}×{n}"))
+                .collect();
+            write!(f, "  {:<28} {}", "server closes by code", closes.join(", "))?;
+        }
+        Ok(())
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::latency::latency_histogram;
+
+    /// A plausible report, for tests of what consumes reports.
+    pub(crate) fn sample_report() -> SwarmReport {
+        let mut latency = latency_histogram();
+        latency.record(20_000).unwrap();
+        SwarmReport::from_outcomes(
+            1,
+            &[bot(10, 300, 30_000, 500)],
+            ChaosCounters::default(),
+            &latency,
+            Duration::from_secs(10),
+        )
+    }
 
     fn bot(active_s: u64, snapshots: u64, down: u64, up: u64) -> BotOutcome {
         BotOutcome {
             connected: true,
-            disconnected: false,
+            disconnects: 0,
+            reconnects: 0,
             active: Duration::from_secs(active_s),
             counters: ClientCounters {
                 snapshots_received: snapshots,
@@ -159,7 +226,12 @@ mod tests {
         let outcomes = [
             bot(10, 300, 30_000, 500),
             BotOutcome {
-                disconnected: true,
+                disconnects: 1,
+                reconnects: 1,
+                counters: ClientCounters {
+                    tick_gaps: 4,
+                    ..bot(5, 100, 5_000, 250).counters
+                },
                 ..bot(5, 100, 5_000, 250)
             },
             BotOutcome::default(),
@@ -168,11 +240,19 @@ mod tests {
         for us in [10_000, 20_000, 30_000, 40_000] {
             latency.record(us).unwrap();
         }
-        let report = SwarmReport::from_outcomes(3, &outcomes, &latency, Duration::from_secs(10));
+        let report = SwarmReport::from_outcomes(
+            3,
+            &outcomes,
+            ChaosCounters::default(),
+            &latency,
+            Duration::from_secs(10),
+        );
         assert_eq!(report.bots_requested, 3);
         assert_eq!(report.bots_connected, 2);
         assert_eq!(report.connect_failures, 1);
         assert_eq!(report.disconnects, 1);
+        assert_eq!(report.reconnects, 1);
+        assert_eq!(report.tick_gaps, 4);
         assert_eq!(report.desyncs, 4);
         assert!((report.snapshots_per_bot_per_s - 25.0).abs() < 1e-9);
         assert!((report.downlink_bytes_per_bot_per_s - 2_000.0).abs() < 1e-9);
@@ -189,6 +269,7 @@ mod tests {
         let report = SwarmReport::from_outcomes(
             2,
             &[BotOutcome::default(); 2],
+            ChaosCounters::default(),
             &latency_histogram(),
             Duration::from_secs(1),
         );
@@ -200,8 +281,14 @@ mod tests {
 
     #[test]
     fn json_has_exactly_the_documented_keys() {
+        let mut chaos = ChaosCounters {
+            bots: 1,
+            garbage_frames: 2,
+            ..ChaosCounters::default()
+        };
+        chaos.server_closes.insert("1009".into(), 1);
         let report =
-            SwarmReport::from_outcomes(0, &[], &latency_histogram(), Duration::from_secs(1));
+            SwarmReport::from_outcomes(0, &[], chaos, &latency_histogram(), Duration::from_secs(1));
         let json = serde_json::to_value(&report).unwrap();
         let mut keys: Vec<&str> = json
             .as_object()
@@ -217,15 +304,42 @@ mod tests {
                 "ack_latency_p99_ms",
                 "bots_connected",
                 "bots_requested",
+                "chaos",
                 "connect_failures",
                 "desyncs",
                 "disconnects",
                 "downlink_bytes_per_bot_per_s",
                 "duration_s",
+                "reconnects",
                 "snapshots_per_bot_per_s",
+                "tick_gaps",
                 "uplink_bytes_per_bot_per_s",
             ]
         );
+        let mut chaos_keys: Vec<&str> = json["chaos"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        chaos_keys.sort_unstable();
+        assert_eq!(
+            chaos_keys,
+            [
+                "bots",
+                "bursts",
+                "connect_failures",
+                "connects",
+                "disconnects",
+                "garbage_frames",
+                "oversized_frames",
+                "reconnects",
+                "server_closes",
+                "stalls",
+            ]
+        );
+        assert_eq!(json["chaos"]["server_closes"]["1009"], 1);
+        assert!(report.to_string().contains("chaos bots (1"));
         assert!(report.to_string().contains("bots connected"));
         assert!(report.to_string().contains("desyncs"));
     }

@@ -29,9 +29,38 @@ pub struct ClientCounters {
     pub acks_sent: u64,
     /// Frames that could not be decoded or were out of place.
     pub malformed_frames: u64,
+    /// Server ticks skipped between consecutive snapshots received (see [`tick_gap`]):
+    /// snapshots the server dropped for this client, or never sent.
+    pub tick_gaps: u64,
+}
+
+/// Ticks missing between a snapshot of `previous` and the next one received, of `tick`:
+/// `tick - previous - 1`. Nothing before the first snapshot (`previous` 0) and nothing for a
+/// tick that is not newer (a confused server; the view store reports that as a desync).
+pub fn tick_gap(previous: u32, tick: u32) -> u64 {
+    if previous == 0 || tick <= previous {
+        return 0;
+    }
+    u64::from(tick - previous - 1)
 }
 
 impl ClientCounters {
+    /// Adds `other`'s totals to these (a bot's sessions, summed).
+    pub fn accumulate(&mut self, other: &ClientCounters) {
+        self.bytes_received += other.bytes_received;
+        self.bytes_sent += other.bytes_sent;
+        self.messages_received += other.messages_received;
+        self.messages_sent += other.messages_sent;
+        self.snapshots_received += other.snapshots_received;
+        self.snapshots_applied += other.snapshots_applied;
+        self.snapshots_discarded += other.snapshots_discarded;
+        self.desyncs += other.desyncs;
+        self.inputs_sent += other.inputs_sent;
+        self.acks_sent += other.acks_sent;
+        self.malformed_frames += other.malformed_frames;
+        self.tick_gaps += other.tick_gaps;
+    }
+
     pub(crate) fn count_sent(&mut self, payload_len: usize) {
         self.bytes_sent += payload_len as u64;
         self.messages_sent += 1;
@@ -40,5 +69,22 @@ impl ClientCounters {
     pub(crate) fn count_received(&mut self, payload_len: usize) {
         self.bytes_received += payload_len as u64;
         self.messages_received += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tick_gap;
+
+    #[test]
+    fn tick_gaps_count_the_ticks_never_received() {
+        assert_eq!(tick_gap(0, 17), 0, "the first snapshot has no predecessor");
+        assert_eq!(tick_gap(5, 6), 0);
+        assert_eq!(tick_gap(5, 9), 3);
+        assert_eq!(tick_gap(9, 9), 0);
+        assert_eq!(tick_gap(9, 4), 0);
+        let ticks = [3, 4, 7, 8, 12];
+        let total: u64 = ticks.windows(2).map(|w| tick_gap(w[0], w[1])).sum();
+        assert_eq!(total, 2 + 3);
     }
 }

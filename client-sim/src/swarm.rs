@@ -1,19 +1,31 @@
-//! The bot swarm: N [`ArenaBot`]s as tasks on the caller's tokio runtime (no thread per
-//! bot), connected gradually, played for a fixed duration, then asked to leave; their
-//! outcomes and latencies are merged into a [`SwarmReport`].
+//! The bot swarm: N bots as tasks on the caller's tokio runtime (no thread and no timer per
+//! bot: a shared [`TickHub`] ticks them all), connected along a ramp, played for a fixed
+//! duration, then asked to leave; their outcomes are merged into a [`SwarmReport`].
+//!
+//! Honest bots (random-walk, circle, idle) reconnect after an unexplained disconnect and
+//! are what the report's top level describes; chaos bots ([`crate::chaos`]) are counted
+//! apart. Latencies go into one [`SharedLatency`] rather than a histogram per bot, so 10,000
+//! bots cost tens of MB, not GB.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hdrhistogram::Histogram;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tracing::{debug, info, warn};
 
-use crate::bot::{ArenaBot, BotSteering};
+use crate::auth::{bot_player_id, url_with_token};
+use crate::behaviour::{Behaviour, Mix};
+use crate::bot::{ArenaBot, BotSteering, CircleSteering, Steering};
+use crate::chaos::{run_chaos_bot, ChaosCounters, ChaosPlan, ChaosRates};
 use crate::client::{Client, ClientOptions, DEFAULT_HANDSHAKE_TIMEOUT};
-use crate::latency::latency_histogram;
+use crate::latency::SharedLatency;
+use crate::live::LiveStats;
+use crate::progress::{spawn_progress, ProgressMode};
+use crate::ramp::connect_offset;
 use crate::report::{BotOutcome, SwarmReport};
+use crate::ticker::TickHub;
+use crate::tls::TlsConfig;
 
 /// Handshakes in flight at once. Bounding them ramps a large swarm in instead of landing
 /// every connect on the server's accept queue in the same millisecond (which overflows the
@@ -24,15 +36,27 @@ pub const DEFAULT_MAX_CONCURRENT_HANDSHAKES: usize = 32;
 /// and drops the connection.
 pub const LEAVE_GRACE: Duration = Duration::from_secs(2);
 
+/// Pause before an honest bot reconnects after a disconnect: a game client's first retry,
+/// and enough that a server shedding load is not hit by an instant reconnect storm.
+pub const RECONNECT_DELAY: Duration = Duration::from_secs(1);
+
+/// Socket read buffer per bot. Arena snapshots in the scale (area of interest) mode are
+/// well under a few KiB, and larger ones are read in several calls; 4 KiB keeps 10,000
+/// bots' buffers at 40 MiB (the client's default of 16 KiB would be 160 MiB).
+pub const SWARM_READ_BUFFER_BYTES: usize = 4 * 1024;
+
 /// Default seed, so two runs with no `--seed` move the same way.
 pub const DEFAULT_SEED: u64 = 0x5EED;
+
+/// Default room named in join tokens.
+pub const DEFAULT_ROOM: &str = "arena";
 
 /// What a swarm run does.
 #[derive(Debug, Clone)]
 pub struct SwarmConfig {
-    /// Server WebSocket URL, e.g. `ws://127.0.0.1:7878/ws`.
+    /// Server WebSocket URL, e.g. `ws://127.0.0.1:7878/ws` or `wss://…`.
     pub url: String,
-    /// Number of bots.
+    /// Number of bots, honest and chaos together.
     pub bots: usize,
     /// Length of the run, from the start of the swarm until every bot leaves (the connect
     /// ramp is inside it).
@@ -43,14 +67,32 @@ pub struct SwarmConfig {
     pub connect_timeout: Duration,
     /// Handshakes allowed in flight at once.
     pub max_concurrent_handshakes: usize,
+    /// Connects per second (bot `i` starts at `i / ramp` s); `None`: all at once, bounded
+    /// only by `max_concurrent_handshakes`.
+    pub ramp: Option<f64>,
     /// Fraction of snapshots each bot throws away unread, simulating network loss (see
     /// [`ClientOptions::snapshot_loss`]); 0.0 for a normal run. Bot `i`'s loss RNG is
     /// seeded with `seed` rotated by 32 bits, XOR `i`, independent of its steering.
     pub snapshot_loss: f64,
+    /// Which behaviours, in which proportions.
+    pub mix: Mix,
+    /// How often chaos bots misbehave.
+    pub chaos: ChaosRates,
+    /// TLS for `wss://` URLs.
+    pub tls: Option<TlsConfig>,
+    /// Secret to mint a join token per bot with (see [`crate::auth`]); `None`: no token.
+    pub token_secret: Option<String>,
+    /// Room the join tokens name.
+    pub room: String,
+    /// Trace every frame of bot 0 to stderr.
+    pub trace: bool,
+    /// Live progress display.
+    pub progress: ProgressMode,
 }
 
 impl SwarmConfig {
-    /// A run of `bots` bots against `url` for `duration`, with default seed and limits.
+    /// A run of `bots` random-walk bots against `url` for `duration`, with default seed
+    /// and limits, no ramp, no TLS, no tokens and no progress display.
     pub fn new(url: impl Into<String>, bots: usize, duration: Duration) -> Self {
         SwarmConfig {
             url: url.into(),
@@ -59,37 +101,73 @@ impl SwarmConfig {
             seed: DEFAULT_SEED,
             connect_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             max_concurrent_handshakes: DEFAULT_MAX_CONCURRENT_HANDSHAKES,
+            ramp: None,
             snapshot_loss: 0.0,
+            mix: Mix::default(),
+            chaos: ChaosRates::default(),
+            tls: None,
+            token_secret: None,
+            room: DEFAULT_ROOM.to_owned(),
+            trace: false,
+            progress: ProgressMode::Off,
         }
     }
+}
+
+/// What every bot task shares.
+struct Shared {
+    config: SwarmConfig,
+    started: Instant,
+    leave_at: Instant,
+    handshakes: Semaphore,
+    ticks: TickHub,
+    live: Arc<LiveStats>,
+    /// Honest bots' latencies: what the report and the progress show.
+    latency: Arc<SharedLatency>,
+    /// Chaos bots' latencies, recorded apart so they never mix into the honest figures.
+    chaos_latency: Arc<SharedLatency>,
+}
+
+/// What one bot task ends with.
+enum BotResult {
+    Honest(BotOutcome),
+    Chaos(ChaosCounters),
 }
 
 /// Runs the swarm to completion and reports what it measured. Failures of individual bots
 /// are counted in the report, never returned as errors.
 pub async fn run_swarm(config: SwarmConfig) -> SwarmReport {
     let started = Instant::now();
-    let leave_at = started + config.duration;
-    let handshakes = Arc::new(Semaphore::new(config.max_concurrent_handshakes.max(1)));
-    let config = Arc::new(config);
-    info!(bots = config.bots, url = %config.url, duration = ?config.duration, "starting swarm");
+    let behaviours = config.mix.assign(config.bots);
+    let honest_bots = behaviours.iter().filter(|b| b.is_honest()).count();
+    info!(bots = config.bots, mix = %config.mix, url = %config.url, duration = ?config.duration, "starting swarm");
+    let shared = Arc::new(Shared {
+        started,
+        leave_at: started + config.duration,
+        handshakes: Semaphore::new(config.max_concurrent_handshakes.max(1)),
+        ticks: TickHub::new(),
+        live: Arc::new(LiveStats::new()),
+        latency: Arc::new(SharedLatency::new()),
+        chaos_latency: Arc::new(SharedLatency::new()),
+        config,
+    });
+    let progress = spawn_progress(
+        shared.config.progress,
+        Arc::clone(&shared.live),
+        Arc::clone(&shared.latency),
+        shared.config.duration,
+    );
 
     let mut tasks = JoinSet::new();
-    for index in 0..config.bots {
-        let config = Arc::clone(&config);
-        let handshakes = Arc::clone(&handshakes);
-        tasks.spawn(run_bot(config, handshakes, index, leave_at));
+    for (index, behaviour) in behaviours.into_iter().enumerate() {
+        tasks.spawn(run_bot(Arc::clone(&shared), index, behaviour));
     }
-
-    let mut outcomes = Vec::with_capacity(config.bots);
-    let mut latency = latency_histogram();
+    let mut outcomes = Vec::with_capacity(honest_bots);
+    let mut chaos = ChaosCounters::default();
     while let Some(joined) = tasks.join_next().await {
         match joined {
-            Ok((outcome, bot_latency)) => {
-                if let Err(error) = latency.add(&bot_latency) {
-                    warn!(%error, "could not merge a bot's latency histogram");
-                }
-                outcomes.push(outcome);
-            }
+            Ok(BotResult::Honest(outcome)) => outcomes.push(outcome),
+            Ok(BotResult::Chaos(counters)) => chaos.merge(&counters),
             Err(error) => {
                 // A panicking bot is a bug in this crate; count it as a failure, not a crash.
                 warn!(%error, "bot task failed");
@@ -97,70 +175,151 @@ pub async fn run_swarm(config: SwarmConfig) -> SwarmReport {
             }
         }
     }
-    let report = SwarmReport::from_outcomes(config.bots, &outcomes, &latency, started.elapsed());
+    if let Some(progress) = progress {
+        progress.finish().await;
+    }
+    let latency = shared.latency.merged();
+    let report =
+        SwarmReport::from_outcomes(honest_bots, &outcomes, chaos, &latency, started.elapsed());
     info!(connected = report.bots_connected, "swarm finished");
     report
 }
 
-/// One bot's life: connect (within the handshake budget), play until `leave_at`, leave.
-async fn run_bot(
-    config: Arc<SwarmConfig>,
-    handshakes: Arc<Semaphore>,
-    index: usize,
-    leave_at: Instant,
-) -> (BotOutcome, Histogram<u64>) {
+/// One bot's life: wait for its place on the ramp, then play its behaviour.
+async fn run_bot(shared: Arc<Shared>, index: usize, behaviour: Behaviour) -> BotResult {
+    let config = &shared.config;
+    let start_at = shared.started + connect_offset(index, config.ramp);
+    let nothing = || match behaviour {
+        Behaviour::Chaos => BotResult::Chaos(ChaosCounters {
+            bots: 1,
+            ..ChaosCounters::default()
+        }),
+        _ => BotResult::Honest(BotOutcome::default()),
+    };
+    if start_at >= shared.leave_at {
+        debug!(bot = index, "the ramp reaches this bot after the run ends");
+        return nothing();
+    }
+    tokio::time::sleep_until(start_at.into()).await;
+
+    let url = match &config.token_secret {
+        Some(secret) => match url_with_token(&config.url, secret.as_bytes(), &config.room, index) {
+            Ok(url) => url,
+            Err(error) => {
+                warn!(bot = index, %error, "could not make the bot's URL");
+                return nothing();
+            }
+        },
+        None => config.url.clone(),
+    };
+    let latency = match behaviour {
+        Behaviour::Chaos => &shared.chaos_latency,
+        _ => &shared.latency,
+    };
+    let seed = config.seed;
     let options = ClientOptions {
         handshake_timeout: config.connect_timeout,
+        read_buffer_bytes: SWARM_READ_BUFFER_BYTES,
+        ack_every_snapshot: behaviour == Behaviour::Idle,
         snapshot_loss: config.snapshot_loss,
         loss_seed: config.seed.rotate_left(32) ^ index as u64,
-        ..ClientOptions::named(format!("bot-{index}"))
+        tls: config.tls.clone(),
+        trace: config.trace && index == 0,
+        shared_latency: Some((Arc::clone(latency), index)),
+        ..ClientOptions::named(bot_player_id(index))
     };
-    let connected = {
-        // The semaphore is never closed, so acquiring fails only if it were; treat that
-        // like a failed connect rather than panicking.
-        let Ok(_permit) = handshakes.acquire().await else {
-            return (BotOutcome::default(), latency_histogram());
+    let steering = match behaviour {
+        Behaviour::RandomWalk => Steering::RandomWalk(BotSteering::new(seed, index as u64)),
+        Behaviour::Circle => Steering::Circle(CircleSteering::new(seed, index as u64)),
+        Behaviour::Idle => Steering::Idle,
+        Behaviour::Chaos => {
+            let plan = ChaosPlan::new(config.chaos.clone(), seed.rotate_left(16) ^ index as u64);
+            // Chaos bots tick at the arena rate until they learn the server's; the shared
+            // ticker for it exists already once any honest bot is in.
+            let ticks = shared.ticks.subscribe(ARENA_TICK_RATE_HZ);
+            let counters =
+                run_chaos_bot(&url, options, plan, ticks, shared.leave_at, &shared.live).await;
+            return BotResult::Chaos(counters);
+        }
+    };
+    BotResult::Honest(run_honest_bot(&shared, index, &url, options, steering).await)
+}
+
+/// The arena's tick rate (DESIGN.md §4), at which chaos bots act.
+const ARENA_TICK_RATE_HZ: u16 = 30;
+
+/// Plays an honest bot until the run ends, reconnecting after unexplained disconnects.
+async fn run_honest_bot(
+    shared: &Shared,
+    index: usize,
+    url: &str,
+    options: ClientOptions,
+    steering: Steering,
+) -> BotOutcome {
+    let leave_at = shared.leave_at;
+    let mut bot = ArenaBot::with_steering(steering, leave_at).report_to(Arc::clone(&shared.live));
+    let mut outcome = BotOutcome::default();
+    loop {
+        let connected = {
+            // The semaphore is never closed, so acquiring fails only if it were; treat that
+            // like a failed connect rather than panicking.
+            let Ok(_permit) = shared.handshakes.acquire().await else {
+                return outcome;
+            };
+            Client::connect(url, options.clone()).await
         };
-        Client::connect(&config.url, options).await
-    };
-    let mut client = match connected {
-        Ok(client) => client,
-        Err(error) => {
-            debug!(bot = index, %error, "bot could not connect");
-            return (BotOutcome::default(), latency_histogram());
-        }
-    };
-    let welcomed_at = Instant::now();
-    let mut bot = ArenaBot::new(BotSteering::new(config.seed, index as u64), leave_at);
-
-    // The bot leaves by itself at `leave_at`; the grace bounds a server that never closes.
-    let run = tokio::time::timeout_at((leave_at + LEAVE_GRACE).into(), client.run(&mut bot)).await;
-    match &run {
-        Ok(Ok(close)) => {
-            debug!(bot = index, code = ?close.code, reason = %close.reason, "bot closed")
-        }
-        Ok(Err(error)) => debug!(bot = index, %error, "bot stopped with an error"),
-        Err(_elapsed) => debug!(bot = index, "server did not close after Leave; dropping"),
-    }
-
-    let outcome = match bot.departure() {
-        Some(departure) => BotOutcome {
-            connected: true,
-            disconnected: false,
-            active: departure.at.saturating_duration_since(welcomed_at),
-            counters: departure.counters,
-        },
-        None => {
-            let ended = Instant::now().min(leave_at);
-            BotOutcome {
-                connected: true,
-                // The run ended by itself without the bot leaving: the connection dropped.
-                // (A run cut by the grace timeout was still connected, so it is not one.)
-                disconnected: run.is_ok(),
-                active: ended.saturating_duration_since(welcomed_at),
-                counters: client.counters(),
+        let mut client = match connected {
+            Ok(client) => client,
+            Err(error) => {
+                debug!(bot = index, %error, "bot could not connect");
+                if !outcome.connected || Instant::now() + RECONNECT_DELAY >= leave_at {
+                    return outcome;
+                }
+                tokio::time::sleep(RECONNECT_DELAY).await;
+                continue;
             }
+        };
+        if outcome.connected {
+            outcome.reconnects += 1;
         }
-    };
-    (outcome, client.ack_latency_us().clone())
+        outcome.connected = true;
+        shared.live.connected();
+        let welcomed_at = Instant::now();
+        let ticks = shared.ticks.subscribe(client.welcome().tick_rate_hz);
+        // The bot leaves by itself at `leave_at`; the grace bounds a server that never
+        // closes.
+        let run = tokio::time::timeout_at(
+            (leave_at + LEAVE_GRACE).into(),
+            client.run_with_ticks(&mut bot, ticks),
+        )
+        .await;
+        shared.live.gone();
+        match &run {
+            Ok(Ok(close)) => {
+                debug!(bot = index, code = ?close.code, reason = %close.reason, "bot closed")
+            }
+            Ok(Err(error)) => debug!(bot = index, %error, "bot stopped with an error"),
+            Err(_elapsed) => debug!(bot = index, "server did not close after Leave; dropping"),
+        }
+        if let Some(departure) = bot.departure() {
+            outcome.active += departure.at.saturating_duration_since(welcomed_at);
+            outcome.counters.accumulate(&departure.counters);
+            return outcome;
+        }
+        let ended = Instant::now().min(leave_at);
+        outcome.active += ended.saturating_duration_since(welcomed_at);
+        outcome.counters.accumulate(&client.counters());
+        if run.is_err() {
+            // Cut by the grace timeout while still connected: not a disconnect.
+            return outcome;
+        }
+        // The run ended by itself without the bot leaving: the connection dropped.
+        outcome.disconnects += 1;
+        shared.live.disconnect();
+        drop(client);
+        if Instant::now() + RECONNECT_DELAY >= leave_at {
+            return outcome;
+        }
+        tokio::time::sleep(RECONNECT_DELAY).await;
+    }
 }

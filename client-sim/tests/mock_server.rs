@@ -21,7 +21,8 @@ use ticksync_sim::tungstenite::protocol::frame::coding::CloseCode;
 use ticksync_sim::tungstenite::protocol::CloseFrame;
 use ticksync_sim::tungstenite::Message;
 use ticksync_sim::{
-    run_swarm, Client, ClientError, ClientEvent, ClientOptions, DesyncReason, SwarmConfig,
+    run_swarm, ChaosRates, Client, ClientError, ClientEvent, ClientOptions, DesyncReason, Mix,
+    SwarmConfig,
 };
 use tokio::net::{TcpListener, TcpStream};
 
@@ -564,4 +565,88 @@ async fn lost_snapshots_never_desync_a_client() {
     assert!(counters.snapshots_discarded > 5, "{counters:?}");
     assert!(deltas > 20, "{deltas} deltas");
     assert_eq!(counters.desyncs, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn circling_and_idle_bots_on_a_ramp_play_cleanly() {
+    let url = start_mock_server().await;
+    let config = SwarmConfig {
+        mix: "circle=50,idle=50".parse::<Mix>().unwrap(),
+        ramp: Some(8.0),
+        trace: true,
+        ..SwarmConfig::new(url, 4, Duration::from_millis(2000))
+    };
+    let report = run_swarm(config).await;
+    assert_eq!(report.bots_requested, 4, "{report}");
+    assert_eq!(report.bots_connected, 4, "{report}");
+    assert_eq!((report.disconnects, report.reconnects), (0, 0), "{report}");
+    assert_eq!(report.desyncs, 0, "{report}");
+    // The mock sends every tick in order: nothing is skipped.
+    assert_eq!(report.tick_gaps, 0, "{report}");
+    assert!(
+        (20.0..=40.0).contains(&report.snapshots_per_bot_per_s),
+        "{report}"
+    );
+    // Circling bots send inputs (so latencies), idle ones only acks.
+    assert!(report.ack_latency_p99_ms.is_some(), "{report}");
+    assert_eq!(report.chaos.bots, 0);
+}
+
+#[tokio::test]
+async fn an_idle_client_acks_every_snapshot_and_gets_deltas() {
+    let url = start_mock_server().await;
+    let options = ClientOptions {
+        ack_every_snapshot: true,
+        ..ClientOptions::named("idler")
+    };
+    let mut client = Client::connect(&url, options).await.unwrap();
+    let mut deltas = 0;
+    while client.counters().snapshots_applied < 15 {
+        deltas += u32::from(!next_snapshot(&mut client, None).await.unwrap().is_full());
+    }
+    assert!(deltas >= 10, "{deltas}");
+    let counters = client.counters();
+    assert_eq!(counters.inputs_sent, 0);
+    assert_eq!(counters.tick_gaps, 0);
+    assert!(counters.acks_sent >= 14, "{counters:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chaos_bots_misbehave_reconnect_and_are_reported_apart() {
+    let url = start_mock_server().await;
+    let config = SwarmConfig {
+        mix: "random-walk=50,chaos=50".parse::<Mix>().unwrap(),
+        chaos: ChaosRates {
+            burst_one_in: 4,
+            garbage_one_in: 15,
+            oversized_one_in: 15,
+            stall_one_in: 15,
+            disconnect_one_in: 15,
+            stall_min: Duration::from_millis(50),
+            stall_max: Duration::from_millis(200),
+            reconnect_delay: Duration::from_millis(50),
+        },
+        ..SwarmConfig::new(url, 4, Duration::from_millis(2500))
+    };
+    let report = run_swarm(config).await;
+    let chaos = &report.chaos;
+    assert_eq!(chaos.bots, 2, "{report}");
+    assert!(chaos.connects >= 3, "{report}");
+    assert!(chaos.reconnects >= 1, "{report}");
+    assert_eq!(chaos.connects, chaos.reconnects + 2, "{report}");
+    assert!(chaos.bursts > 0, "{report}");
+    assert!(
+        chaos.garbage_frames + chaos.oversized_frames > 0,
+        "{report}"
+    );
+    assert!(
+        chaos.disconnects + chaos.server_closes.values().sum::<u64>() >= chaos.reconnects,
+        "{report}"
+    );
+    // The honest half is unaffected and reported on its own.
+    assert_eq!(report.bots_requested, 2, "{report}");
+    assert_eq!(report.bots_connected, 2, "{report}");
+    assert_eq!(report.disconnects, 0, "{report}");
+    assert_eq!(report.desyncs, 0, "{report}");
+    assert!(report.to_string().contains("chaos bots (2"));
 }

@@ -178,6 +178,8 @@ pub enum ErrorCode {
     IdleTimeout,
     /// An unexpected server-side failure.
     Internal,
+    /// The client sent more messages than the server accepts for too long.
+    Flooding,
     /// A code unknown to this build.
     Other(u16),
 }
@@ -197,6 +199,7 @@ impl ErrorCode {
             ErrorCode::TooSlow => 9,
             ErrorCode::IdleTimeout => 10,
             ErrorCode::Internal => 11,
+            ErrorCode::Flooding => 12,
             ErrorCode::Other(code) => code,
         }
     }
@@ -216,6 +219,7 @@ impl From<u16> for ErrorCode {
             9 => ErrorCode::TooSlow,
             10 => ErrorCode::IdleTimeout,
             11 => ErrorCode::Internal,
+            12 => ErrorCode::Flooding,
             other => ErrorCode::Other(other),
         }
     }

@@ -5,9 +5,10 @@
 //! settings instead of scattering numbers.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{Args, Parser, Subcommand};
 
 /// Effective settings of one server process.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,7 +50,56 @@ pub struct ServerConfig {
     pub stats_interval: Duration,
     /// Longest a shutdown waits for sessions to send their close frames.
     pub shutdown_grace: Duration,
+    /// Name of the room players join; join tokens must name it.
+    pub room_name: String,
+    /// Secret that join tokens are signed with. `None`: the server is open to anyone.
+    pub token_secret: Option<Secret>,
+    /// Browser origins allowed to connect. Empty: any origin.
+    pub allowed_origins: Vec<String>,
+    /// Refuse clients that send no `Origin` header (by default native clients, which send
+    /// none, are allowed).
+    pub require_origin: bool,
+    /// Open connections per client IP address; 0 for no limit.
+    pub max_connections_per_ip: usize,
+    /// Messages per second one client may send on average (bursts of one second's worth
+    /// pass); more are dropped.
+    pub max_messages_per_second: u32,
+    /// A client that stays over its message rate this long is flooding: close 1008.
+    pub flood_timeout: Duration,
+    /// TLS: serve `wss://` with this certificate (PEM)...
+    pub tls_cert: Option<PathBuf>,
+    /// ...and this private key (PEM).
+    pub tls_key: Option<PathBuf>,
+    /// TLS with a self-signed certificate generated at start and written to this path.
+    pub dev_tls_cert: Option<PathBuf>,
 }
+
+/// A secret that never appears in logs or `Debug` output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// Environment variable holding the join-token secret. Never a command-line flag: those
+/// are visible to every user of the machine in `ps`.
+pub const TOKEN_SECRET_ENV: &str = "TICKSYNC_TOKEN_SECRET";
+
+/// Default name of the built-in room.
+pub const DEFAULT_ROOM_NAME: &str = "arena";
 
 impl Default for ServerConfig {
     fn default() -> Self {
@@ -74,6 +124,21 @@ impl Default for ServerConfig {
             idle_timeout: Duration::from_secs(15),
             stats_interval: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(5),
+            room_name: DEFAULT_ROOM_NAME.to_owned(),
+            token_secret: None,
+            allowed_origins: Vec::new(),
+            require_origin: false,
+            // A household or an office behind one NAT rarely has more players than this;
+            // a single address opening thousands of sockets is an attack or a load test
+            // (which sets 0).
+            max_connections_per_ip: 256,
+            // Four messages per tick at 30 Hz: an input per tick plus pings and acks, with
+            // room for jitter.
+            max_messages_per_second: 120,
+            flood_timeout: Duration::from_secs(2),
+            tls_cert: None,
+            tls_key: None,
+            dev_tls_cert: None,
         }
     }
 }
@@ -104,6 +169,17 @@ impl ServerConfig {
         if self.aoi_max_entities == Some(0) {
             return Err(ConfigError::MustBePositive {
                 field: "aoi_max_entities",
+            });
+        }
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return Err(ConfigError::TlsNeedsBoth);
+        }
+        if self.tls_cert.is_some() && self.dev_tls_cert.is_some() {
+            return Err(ConfigError::TlsTwice);
+        }
+        if self.max_messages_per_second == 0 {
+            return Err(ConfigError::MustBePositive {
+                field: "max_messages_per_second",
             });
         }
         if self.tick_rate_hz > MAX_TICK_RATE_HZ {
@@ -140,6 +216,12 @@ pub enum ConfigError {
     TickRateTooHigh { value: u16 },
     #[error("world size {value} is above the maximum of {MAX_WORLD_SIZE} units")]
     WorldTooLarge { value: u32 },
+    #[error("TLS needs both a certificate (--tls-cert) and a key (--tls-key)")]
+    TlsNeedsBoth,
+    #[error("choose either --tls-cert/--tls-key or --dev-tls, not both")]
+    TlsTwice,
+    #[error("could not read the token secret file {path}: {message}")]
+    SecretFile { path: PathBuf, message: String },
 }
 
 /// Command-line flags. Each one overrides the embedded default of the same setting.
@@ -192,6 +274,89 @@ pub struct ServerArgs {
     /// Interval of the statistics log line.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "10s")]
     pub stats_interval: Duration,
+    /// Open connections per client IP address (0: no limit; load tests from one machine
+    /// need 0 or a high value).
+    #[arg(long, default_value_t = ServerConfig::default().max_connections_per_ip)]
+    pub max_connections_per_ip: usize,
+    /// Messages per second one client may send; more are dropped, and a client that stays
+    /// over the rate for --flood-timeout is closed (1008).
+    #[arg(long, default_value_t = ServerConfig::default().max_messages_per_second)]
+    pub max_messages_per_second: u32,
+    /// How long a client may stay over its message rate before it is closed.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "2s")]
+    pub flood_timeout: Duration,
+    /// Serve wss:// with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// Private key (PEM) for --tls-cert.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Serve wss:// with a self-signed certificate generated at start; its PEM is written to
+    /// --dev-tls-cert and its path and SHA-256 fingerprint are logged. For development only.
+    #[arg(long, conflicts_with = "tls_cert")]
+    pub dev_tls: bool,
+    /// Where --dev-tls writes its certificate [default: ticksync-dev-cert.pem in the
+    /// system's temporary directory].
+    #[arg(long, value_name = "PATH")]
+    pub dev_tls_cert: Option<PathBuf>,
+    /// Allow browser connections from this origin (e.g. https://game.example.com);
+    /// repeatable. Without any, every origin is allowed.
+    #[arg(long = "allow-origin", value_name = "ORIGIN")]
+    pub allowed_origins: Vec<String>,
+    /// Refuse clients that send no Origin header (native clients send none).
+    #[arg(long)]
+    pub require_origin: bool,
+    /// Read the join-token secret from this file instead of the TICKSYNC_TOKEN_SECRET
+    /// environment variable. With a secret set, every player needs a signed token.
+    #[arg(long, value_name = "PATH")]
+    pub token_secret_file: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands; without one, the server runs.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Mint a join token with the secret from TICKSYNC_TOKEN_SECRET (or
+    /// --token-secret-file) and print it, for tests and tools.
+    Token(TokenArgs),
+}
+
+/// Arguments of `ticksync-server token`.
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    /// Player id the token vouches for.
+    #[arg(long)]
+    pub player: String,
+    /// Display name [default: the player id].
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Room the token admits to.
+    #[arg(long, default_value = DEFAULT_ROOM_NAME)]
+    pub room: String,
+    /// How long the token stays valid (e.g. 30m, 1h, 7d).
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "1h")]
+    pub ttl: Duration,
+}
+
+/// Reads the token secret: from `file` when given, else from [`TOKEN_SECRET_ENV`].
+/// Surrounding whitespace (a trailing newline in a file) is not part of the secret.
+pub fn load_token_secret(file: Option<&std::path::Path>) -> Result<Option<Secret>, ConfigError> {
+    let raw = match file {
+        Some(path) => {
+            Some(
+                std::fs::read_to_string(path).map_err(|error| ConfigError::SecretFile {
+                    path: path.to_owned(),
+                    message: error.to_string(),
+                })?,
+            )
+        }
+        None => std::env::var(TOKEN_SECRET_ENV).ok(),
+    };
+    Ok(raw
+        .map(|secret| secret.trim().to_owned())
+        .filter(|secret| !secret.is_empty())
+        .map(Secret))
 }
 
 impl ServerArgs {
@@ -211,6 +376,17 @@ impl ServerArgs {
             handshake_timeout: self.handshake_timeout,
             idle_timeout: self.idle_timeout,
             stats_interval: self.stats_interval,
+            max_connections_per_ip: self.max_connections_per_ip,
+            max_messages_per_second: self.max_messages_per_second,
+            flood_timeout: self.flood_timeout,
+            tls_cert: self.tls_cert,
+            tls_key: self.tls_key,
+            dev_tls_cert: self.dev_tls.then(|| {
+                self.dev_tls_cert
+                    .unwrap_or_else(|| std::env::temp_dir().join("ticksync-dev-cert.pem"))
+            }),
+            allowed_origins: self.allowed_origins,
+            require_origin: self.require_origin,
             ..ServerConfig::default()
         }
     }

@@ -1,10 +1,12 @@
 //! The `ticksync-server` binary: parse flags, set up logging, run the server until Ctrl-C or
-//! SIGTERM.
+//! SIGTERM — or, with the `token` subcommand, mint a join token and exit.
 
 use std::io::IsTerminal;
 
 use anyhow::Context;
 use clap::Parser;
+use ticksync_protocol::token::{mint, JoinClaims};
+use ticksync_server::config::{load_token_secret, Command, TokenArgs, TOKEN_SECRET_ENV};
 use ticksync_server::{Server, ServerArgs};
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
@@ -14,7 +16,15 @@ const DEFAULT_LOG_FILTER: &str = "info";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let config = ServerArgs::parse().into_config();
+    let mut args = ServerArgs::parse();
+    let secret_file = args.token_secret_file.clone();
+    let token_secret =
+        load_token_secret(secret_file.as_deref()).context("loading the join-token secret")?;
+    if let Some(Command::Token(token_args)) = args.command.take() {
+        return print_token(token_secret, token_args);
+    }
+    let mut config = args.into_config();
+    config.token_secret = token_secret;
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env()
@@ -28,14 +38,32 @@ async fn main() -> anyhow::Result<()> {
         .await
         .context("could not start ticksync-server")?;
     tracing::info!(
-        "ticksync-server listening on ws://{}{} (tick rate {} Hz, world {}x{}, up to {} players)",
-        server.local_addr(),
-        ticksync_protocol::WEBSOCKET_PATH,
+        "ticksync-server listening on {} (tick rate {} Hz, world {}x{}, up to {} players)",
+        server.url(),
         config.tick_rate_hz,
         config.world_size,
         config.world_size,
         config.max_players,
     );
+    if let Some(certificate) = server.dev_certificate() {
+        tracing::info!(
+            path = %certificate.path.display(),
+            sha256 = %certificate.sha256,
+            "development TLS certificate generated; clients must trust it (ticksync-sim --ca-cert PATH)"
+        );
+    }
+    if config.token_secret.is_some() {
+        tracing::info!(room = %config.room_name, "join tokens required (HS256, ?token=... or Authorization: Bearer)");
+    } else {
+        tracing::warn!(
+            "no {TOKEN_SECRET_ENV} set: the server is open, anyone can join without a token"
+        );
+    }
+    if config.allowed_origins.is_empty() {
+        tracing::info!(
+            "browser clients from any origin may connect (restrict with --allow-origin)"
+        );
+    }
     spawn_signal_handler(server.shutdown_token());
     let summary = server.run().await;
     tracing::info!(
@@ -47,6 +75,21 @@ async fn main() -> anyhow::Result<()> {
         snapshots_dropped = summary.snapshots_dropped,
         "ticksync-server stopped"
     );
+    Ok(())
+}
+
+/// `ticksync-server token`: prints a signed join token.
+fn print_token(
+    secret: Option<ticksync_server::config::Secret>,
+    args: TokenArgs,
+) -> anyhow::Result<()> {
+    let secret = secret.with_context(|| {
+        format!("no secret to sign with: set {TOKEN_SECRET_ENV} or pass --token-secret-file")
+    })?;
+    let name = args.name.unwrap_or_else(|| args.player.clone());
+    let claims = JoinClaims::new(args.player, name, args.room, args.ttl);
+    let token = mint(secret.expose(), &claims).context("signing the token")?;
+    println!("{token}");
     Ok(())
 }
 

@@ -12,7 +12,8 @@ pub struct ServerMetrics {
     pub connections_open: AtomicU64,
     /// Connections accepted since start.
     pub connections_accepted: AtomicU64,
-    /// Connections closed at accept because `max_connections` was reached.
+    /// Connections closed at accept because `max_connections` or `max_connections_per_ip`
+    /// was reached.
     pub connections_refused: AtomicU64,
     /// WebSocket upgrades or `Hello`s that failed or timed out.
     pub handshake_failures: AtomicU64,
@@ -34,6 +35,12 @@ pub struct ServerMetrics {
     pub kicks_slow: AtomicU64,
     /// Sessions closed for silence.
     pub kicks_idle: AtomicU64,
+    /// Sessions closed for flooding.
+    pub kicks_flood: AtomicU64,
+    /// Messages dropped for exceeding a client's message rate.
+    pub messages_dropped: AtomicU64,
+    /// Upgrades refused at admission (path, subprotocol, origin, token).
+    pub admissions_refused: AtomicU64,
 }
 
 impl ServerMetrics {

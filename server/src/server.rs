@@ -14,8 +14,11 @@ use crate::config::{ConfigError, ServerConfig};
 use crate::game::arena::Arena;
 use crate::game::Game;
 use crate::metrics::ServerMetrics;
+use crate::net::limits::ConnectionLimiter;
+use crate::net::tls::{self, DevCertificate, TlsError};
 use crate::net::{accept_loop, FaultInjector, SessionContext};
 use crate::room::{Room, RoomSettings, TickSummary};
+use tokio_rustls::TlsAcceptor;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +32,8 @@ pub enum ServerError {
     },
     #[error("could not set up tick statistics: {0}")]
     Stats(#[from] hdrhistogram::CreationError),
+    #[error("could not set up TLS: {0}")]
+    Tls(#[from] TlsError),
 }
 
 /// Figures of a whole run, returned by [`Server::run`].
@@ -51,6 +56,21 @@ pub struct Server {
     local_addr: SocketAddr,
     ctx: Arc<SessionContext>,
     room_run: RoomRun,
+    dev_certificate: Option<DevCertificate>,
+}
+
+/// The TLS acceptor the configuration asks for, and the generated certificate with `--dev-tls`.
+fn tls_acceptor(
+    config: &ServerConfig,
+) -> Result<(Option<TlsAcceptor>, Option<DevCertificate>), TlsError> {
+    if let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) {
+        return Ok((Some(tls::acceptor_from_pem(cert, key)?), None));
+    }
+    if let Some(path) = &config.dev_tls_cert {
+        let (acceptor, certificate) = tls::dev_acceptor(path)?;
+        return Ok((Some(acceptor), Some(certificate)));
+    }
+    Ok((None, None))
 }
 
 impl Server {
@@ -77,7 +97,9 @@ impl Server {
             addr: config.bind,
             source,
         })?;
+        let (tls, dev_certificate) = tls_acceptor(&config)?;
         let metrics = Arc::new(ServerMetrics::default());
+        let per_ip = ConnectionLimiter::new(config.max_connections_per_ip);
         let shutdown = CancellationToken::new();
         let (room, room_handle) =
             Room::new(RoomSettings::from_config(&config), game, metrics.clone())?;
@@ -88,12 +110,15 @@ impl Server {
             metrics,
             shutdown,
             faults: None,
+            tls,
+            per_ip,
         });
         Ok(Server {
             listener,
             local_addr,
             ctx,
             room_run,
+            dev_certificate,
         })
     }
 
@@ -105,6 +130,21 @@ impl Server {
             None => tracing::error!("fault injector not installed: server already running"),
         }
         self
+    }
+
+    /// The certificate generated for `--dev-tls`, for clients to trust.
+    pub fn dev_certificate(&self) -> Option<&DevCertificate> {
+        self.dev_certificate.as_ref()
+    }
+
+    /// `ws://…/ws` or `wss://…/ws`: where clients connect.
+    pub fn url(&self) -> String {
+        let scheme = if self.ctx.tls.is_some() { "wss" } else { "ws" };
+        format!(
+            "{scheme}://{}{}",
+            self.local_addr,
+            ticksync_protocol::WEBSOCKET_PATH
+        )
     }
 
     /// The address actually bound (useful with port 0).

@@ -14,17 +14,19 @@ use http::header::SEC_WEBSOCKET_PROTOCOL;
 use http::HeaderValue;
 use ticksync_protocol::codec::{decode_server_message, encode};
 use ticksync_protocol::{
-    ClientMessage, ErrorMessage, Hello, ServerMessage, Snapshot, Welcome, PROTOCOL_VERSION,
+    ClientMessage, ErrorMessage, Hello, ServerMessage, Snapshot, Tick, Welcome, PROTOCOL_VERSION,
     SUBPROTOCOL_BINCODE,
 };
 use ticksync_server::metrics::ServerMetrics;
 use ticksync_server::net::FaultInjector;
 use ticksync_server::{Server, ServerConfig, ServerSummary};
 use tokio::net::TcpStream;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tokio_rustls::rustls;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
-use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tokio_util::sync::CancellationToken;
 
@@ -34,6 +36,7 @@ pub const WAIT: Duration = Duration::from_secs(10);
 /// A server running in the test's runtime on 127.0.0.1 with an ephemeral port.
 pub struct TestServer {
     pub addr: SocketAddr,
+    url: String,
     pub metrics: Arc<ServerMetrics>,
     shutdown: CancellationToken,
     task: JoinHandle<ServerSummary>,
@@ -69,20 +72,22 @@ impl TestServer {
 
     fn launch(server: Server) -> TestServer {
         let addr = server.local_addr();
+        let url = server.url();
         let metrics = server.metrics();
         let shutdown = server.shutdown_token();
         let task = tokio::spawn(server.run());
         TestServer {
             addr,
+            url,
             metrics,
             shutdown,
             task,
         }
     }
 
-    /// The WebSocket URL of the server.
+    /// The WebSocket URL of the server (`ws://`, or `wss://` with TLS on).
     pub fn url(&self) -> String {
-        format!("ws://{}{}", self.addr, ticksync_protocol::WEBSOCKET_PATH)
+        self.url.clone()
     }
 
     /// Shuts the server down gracefully and returns its summary.
@@ -93,6 +98,20 @@ impl TestServer {
             .expect("server stops in time")
             .expect("server task does not panic")
     }
+}
+
+/// A rustls client configuration that trusts only the certificates in the PEM file `ca_cert`.
+pub fn tls_client_config(ca_cert: &std::path::Path) -> anyhow::Result<rustls::ClientConfig> {
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for certificate in rustls::pki_types::CertificateDer::pem_file_iter(ca_cert)? {
+        roots.add(certificate?)?;
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
 }
 
 /// Logs to the test output when `RUST_LOG` is set; silent otherwise.
@@ -124,18 +143,56 @@ impl RawClient {
         RawClient::connect_offering(url, Some(SUBPROTOCOL_BINCODE)).await
     }
 
+    /// Connects and completes Hello/Welcome over `wss://`, trusting the PEM certificate at
+    /// `ca_cert`.
+    pub async fn join_tls(
+        url: &str,
+        ca_cert: &std::path::Path,
+    ) -> anyhow::Result<(RawClient, Welcome)> {
+        let client = RawClient::connect_with(
+            url,
+            &[("Sec-WebSocket-Protocol", SUBPROTOCOL_BINCODE)],
+            Some(ca_cert),
+        )
+        .await?;
+        client.hello("tls").await
+    }
+
     /// Connects offering `subprotocol` (or none).
     pub async fn connect_offering(
         url: &str,
         subprotocol: Option<&str>,
     ) -> anyhow::Result<RawClient> {
+        let headers: Vec<(&str, &str)> = subprotocol
+            .map(|protocol| (SEC_WEBSOCKET_PROTOCOL.as_str(), protocol))
+            .into_iter()
+            .collect();
+        RawClient::connect_with(url, &headers, None).await
+    }
+
+    /// Connects sending `headers` (the subprotocol among them, if wanted), over TLS trusting
+    /// only the PEM certificate at `ca_cert` when given.
+    pub async fn connect_with(
+        url: &str,
+        headers: &[(&str, &str)],
+        ca_cert: Option<&std::path::Path>,
+    ) -> anyhow::Result<RawClient> {
         let mut request = url.into_client_request()?;
-        if let Some(protocol) = subprotocol {
-            request
-                .headers_mut()
-                .insert(SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_str(protocol)?);
+        for (name, value) in headers {
+            request.headers_mut().append(
+                http::HeaderName::from_bytes(name.as_bytes())?,
+                HeaderValue::from_str(value)?,
+            );
         }
-        let (ws, _response) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(request))
+        let connector = match ca_cert {
+            None => None,
+            Some(path) => Some(tokio_tungstenite::Connector::Rustls(Arc::new(
+                tls_client_config(path)?,
+            ))),
+        };
+        let connecting =
+            tokio_tungstenite::connect_async_tls_with_config(request, None, true, connector);
+        let (ws, _response) = tokio::time::timeout(WAIT, connecting)
             .await
             .context("connect timed out")??;
         Ok(RawClient { ws })
@@ -143,7 +200,12 @@ impl RawClient {
 
     /// Connects and completes Hello/Welcome.
     pub async fn join(url: &str, name: &str) -> anyhow::Result<(RawClient, Welcome)> {
-        let mut client = RawClient::connect(url).await?;
+        RawClient::connect(url).await?.hello(name).await
+    }
+
+    /// Sends `Hello` and waits for `Welcome`.
+    pub async fn hello(mut self, name: &str) -> anyhow::Result<(RawClient, Welcome)> {
+        let client = &mut self;
         client
             .send(&ClientMessage::Hello(Hello {
                 protocol_version: PROTOCOL_VERSION,
@@ -151,7 +213,7 @@ impl RawClient {
             }))
             .await?;
         match client.next_event().await? {
-            RawEvent::Message(ServerMessage::Welcome(welcome)) => Ok((client, welcome)),
+            RawEvent::Message(ServerMessage::Welcome(welcome)) => Ok((self, welcome)),
             other => bail!("expected Welcome, got {other:?}"),
         }
     }
@@ -187,19 +249,24 @@ impl RawClient {
         }
     }
 
-    /// Reads until the server closes; returns the last `Error` message seen and the close
-    /// code and reason.
+    /// Reads until the server closes (at most [`WAIT`] in all); returns the last `Error`
+    /// message seen and the close code and reason.
     pub async fn expect_close(
         &mut self,
     ) -> anyhow::Result<(Option<ErrorMessage>, Option<(u16, String)>)> {
-        let mut error = None;
-        loop {
-            match self.next_event().await? {
-                RawEvent::Message(ServerMessage::Error(message)) => error = Some(message),
-                RawEvent::Message(_) => continue,
-                RawEvent::Closed(close) => return Ok((error, close)),
+        let reading = async {
+            let mut error = None;
+            loop {
+                match self.next_event().await? {
+                    RawEvent::Message(ServerMessage::Error(message)) => error = Some(message),
+                    RawEvent::Message(_) => continue,
+                    RawEvent::Closed(close) => return Ok((error, close)),
+                }
             }
-        }
+        };
+        tokio::time::timeout(WAIT, reading)
+            .await
+            .context("the server did not close the connection in time")?
     }
 
     /// The next snapshot, skipping other messages.
@@ -211,5 +278,80 @@ impl RawClient {
                 RawEvent::Closed(close) => bail!("closed while waiting for a snapshot: {close:?}"),
             }
         }
+    }
+}
+
+/// Honest players watching while a test misbehaves beside them.
+const OBSERVERS: usize = 3;
+
+/// Honest players reading snapshots in the background.
+pub struct Observers {
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<Vec<Tick>>>,
+}
+
+impl Observers {
+    /// Joins three observers that record the tick of every snapshot they receive.
+    pub async fn join(server: &TestServer) -> Observers {
+        let (stop, stopped) = watch::channel(false);
+        let mut tasks = Vec::new();
+        for i in 0..OBSERVERS {
+            let (mut client, _) = RawClient::join(&server.url(), &format!("observer-{i}"))
+                .await
+                .unwrap();
+            let mut stopped = stopped.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut ticks = Vec::new();
+                loop {
+                    tokio::select! {
+                        _ = stopped.changed() => return ticks,
+                        snapshot = client.next_snapshot() => ticks.push(snapshot.expect("observer keeps its snapshots").tick),
+                    }
+                }
+            }));
+        }
+        Observers { stop, tasks }
+    }
+
+    /// Stops the observers and checks each saw an unbroken run of ticks.
+    pub async fn assert_no_gaps(self) {
+        // Let a few more ticks pass after the bad client is gone.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        self.stop.send_replace(true);
+        for task in self.tasks {
+            let ticks = task.await.expect("observer task");
+            assert!(
+                ticks.len() >= 5,
+                "observer saw only {} snapshots",
+                ticks.len()
+            );
+            for pair in ticks.windows(2) {
+                assert_eq!(
+                    pair[1],
+                    pair[0] + 1,
+                    "observer missed ticks between {} and {}",
+                    pair[0],
+                    pair[1]
+                );
+            }
+        }
+    }
+}
+
+/// The HTTP status and body of a refused upgrade.
+pub fn refused_upgrade(result: anyhow::Result<RawClient>) -> (u16, String) {
+    let error = match result {
+        Ok(_) => panic!("the upgrade should have been refused"),
+        Err(error) => error,
+    };
+    match error.downcast::<tungstenite::Error>() {
+        Ok(tungstenite::Error::Http(response)) => {
+            let body = response
+                .body()
+                .as_ref()
+                .map(|b| String::from_utf8_lossy(b).into_owned());
+            (response.status().as_u16(), body.unwrap_or_default())
+        }
+        other => panic!("expected an HTTP refusal, got {other:?}"),
     }
 }

@@ -8,68 +8,11 @@
 use std::time::Duration;
 
 use ticksync_protocol::{
-    close_code, ClientMessage, ErrorCode, Hello, Input, MoveDir, Tick, PROTOCOL_VERSION,
+    close_code, ClientMessage, ErrorCode, Hello, Input, MoveDir, PROTOCOL_VERSION,
 };
 use ticksync_server::ServerConfig;
-use ticksync_tests::{RawClient, TestServer};
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
-use tokio_tungstenite::tungstenite::{self, Message};
-
-const OBSERVERS: usize = 3;
-
-/// Honest players reading snapshots in the background.
-struct Observers {
-    stop: watch::Sender<bool>,
-    tasks: Vec<JoinHandle<Vec<Tick>>>,
-}
-
-impl Observers {
-    async fn join(server: &TestServer) -> Observers {
-        let (stop, stopped) = watch::channel(false);
-        let mut tasks = Vec::new();
-        for i in 0..OBSERVERS {
-            let (mut client, _) = RawClient::join(&server.url(), &format!("observer-{i}"))
-                .await
-                .unwrap();
-            let mut stopped = stopped.clone();
-            tasks.push(tokio::spawn(async move {
-                let mut ticks = Vec::new();
-                loop {
-                    tokio::select! {
-                        _ = stopped.changed() => return ticks,
-                        snapshot = client.next_snapshot() => ticks.push(snapshot.expect("observer keeps its snapshots").tick),
-                    }
-                }
-            }));
-        }
-        Observers { stop, tasks }
-    }
-
-    /// Stops the observers and checks each saw an unbroken run of ticks.
-    async fn assert_no_gaps(self) {
-        // Let a few more ticks pass after the bad client is gone.
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        self.stop.send_replace(true);
-        for task in self.tasks {
-            let ticks = task.await.expect("observer task");
-            assert!(
-                ticks.len() >= 5,
-                "observer saw only {} snapshots",
-                ticks.len()
-            );
-            for pair in ticks.windows(2) {
-                assert_eq!(
-                    pair[1],
-                    pair[0] + 1,
-                    "observer missed ticks between {} and {}",
-                    pair[0],
-                    pair[1]
-                );
-            }
-        }
-    }
-}
+use ticksync_tests::{refused_upgrade, Observers, RawClient, TestServer};
+use tokio_tungstenite::tungstenite::Message;
 
 fn hello(version: u16, name: &str) -> ClientMessage {
     ClientMessage::Hello(Hello {
@@ -224,24 +167,6 @@ async fn player_name_with_control_characters() {
     .await;
 }
 
-/// The HTTP status and body of a refused upgrade.
-fn refused_upgrade(result: anyhow::Result<RawClient>) -> (u16, String) {
-    let error = match result {
-        Ok(_) => panic!("the upgrade should have been refused"),
-        Err(error) => error,
-    };
-    match error.downcast::<tungstenite::Error>() {
-        Ok(tungstenite::Error::Http(response)) => {
-            let body = response
-                .body()
-                .as_ref()
-                .map(|b| String::from_utf8_lossy(b).into_owned());
-            (response.status().as_u16(), body.unwrap_or_default())
-        }
-        other => panic!("expected an HTTP refusal, got {other:?}"),
-    }
-}
-
 #[tokio::test]
 async fn upgrade_without_or_with_a_wrong_subprotocol_is_refused_with_a_reason() {
     let server = TestServer::start().await;
@@ -283,16 +208,34 @@ async fn full_room_refuses_with_a_clear_error() {
 }
 
 #[tokio::test]
-async fn silent_clients_are_closed_after_the_idle_timeout() {
+async fn frozen_clients_are_closed_after_the_idle_timeout() {
     let server = TestServer::start_with(ServerConfig {
-        idle_timeout: Duration::from_millis(300),
+        idle_timeout: Duration::from_millis(600),
         ..ServerConfig::default()
     })
     .await;
-    let (mut client, _) = RawClient::join(&server.url(), "silent").await.unwrap();
+    let (mut client, _) = RawClient::join(&server.url(), "frozen").await.unwrap();
+    // Frozen: sends nothing and does not read, so it cannot answer the server's pings.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     let (error, close) = client.expect_close().await.unwrap();
     assert_eq!(error.map(|e| e.code), Some(ErrorCode::IdleTimeout));
     assert_eq!(close.map(|c| c.0), Some(close_code::IDLE_TIMEOUT));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn quiet_clients_that_answer_pings_stay_connected() {
+    let server = TestServer::start_with(ServerConfig {
+        idle_timeout: Duration::from_millis(600),
+        ..ServerConfig::default()
+    })
+    .await;
+    let (mut client, _) = RawClient::join(&server.url(), "quiet").await.unwrap();
+    // Reads (so its WebSocket stack answers pings) but sends no message for 3 idle timeouts.
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(1800);
+    while tokio::time::Instant::now() < deadline {
+        client.next_snapshot().await.expect("still connected");
+    }
     server.stop().await;
 }
 

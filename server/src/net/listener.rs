@@ -8,7 +8,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::task::TaskTracker;
 
-use super::{session, SessionContext};
+use super::{connection, SessionContext};
 use crate::metrics::ServerMetrics;
 
 /// Pause after a failed `accept` (typically out of file descriptors) so the loop does not
@@ -35,9 +35,11 @@ pub async fn accept_loop(listener: TcpListener, ctx: Arc<SessionContext>, sessio
             }
         };
         let Ok(permit) = permits.clone().try_acquire_owned() else {
-            ServerMetrics::add(&ctx.metrics.connections_refused, 1);
-            tracing::debug!(%peer, "connection limit reached; closing");
-            drop(tcp);
+            refuse(tcp, &ctx, "server connection limit reached");
+            continue;
+        };
+        let Some(ip_slot) = ctx.per_ip.try_admit(peer.ip()) else {
+            refuse(tcp, &ctx, "too many connections from this address");
             continue;
         };
         if let Err(error) = tcp.set_nodelay(true) {
@@ -47,9 +49,25 @@ pub async fn accept_loop(listener: TcpListener, ctx: Arc<SessionContext>, sessio
         let ctx = ctx.clone();
         sessions.spawn(async move {
             let _open = OpenConnection::new(&ctx.metrics);
-            session::serve(tcp, peer, ctx.clone()).await;
+            connection::serve(tcp, peer, &ctx).await;
+            drop(ip_slot);
             drop(permit);
         });
+    }
+}
+
+/// Turns a connection away at accept, as cheaply as possible: one non-blocking write of a
+/// canned HTTP 503 (which a plain-HTTP client can read; a TLS client just sees the close),
+/// then close. Nothing is spawned and nothing waits.
+fn refuse(tcp: tokio::net::TcpStream, ctx: &SessionContext, reason: &str) {
+    ServerMetrics::add(&ctx.metrics.connections_refused, 1);
+    tracing::debug!(peer = ?tcp.peer_addr().ok(), reason, "connection refused at accept");
+    if ctx.tls.is_none() {
+        let response = format!(
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reason}\n",
+            reason.len() + 1
+        );
+        let _ = tcp.try_write(response.as_bytes());
     }
 }
 

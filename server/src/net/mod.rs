@@ -1,24 +1,33 @@
-//! The network layer: accepting TCP connections, the WebSocket handshake, and sessions.
+//! The network layer: accepting TCP connections, TLS, the WebSocket handshake and its
+//! admission checks (origin, join token), limits, and sessions.
 //!
 //! It knows nothing of game rules: a session decodes and validates frames, forwards inputs to
 //! its room through a bounded queue, and writes whatever frames the room hands it.
 
 mod close;
+mod connection;
 mod handshake;
+mod http;
+pub mod limits;
 mod listener;
+mod rewind;
 mod session;
+pub mod tls;
 
 use std::sync::Arc;
 
 use ticksync_protocol::EntityId;
 use tokio_util::sync::CancellationToken;
 
+use tokio_rustls::TlsAcceptor;
+
 use crate::config::ServerConfig;
 use crate::metrics::ServerMetrics;
 use crate::room::RoomHandle;
+use limits::ConnectionLimiter;
 
 pub use close::SessionEnd;
-pub use handshake::{negotiate_subprotocol, websocket_config, SubprotocolError};
+pub use handshake::{admit, negotiate_subprotocol, websocket_config, Refusal};
 pub use listener::accept_loop;
 
 /// What every session needs, shared behind one `Arc`.
@@ -29,6 +38,10 @@ pub struct SessionContext {
     pub shutdown: CancellationToken,
     /// Test hook; `None` in production.
     pub faults: Option<Arc<dyn FaultInjector>>,
+    /// TLS for `wss://`; `None` serves plain `ws://`.
+    pub tls: Option<TlsAcceptor>,
+    /// Open connections per client address.
+    pub per_ip: Arc<ConnectionLimiter>,
 }
 
 /// Test hook that loses outgoing frames as a lossy network would, to prove that delta

@@ -1,7 +1,7 @@
 //! One client connection from accept to close.
 //!
-//! Phases: WebSocket upgrade → `Hello` → join the room → `Welcome` → play → close. The first
-//! three are bounded together by the handshake timeout. While playing, a reader and a writer
+//! Phases (after the WebSocket upgrade in [`super::connection`]): `Hello` → join the room →
+//! `Welcome` → play → close. Everything up to `Welcome` is bounded by the handshake timeout. While playing, a reader and a writer
 //! run side by side in this one task:
 //! - the reader decodes frames, validates them, forwards inputs to the room's bounded queue
 //!   and answers pings;
@@ -12,7 +12,7 @@
 //! and close frame, bounded by a timeout so a peer that stopped reading cannot hold it open.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,12 +20,14 @@ use bytes::Bytes;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use ticksync_protocol::codec::{self, decode_client_message, CodecError};
+use ticksync_protocol::token::JoinClaims;
 use ticksync_protocol::{
     close_code, ClientMessage, EntityId, ErrorCode, ErrorMessage, Hello, Input, InputSeq, Pong,
     ServerMessage, Tick, Welcome,
 };
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
@@ -33,38 +35,45 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
 use super::close::SessionEnd;
-use super::handshake::upgrade;
+use super::limits::{MessageRateLimiter, RateDecision};
 use super::FaultInjector;
 use super::SessionContext;
 use crate::metrics::ServerMetrics;
 use crate::room::{Disconnect, JoinRefused, JoinRequest};
 
-type Ws = WebSocketStream<TcpStream>;
-type WsSink<'a> = SplitSink<&'a mut Ws, Message>;
-type WsStream<'a> = SplitStream<&'a mut Ws>;
+type Ws<S> = WebSocketStream<S>;
+type WsSink<'a, S> = SplitSink<&'a mut Ws<S>, Message>;
+type WsStream<'a, S> = SplitStream<&'a mut Ws<S>>;
 
 /// Time allowed for sending the error message and close frame, and for the peer's answering
 /// close. A peer that stopped reading does not get to hold the connection longer.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// Floor of the ping interval, so a tiny idle timeout in a test cannot make the writer spin.
+const MIN_PING_INTERVAL: Duration = Duration::from_millis(50);
+
 /// Frames written per flush at most, so one session's burst cannot monopolize its task.
 const MAX_FRAMES_PER_FLUSH: usize = 64;
 
-/// Serves one accepted TCP connection until it closes.
-pub async fn serve(tcp: TcpStream, peer: SocketAddr, ctx: Arc<SessionContext>) {
-    let started = tokio::time::timeout(ctx.config.handshake_timeout, open(tcp, &ctx));
+/// Runs a session on a freshly upgraded WebSocket until it closes: `Hello`, join, play,
+/// close. `deadline` bounds everything up to `Welcome` (the handshake timeout, counted from
+/// accept). With join tokens on, `claims` is the verified token; its name is the player's.
+pub async fn run<S>(
+    mut ws: Ws<S>,
+    claims: Option<JoinClaims>,
+    peer: SocketAddr,
+    deadline: Instant,
+    ctx: &SessionContext,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+{
     let opened = tokio::select! {
-        opened = started => opened,
+        opened = tokio::time::timeout_at(deadline, open(&mut ws, claims, ctx)) => opened,
         _ = ctx.shutdown.cancelled() => return,
     };
-    let (mut ws, joined) = match opened {
-        Ok(Ok(opened)) => opened,
-        Ok(Err(OpenFailure::Upgrade(error))) => {
-            ServerMetrics::add(&ctx.metrics.handshake_failures, 1);
-            tracing::debug!(%peer, %error, "WebSocket upgrade failed");
-            return;
-        }
-        Ok(Err(OpenFailure::Refused(mut ws, end))) => {
+    let joined = match opened {
+        Ok(Ok(joined)) => joined,
+        Ok(Err(end)) => {
             ServerMetrics::add(&ctx.metrics.handshake_failures, 1);
             tracing::debug!(%peer, reason = end.label(), "session refused");
             close(&mut ws, &end, &ctx.metrics).await;
@@ -72,16 +81,27 @@ pub async fn serve(tcp: TcpStream, peer: SocketAddr, ctx: Arc<SessionContext>) {
         }
         Err(_elapsed) => {
             ServerMetrics::add(&ctx.metrics.handshake_failures, 1);
-            tracing::debug!(%peer, "handshake timed out");
+            tracing::debug!(%peer, "no Hello before the handshake timeout");
+            let end = SessionEnd::error(
+                ErrorCode::IdleTimeout,
+                close_code::IDLE_TIMEOUT,
+                "no Hello in time",
+            );
+            close(&mut ws, &end, &ctx.metrics).await;
             return;
         }
     };
     let entity = joined.welcome.entity_id;
     tracing::debug!(%peer, %entity, "session started");
-    let end = play(&mut ws, joined, &ctx).await;
+    let end = play(&mut ws, joined, ctx).await;
     match &end {
         SessionEnd::Close { code, .. } if *code == close_code::IDLE_TIMEOUT => {
             ServerMetrics::add(&ctx.metrics.kicks_idle, 1)
+        }
+        SessionEnd::Close { code, error, .. }
+            if *code == close_code::POLICY_VIOLATION && *error == Some(ErrorCode::Flooding) =>
+        {
+            ServerMetrics::add(&ctx.metrics.kicks_flood, 1)
         }
         SessionEnd::Close { code, .. }
             if matches!(
@@ -109,34 +129,28 @@ struct Joined {
     acked_tick: Arc<AtomicU32>,
 }
 
-enum OpenFailure {
-    Upgrade(WsError),
-    // Boxed: the stream is large and this path is rare.
-    Refused(Box<Ws>, SessionEnd),
+/// Read `Hello`, join the room and send `Welcome`.
+async fn open<S>(
+    ws: &mut Ws<S>,
+    claims: Option<JoinClaims>,
+    ctx: &SessionContext,
+) -> Result<Joined, SessionEnd>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+{
+    let hello = read_hello(ws, &ctx.metrics).await?;
+    // A verified token names the player; the name in Hello is only a wish.
+    let name = claims.map_or(hello.player_name, |claims| claims.name);
+    let joined = join(name, ctx).await?;
+    let welcome = ServerMessage::Welcome(joined.welcome.clone());
+    send_message(ws, &welcome, &ctx.metrics).await?;
+    Ok(joined)
 }
 
-/// Upgrade, read `Hello`, join the room and send `Welcome`.
-async fn open(tcp: TcpStream, ctx: &SessionContext) -> Result<(Ws, Joined), OpenFailure> {
-    let mut ws = upgrade(tcp, &ctx.config)
-        .await
-        .map_err(OpenFailure::Upgrade)?;
-    let hello = match read_hello(&mut ws, &ctx.metrics).await {
-        Ok(hello) => hello,
-        Err(end) => return Err(OpenFailure::Refused(Box::new(ws), end)),
-    };
-    match join(&hello, ctx).await {
-        Ok(joined) => {
-            let welcome = ServerMessage::Welcome(joined.welcome.clone());
-            if let Err(end) = send_message(&mut ws, &welcome, &ctx.metrics).await {
-                return Err(OpenFailure::Refused(Box::new(ws), end));
-            }
-            Ok((ws, joined))
-        }
-        Err(end) => Err(OpenFailure::Refused(Box::new(ws), end)),
-    }
-}
-
-async fn read_hello(ws: &mut Ws, metrics: &ServerMetrics) -> Result<Hello, SessionEnd> {
+async fn read_hello<S>(ws: &mut Ws<S>, metrics: &ServerMetrics) -> Result<Hello, SessionEnd>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     loop {
         let message = match ws.next().await {
             Some(Ok(message)) => message,
@@ -176,14 +190,14 @@ async fn read_hello(ws: &mut Ws, metrics: &ServerMetrics) -> Result<Hello, Sessi
     }
 }
 
-async fn join(hello: &Hello, ctx: &SessionContext) -> Result<Joined, SessionEnd> {
+async fn join(player_name: String, ctx: &SessionContext) -> Result<Joined, SessionEnd> {
     let (input_tx, input_rx) = mpsc::channel(ctx.config.input_queue_capacity);
     let (outbound_tx, outbound_rx) = mpsc::channel(ctx.config.outbound_queue_capacity);
     let (disconnect_tx, disconnect_rx) = oneshot::channel();
     let (reply_tx, reply_rx) = oneshot::channel();
     let acked_tick = Arc::new(AtomicU32::new(0));
     let request = JoinRequest {
-        player_name: hello.player_name.clone(),
+        player_name,
         inputs: input_rx,
         outbound: outbound_tx.clone(),
         disconnect: disconnect_tx,
@@ -213,7 +227,10 @@ async fn join(hello: &Hello, ctx: &SessionContext) -> Result<Joined, SessionEnd>
 }
 
 /// Runs the reader and writer until one of them (or shutdown) ends the session.
-async fn play(ws: &mut Ws, joined: Joined, ctx: &SessionContext) -> SessionEnd {
+async fn play<S>(ws: &mut Ws<S>, joined: Joined, ctx: &SessionContext) -> SessionEnd
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+{
     let Joined {
         welcome,
         inputs,
@@ -223,17 +240,35 @@ async fn play(ws: &mut Ws, joined: Joined, ctx: &SessionContext) -> SessionEnd {
         acked_tick,
     } = joined;
     let (mut sink, mut stream) = ws.split();
+    let started = Instant::now();
+    let last_heard = AtomicU64::new(0);
     let reader = Reader {
         inputs,
         pongs: outbound_for_pongs,
         acked_tick,
         last_seq: 0,
+        rate: MessageRateLimiter::new(
+            ctx.config.max_messages_per_second,
+            ctx.config.flood_timeout,
+            started,
+        ),
+        heard: Heard {
+            started,
+            last: &last_heard,
+        },
         ctx,
     };
     let writer = Writer {
         entity: welcome.entity_id,
         metrics: &ctx.metrics,
         faults: ctx.faults.as_deref(),
+        heard: Heard {
+            started,
+            last: &last_heard,
+        },
+        // Three pings per idle timeout: a live client's WebSocket stack answers each, so
+        // it is never closed as idle just because the game has nothing to say.
+        ping_every: ctx.config.idle_timeout / 3,
     };
     tokio::select! {
         end = reader.run(&mut stream) => end,
@@ -250,11 +285,36 @@ struct Reader<'a> {
     /// Shared with the room, which reads it to pick the delta baseline.
     acked_tick: Arc<AtomicU32>,
     last_seq: InputSeq,
+    rate: MessageRateLimiter,
+    heard: Heard<'a>,
     ctx: &'a SessionContext,
 }
 
+/// When the client was last heard from, shared by the reader (which writes it) and the
+/// writer (which pings a quiet client). Milliseconds since the session started.
+#[derive(Clone, Copy)]
+struct Heard<'a> {
+    started: Instant,
+    last: &'a AtomicU64,
+}
+
+impl Heard<'_> {
+    fn now(&self) {
+        let millis = self.started.elapsed().as_millis() as u64;
+        self.last.store(millis, Ordering::Relaxed);
+    }
+
+    fn quiet_for(&self) -> Duration {
+        let last = Duration::from_millis(self.last.load(Ordering::Relaxed));
+        self.started.elapsed().saturating_sub(last)
+    }
+}
+
 impl Reader<'_> {
-    async fn run(mut self, stream: &mut WsStream<'_>) -> SessionEnd {
+    async fn run<S>(mut self, stream: &mut WsStream<'_, S>) -> SessionEnd
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
         let idle_timeout = self.ctx.config.idle_timeout;
         loop {
             let message = match tokio::time::timeout(idle_timeout, stream.next()).await {
@@ -269,6 +329,26 @@ impl Reader<'_> {
                 Ok(Some(Err(error))) => return end_for_read_error(error),
                 Ok(Some(Ok(message))) => message,
             };
+            self.heard.now();
+            match self.rate.check(Instant::now()) {
+                RateDecision::Allow => {}
+                RateDecision::Drop => {
+                    ServerMetrics::add(&self.ctx.metrics.messages_dropped, 1);
+                    continue;
+                }
+                RateDecision::Flooding => {
+                    let config = &self.ctx.config;
+                    return SessionEnd::error(
+                        ErrorCode::Flooding,
+                        close_code::POLICY_VIOLATION,
+                        format!(
+                            "message flood: over {} messages/s for {}s",
+                            config.max_messages_per_second,
+                            config.flood_timeout.as_secs_f32()
+                        ),
+                    );
+                }
+            }
             let message = match classify(message, &self.ctx.metrics) {
                 Ok(Some(message)) => message,
                 Ok(None) => continue,
@@ -400,15 +480,22 @@ struct Writer<'a> {
     entity: EntityId,
     metrics: &'a ServerMetrics,
     faults: Option<&'a dyn FaultInjector>,
+    heard: Heard<'a>,
+    ping_every: Duration,
 }
 
 impl Writer<'_> {
-    async fn run(
+    async fn run<S>(
         &self,
-        sink: &mut WsSink<'_>,
+        sink: &mut WsSink<'_, S>,
         outbound: &mut mpsc::Receiver<Bytes>,
         disconnect: &mut oneshot::Receiver<Disconnect>,
-    ) -> SessionEnd {
+    ) -> SessionEnd
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        let mut ping_timer = tokio::time::interval(self.ping_every.max(MIN_PING_INTERVAL));
+        ping_timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let first = tokio::select! {
                 biased;
@@ -417,6 +504,15 @@ impl Writer<'_> {
                     Some(frame) => frame,
                     None => return SessionEnd::going_away(),
                 },
+                _ = ping_timer.tick() => {
+                    if self.heard.quiet_for() >= self.ping_every {
+                        let ping = Message::Ping(Bytes::new());
+                        if sink.feed(ping).await.is_err() || sink.flush().await.is_err() {
+                            return SessionEnd::PeerGone;
+                        }
+                    }
+                    continue;
+                }
             };
             let mut written = 0u64;
             let mut next = Some(first);
@@ -457,11 +553,14 @@ fn end_for_disconnect(reason: Option<Disconnect>) -> SessionEnd {
     }
 }
 
-async fn send_message(
-    ws: &mut Ws,
+async fn send_message<S>(
+    ws: &mut Ws<S>,
     message: &ServerMessage,
     metrics: &ServerMetrics,
-) -> Result<(), SessionEnd> {
+) -> Result<(), SessionEnd>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let frame = codec::encode(message).map_err(|error| {
         SessionEnd::error(
             ErrorCode::Internal,
@@ -477,7 +576,10 @@ async fn send_message(
 
 /// Sends the error message and close frame of `end`, then waits (bounded) for the peer's
 /// close so the TCP connection ends cleanly.
-async fn close(ws: &mut Ws, end: &SessionEnd, metrics: &ServerMetrics) {
+async fn close<S>(ws: &mut Ws<S>, end: &SessionEnd, metrics: &ServerMetrics)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let SessionEnd::Close {
         code,
         reason,

@@ -89,7 +89,12 @@ impl SpatialGrid {
 
     /// Calls `visit` with the index and position of every entity in the cells overlapping
     /// the square of half-side `radius` around `center`.
-    fn for_each_near(&self, (x, y): (i32, i32), radius: i32, mut visit: impl FnMut(u32, (i32, i32))) {
+    fn for_each_near(
+        &self,
+        (x, y): (i32, i32),
+        radius: i32,
+        mut visit: impl FnMut(u32, (i32, i32)),
+    ) {
         if self.side == 0 {
             return;
         }
