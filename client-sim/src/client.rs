@@ -21,7 +21,7 @@ use rand::{Rng, SeedableRng};
 use ticksync_protocol::codec::{self, MAX_SERVER_MESSAGE_BYTES};
 use ticksync_protocol::{
     close_code, Ack, ClientMessage, EntityId, EntityState, Hello, Input, InputSeq, MoveDir, Ping,
-    ServerMessage, Snapshot, Tick, Welcome, PROTOCOL_VERSION, SUBPROTOCOL_BINCODE,
+    Resume, ServerMessage, Snapshot, Tick, Welcome, PROTOCOL_VERSION, SUBPROTOCOL_BINCODE,
 };
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -84,6 +84,9 @@ pub struct ClientOptions {
     /// client's own, which then stays empty: a swarm's bots share one, as a histogram
     /// per bot would cost ~140 KiB each.
     pub shared_latency: Option<(Arc<SharedLatency>, usize)>,
+    /// Take back an entity after a dropped connection: sends `Resume` with this token (the
+    /// `resume_token` of the previous `Welcome`) instead of `Hello`.
+    pub resume_token: Option<String>,
 }
 
 impl Default for ClientOptions {
@@ -98,6 +101,7 @@ impl Default for ClientOptions {
             tls: None,
             trace: false,
             shared_latency: None,
+            resume_token: None,
         }
     }
 }
@@ -232,10 +236,16 @@ impl Client {
         debug!(url, "WebSocket connected; sending Hello");
 
         let mut counters = ClientCounters::default();
-        let hello = ClientMessage::Hello(Hello {
-            protocol_version: PROTOCOL_VERSION,
-            player_name: options.player_name.clone(),
-        });
+        let hello = match &options.resume_token {
+            Some(token) => ClientMessage::Resume(Resume {
+                protocol_version: PROTOCOL_VERSION,
+                resume_token: token.clone(),
+            }),
+            None => ClientMessage::Hello(Hello {
+                protocol_version: PROTOCOL_VERSION,
+                player_name: options.player_name.clone(),
+            }),
+        };
         send_frame(&mut socket, &hello, &mut counters, trace).await?;
         let welcome = await_welcome(&mut socket, &mut counters, trace).await?;
         debug!(entity = %welcome.entity_id, tick_rate_hz = welcome.tick_rate_hz, "welcomed");

@@ -10,6 +10,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use rand::rngs::SmallRng;
+use rand::SeedableRng;
+use ticksync_protocol::ErrorCode;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tracing::{debug, info, warn};
@@ -19,6 +22,7 @@ use crate::behaviour::{Behaviour, Mix};
 use crate::bot::{ArenaBot, BotSteering, CircleSteering, Steering};
 use crate::chaos::{run_chaos_bot, ChaosCounters, ChaosPlan, ChaosRates};
 use crate::client::{Client, ClientOptions, DEFAULT_HANDSHAKE_TIMEOUT};
+use crate::error::ClientError;
 use crate::latency::SharedLatency;
 use crate::live::LiveStats;
 use crate::progress::{spawn_progress, ProgressMode};
@@ -36,9 +40,20 @@ pub const DEFAULT_MAX_CONCURRENT_HANDSHAKES: usize = 32;
 /// and drops the connection.
 pub const LEAVE_GRACE: Duration = Duration::from_secs(2);
 
-/// Pause before an honest bot reconnects after a disconnect: a game client's first retry,
-/// and enough that a server shedding load is not hit by an instant reconnect storm.
-pub const RECONNECT_DELAY: Duration = Duration::from_secs(1);
+/// First pause before an honest bot reconnects after a disconnect; it doubles with each
+/// failed attempt up to [`RECONNECT_MAX_DELAY`], and each pause is jittered by ±50% so a
+/// server that dropped many bots at once is not hit by a synchronized reconnect storm.
+pub const RECONNECT_BASE_DELAY: Duration = Duration::from_millis(250);
+
+/// Longest pause between reconnect attempts.
+pub const RECONNECT_MAX_DELAY: Duration = Duration::from_secs(5);
+
+/// The pause before reconnect attempt `attempt` (0-based): exponential backoff with jitter.
+pub fn reconnect_delay(attempt: u32, rng: &mut impl rand::Rng) -> Duration {
+    let exponential = RECONNECT_BASE_DELAY.saturating_mul(1u32 << attempt.min(16));
+    let capped = exponential.min(RECONNECT_MAX_DELAY);
+    capped.mul_f64(rng.random_range(0.5..1.5))
+}
 
 /// Socket read buffer per bot. Arena snapshots in the scale (area of interest) mode are
 /// well under a few KiB, and larger ones are read in several calls; 4 KiB keeps 10,000
@@ -259,6 +274,9 @@ async fn run_honest_bot(
     let leave_at = shared.leave_at;
     let mut bot = ArenaBot::with_steering(steering, leave_at).report_to(Arc::clone(&shared.live));
     let mut outcome = BotOutcome::default();
+    let mut options = options;
+    let mut backoff_rng = SmallRng::seed_from_u64(index as u64 ^ 0xB0FF);
+    let mut attempt = 0u32;
     loop {
         let connected = {
             // The semaphore is never closed, so acquiring fails only if it were; treat that
@@ -272,13 +290,29 @@ async fn run_honest_bot(
             Ok(client) => client,
             Err(error) => {
                 debug!(bot = index, %error, "bot could not connect");
-                if !outcome.connected || Instant::now() + RECONNECT_DELAY >= leave_at {
+                if matches!(
+                    &error,
+                    ClientError::Refused {
+                        code: ErrorCode::ResumeRefused,
+                        ..
+                    }
+                ) {
+                    // The grace period is over: come back as a new player, at once.
+                    options.resume_token = None;
+                    continue;
+                }
+                let delay = reconnect_delay(attempt, &mut backoff_rng);
+                attempt += 1;
+                if !outcome.connected || Instant::now() + delay >= leave_at {
                     return outcome;
                 }
-                tokio::time::sleep(RECONNECT_DELAY).await;
+                tokio::time::sleep(delay).await;
                 continue;
             }
         };
+        attempt = 0;
+        // Keep the newest resume token: after a drop, the bot takes its entity back.
+        options.resume_token = Some(client.welcome().resume_token.clone());
         if outcome.connected {
             outcome.reconnects += 1;
         }
@@ -317,9 +351,31 @@ async fn run_honest_bot(
         outcome.disconnects += 1;
         shared.live.disconnect();
         drop(client);
-        if Instant::now() + RECONNECT_DELAY >= leave_at {
+        let delay = reconnect_delay(attempt, &mut backoff_rng);
+        attempt += 1;
+        if Instant::now() + delay >= leave_at {
             return outcome;
         }
-        tokio::time::sleep(RECONNECT_DELAY).await;
+        tokio::time::sleep(delay).await;
+    }
+}
+
+#[cfg(test)]
+mod backoff_tests {
+    use super::*;
+
+    #[test]
+    fn reconnect_delays_grow_jittered_and_capped() {
+        let mut rng = SmallRng::seed_from_u64(1);
+        let first = reconnect_delay(0, &mut rng);
+        assert!(first >= RECONNECT_BASE_DELAY / 2 && first <= RECONNECT_BASE_DELAY * 3 / 2);
+        let later = reconnect_delay(3, &mut rng);
+        assert!(later >= RECONNECT_BASE_DELAY * 4 && later <= RECONNECT_BASE_DELAY * 12);
+        for attempt in [10, 40, u32::MAX] {
+            assert!(reconnect_delay(attempt, &mut rng) <= RECONNECT_MAX_DELAY * 3 / 2);
+        }
+        let spread: std::collections::HashSet<_> =
+            (0..20).map(|_| reconnect_delay(2, &mut rng)).collect();
+        assert!(spread.len() > 10, "jittered");
     }
 }

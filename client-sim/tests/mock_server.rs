@@ -205,6 +205,8 @@ async fn serve(stream: TcpStream, id: u32) {
             width: 2000,
             height: 2000,
         },
+        resume_token: format!("{id:032x}"),
+        resumed: false,
     };
     ws.send(binary(&ServerMessage::Welcome(welcome)))
         .await
@@ -245,7 +247,7 @@ async fn serve(stream: TcpStream, id: u32) {
                         while let Some(Ok(_)) = ws.next().await {}
                         return;
                     }
-                    Ok(ClientMessage::Hello(_)) | Err(_) => return,
+                    Ok(ClientMessage::Hello(_) | ClientMessage::Resume(_)) | Err(_) => return,
                 },
                 Some(Ok(_)) => {}
                 _ => return,

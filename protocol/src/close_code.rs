@@ -25,3 +25,8 @@ pub const UNSUPPORTED_VERSION: u16 = 4000;
 pub const ROOM_FULL: u16 = 4001;
 /// The client sent nothing for longer than the idle timeout (no Hello in time, or silence).
 pub const IDLE_TIMEOUT: u16 = 4002;
+/// `Resume` was refused: the token is unknown, already used, or its grace period is over.
+/// Start a new session with `Hello`.
+pub const RESUME_REFUSED: u16 = 4003;
+/// Another connection resumed this session's entity; this one is closed.
+pub const REPLACED: u16 = 4004;

@@ -228,6 +228,10 @@ mod tests {
                 client_time_us: u64::MAX,
             }),
             ClientMessage::Leave,
+            ClientMessage::Resume(Resume {
+                protocol_version: crate::PROTOCOL_VERSION,
+                resume_token: "0123456789abcdef0123456789abcdef".into(),
+            }),
         ]
     }
 
@@ -241,6 +245,8 @@ mod tests {
                     width: 2000,
                     height: 2000,
                 },
+                resume_token: "0123456789abcdef0123456789abcdef".into(),
+                resumed: false,
             }),
             ServerMessage::Snapshot(Snapshot {
                 tick: 99,
@@ -442,6 +448,12 @@ mod tests {
             any::<u32>().prop_map(|tick| ClientMessage::Ack(Ack { tick })),
             any::<u64>().prop_map(|client_time_us| ClientMessage::Ping(Ping { client_time_us })),
             Just(ClientMessage::Leave),
+            (any::<u16>(), "[0-9a-f]{0,64}").prop_map(|(protocol_version, resume_token)| {
+                ClientMessage::Resume(Resume {
+                    protocol_version,
+                    resume_token,
+                })
+            }),
         ]
     }
 
@@ -452,16 +464,22 @@ mod tests {
                 any::<u16>(),
                 any::<u32>(),
                 any::<u32>(),
-                any::<u32>()
+                any::<u32>(),
+                "[0-9a-f]{0,32}",
+                any::<bool>()
             )
-                .prop_map(|(id, tick_rate_hz, tick, width, height)| {
-                    ServerMessage::Welcome(Welcome {
-                        entity_id: EntityId(id),
-                        tick_rate_hz,
-                        tick,
-                        world_size: WorldSize { width, height },
-                    })
-                }),
+                .prop_map(
+                    |(id, tick_rate_hz, tick, width, height, resume_token, resumed)| {
+                        ServerMessage::Welcome(Welcome {
+                            entity_id: EntityId(id),
+                            tick_rate_hz,
+                            tick,
+                            world_size: WorldSize { width, height },
+                            resume_token,
+                            resumed,
+                        })
+                    }
+                ),
             (
                 any::<(u32, u32, u32, u32)>(),
                 proptest::collection::vec(arb_entity(), 0..64),

@@ -28,7 +28,7 @@ pub use codec::CodecError;
 pub use game_state::{EntityDelta, EntityState, MoveDir};
 pub use messages::{
     Ack, ClientMessage, EntityId, ErrorCode, ErrorMessage, Hello, Input, InputSeq, Ping, Pong,
-    ServerMessage, Snapshot, Tick, Welcome, WorldSize,
+    Resume, ServerMessage, Snapshot, Tick, Welcome, WorldSize,
 };
 pub use replicated::Replicated;
 
@@ -47,3 +47,6 @@ pub const WEBSOCKET_PATH: &str = "/ws";
 
 /// Longest player name accepted in [`Hello`], in bytes of UTF-8.
 pub const MAX_PLAYER_NAME_BYTES: usize = 32;
+
+/// Longest resume token accepted in [`messages::Resume`]; the server issues 32 hex digits.
+pub const MAX_RESUME_TOKEN_BYTES: usize = 64;

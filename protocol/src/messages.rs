@@ -44,6 +44,9 @@ pub enum ClientMessage {
     Ack(Ack),
     /// The player leaves; the server removes its entity and closes with 1000.
     Leave,
+    /// First message of a session that takes back a player's entity after a dropped
+    /// connection, instead of `Hello`.
+    Resume(Resume),
 }
 
 /// Messages the server sends.
@@ -67,6 +70,16 @@ pub struct Hello {
     pub player_name: String,
 }
 
+/// Takes back the entity of a session that dropped without `Leave`, within the server's
+/// grace period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resume {
+    /// Must equal [`crate::PROTOCOL_VERSION`].
+    pub protocol_version: u16,
+    /// The `resume_token` of the last `Welcome`, at most [`crate::MAX_RESUME_TOKEN_BYTES`].
+    pub resume_token: String,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WorldSize {
     /// Width in world units; positions run from 0 to `width`.
@@ -83,6 +96,12 @@ pub struct Welcome {
     /// The room's tick when the player joined.
     pub tick: Tick,
     pub world_size: WorldSize,
+    /// Secret that lets this player take its entity back with `Resume` if the connection
+    /// drops; valid until the next `Welcome` (which brings a new one) or the end of the grace
+    /// period after a drop.
+    pub resume_token: String,
+    /// True when this session resumed an existing entity (same id, same state).
+    pub resumed: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -180,6 +199,10 @@ pub enum ErrorCode {
     Internal,
     /// The client sent more messages than the server accepts for too long.
     Flooding,
+    /// `Resume` named a token that is unknown, already used, or past its grace period.
+    ResumeRefused,
+    /// A newer connection resumed this session's entity.
+    Replaced,
     /// A code unknown to this build.
     Other(u16),
 }
@@ -200,6 +223,8 @@ impl ErrorCode {
             ErrorCode::IdleTimeout => 10,
             ErrorCode::Internal => 11,
             ErrorCode::Flooding => 12,
+            ErrorCode::ResumeRefused => 13,
+            ErrorCode::Replaced => 14,
             ErrorCode::Other(code) => code,
         }
     }
@@ -220,6 +245,8 @@ impl From<u16> for ErrorCode {
             10 => ErrorCode::IdleTimeout,
             11 => ErrorCode::Internal,
             12 => ErrorCode::Flooding,
+            13 => ErrorCode::ResumeRefused,
+            14 => ErrorCode::Replaced,
             other => ErrorCode::Other(other),
         }
     }
@@ -228,6 +255,23 @@ impl From<u16> for ErrorCode {
 impl From<ErrorCode> for u16 {
     fn from(code: ErrorCode) -> u16 {
         code.as_u16()
+    }
+}
+
+impl Resume {
+    /// Checks the version and the token's size.
+    pub fn validate(&self) -> Result<(), HelloError> {
+        if self.protocol_version != crate::PROTOCOL_VERSION {
+            return Err(HelloError::UnsupportedVersion {
+                offered: self.protocol_version,
+            });
+        }
+        if self.resume_token.len() > crate::MAX_RESUME_TOKEN_BYTES {
+            return Err(HelloError::ResumeTokenTooLong {
+                bytes: self.resume_token.len(),
+            });
+        }
+        Ok(())
     }
 }
 
@@ -266,6 +310,11 @@ pub enum HelloError {
     NameTooLong { bytes: usize },
     #[error("player name contains control characters")]
     NameHasControlCharacters,
+    #[error(
+        "resume token is {bytes} bytes; the limit is {}",
+        crate::MAX_RESUME_TOKEN_BYTES
+    )]
+    ResumeTokenTooLong { bytes: usize },
 }
 
 #[cfg(test)]

@@ -40,6 +40,10 @@ pub struct ServerConfig {
     /// Frames buffered per player between the tick and its socket. A full queue means the
     /// client is not reading: the snapshot is dropped instead of waiting.
     pub outbound_queue_capacity: usize,
+    /// Kernel send buffer per connection (`SO_SNDBUF`). Fixed rather than auto-tuned (which
+    /// grows to megabytes), so a client that stops reading is noticed within seconds and
+    /// kernel memory per connection stays bounded.
+    pub socket_send_buffer_bytes: usize,
     /// How long a client may stay behind (every snapshot dropped) before it is disconnected.
     pub slow_client_timeout: Duration,
     /// Time from TCP accept to a completed `Hello`/`Welcome`.
@@ -52,6 +56,9 @@ pub struct ServerConfig {
     pub shutdown_grace: Duration,
     /// Name of the room players join; join tokens must name it.
     pub room_name: String,
+    /// How long a player whose connection dropped (without `Leave`) keeps its entity,
+    /// waiting for a `Resume`.
+    pub resume_grace: Duration,
     /// Secret that join tokens are signed with. `None`: the server is open to anyone.
     pub token_secret: Option<Secret>,
     /// Browser origins allowed to connect. Empty: any origin.
@@ -119,12 +126,18 @@ impl Default for ServerConfig {
             // Eight ticks (266 ms at 30 Hz) of snapshots: enough to ride out a scheduling
             // hiccup, small enough that memory per connection stays bounded.
             outbound_queue_capacity: 8,
+            // A few seconds of even a large snapshot stream, and still a bandwidth-delay
+            // product of 200 KB/s at 300 ms round trips.
+            socket_send_buffer_bytes: 64 * 1024,
             slow_client_timeout: Duration::from_secs(3),
             handshake_timeout: Duration::from_secs(5),
             idle_timeout: Duration::from_secs(15),
             stats_interval: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(5),
             room_name: DEFAULT_ROOM_NAME.to_owned(),
+            // Long enough for a phone to switch networks or a laptop to rejoin Wi-Fi; short
+            // enough that a player who is gone does not linger in everyone's view.
+            resume_grace: Duration::from_secs(10),
             token_secret: None,
             allowed_origins: Vec::new(),
             require_origin: false,
@@ -274,6 +287,12 @@ pub struct ServerArgs {
     /// Interval of the statistics log line.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "10s")]
     pub stats_interval: Duration,
+    /// How long a player whose connection dropped keeps its entity, waiting to resume.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "10s")]
+    pub resume_grace: Duration,
+    /// Longest a shutdown waits for sessions to close after telling them (close 1001).
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "5s")]
+    pub shutdown_grace: Duration,
     /// Open connections per client IP address (0: no limit; load tests from one machine
     /// need 0 or a high value).
     #[arg(long, default_value_t = ServerConfig::default().max_connections_per_ip)]
@@ -376,6 +395,8 @@ impl ServerArgs {
             handshake_timeout: self.handshake_timeout,
             idle_timeout: self.idle_timeout,
             stats_interval: self.stats_interval,
+            resume_grace: self.resume_grace,
+            shutdown_grace: self.shutdown_grace,
             max_connections_per_ip: self.max_connections_per_ip,
             max_messages_per_second: self.max_messages_per_second,
             flood_timeout: self.flood_timeout,

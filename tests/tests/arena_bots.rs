@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use ticksync_protocol::quantize::{dequantize_position, dequantize_velocity};
 use ticksync_protocol::{EntityId, EntityState, MoveDir};
+use ticksync_server::ServerConfig;
 use ticksync_sim::{run_swarm, Client, ClientEvent, ClientOptions, SwarmConfig};
 use ticksync_tests::{RawClient, TestServer, WAIT};
 use tokio::sync::Barrier;
@@ -181,7 +182,12 @@ async fn wait_until_gone(observer: &mut RawClient, gone: EntityId) {
 
 #[tokio::test]
 async fn leaving_or_vanishing_players_disappear_from_snapshots() {
-    let server = TestServer::start().await;
+    // A vanished player's entity waits for a resume this long before it goes.
+    let server = TestServer::start_with(ServerConfig {
+        resume_grace: Duration::from_millis(500),
+        ..ServerConfig::default()
+    })
+    .await;
     let (mut observer, me) = RawClient::join(&server.url(), "observer").await.unwrap();
     let (mut leaver, leaver_welcome) = RawClient::join(&server.url(), "leaver").await.unwrap();
     let (vanisher, vanisher_welcome) = RawClient::join(&server.url(), "vanisher").await.unwrap();

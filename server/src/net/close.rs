@@ -52,6 +52,18 @@ impl SessionEnd {
         )
     }
 
+    /// Whether the player may take its entity back with `Resume`: yes when the connection
+    /// was lost, went silent or fell behind (a network problem); no after `Leave`, a kick for
+    /// misbehaviour, a replacement or a shutdown.
+    pub fn allows_resume(&self) -> bool {
+        match self {
+            SessionEnd::PeerGone => true,
+            SessionEnd::Close { code, error, .. } => {
+                *code == close_code::IDLE_TIMEOUT || *error == Some(ErrorCode::TooSlow)
+            }
+        }
+    }
+
     /// Short label for logs.
     pub fn label(&self) -> &'static str {
         match self {
@@ -66,6 +78,8 @@ impl SessionEnd {
                 close_code::UNSUPPORTED_VERSION => "unsupported version",
                 close_code::ROOM_FULL => "room full",
                 close_code::IDLE_TIMEOUT => "idle timeout",
+                close_code::RESUME_REFUSED => "resume refused",
+                close_code::REPLACED => "replaced by a resumed session",
                 _ => "closed",
             },
         }

@@ -45,6 +45,10 @@ pub async fn accept_loop(listener: TcpListener, ctx: Arc<SessionContext>, sessio
         if let Err(error) = tcp.set_nodelay(true) {
             tracing::debug!(%peer, %error, "could not set TCP_NODELAY");
         }
+        let buffer = ctx.config.socket_send_buffer_bytes;
+        if let Err(error) = socket2::SockRef::from(&tcp).set_send_buffer_size(buffer) {
+            tracing::debug!(%peer, %error, "could not set SO_SNDBUF");
+        }
         ServerMetrics::add(&ctx.metrics.connections_accepted, 1);
         let ctx = ctx.clone();
         sessions.spawn(async move {

@@ -12,7 +12,7 @@
 //! and close frame, bounded by a timeout so a peer that stopped reading cannot hold it open.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,15 +20,16 @@ use bytes::Bytes;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use ticksync_protocol::codec::{self, decode_client_message, CodecError};
+use ticksync_protocol::messages::HelloError;
 use ticksync_protocol::token::JoinClaims;
 use ticksync_protocol::{
     close_code, ClientMessage, EntityId, ErrorCode, ErrorMessage, Hello, Input, InputSeq, Pong,
-    ServerMessage, Tick, Welcome,
+    Resume, ServerMessage, Tick, Welcome,
 };
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError};
+use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError, ProtocolError};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
@@ -39,7 +40,7 @@ use super::limits::{MessageRateLimiter, RateDecision};
 use super::FaultInjector;
 use super::SessionContext;
 use crate::metrics::ServerMetrics;
-use crate::room::{Disconnect, JoinRefused, JoinRequest};
+use crate::room::{Disconnect, JoinRefused, JoinRequest, SessionShared};
 
 type Ws<S> = WebSocketStream<S>;
 type WsSink<'a, S> = SplitSink<&'a mut Ws<S>, Message>;
@@ -92,8 +93,16 @@ pub async fn run<S>(
         }
     };
     let entity = joined.welcome.entity_id;
-    tracing::debug!(%peer, %entity, "session started");
+    tracing::debug!(%peer, %entity, resumed = joined.welcome.resumed, "session started");
+    let shared = joined.shared.clone();
     let end = play(&mut ws, joined, ctx).await;
+    // Tell the room whether the entity may wait for a Resume: only when the connection was
+    // lost or stalled, not after Leave or a kick for misbehaviour.
+    if end.allows_resume() {
+        shared.end_resumable();
+    } else {
+        shared.end_final();
+    }
     match &end {
         SessionEnd::Close { code, .. } if *code == close_code::IDLE_TIMEOUT => {
             ServerMetrics::add(&ctx.metrics.kicks_idle, 1)
@@ -126,10 +135,16 @@ struct Joined {
     outbound: mpsc::Receiver<Bytes>,
     outbound_for_pongs: mpsc::Sender<Bytes>,
     disconnect: oneshot::Receiver<Disconnect>,
-    acked_tick: Arc<AtomicU32>,
+    shared: Arc<SessionShared>,
 }
 
-/// Read `Hello`, join the room and send `Welcome`.
+/// How a session opens: a new player, or one taking its entity back.
+enum Greeting {
+    Hello(Hello),
+    Resume(Resume),
+}
+
+/// Read `Hello` (or `Resume`), join the room and send `Welcome`.
 async fn open<S>(
     ws: &mut Ws<S>,
     claims: Option<JoinClaims>,
@@ -138,16 +153,19 @@ async fn open<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
-    let hello = read_hello(ws, &ctx.metrics).await?;
+    let (name, resume_token) = match read_greeting(ws, &ctx.metrics).await? {
+        Greeting::Hello(hello) => (hello.player_name, None),
+        Greeting::Resume(resume) => (String::new(), Some(resume.resume_token)),
+    };
     // A verified token names the player; the name in Hello is only a wish.
-    let name = claims.map_or(hello.player_name, |claims| claims.name);
-    let joined = join(name, ctx).await?;
+    let name = claims.map_or(name, |claims| claims.name);
+    let joined = join(name, resume_token, ctx).await?;
     let welcome = ServerMessage::Welcome(joined.welcome.clone());
     send_message(ws, &welcome, &ctx.metrics).await?;
     Ok(joined)
 }
 
-async fn read_hello<S>(ws: &mut Ws<S>, metrics: &ServerMetrics) -> Result<Hello, SessionEnd>
+async fn read_greeting<S>(ws: &mut Ws<S>, metrics: &ServerMetrics) -> Result<Greeting, SessionEnd>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -159,29 +177,25 @@ where
         };
         match classify(message, metrics)? {
             Some(ClientMessage::Hello(hello)) => {
-                return match hello.validate() {
-                    Ok(()) => Ok(hello),
-                    Err(
-                        error @ ticksync_protocol::messages::HelloError::UnsupportedVersion {
-                            ..
-                        },
-                    ) => Err(SessionEnd::error(
-                        ErrorCode::UnsupportedProtocolVersion,
-                        close_code::UNSUPPORTED_VERSION,
-                        error.to_string(),
-                    )),
-                    Err(error) => Err(SessionEnd::error(
-                        ErrorCode::InvalidHello,
-                        close_code::PROTOCOL_ERROR,
-                        error.to_string(),
-                    )),
-                };
+                return hello
+                    .validate()
+                    .map(|()| Greeting::Hello(hello))
+                    .map_err(refuse_greeting);
+            }
+            Some(ClientMessage::Resume(resume)) => {
+                return resume
+                    .validate()
+                    .map(|()| Greeting::Resume(resume))
+                    .map_err(refuse_greeting);
             }
             Some(other) => {
                 return Err(SessionEnd::error(
                     ErrorCode::UnexpectedMessage,
                     close_code::PROTOCOL_ERROR,
-                    format!("expected Hello first, got {}", message_name(&other)),
+                    format!(
+                        "expected Hello or Resume first, got {}",
+                        message_name(&other)
+                    ),
                 ))
             }
             // Control frames before Hello are fine.
@@ -190,18 +204,38 @@ where
     }
 }
 
-async fn join(player_name: String, ctx: &SessionContext) -> Result<Joined, SessionEnd> {
+fn refuse_greeting(error: HelloError) -> SessionEnd {
+    match error {
+        HelloError::UnsupportedVersion { .. } => SessionEnd::error(
+            ErrorCode::UnsupportedProtocolVersion,
+            close_code::UNSUPPORTED_VERSION,
+            error.to_string(),
+        ),
+        _ => SessionEnd::error(
+            ErrorCode::InvalidHello,
+            close_code::PROTOCOL_ERROR,
+            error.to_string(),
+        ),
+    }
+}
+
+async fn join(
+    player_name: String,
+    resume_token: Option<String>,
+    ctx: &SessionContext,
+) -> Result<Joined, SessionEnd> {
     let (input_tx, input_rx) = mpsc::channel(ctx.config.input_queue_capacity);
     let (outbound_tx, outbound_rx) = mpsc::channel(ctx.config.outbound_queue_capacity);
     let (disconnect_tx, disconnect_rx) = oneshot::channel();
     let (reply_tx, reply_rx) = oneshot::channel();
-    let acked_tick = Arc::new(AtomicU32::new(0));
+    let shared = Arc::new(SessionShared::default());
     let request = JoinRequest {
         player_name,
+        resume_token,
         inputs: input_rx,
         outbound: outbound_tx.clone(),
         disconnect: disconnect_tx,
-        acked_tick: acked_tick.clone(),
+        shared: shared.clone(),
         reply: reply_tx,
     };
     let answer = match ctx.room.request_join(request).await {
@@ -215,11 +249,16 @@ async fn join(player_name: String, ctx: &SessionContext) -> Result<Joined, Sessi
             outbound: outbound_rx,
             outbound_for_pongs: outbound_tx,
             disconnect: disconnect_rx,
-            acked_tick,
+            shared,
         }),
         Err(refused @ JoinRefused::RoomFull { .. }) => Err(SessionEnd::error(
             ErrorCode::RoomFull,
             close_code::ROOM_FULL,
+            refused.to_string(),
+        )),
+        Err(refused @ JoinRefused::ResumeRefused) => Err(SessionEnd::error(
+            ErrorCode::ResumeRefused,
+            close_code::RESUME_REFUSED,
             refused.to_string(),
         )),
         Err(JoinRefused::ShuttingDown) => Err(SessionEnd::going_away()),
@@ -237,7 +276,7 @@ where
         mut outbound,
         outbound_for_pongs,
         mut disconnect,
-        acked_tick,
+        shared,
     } = joined;
     let (mut sink, mut stream) = ws.split();
     let started = Instant::now();
@@ -245,7 +284,7 @@ where
     let reader = Reader {
         inputs,
         pongs: outbound_for_pongs,
-        acked_tick,
+        shared,
         last_seq: 0,
         rate: MessageRateLimiter::new(
             ctx.config.max_messages_per_second,
@@ -282,8 +321,8 @@ where
 struct Reader<'a> {
     inputs: mpsc::Sender<Input>,
     pongs: mpsc::Sender<Bytes>,
-    /// Shared with the room, which reads it to pick the delta baseline.
-    acked_tick: Arc<AtomicU32>,
+    /// Shared with the room, which reads the acknowledged tick to pick the delta baseline.
+    shared: Arc<SessionShared>,
     last_seq: InputSeq,
     rate: MessageRateLimiter,
     heard: Heard<'a>,
@@ -371,11 +410,11 @@ impl Reader<'_> {
                     }
                 }
                 ClientMessage::Leave => return SessionEnd::normal(),
-                ClientMessage::Hello(_) => {
+                ClientMessage::Hello(_) | ClientMessage::Resume(_) => {
                     return SessionEnd::error(
                         ErrorCode::UnexpectedMessage,
                         close_code::PROTOCOL_ERROR,
-                        "Hello sent twice",
+                        "Hello or Resume sent twice",
                     )
                 }
             }
@@ -386,7 +425,7 @@ impl Reader<'_> {
     /// yet is a lie and ignored (the room would not find it in its history anyway).
     fn acknowledge(&self, tick: Tick) {
         if tick != 0 && tick <= self.ctx.room.current_tick() {
-            self.acked_tick.fetch_max(tick, Ordering::Relaxed);
+            self.shared.acked_tick.fetch_max(tick, Ordering::Relaxed);
         }
     }
 
@@ -449,6 +488,9 @@ fn end_for_read_error(error: WsError) -> SessionEnd {
             close_code::MESSAGE_TOO_BIG,
             error.to_string(),
         ),
+        // The peer's TCP connection ended without a close frame: a lost connection (a crash,
+        // a dead network), not a protocol violation — the player may resume.
+        WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => SessionEnd::PeerGone,
         WsError::Protocol(error) => SessionEnd::error(
             ErrorCode::MalformedMessage,
             close_code::PROTOCOL_ERROR,
@@ -470,6 +512,7 @@ fn message_name(message: &ClientMessage) -> &'static str {
         ClientMessage::Input(_) => "Input",
         ClientMessage::Ping(_) => "Ping",
         ClientMessage::Ack(_) => "Ack",
+        ClientMessage::Resume(_) => "Resume",
         ClientMessage::Leave => "Leave",
     }
 }
@@ -547,6 +590,11 @@ fn end_for_disconnect(reason: Option<Disconnect>) -> SessionEnd {
             ErrorCode::TooSlow,
             close_code::POLICY_VIOLATION,
             "too slow: snapshots were not read in time",
+        ),
+        Some(Disconnect::Replaced) => SessionEnd::error(
+            ErrorCode::Replaced,
+            close_code::REPLACED,
+            "another connection resumed this player",
         ),
         // The room dropped us without a word: it has stopped.
         Some(Disconnect::ShuttingDown) | None => SessionEnd::going_away(),

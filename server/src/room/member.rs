@@ -1,7 +1,7 @@
 //! One player in a room: the room's ends of the session's queues and the per-player
 //! bookkeeping of the tick loop (last applied input, how long it has been behind).
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -9,7 +9,7 @@ use ticksync_protocol::{EntityId, Input, InputSeq, Tick};
 use tokio::sync::mpsc::error::{TryRecvError, TrySendError};
 use tokio::sync::{mpsc, oneshot};
 
-use super::Disconnect;
+use super::{Disconnect, SessionShared};
 
 /// A member of a room.
 #[derive(Debug)]
@@ -18,7 +18,11 @@ pub struct Member {
     inputs: mpsc::Receiver<Input>,
     outbound: mpsc::Sender<Bytes>,
     disconnect: Option<oneshot::Sender<Disconnect>>,
-    acked_tick: Arc<AtomicU32>,
+    pub shared: Arc<SessionShared>,
+    /// The secret that lets this player resume after a dropped connection.
+    pub resume_token: String,
+    /// The entity now belongs to a newer session: retiring this member must not remove it.
+    pub transferred: bool,
     /// Highest input sequence applied; 0 before the first.
     pub last_input_seq: InputSeq,
     /// First tick of the current run of dropped snapshots, if the client is behind.
@@ -43,14 +47,17 @@ impl Member {
         inputs: mpsc::Receiver<Input>,
         outbound: mpsc::Sender<Bytes>,
         disconnect: oneshot::Sender<Disconnect>,
-        acked_tick: Arc<AtomicU32>,
+        shared: Arc<SessionShared>,
+        resume_token: String,
     ) -> Member {
         Member {
             entity,
             inputs,
             outbound,
             disconnect: Some(disconnect),
-            acked_tick,
+            shared,
+            resume_token,
+            transferred: false,
             last_input_seq: 0,
             behind_since: None,
             departed: false,
@@ -59,7 +66,7 @@ impl Member {
 
     /// The last snapshot tick the client acknowledged (0: none).
     pub fn acked_tick(&self) -> Tick {
-        self.acked_tick.load(Ordering::Relaxed)
+        self.shared.acked_tick.load(Ordering::Relaxed)
     }
 
     /// Moves up to `max` queued inputs into `out`, sorted by sequence, skipping any at or

@@ -7,11 +7,12 @@
 //! the room fills with `try_send`. The room never awaits a socket (DESIGN.md §2.1).
 
 mod member;
+mod resume;
 mod stats;
 mod tick_clock;
 mod tick_loop;
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -33,15 +34,16 @@ pub const MAX_JOINS_PER_TICK: usize = 256;
 #[derive(Debug)]
 pub struct JoinRequest {
     pub player_name: String,
+    /// `Some`: take back the entity this resume token belongs to instead of joining anew.
+    pub resume_token: Option<String>,
     /// Inputs from the session; the room drains it every tick.
     pub inputs: mpsc::Receiver<Input>,
     /// Encoded frames for the session's writer; the room only `try_send`s into it.
     pub outbound: mpsc::Sender<Bytes>,
     /// Lets the room tell the session to close, and why.
     pub disconnect: oneshot::Sender<Disconnect>,
-    /// The last snapshot tick the client acknowledged, written by the session as acks
-    /// arrive (monotonically) and read by the room when it picks the delta baseline.
-    pub acked_tick: Arc<AtomicU32>,
+    /// State the session and the room both read and write.
+    pub shared: Arc<SessionShared>,
     /// The room's answer.
     pub reply: oneshot::Sender<Result<Welcome, JoinRefused>>,
 }
@@ -53,6 +55,8 @@ pub enum JoinRefused {
     RoomFull { capacity: usize },
     #[error("the server is shutting down")]
     ShuttingDown,
+    #[error("resume token unknown, already used, or past its grace period; start a new session with Hello")]
+    ResumeRefused,
 }
 
 /// Why the room ends a member's session.
@@ -62,6 +66,44 @@ pub enum Disconnect {
     TooSlow,
     /// The server is shutting down.
     ShuttingDown,
+    /// A newer connection resumed this member's entity.
+    Replaced,
+}
+
+/// State shared by a session and its room without a queue: lock-free, written by one side,
+/// read by the other.
+#[derive(Debug, Default)]
+pub struct SessionShared {
+    /// The last snapshot tick the client acknowledged, written by the session as acks arrive
+    /// (monotonically) and read by the room when it picks the delta baseline.
+    pub acked_tick: AtomicU32,
+    /// How the session ended (see [`SessionShared::end_final`]); the room keeps a dropped
+    /// player's entity for the resume grace period unless the end was final.
+    ended: AtomicU8,
+}
+
+const ENDED_NOT_YET: u8 = 0;
+const ENDED_RESUMABLE: u8 = 1;
+const ENDED_FINAL: u8 = 2;
+
+impl SessionShared {
+    /// The player left (`Leave`) or was thrown out: its entity goes now.
+    pub fn end_final(&self) {
+        self.ended.store(ENDED_FINAL, Ordering::Relaxed);
+    }
+
+    /// The connection dropped: the entity waits for a `Resume`.
+    pub fn end_resumable(&self) {
+        self.ended.store(ENDED_RESUMABLE, Ordering::Relaxed);
+    }
+
+    pub fn is_final(&self) -> bool {
+        self.ended.load(Ordering::Relaxed) == ENDED_FINAL
+    }
+
+    pub fn has_ended(&self) -> bool {
+        self.ended.load(Ordering::Relaxed) != ENDED_NOT_YET
+    }
 }
 
 /// What a session holds to reach its room.

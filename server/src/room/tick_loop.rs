@@ -11,12 +11,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ticksync_protocol::quantize::POSITION_STEPS_PER_UNIT;
-use ticksync_protocol::{Input, Tick, Welcome};
+use ticksync_protocol::{EntityId, Input, Tick, Welcome};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::member::{Delivery, Member};
+use super::resume::{new_resume_token, tokens_match, DetachedPlayers};
 use super::stats::{TickStats, TickSummary};
 use super::tick_clock::TickClock;
 use super::{
@@ -37,6 +38,8 @@ pub struct RoomSettings {
     pub max_ticks_behind: u32,
     pub stats_interval: Duration,
     pub replication: ReplicationSettings,
+    /// Ticks a dropped player's entity waits for a `Resume`.
+    pub resume_grace_ticks: u32,
 }
 
 /// Seconds of world history kept as delta baselines. A client whose acknowledged snapshot
@@ -57,6 +60,8 @@ impl RoomSettings {
             max_players: config.max_players,
             max_inputs_per_tick: config.max_inputs_per_tick,
             max_ticks_behind: (ticks_behind.ceil() as u32).max(1),
+            resume_grace_ticks: (config.resume_grace.as_secs_f64() * f64::from(config.tick_rate_hz))
+                .ceil() as u32,
             stats_interval: config.stats_interval,
             replication: ReplicationSettings {
                 history_ticks: history_ticks.max(2),
@@ -82,6 +87,7 @@ pub struct Room<G: Game> {
     members: Vec<Member>,
     joins: mpsc::Receiver<JoinRequest>,
     replicator: Replicator,
+    detached: DetachedPlayers,
     input_scratch: Vec<Input>,
     current_tick: Arc<AtomicU32>,
     stats: TickStats,
@@ -110,6 +116,7 @@ impl<G: Game> Room<G> {
             members: Vec::new(),
             joins: join_rx,
             replicator,
+            detached: DetachedPlayers::default(),
             input_scratch: Vec::new(),
             current_tick: current_tick.clone(),
             stats,
@@ -170,37 +177,87 @@ impl<G: Game> Room<G> {
             let Ok(request) = self.joins.try_recv() else {
                 break;
             };
-            if self.members.len() >= self.settings.max_players {
-                let refused = JoinRefused::RoomFull {
-                    capacity: self.settings.max_players,
-                };
-                let _ = request.reply.send(Err(refused));
-                continue;
-            }
-            let entity = self.game.join(&request.player_name);
+            let (entity, resumed) = match &request.resume_token {
+                Some(token) => match self.take_over(token) {
+                    Some(entity) => (entity, true),
+                    None => {
+                        let _ = request.reply.send(Err(JoinRefused::ResumeRefused));
+                        continue;
+                    }
+                },
+                None => {
+                    // Dropped players waiting to be resumed still hold their place.
+                    if self.members.len() + self.detached.count() >= self.settings.max_players {
+                        let refused = JoinRefused::RoomFull {
+                            capacity: self.settings.max_players,
+                        };
+                        let _ = request.reply.send(Err(refused));
+                        continue;
+                    }
+                    (self.game.join(&request.player_name), false)
+                }
+            };
+            let resume_token = new_resume_token();
             let welcome = Welcome {
                 entity_id: entity,
                 tick_rate_hz: self.settings.tick_rate_hz,
                 tick: self.tick,
                 world_size: self.game.world_size(),
+                resume_token: resume_token.clone(),
+                resumed,
             };
             if request.reply.send(Ok(welcome)).is_err() {
-                // The session gave up while queued; undo the join.
-                self.game.leave(entity);
+                // The session gave up while queued: treat it like a dropped connection, so a
+                // resumed entity is not lost to a client that retries.
+                request.shared.end_resumable();
+                self.detached.detach(
+                    entity,
+                    resume_token,
+                    request.shared,
+                    self.tick,
+                    self.settings.resume_grace_ticks,
+                );
                 continue;
             }
-            tracing::debug!(%entity, name = %request.player_name, "player joined");
+            tracing::debug!(%entity, name = %request.player_name, resumed, "player joined");
             self.members.push(Member::new(
                 entity,
                 request.inputs,
                 request.outbound,
                 request.disconnect,
-                request.acked_tick,
+                request.shared,
+                resume_token,
             ));
         }
+        self.publish_player_count();
+    }
+
+    /// The entity a resume token belongs to: a dropped player's, or — when the old
+    /// connection has not been noticed as dropped yet — a current member's, whose session
+    /// is then closed as replaced.
+    fn take_over(&mut self, token: &str) -> Option<EntityId> {
+        if let Some(detached) = self.detached.take(token) {
+            return Some(detached.entity);
+        }
+        let member = self
+            .members
+            .iter_mut()
+            .find(|member| !member.departed && tokens_match(&member.resume_token, token))?;
+        member.transferred = true;
+        member.disconnect(Disconnect::Replaced);
+        Some(member.entity)
+    }
+
+    fn publish_player_count(&self) {
+        let players = self
+            .members
+            .iter()
+            .filter(|member| !member.departed)
+            .count()
+            + self.detached.count();
         self.metrics
             .players
-            .store(self.members.len() as u64, Ordering::Relaxed);
+            .store(players as u64, Ordering::Relaxed);
     }
 
     fn apply_inputs(&mut self) {
@@ -252,25 +309,50 @@ impl<G: Game> Room<G> {
         ServerMetrics::add(&self.metrics.snapshots_dropped, dropped);
     }
 
+    /// Removes members whose sessions ended: a dropped connection waits in the resume
+    /// grace period, anything else leaves the game now.
     fn retire_departed(&mut self) {
-        let game = &mut self.game;
-        self.members.retain(|member| {
-            if member.departed {
+        let (game, detached) = (&mut self.game, &mut self.detached);
+        let (tick, grace) = (self.tick, self.settings.resume_grace_ticks);
+        let mut index = 0;
+        while index < self.members.len() {
+            if !self.members[index].departed {
+                index += 1;
+                continue;
+            }
+            let member = self.members.swap_remove(index);
+            if member.transferred {
+                continue;
+            }
+            if member.shared.is_final() || grace == 0 {
                 tracing::debug!(entity = %member.entity, "player left");
                 game.leave(member.entity);
+            } else {
+                tracing::debug!(entity = %member.entity, grace_ticks = grace, "player dropped; waiting for a resume");
+                detached.detach(
+                    member.entity,
+                    member.resume_token,
+                    member.shared,
+                    tick,
+                    grace,
+                );
             }
-            !member.departed
+        }
+        detached.expire(tick, |entity| {
+            tracing::debug!(%entity, "resume grace over; player removed");
+            game.leave(entity);
         });
-        self.metrics
-            .players
-            .store(self.members.len() as u64, Ordering::Relaxed);
+        self.publish_player_count();
     }
 
     fn close_all(&mut self) {
         for member in &mut self.members {
+            member.shared.end_final();
             member.disconnect(Disconnect::ShuttingDown);
         }
         self.retire_departed();
+        let game = &mut self.game;
+        self.detached.clear(|entity| game.leave(entity));
         // Refuse whoever is still waiting to join.
         self.joins.close();
         while let Ok(request) = self.joins.try_recv() {
@@ -283,6 +365,7 @@ impl<G: Game> Room<G> {
 mod tests {
     use super::*;
     use crate::game::arena::Arena;
+    use crate::room::SessionShared;
     use bytes::Bytes;
     use ticksync_protocol::codec::decode_server_message;
     use ticksync_protocol::{EntityId, MoveDir, ServerMessage, Snapshot};
@@ -290,7 +373,7 @@ mod tests {
 
     struct TestClient {
         inputs: mpsc::Sender<Input>,
-        acked: Arc<AtomicU32>,
+        shared: Arc<SessionShared>,
         frames: mpsc::Receiver<Bytes>,
         disconnect: oneshot::Receiver<Disconnect>,
         reply: oneshot::Receiver<Result<Welcome, JoinRefused>>,
@@ -303,6 +386,7 @@ mod tests {
             max_inputs_per_tick: 4,
             max_ticks_behind: 5,
             stats_interval: Duration::from_secs(3600),
+            resume_grace_ticks: 0,
             replication: ReplicationSettings {
                 history_ticks: 30,
                 interest: None,
@@ -320,7 +404,7 @@ mod tests {
         let (frame_tx, frame_rx) = mpsc::channel(outbound_capacity);
         let (disconnect_tx, disconnect_rx) = oneshot::channel();
         let (reply_tx, reply_rx) = oneshot::channel();
-        let acked = Arc::new(AtomicU32::new(0));
+        let shared = Arc::new(SessionShared::default());
         handle
             .joins
             .try_send(JoinRequest {
@@ -328,13 +412,14 @@ mod tests {
                 inputs: input_rx,
                 outbound: frame_tx,
                 disconnect: disconnect_tx,
-                acked_tick: acked.clone(),
+                resume_token: None,
+                shared: shared.clone(),
                 reply: reply_tx,
             })
             .unwrap();
         TestClient {
             inputs: input_tx,
-            acked,
+            shared,
             frames: frame_rx,
             disconnect: disconnect_rx,
             reply: reply_rx,
@@ -388,7 +473,7 @@ mod tests {
         assert_eq!(full.created.len(), 2);
         // Acknowledge it; the next snapshots are deltas against it. Both entities keep their
         // course, so dead reckoning predicts them exactly: nothing changed.
-        a.acked.store(full.tick, Ordering::Relaxed);
+        a.shared.acked_tick.store(full.tick, Ordering::Relaxed);
         room.tick(1.0 / 30.0);
         room.tick(1.0 / 30.0);
         let delta = last_snapshot(&mut a);

@@ -1,0 +1,252 @@
+//! End to end: players lose connections and stall, and nobody else notices.
+//!
+//! - A client that stops reading is closed as too slow within the configured time, without
+//!   a tick gap for anyone else and without growing the server's memory.
+//! - A player whose connection drops keeps its entity for the grace period and takes it
+//!   back with its resume token; after the grace period, with a forged token, or on the
+//!   losing side of a race for one token, `Resume` is refused with a clear error.
+
+use std::time::Duration;
+
+use ticksync_protocol::codec::encode;
+use ticksync_protocol::{
+    close_code, ClientMessage, EntityId, ErrorCode, Hello, Resume, ServerMessage, Welcome,
+    PROTOCOL_VERSION, SUBPROTOCOL_BINCODE,
+};
+use ticksync_server::metrics::ServerMetrics;
+use ticksync_server::ServerConfig;
+use ticksync_sim::{run_swarm, SwarmConfig};
+use ticksync_tests::{Observers, RawClient, RawEvent, TestServer, WAIT};
+use tokio::net::TcpSocket;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+
+fn resident_bytes() -> u64 {
+    ticksync_server::metrics::process_rss_bytes().unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_is_closed_and_nobody_else_notices() {
+    let server = TestServer::start_with(ServerConfig {
+        slow_client_timeout: Duration::from_secs(1),
+        max_connections_per_ip: 0,
+        ..ServerConfig::default()
+    })
+    .await;
+    let swarm = tokio::spawn(run_swarm(SwarmConfig::new(
+        server.url(),
+        100,
+        Duration::from_secs(8),
+    )));
+    let observers = Observers::join(&server).await;
+
+    // A client with a tiny receive window that joins and then never reads again.
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let tcp = socket.connect(server.addr).await.unwrap();
+    let mut request = server.url().into_client_request().unwrap();
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        SUBPROTOCOL_BINCODE.parse().unwrap(),
+    );
+    let (mut stalled, _) = tokio_tungstenite::client_async(request, tcp).await.unwrap();
+    let hello = ClientMessage::Hello(Hello {
+        protocol_version: PROTOCOL_VERSION,
+        player_name: "stalled".into(),
+    });
+    futures_util::SinkExt::send(
+        &mut stalled,
+        Message::Binary(encode(&hello).unwrap().into()),
+    )
+    .await
+    .unwrap();
+    let rss_at_stall = resident_bytes();
+
+    // The server gives up on it: snapshots pile up, are dropped, and after the slow-client
+    // timeout the session is closed.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while ServerMetrics::get(&server.metrics.kicks_slow) == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the stalled client was never closed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let rss_after = resident_bytes();
+    // Bounded by construction: eight queued frames and a 1 MiB write buffer.
+    assert!(
+        rss_after.saturating_sub(rss_at_stall) < 32 * 1024 * 1024,
+        "RSS grew from {rss_at_stall} to {rss_after}"
+    );
+    observers.assert_no_gaps().await;
+    let report = swarm.await.unwrap();
+    assert_eq!(report.bots_connected, 100, "{report}");
+    assert_eq!(report.disconnects, 0, "{report}");
+    assert_eq!(report.desyncs, 0);
+    drop(stalled);
+    server.stop().await;
+}
+
+async fn resume(url: &str, token: &str) -> RawClient {
+    let mut client = RawClient::connect(url).await.unwrap();
+    let resume = ClientMessage::Resume(Resume {
+        protocol_version: PROTOCOL_VERSION,
+        resume_token: token.to_owned(),
+    });
+    client.send(&resume).await.unwrap();
+    client
+}
+
+async fn expect_welcome(client: &mut RawClient) -> Welcome {
+    match client.next_event().await.unwrap() {
+        RawEvent::Message(ServerMessage::Welcome(welcome)) => welcome,
+        other => panic!("expected Welcome, got {other:?}"),
+    }
+}
+
+async fn expect_refused(client: &mut RawClient) {
+    let (error, close) = client.expect_close().await.unwrap();
+    assert_eq!(error.map(|e| e.code), Some(ErrorCode::ResumeRefused));
+    assert_eq!(close.map(|c| c.0), Some(close_code::RESUME_REFUSED));
+}
+
+/// The first snapshot after `after_tick` that holds `entity`, or `None` if a snapshot
+/// after that tick lacks it.
+async fn state_of(
+    client: &mut RawClient,
+    entity: EntityId,
+    after_tick: u32,
+) -> Option<ticksync_protocol::EntityState> {
+    loop {
+        let snapshot = client.next_snapshot().await.unwrap();
+        if snapshot.tick > after_tick {
+            return snapshot.created.iter().find(|e| e.id == entity).copied();
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_dropped_player_resumes_the_same_entity_within_the_grace_period() {
+    let server = TestServer::start_with(ServerConfig {
+        resume_grace: Duration::from_secs(5),
+        ..ServerConfig::default()
+    })
+    .await;
+    let (mut observer, _) = RawClient::join(&server.url(), "observer").await.unwrap();
+    let (player, welcome) = RawClient::join(&server.url(), "player").await.unwrap();
+    assert!(!welcome.resumed);
+    let before = state_of(&mut observer, welcome.entity_id, welcome.tick)
+        .await
+        .expect("player visible");
+    drop(player);
+    // Still there while the server waits for a resume.
+    let dropped_at = observer.next_snapshot().await.unwrap().tick;
+    let waiting = state_of(&mut observer, welcome.entity_id, dropped_at + 5).await;
+    assert_eq!(
+        waiting,
+        Some(before),
+        "entity kept, unchanged (it had no input)"
+    );
+
+    let mut back = resume(&server.url(), &welcome.resume_token).await;
+    let resumed = expect_welcome(&mut back).await;
+    assert!(resumed.resumed);
+    assert_eq!(resumed.entity_id, welcome.entity_id);
+    assert_ne!(
+        resumed.resume_token, welcome.resume_token,
+        "tokens are single-use"
+    );
+    let first = back.next_snapshot().await.unwrap();
+    assert!(
+        first.is_full(),
+        "a resumed session starts from a full snapshot"
+    );
+    let mine = first
+        .created
+        .iter()
+        .find(|e| e.id == welcome.entity_id)
+        .copied();
+    assert_eq!(mine, Some(before), "same id, same state");
+
+    // The old token is spent.
+    let mut again = resume(&server.url(), &welcome.resume_token).await;
+    expect_refused(&mut again).await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn resume_after_the_grace_period_or_with_a_forged_token_is_refused() {
+    let server = TestServer::start_with(ServerConfig {
+        resume_grace: Duration::from_millis(300),
+        ..ServerConfig::default()
+    })
+    .await;
+    let (mut observer, _) = RawClient::join(&server.url(), "observer").await.unwrap();
+    let (player, welcome) = RawClient::join(&server.url(), "player").await.unwrap();
+    state_of(&mut observer, welcome.entity_id, welcome.tick)
+        .await
+        .expect("player visible");
+    drop(player);
+    // Gone from everyone's view once the grace period ends.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let snapshot = observer.next_snapshot().await.unwrap();
+        if snapshot.created.iter().all(|e| e.id != welcome.entity_id) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "entity never removed"
+        );
+    }
+    let mut late = resume(&server.url(), &welcome.resume_token).await;
+    expect_refused(&mut late).await;
+    let mut forged = resume(&server.url(), "00000000000000000000000000000000").await;
+    expect_refused(&mut forged).await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn two_connections_racing_for_one_token_exactly_one_wins() {
+    let server = TestServer::start_with(ServerConfig {
+        resume_grace: Duration::from_secs(5),
+        ..ServerConfig::default()
+    })
+    .await;
+    let (player, welcome) = RawClient::join(&server.url(), "player").await.unwrap();
+    drop(player);
+    let url = server.url();
+    let (mut first, mut second) = tokio::join!(
+        resume(&url, &welcome.resume_token),
+        resume(&url, &welcome.resume_token)
+    );
+    let (a, b) = tokio::join!(first.next_event(), second.next_event());
+    let outcomes = [a.unwrap(), b.unwrap()];
+    let winners = outcomes
+        .iter()
+        .filter(|event| matches!(event, RawEvent::Message(ServerMessage::Welcome(w)) if w.entity_id == welcome.entity_id && w.resumed))
+        .count();
+    let refused = outcomes
+        .iter()
+        .filter(|event| matches!(event, RawEvent::Message(ServerMessage::Error(e)) if e.code == ErrorCode::ResumeRefused))
+        .count();
+    assert_eq!((winners, refused), (1, 1), "{outcomes:?}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn resuming_while_the_old_connection_lingers_replaces_it() {
+    let server = TestServer::start().await;
+    let (mut old, welcome) = RawClient::join(&server.url(), "player").await.unwrap();
+    // The old connection is still open (the server has not noticed anything wrong).
+    let mut new = resume(&server.url(), &welcome.resume_token).await;
+    let resumed = expect_welcome(&mut new).await;
+    assert_eq!(resumed.entity_id, welcome.entity_id);
+    let (error, close) = old.expect_close().await.unwrap();
+    assert_eq!(error.map(|e| e.code), Some(ErrorCode::Replaced));
+    assert_eq!(close.map(|c| c.0), Some(close_code::REPLACED));
+    // The entity lives on with the new connection.
+    let snapshot = new.next_snapshot().await.unwrap();
+    assert!(snapshot.created.iter().any(|e| e.id == welcome.entity_id));
+    server.stop().await;
+}
