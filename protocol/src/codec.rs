@@ -56,15 +56,25 @@ pub fn encode_into<M: Serialize>(message: &M, out: &mut Vec<u8>) -> Result<usize
 
 /// Decodes one client message from a whole frame.
 pub fn decode_client_message(frame: &[u8]) -> Result<ClientMessage, CodecError> {
-    decode_bounded::<ClientMessage, MAX_CLIENT_MESSAGE_BYTES>(frame)
+    decode_bounded::<ClientMessage, MAX_CLIENT_MESSAGE_BYTES, CLIENT_DECODE_BUDGET>(frame)
 }
 
 /// Decodes one server message from a whole frame.
 pub fn decode_server_message(frame: &[u8]) -> Result<ServerMessage, CodecError> {
-    decode_bounded::<ServerMessage, MAX_SERVER_MESSAGE_BYTES>(frame)
+    decode_bounded::<ServerMessage, MAX_SERVER_MESSAGE_BYTES, SERVER_DECODE_BUDGET>(frame)
 }
 
-fn decode_bounded<M: DeserializeOwned, const LIMIT: usize>(frame: &[u8]) -> Result<M, CodecError> {
+/// bincode's decode budget counts both the bytes it reads and the memory it reserves for
+/// strings and lists, so a frame at the size limit needs more than its own length. Four
+/// times the frame limit admits every frame within the limit while still bounding what a
+/// hostile length prefix can make the decoder reserve.
+const DECODE_BUDGET_FACTOR: usize = 4;
+const CLIENT_DECODE_BUDGET: usize = MAX_CLIENT_MESSAGE_BYTES * DECODE_BUDGET_FACTOR;
+const SERVER_DECODE_BUDGET: usize = MAX_SERVER_MESSAGE_BYTES * DECODE_BUDGET_FACTOR;
+
+fn decode_bounded<M: DeserializeOwned, const LIMIT: usize, const BUDGET: usize>(
+    frame: &[u8],
+) -> Result<M, CodecError> {
     if frame.len() > LIMIT {
         return Err(CodecError::TooLarge {
             actual: frame.len(),
@@ -72,7 +82,7 @@ fn decode_bounded<M: DeserializeOwned, const LIMIT: usize>(frame: &[u8]) -> Resu
         });
     }
     let (message, consumed) =
-        bincode::serde::decode_from_slice(frame, wire_config().with_limit::<LIMIT>())?;
+        bincode::serde::decode_from_slice(frame, wire_config().with_limit::<BUDGET>())?;
     if consumed != frame.len() {
         return Err(CodecError::TrailingBytes {
             consumed,
@@ -120,8 +130,10 @@ impl EncodedBody {
 /// Index of `ServerMessage::Snapshot` among the enum's variants, as bincode writes it.
 const SNAPSHOT_VARIANT: u32 = 1;
 
-/// Whether an encoded server frame is a `Snapshot` (judged by its variant tag alone), e.g.
-/// for a test hook that loses snapshots but not errors.
+/// Whether a server frame encoded by this crate is a `Snapshot`, judged by its variant tag
+/// alone (e.g. for a test hook that loses snapshots but not errors). Only for frames this
+/// crate encoded: the decoder also accepts non-canonical varints (`fb 01 00` is variant 1
+/// too), which this quick check does not recognise.
 pub fn is_snapshot_frame(frame: &[u8]) -> bool {
     // Variant indices below 251 are a single varint byte.
     frame.first() == Some(&(SNAPSHOT_VARIANT as u8))
@@ -354,6 +366,25 @@ mod tests {
                     "{message:?} cut at {cut}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn a_frame_at_the_size_limit_decodes() {
+        // Hello variant, version, then a name that fills the frame to exactly the limit.
+        let mut name_len = MAX_CLIENT_MESSAGE_BYTES;
+        loop {
+            let hello = ClientMessage::Hello(Hello {
+                protocol_version: 1,
+                player_name: "n".repeat(name_len),
+            });
+            let bytes = encode(&hello).unwrap();
+            if bytes.len() <= MAX_CLIENT_MESSAGE_BYTES {
+                assert_eq!(bytes.len(), MAX_CLIENT_MESSAGE_BYTES);
+                assert_eq!(decode_client_message(&bytes).unwrap(), hello);
+                break;
+            }
+            name_len -= 1;
         }
     }
 

@@ -196,6 +196,19 @@ impl Server {
             }
         };
         let metrics = &ctx.metrics;
+        tracing::info!(
+            connections = ServerMetrics::get(&metrics.connections_accepted),
+            refused_at_accept = ServerMetrics::get(&metrics.connections_refused),
+            refused_at_handshake = ServerMetrics::get(&metrics.admissions_refused),
+            handshake_failures = ServerMetrics::get(&metrics.handshake_failures),
+            kicked_protocol = ServerMetrics::get(&metrics.kicks_protocol),
+            kicked_flood = ServerMetrics::get(&metrics.kicks_flood),
+            kicked_slow = ServerMetrics::get(&metrics.kicks_slow),
+            kicked_idle = ServerMetrics::get(&metrics.kicks_idle),
+            messages_dropped = ServerMetrics::get(&metrics.messages_dropped),
+            inputs_dropped = ServerMetrics::get(&metrics.inputs_dropped),
+            "sessions summary"
+        );
         ServerSummary {
             ticks,
             connections_accepted: ServerMetrics::get(&metrics.connections_accepted),
