@@ -6,6 +6,9 @@
 # Usage:   bench/arena.sh [PLAYERS ...]        (default: 50 200 500)
 # Env:     DURATION (s, default 25)  WARMUP (s before the window, default 8)
 #          WINDOW (s, default 12)    TICK_RATE (default 30)    OUT (default bench-out/)
+#          FLOOR_FRAME_BYTES: run the floor program (server/examples/floor.rs: bare socket
+#          work, one shared frame of this many bytes per tick) instead of the server, to
+#          measure what the server's cost is a multiple of. Tick columns are then empty.
 #          AOI_RADIUS (units; unset = everyone sees everyone). With it set, the world grows
 #          with the player count to keep the density of 1,000 players in 2000 × 2000, so
 #          the interest set stays the same size: side = 2000 × sqrt(players / 1000).
@@ -29,6 +32,9 @@ if [ $((WARMUP + WINDOW)) -ge "$DURATION" ]; then
 fi
 
 cargo build --release -q -p ticksync-server -p ticksync-sim
+if [ -n "${FLOOR_FRAME_BYTES:-}" ]; then
+  cargo build --release -q -p ticksync-server --example floor
+fi
 mkdir -p "$OUT"
 server_bin=target/release/ticksync-server
 sim_bin=target/release/ticksync-sim
@@ -63,7 +69,13 @@ for n in "${players[@]}"; do
     side=$(awk -v n="$n" 'BEGIN { printf "%d", 2000 * sqrt(n / 1000) }')
     world_args=(--aoi-radius "$AOI_RADIUS" --world-size "$side")
   fi
-  "$server_bin" --bind "127.0.0.1:$PORT" --tick-rate "$TICK_RATE" --stats-interval 1h --max-connections-per-ip 0 "${world_args[@]}" >"$log" 2>&1 &
+  if [ -n "${FLOOR_FRAME_BYTES:-}" ]; then
+    target/release/examples/floor --bind "127.0.0.1:$PORT" --tick-rate "$TICK_RATE" \
+      --frame-bytes "$FLOOR_FRAME_BYTES" >"$log" 2>&1 &
+  else
+    "$server_bin" --bind "127.0.0.1:$PORT" --tick-rate "$TICK_RATE" --stats-interval 1h \
+      --max-connections-per-ip 0 "${world_args[@]}" >"$log" 2>&1 &
+  fi
   server_pid=$!
   wait_for_port "$PORT"
   "$sim_bin" --url "ws://127.0.0.1:$PORT/ws" --bots "$n" --duration "$DURATION" --json "$json" >"$OUT/sim-$n.txt" 2>&1 &
