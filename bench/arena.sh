@@ -88,10 +88,10 @@ for n in "${players[@]}"; do
   sim_cpu_end=$(cpu_seconds "$sim_pid")
   rss=$(rss_kib "$server_pid")
   wait "$sim_pid"
-  kill -INT "$server_pid"
+  kill -TERM "$server_pid"
   wait "$server_pid" || true
   # "room stopped" carries the whole run's tick figures.
-  stopped=$(grep 'room stopped' "$log" | tail -n 1)
+  stopped=$(grep 'room stopped' "$log" | tail -n 1 || true)
   field() { sed -n "s/.*$1=\([0-9]*\).*/\1/p" <<<"$stopped"; }
   awk -v n="$n" -v c0="$cpu_start" -v c1="$cpu_end" -v w="$WINDOW" -v hz="$TICK_RATE" \
       -v down="$(json_field "$json" downlink_bytes_per_bot_per_s)" \
