@@ -455,7 +455,7 @@ fn any_step() -> impl Strategy<Value = Step> {
 }
 
 /// What the server must do with a first message followed by `steps`, derived from
-/// `session.rs`: the first message that ends the session decides the close.
+/// `session/`: the first message that ends the session decides the close.
 fn expected_outcome(first: &ClientMessage, steps: &[Step]) -> Outcome {
     let ClientMessage::Hello(hello) = first else {
         return closed(ErrorCode::UnexpectedMessage, close_code::PROTOCOL_ERROR);
@@ -560,10 +560,14 @@ const PEER_DATA_SOURCE_DIRS: &[&str] = &["server/src/net"];
 fn unwrap_calls_outside_tests() -> Vec<String> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut files: Vec<_> = PEER_DATA_SOURCES.iter().map(|p| root.join(p)).collect();
-    for dir in PEER_DATA_SOURCE_DIRS {
-        for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+    // Walk the folders recursively: a layer may split a concept into a subfolder.
+    let mut folders: Vec<_> = PEER_DATA_SOURCE_DIRS.iter().map(|d| root.join(d)).collect();
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
             let path = entry.unwrap().path();
-            if path.extension().is_some_and(|e| e == "rs") {
+            if path.is_dir() {
+                folders.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
                 files.push(path);
             }
         }

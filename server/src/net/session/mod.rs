@@ -10,9 +10,12 @@
 //!
 //! Whichever ends first decides the [`SessionEnd`]; the session then sends the error message
 //! and close frame, bounded by a timeout so a peer that stopped reading cannot hold it open.
+//!
+//! This file holds the phases and the shared helpers; [`reader`] and [`writer`] the two
+//! halves of a playing session.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,8 +26,8 @@ use ticksync_protocol::codec::{self, decode_client_message, CodecError};
 use ticksync_protocol::messages::HelloError;
 use ticksync_protocol::token::JoinClaims;
 use ticksync_protocol::{
-    close_code, ClientMessage, EntityId, ErrorCode, ErrorMessage, Hello, Input, InputSeq, Pong,
-    Resume, ServerMessage, Tick, Welcome,
+    close_code, ClientMessage, ErrorCode, ErrorMessage, Hello, Input, Resume, ServerMessage,
+    Welcome,
 };
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, oneshot};
@@ -35,9 +38,14 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
+mod reader;
+mod writer;
+
+use reader::{Heard, Reader};
+use writer::Writer;
+
 use super::close::SessionEnd;
-use super::limits::{MessageRateLimiter, RateDecision};
-use super::FaultInjector;
+use super::limits::MessageRateLimiter;
 use super::SessionContext;
 use crate::metrics::ServerMetrics;
 use crate::room::{Disconnect, JoinRefused, JoinRequest, SessionShared};
@@ -49,12 +57,6 @@ type WsStream<'a, S> = SplitStream<&'a mut Ws<S>>;
 /// Time allowed for sending the error message and close frame, and for the peer's answering
 /// close. A peer that stopped reading does not get to hold the connection longer.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
-
-/// Floor of the ping interval, so a tiny idle timeout in a test cannot make the writer spin.
-const MIN_PING_INTERVAL: Duration = Duration::from_millis(50);
-
-/// Frames written per flush at most, so one session's burst cannot monopolize its task.
-const MAX_FRAMES_PER_FLUSH: usize = 64;
 
 /// Runs a session on a freshly upgraded WebSocket until it closes: `Hello`, join, play,
 /// close. `deadline` bounds everything up to `Welcome` (the handshake timeout, counted from
@@ -317,132 +319,6 @@ where
     // `sink` and `stream` are halves of `ws`; dropping them here hands `ws` back for the close.
 }
 
-/// The reading half of a playing session.
-struct Reader<'a> {
-    inputs: mpsc::Sender<Input>,
-    pongs: mpsc::Sender<Bytes>,
-    /// Shared with the room, which reads the acknowledged tick to pick the delta baseline.
-    shared: Arc<SessionShared>,
-    last_seq: InputSeq,
-    rate: MessageRateLimiter,
-    heard: Heard<'a>,
-    ctx: &'a SessionContext,
-}
-
-/// When the client was last heard from, shared by the reader (which writes it) and the
-/// writer (which pings a quiet client). Milliseconds since the session started.
-#[derive(Clone, Copy)]
-struct Heard<'a> {
-    started: Instant,
-    last: &'a AtomicU64,
-}
-
-impl Heard<'_> {
-    fn now(&self) {
-        let millis = self.started.elapsed().as_millis() as u64;
-        self.last.store(millis, Ordering::Relaxed);
-    }
-
-    fn quiet_for(&self) -> Duration {
-        let last = Duration::from_millis(self.last.load(Ordering::Relaxed));
-        self.started.elapsed().saturating_sub(last)
-    }
-}
-
-impl Reader<'_> {
-    async fn run<S>(mut self, stream: &mut WsStream<'_, S>) -> SessionEnd
-    where
-        S: AsyncRead + AsyncWrite + Unpin,
-    {
-        let idle_timeout = self.ctx.config.idle_timeout;
-        loop {
-            let message = match tokio::time::timeout(idle_timeout, stream.next()).await {
-                Err(_elapsed) => {
-                    return SessionEnd::error(
-                        ErrorCode::IdleTimeout,
-                        close_code::IDLE_TIMEOUT,
-                        format!("nothing received for {}s", idle_timeout.as_secs()),
-                    )
-                }
-                Ok(None) => return SessionEnd::PeerGone,
-                Ok(Some(Err(error))) => return end_for_read_error(error),
-                Ok(Some(Ok(message))) => message,
-            };
-            self.heard.now();
-            match self.rate.check(Instant::now()) {
-                RateDecision::Allow => {}
-                RateDecision::Drop => {
-                    ServerMetrics::add(&self.ctx.metrics.messages_dropped, 1);
-                    continue;
-                }
-                RateDecision::Flooding => {
-                    let config = &self.ctx.config;
-                    return SessionEnd::error(
-                        ErrorCode::Flooding,
-                        close_code::POLICY_VIOLATION,
-                        format!(
-                            "message flood: over {} messages/s for {}s",
-                            config.max_messages_per_second,
-                            config.flood_timeout.as_secs_f32()
-                        ),
-                    );
-                }
-            }
-            let message = match classify(message, &self.ctx.metrics) {
-                Ok(Some(message)) => message,
-                Ok(None) => continue,
-                Err(end) => return end,
-            };
-            match message {
-                ClientMessage::Input(input) => {
-                    self.acknowledge(input.ack_tick);
-                    self.forward_input(input);
-                }
-                ClientMessage::Ack(ack) => self.acknowledge(ack.tick),
-                ClientMessage::Ping(ping) => {
-                    let pong = ServerMessage::Pong(Pong {
-                        client_time_us: ping.client_time_us,
-                        server_tick: self.ctx.room.current_tick(),
-                    });
-                    // A pong that does not fit the queue is dropped like a snapshot would be.
-                    if let Ok(frame) = codec::encode(&pong) {
-                        let _ = self.pongs.try_send(Bytes::from(frame));
-                    }
-                }
-                ClientMessage::Leave => return SessionEnd::normal(),
-                ClientMessage::Hello(_) | ClientMessage::Resume(_) => {
-                    return SessionEnd::error(
-                        ErrorCode::UnexpectedMessage,
-                        close_code::PROTOCOL_ERROR,
-                        "Hello or Resume sent twice",
-                    )
-                }
-            }
-        }
-    }
-
-    /// Records an acknowledgement. Acks only move forward; a tick the room has not reached
-    /// yet is a lie and ignored (the room would not find it in its history anyway).
-    fn acknowledge(&self, tick: Tick) {
-        if tick != 0 && tick <= self.ctx.room.current_tick() {
-            self.shared.acked_tick.fetch_max(tick, Ordering::Relaxed);
-        }
-    }
-
-    fn forward_input(&mut self, input: Input) {
-        // Sequences must increase; a replay or reordering is dropped here so the room never
-        // sees it.
-        if input.seq <= self.last_seq {
-            ServerMetrics::add(&self.ctx.metrics.inputs_dropped, 1);
-            return;
-        }
-        self.last_seq = input.seq;
-        if self.inputs.try_send(input).is_err() {
-            ServerMetrics::add(&self.ctx.metrics.inputs_dropped, 1);
-        }
-    }
-}
-
 /// Turns a WebSocket message into a client message: `Ok(None)` for control frames, an error
 /// end for anything that is not a well-formed binary message.
 fn classify(
@@ -514,90 +390,6 @@ fn message_name(message: &ClientMessage) -> &'static str {
         ClientMessage::Ack(_) => "Ack",
         ClientMessage::Resume(_) => "Resume",
         ClientMessage::Leave => "Leave",
-    }
-}
-
-/// The writing half: forwards queued frames, flushing once per batch, until the room says
-/// stop or the socket fails.
-struct Writer<'a> {
-    entity: EntityId,
-    metrics: &'a ServerMetrics,
-    faults: Option<&'a dyn FaultInjector>,
-    heard: Heard<'a>,
-    ping_every: Duration,
-}
-
-impl Writer<'_> {
-    async fn run<S>(
-        &self,
-        sink: &mut WsSink<'_, S>,
-        outbound: &mut mpsc::Receiver<Bytes>,
-        disconnect: &mut oneshot::Receiver<Disconnect>,
-    ) -> SessionEnd
-    where
-        S: AsyncRead + AsyncWrite + Unpin,
-    {
-        let mut ping_timer = tokio::time::interval(self.ping_every.max(MIN_PING_INTERVAL));
-        ping_timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            let first = tokio::select! {
-                biased;
-                reason = &mut *disconnect => return end_for_disconnect(reason.ok()),
-                frame = outbound.recv() => match frame {
-                    Some(frame) => frame,
-                    None => return SessionEnd::going_away(),
-                },
-                _ = ping_timer.tick() => {
-                    if self.heard.quiet_for() >= self.ping_every {
-                        let ping = Message::Ping(Bytes::new());
-                        if sink.feed(ping).await.is_err() || sink.flush().await.is_err() {
-                            return SessionEnd::PeerGone;
-                        }
-                    }
-                    continue;
-                }
-            };
-            let mut written = 0u64;
-            let mut next = Some(first);
-            let mut batch = 0;
-            while let Some(frame) = next.take() {
-                batch += 1;
-                if batch < MAX_FRAMES_PER_FLUSH {
-                    next = outbound.try_recv().ok();
-                }
-                if self
-                    .faults
-                    .is_some_and(|faults| faults.drop_frame(self.entity, &frame))
-                {
-                    continue;
-                }
-                written += frame.len() as u64;
-                if sink.feed(Message::Binary(frame)).await.is_err() {
-                    return SessionEnd::PeerGone;
-                }
-            }
-            if sink.flush().await.is_err() {
-                return SessionEnd::PeerGone;
-            }
-            self.metrics.bytes_out.fetch_add(written, Ordering::Relaxed);
-        }
-    }
-}
-
-fn end_for_disconnect(reason: Option<Disconnect>) -> SessionEnd {
-    match reason {
-        Some(Disconnect::TooSlow) => SessionEnd::error(
-            ErrorCode::TooSlow,
-            close_code::POLICY_VIOLATION,
-            "too slow: snapshots were not read in time",
-        ),
-        Some(Disconnect::Replaced) => SessionEnd::error(
-            ErrorCode::Replaced,
-            close_code::REPLACED,
-            "another connection resumed this player",
-        ),
-        // The room dropped us without a word: it has stopped.
-        Some(Disconnect::ShuttingDown) | None => SessionEnd::going_away(),
     }
 }
 

@@ -1,0 +1,150 @@
+//! The reading half of a playing session: decodes and validates the client's frames under a
+//! message-rate limit, forwards inputs to the room's bounded queue, records
+//! acknowledgements, and answers pings.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use ticksync_protocol::codec;
+use ticksync_protocol::{
+    close_code, ClientMessage, ErrorCode, Input, InputSeq, Pong, ServerMessage, Tick,
+};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::{classify, end_for_read_error, WsStream};
+use crate::metrics::ServerMetrics;
+use crate::net::close::SessionEnd;
+use crate::net::limits::{MessageRateLimiter, RateDecision};
+use crate::net::SessionContext;
+use crate::room::SessionShared;
+
+/// The reading half of a playing session.
+pub(super) struct Reader<'a> {
+    pub(super) inputs: mpsc::Sender<Input>,
+    pub(super) pongs: mpsc::Sender<Bytes>,
+    /// Shared with the room, which reads the acknowledged tick to pick the delta baseline.
+    pub(super) shared: Arc<SessionShared>,
+    pub(super) last_seq: InputSeq,
+    pub(super) rate: MessageRateLimiter,
+    pub(super) heard: Heard<'a>,
+    pub(super) ctx: &'a SessionContext,
+}
+
+/// When the client was last heard from, shared by the reader (which writes it) and the
+/// writer (which pings a quiet client). Milliseconds since the session started.
+#[derive(Clone, Copy)]
+pub(super) struct Heard<'a> {
+    pub(super) started: Instant,
+    pub(super) last: &'a AtomicU64,
+}
+
+impl Heard<'_> {
+    pub(super) fn now(&self) {
+        let millis = self.started.elapsed().as_millis() as u64;
+        self.last.store(millis, Ordering::Relaxed);
+    }
+
+    pub(super) fn quiet_for(&self) -> Duration {
+        let last = Duration::from_millis(self.last.load(Ordering::Relaxed));
+        self.started.elapsed().saturating_sub(last)
+    }
+}
+
+impl Reader<'_> {
+    pub(super) async fn run<S>(mut self, stream: &mut WsStream<'_, S>) -> SessionEnd
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        let idle_timeout = self.ctx.config.idle_timeout;
+        loop {
+            let message = match tokio::time::timeout(idle_timeout, stream.next()).await {
+                Err(_elapsed) => {
+                    return SessionEnd::error(
+                        ErrorCode::IdleTimeout,
+                        close_code::IDLE_TIMEOUT,
+                        format!("nothing received for {}s", idle_timeout.as_secs()),
+                    )
+                }
+                Ok(None) => return SessionEnd::PeerGone,
+                Ok(Some(Err(error))) => return end_for_read_error(error),
+                Ok(Some(Ok(message))) => message,
+            };
+            self.heard.now();
+            match self.rate.check(Instant::now()) {
+                RateDecision::Allow => {}
+                RateDecision::Drop => {
+                    ServerMetrics::add(&self.ctx.metrics.messages_dropped, 1);
+                    continue;
+                }
+                RateDecision::Flooding => {
+                    let config = &self.ctx.config;
+                    return SessionEnd::error(
+                        ErrorCode::Flooding,
+                        close_code::POLICY_VIOLATION,
+                        format!(
+                            "message flood: over {} messages/s for {}s",
+                            config.max_messages_per_second,
+                            config.flood_timeout.as_secs_f32()
+                        ),
+                    );
+                }
+            }
+            let message = match classify(message, &self.ctx.metrics) {
+                Ok(Some(message)) => message,
+                Ok(None) => continue,
+                Err(end) => return end,
+            };
+            match message {
+                ClientMessage::Input(input) => {
+                    self.acknowledge(input.ack_tick);
+                    self.forward_input(input);
+                }
+                ClientMessage::Ack(ack) => self.acknowledge(ack.tick),
+                ClientMessage::Ping(ping) => {
+                    let pong = ServerMessage::Pong(Pong {
+                        client_time_us: ping.client_time_us,
+                        server_tick: self.ctx.room.current_tick(),
+                    });
+                    // A pong that does not fit the queue is dropped like a snapshot would be.
+                    if let Ok(frame) = codec::encode(&pong) {
+                        let _ = self.pongs.try_send(Bytes::from(frame));
+                    }
+                }
+                ClientMessage::Leave => return SessionEnd::normal(),
+                ClientMessage::Hello(_) | ClientMessage::Resume(_) => {
+                    return SessionEnd::error(
+                        ErrorCode::UnexpectedMessage,
+                        close_code::PROTOCOL_ERROR,
+                        "Hello or Resume sent twice",
+                    )
+                }
+            }
+        }
+    }
+
+    /// Records an acknowledgement. Acks only move forward; a tick the room has not reached
+    /// yet is a lie and ignored (the room would not find it in its history anyway).
+    fn acknowledge(&self, tick: Tick) {
+        if tick != 0 && tick <= self.ctx.room.current_tick() {
+            self.shared.acked_tick.fetch_max(tick, Ordering::Relaxed);
+        }
+    }
+
+    fn forward_input(&mut self, input: Input) {
+        // Sequences must increase; a replay or reordering is dropped here so the room never
+        // sees it.
+        if input.seq <= self.last_seq {
+            ServerMetrics::add(&self.ctx.metrics.inputs_dropped, 1);
+            return;
+        }
+        self.last_seq = input.seq;
+        if self.inputs.try_send(input).is_err() {
+            ServerMetrics::add(&self.ctx.metrics.inputs_dropped, 1);
+        }
+    }
+}

@@ -1,0 +1,110 @@
+//! The writing half of a playing session: forwards the frames the room queued, flushing once
+//! per batch (one flush per tick, not per message), pings a client that has gone quiet, and
+//! stops when the room tells it to.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::SinkExt;
+use ticksync_protocol::{close_code, EntityId, ErrorCode};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::{mpsc, oneshot};
+use tokio_tungstenite::tungstenite::Message;
+
+use super::reader::Heard;
+use super::WsSink;
+use crate::metrics::ServerMetrics;
+use crate::net::close::SessionEnd;
+use crate::net::FaultInjector;
+use crate::room::Disconnect;
+
+/// Floor of the ping interval, so a tiny idle timeout in a test cannot make the writer spin.
+const MIN_PING_INTERVAL: Duration = Duration::from_millis(50);
+
+/// Frames written per flush at most, so one session's burst cannot monopolize its task.
+const MAX_FRAMES_PER_FLUSH: usize = 64;
+
+/// The writing half: forwards queued frames, flushing once per batch, until the room says
+/// stop or the socket fails.
+pub(super) struct Writer<'a> {
+    pub(super) entity: EntityId,
+    pub(super) metrics: &'a ServerMetrics,
+    pub(super) faults: Option<&'a dyn FaultInjector>,
+    pub(super) heard: Heard<'a>,
+    pub(super) ping_every: Duration,
+}
+
+impl Writer<'_> {
+    pub(super) async fn run<S>(
+        &self,
+        sink: &mut WsSink<'_, S>,
+        outbound: &mut mpsc::Receiver<Bytes>,
+        disconnect: &mut oneshot::Receiver<Disconnect>,
+    ) -> SessionEnd
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        let mut ping_timer = tokio::time::interval(self.ping_every.max(MIN_PING_INTERVAL));
+        ping_timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let first = tokio::select! {
+                biased;
+                reason = &mut *disconnect => return end_for_disconnect(reason.ok()),
+                frame = outbound.recv() => match frame {
+                    Some(frame) => frame,
+                    None => return SessionEnd::going_away(),
+                },
+                _ = ping_timer.tick() => {
+                    if self.heard.quiet_for() >= self.ping_every {
+                        let ping = Message::Ping(Bytes::new());
+                        if sink.feed(ping).await.is_err() || sink.flush().await.is_err() {
+                            return SessionEnd::PeerGone;
+                        }
+                    }
+                    continue;
+                }
+            };
+            let mut written = 0u64;
+            let mut next = Some(first);
+            let mut batch = 0;
+            while let Some(frame) = next.take() {
+                batch += 1;
+                if batch < MAX_FRAMES_PER_FLUSH {
+                    next = outbound.try_recv().ok();
+                }
+                if self
+                    .faults
+                    .is_some_and(|faults| faults.drop_frame(self.entity, &frame))
+                {
+                    continue;
+                }
+                written += frame.len() as u64;
+                if sink.feed(Message::Binary(frame)).await.is_err() {
+                    return SessionEnd::PeerGone;
+                }
+            }
+            if sink.flush().await.is_err() {
+                return SessionEnd::PeerGone;
+            }
+            self.metrics.bytes_out.fetch_add(written, Ordering::Relaxed);
+        }
+    }
+}
+
+fn end_for_disconnect(reason: Option<Disconnect>) -> SessionEnd {
+    match reason {
+        Some(Disconnect::TooSlow) => SessionEnd::error(
+            ErrorCode::TooSlow,
+            close_code::POLICY_VIOLATION,
+            "too slow: snapshots were not read in time",
+        ),
+        Some(Disconnect::Replaced) => SessionEnd::error(
+            ErrorCode::Replaced,
+            close_code::REPLACED,
+            "another connection resumed this player",
+        ),
+        // The room dropped us without a word: it has stopped.
+        Some(Disconnect::ShuttingDown) | None => SessionEnd::going_away(),
+    }
+}
