@@ -20,10 +20,10 @@ use ticksync_protocol::{
 use ticksync_server::metrics::ServerMetrics;
 use ticksync_server::net::FaultInjector;
 use ticksync_server::{Server, ServerConfig, ServerSummary};
+use ticksync_sim::{tls_config, TlsTrust};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tokio_rustls::rustls;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{self, Message};
@@ -100,20 +100,6 @@ impl TestServer {
     }
 }
 
-/// A rustls client configuration that trusts only the certificates in the PEM file `ca_cert`.
-pub fn tls_client_config(ca_cert: &std::path::Path) -> anyhow::Result<rustls::ClientConfig> {
-    use rustls::pki_types::pem::PemObject;
-    let mut roots = rustls::RootCertStore::empty();
-    for certificate in rustls::pki_types::CertificateDer::pem_file_iter(ca_cert)? {
-        roots.add(certificate?)?;
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    Ok(rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .with_root_certificates(roots)
-        .with_no_client_auth())
-}
-
 /// Logs to the test output when `RUST_LOG` is set; silent otherwise.
 fn init_logging() {
     let _ = tracing_subscriber::fmt()
@@ -184,11 +170,11 @@ impl RawClient {
                 HeaderValue::from_str(value)?,
             );
         }
+        // The same trust setup the bot swarm uses for `--ca-cert`.
         let connector = match ca_cert {
             None => None,
-            Some(path) => Some(tokio_tungstenite::Connector::Rustls(Arc::new(
-                tls_client_config(path)?,
-            ))),
+            Some(path) => tls_config(&TlsTrust::CaFile(path.to_owned()))?
+                .map(tokio_tungstenite::Connector::Rustls),
         };
         let connecting =
             tokio_tungstenite::connect_async_tls_with_config(request, None, true, connector);

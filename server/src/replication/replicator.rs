@@ -160,11 +160,6 @@ impl Replicator {
         encode_snapshot(header, body, &mut frame)?;
         Ok(Bytes::from(frame))
     }
-
-    /// The most recent captured frame.
-    pub fn latest(&self) -> Option<&WorldFrame> {
-        self.history.latest()
-    }
 }
 
 fn gather(frame: &WorldFrame, indices: &[u32], out: &mut Vec<EntityState>) {
