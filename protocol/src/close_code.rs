@@ -11,7 +11,7 @@ pub const GOING_AWAY: u16 = 1001;
 /// A binary frame did not decode as a message, or a message came out of order
 /// (for example anything before `Hello`, or a second `Hello`).
 pub const PROTOCOL_ERROR: u16 = 1002;
-/// A text frame arrived on the binary codec.
+/// A text frame arrived on the binary codec, or a binary frame on the JSON codec.
 pub const UNSUPPORTED_DATA: u16 = 1003;
 /// The client broke a server policy: it fell too far behind reading snapshots, or flooded.
 pub const POLICY_VIOLATION: u16 = 1008;
@@ -30,3 +30,5 @@ pub const IDLE_TIMEOUT: u16 = 4002;
 pub const RESUME_REFUSED: u16 = 4003;
 /// Another connection resumed this session's entity; this one is closed.
 pub const REPLACED: u16 = 4004;
+/// The room named in the URL does not exist and the server runs its maximum number of rooms.
+pub const NO_ROOM_AVAILABLE: u16 = 4005;

@@ -1,5 +1,8 @@
 //! The byte format of every message, defined in one place: bincode 2 with its standard
 //! configuration (little-endian, variable-length integers), one message per WebSocket frame.
+//! The same messages also travel as JSON text frames ([`WireFormat::Json`], subprotocol
+//! [`crate::SUBPROTOCOL_JSON`]) for clients without a bincode decoder: same types, same
+//! semantics, serde's default JSON representation.
 //!
 //! Every decode is bounded — the input length is checked against a per-direction limit before
 //! bincode sees it, and bincode's own allocation limit is set to the same value — and every
@@ -33,6 +36,102 @@ pub enum CodecError {
     Decode(#[from] bincode::error::DecodeError),
     #[error("could not encode message: {0}")]
     Encode(#[from] bincode::error::EncodeError),
+    #[error("malformed JSON message: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// Largest client message accepted on the JSON codec. JSON spells numbers and field names
+/// out, so the same messages are a few times larger than in bincode: an `Input` is about 80
+/// bytes, a `Hello` with the longest name about 100.
+pub const MAX_CLIENT_JSON_MESSAGE_BYTES: usize = 2 * 1024;
+
+/// Largest server message a JSON client accepts (a full snapshot of 100,000 entities at about
+/// 70 bytes each fits).
+pub const MAX_SERVER_JSON_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
+
+/// The two encodings of the protocol, chosen per connection by the WebSocket subprotocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WireFormat {
+    /// bincode 2, binary frames: [`crate::SUBPROTOCOL_BINCODE`]. The compact default.
+    Bincode,
+    /// JSON, text frames: [`crate::SUBPROTOCOL_JSON`]. For browsers and scripts.
+    Json,
+}
+
+impl WireFormat {
+    /// Every format, in the server's order of preference.
+    pub const ALL: [WireFormat; 2] = [WireFormat::Bincode, WireFormat::Json];
+
+    /// The WebSocket subprotocol that selects this format.
+    pub fn subprotocol(self) -> &'static str {
+        match self {
+            WireFormat::Bincode => crate::SUBPROTOCOL_BINCODE,
+            WireFormat::Json => crate::SUBPROTOCOL_JSON,
+        }
+    }
+
+    /// The format a subprotocol name selects, if any.
+    pub fn from_subprotocol(name: &str) -> Option<WireFormat> {
+        WireFormat::ALL
+            .into_iter()
+            .find(|format| format.subprotocol() == name)
+    }
+
+    /// Whether frames of this format are WebSocket text frames (else binary).
+    pub fn uses_text_frames(self) -> bool {
+        self == WireFormat::Json
+    }
+
+    /// Encodes a message; for [`WireFormat::Json`] the bytes are UTF-8 text.
+    pub fn encode<M: Serialize>(self, message: &M) -> Result<Vec<u8>, CodecError> {
+        match self {
+            WireFormat::Bincode => encode(message),
+            WireFormat::Json => Ok(serde_json::to_vec(message)?),
+        }
+    }
+
+    /// Decodes one client message from a whole frame payload, bounded like
+    /// [`decode_client_message`].
+    pub fn decode_client_message(self, frame: &[u8]) -> Result<ClientMessage, CodecError> {
+        match self {
+            WireFormat::Bincode => decode_client_message(frame),
+            WireFormat::Json => decode_json::<ClientMessage>(frame, MAX_CLIENT_JSON_MESSAGE_BYTES),
+        }
+    }
+
+    /// Decodes one server message from a whole frame payload.
+    pub fn decode_server_message(self, frame: &[u8]) -> Result<ServerMessage, CodecError> {
+        match self {
+            WireFormat::Bincode => decode_server_message(frame),
+            WireFormat::Json => decode_json::<ServerMessage>(frame, MAX_SERVER_JSON_MESSAGE_BYTES),
+        }
+    }
+
+    /// Largest client message this format accepts.
+    pub fn max_client_message_bytes(self) -> usize {
+        match self {
+            WireFormat::Bincode => MAX_CLIENT_MESSAGE_BYTES,
+            WireFormat::Json => MAX_CLIENT_JSON_MESSAGE_BYTES,
+        }
+    }
+}
+
+impl std::fmt::Display for WireFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.subprotocol())
+    }
+}
+
+/// serde_json allocates in proportion to its input and refuses trailing non-whitespace, so
+/// the length check up front bounds the work like bincode's budget does.
+fn decode_json<M: DeserializeOwned>(frame: &[u8], limit: usize) -> Result<M, CodecError> {
+    if frame.len() > limit {
+        return Err(CodecError::TooLarge {
+            actual: frame.len(),
+            limit,
+        });
+    }
+    Ok(serde_json::from_slice(frame)?)
 }
 
 /// The one configuration every encode and decode uses.
@@ -280,20 +379,79 @@ mod tests {
         ]
     }
 
+    // The message tests below run against both wire formats: the codecs must agree on
+    // every message, every limit and every refusal.
+
     #[test]
     fn every_client_message_round_trips() {
-        for message in every_client_message() {
-            let bytes = encode(&message).unwrap();
-            assert!(bytes.len() <= MAX_CLIENT_MESSAGE_BYTES);
-            assert_eq!(decode_client_message(&bytes).unwrap(), message);
+        for format in WireFormat::ALL {
+            for message in every_client_message() {
+                let bytes = format.encode(&message).unwrap();
+                assert!(bytes.len() <= format.max_client_message_bytes());
+                assert_eq!(
+                    format.decode_client_message(&bytes).unwrap(),
+                    message,
+                    "{format}"
+                );
+            }
         }
     }
 
     #[test]
     fn every_server_message_round_trips() {
-        for message in every_server_message() {
-            let bytes = encode(&message).unwrap();
-            assert_eq!(decode_server_message(&bytes).unwrap(), message);
+        for format in WireFormat::ALL {
+            for message in every_server_message() {
+                let bytes = format.encode(&message).unwrap();
+                assert_eq!(
+                    format.decode_server_message(&bytes).unwrap(),
+                    message,
+                    "{format}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn json_frames_are_text_in_serdes_default_shape() {
+        let input = ClientMessage::Input(Input {
+            seq: 3,
+            ack_tick: 10,
+            move_dir: MoveDir { x: 127, y: 0 },
+            buttons: 0,
+        });
+        let text = String::from_utf8(WireFormat::Json.encode(&input).unwrap()).unwrap();
+        assert_eq!(
+            text,
+            r#"{"Input":{"seq":3,"ack_tick":10,"move_dir":{"x":127,"y":0},"buttons":0}}"#
+        );
+        assert_eq!(
+            String::from_utf8(WireFormat::Json.encode(&ClientMessage::Leave).unwrap()).unwrap(),
+            r#""Leave""#
+        );
+        assert!(WireFormat::Json.uses_text_frames());
+        assert!(!WireFormat::Bincode.uses_text_frames());
+        for format in WireFormat::ALL {
+            assert_eq!(WireFormat::from_subprotocol(format.subprotocol()), Some(format));
+        }
+        assert_eq!(WireFormat::from_subprotocol("ticksync.v2.json"), None);
+    }
+
+    #[test]
+    fn json_refuses_what_bincode_refuses() {
+        // Unknown variants, wrong field types and missing fields are decode errors, never
+        // defaults.
+        for text in [
+            r#"{"Teleport":{"x":1}}"#,
+            r#"{"Ack":{"tick":-1}}"#,
+            r#"{"Ack":{}}"#,
+            r#"{"Input":{"seq":1,"ack_tick":0,"move_dir":{"x":300,"y":0},"buttons":0}}"#,
+            "[]",
+            "",
+        ] {
+            assert!(
+                WireFormat::Json.decode_client_message(text.as_bytes()).is_err(),
+                "{text}"
+            );
         }
     }
 
@@ -358,13 +516,15 @@ mod tests {
 
     #[test]
     fn truncated_frames_are_errors() {
-        for message in every_client_message() {
-            let bytes = encode(&message).unwrap();
-            for cut in 0..bytes.len() {
-                assert!(
-                    decode_client_message(&bytes[..cut]).is_err(),
-                    "{message:?} cut at {cut}"
-                );
+        for format in WireFormat::ALL {
+            for message in every_client_message() {
+                let bytes = format.encode(&message).unwrap();
+                for cut in 0..bytes.len() {
+                    assert!(
+                        format.decode_client_message(&bytes[..cut]).is_err(),
+                        "{format}: {message:?} cut at {cut}"
+                    );
+                }
             }
         }
     }
@@ -396,15 +556,20 @@ mod tests {
             decode_client_message(&bytes),
             Err(CodecError::TrailingBytes { extra: 1, .. })
         ));
+        let mut text = WireFormat::Json.encode(&ClientMessage::Leave).unwrap();
+        text.extend_from_slice(b" \"Leave\"");
+        assert!(WireFormat::Json.decode_client_message(&text).is_err());
     }
 
     #[test]
     fn oversized_frames_are_refused_before_decoding() {
-        let bytes = vec![0u8; MAX_CLIENT_MESSAGE_BYTES + 1];
-        assert!(matches!(
-            decode_client_message(&bytes),
-            Err(CodecError::TooLarge { .. })
-        ));
+        for format in WireFormat::ALL {
+            let bytes = vec![b' '; format.max_client_message_bytes() + 1];
+            assert!(matches!(
+                format.decode_client_message(&bytes),
+                Err(CodecError::TooLarge { .. })
+            ));
+        }
     }
 
     #[test]
@@ -555,20 +720,32 @@ mod tests {
     proptest! {
         #[test]
         fn client_messages_round_trip(message in arb_client_message()) {
-            let bytes = encode(&message).unwrap();
-            prop_assert_eq!(decode_client_message(&bytes).unwrap(), message);
+            for format in WireFormat::ALL {
+                let bytes = format.encode(&message).unwrap();
+                prop_assert_eq!(format.decode_client_message(&bytes).unwrap(), message.clone());
+            }
         }
 
         #[test]
         fn server_messages_round_trip(message in arb_server_message()) {
-            let bytes = encode(&message).unwrap();
-            prop_assert_eq!(decode_server_message(&bytes).unwrap(), message);
+            for format in WireFormat::ALL {
+                let bytes = format.encode(&message).unwrap();
+                prop_assert_eq!(format.decode_server_message(&bytes).unwrap(), message.clone());
+            }
         }
 
         #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
-            let _ = decode_client_message(&bytes);
-            let _ = decode_server_message(&bytes);
+            for format in WireFormat::ALL {
+                let _ = format.decode_client_message(&bytes);
+                let _ = format.decode_server_message(&bytes);
+            }
+        }
+
+        #[test]
+        fn arbitrary_json_text_never_panics(text in "[{}\\[\\]\":,0-9a-zA-Z_ -]{0,256}") {
+            let _ = WireFormat::Json.decode_client_message(text.as_bytes());
+            let _ = WireFormat::Json.decode_server_message(text.as_bytes());
         }
 
         #[test]

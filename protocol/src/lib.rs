@@ -24,7 +24,7 @@ pub mod replicated;
 #[cfg(feature = "tokens")]
 pub mod token;
 
-pub use codec::CodecError;
+pub use codec::{CodecError, WireFormat};
 pub use game_state::{EntityDelta, EntityState, MoveDir};
 pub use messages::{
     Ack, ClientMessage, EntityId, ErrorCode, ErrorMessage, Hello, Input, InputSeq, Ping, Pong,
@@ -41,6 +41,10 @@ pub const PROTOCOL_VERSION: u16 = 1;
 /// A client must offer it in `Sec-WebSocket-Protocol`; the server refuses the upgrade
 /// otherwise, so a client of another version learns it before any game traffic.
 pub const SUBPROTOCOL_BINCODE: &str = "ticksync.v1.bincode";
+
+/// WebSocket subprotocol for the JSON text codec of [`PROTOCOL_VERSION`]: the same messages
+/// as [`SUBPROTOCOL_BINCODE`], as JSON in text frames.
+pub const SUBPROTOCOL_JSON: &str = "ticksync.v1.json";
 
 /// URL path of the WebSocket endpoint.
 pub const WEBSOCKET_PATH: &str = "/ws";

@@ -1,5 +1,6 @@
 //! Every message of the protocol: [`ClientMessage`] (client → server) and [`ServerMessage`]
-//! (server → client), one binary WebSocket frame each.
+//! (server → client), one WebSocket frame each (binary with bincode, text with JSON; see
+//! [`crate::codec::WireFormat`]).
 //!
 //! A session goes: client `Hello` → server `Welcome` (or `Error` and close) → then, at the
 //! room's tick rate, server `Snapshot`s while the client sends `Input`s; `Ping`/`Pong` at any
@@ -175,7 +176,7 @@ pub struct ErrorMessage {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(from = "u16", into = "u16")]
 pub enum ErrorCode {
-    /// A binary frame did not decode as a client message.
+    /// A frame did not decode as a client message.
     MalformedMessage,
     /// `Hello` named another protocol version.
     UnsupportedProtocolVersion,
@@ -203,6 +204,11 @@ pub enum ErrorCode {
     ResumeRefused,
     /// A newer connection resumed this session's entity.
     Replaced,
+    /// The room named in the URL does not exist and the server already runs its maximum
+    /// number of rooms.
+    NoRoomAvailable,
+    /// A binary frame arrived on the JSON codec.
+    UnexpectedBinaryFrame,
     /// A code unknown to this build.
     Other(u16),
 }
@@ -225,6 +231,8 @@ impl ErrorCode {
             ErrorCode::Flooding => 12,
             ErrorCode::ResumeRefused => 13,
             ErrorCode::Replaced => 14,
+            ErrorCode::NoRoomAvailable => 15,
+            ErrorCode::UnexpectedBinaryFrame => 16,
             ErrorCode::Other(code) => code,
         }
     }
@@ -247,6 +255,8 @@ impl From<u16> for ErrorCode {
             12 => ErrorCode::Flooding,
             13 => ErrorCode::ResumeRefused,
             14 => ErrorCode::Replaced,
+            15 => ErrorCode::NoRoomAvailable,
+            16 => ErrorCode::UnexpectedBinaryFrame,
             other => ErrorCode::Other(other),
         }
     }
