@@ -29,6 +29,37 @@ pub enum AuthError {
     Token(#[from] TokenError),
 }
 
+/// The URL bot `index` connects to: `base` with `?room=` set to `room` when given, and a
+/// freshly minted token for that room (or `token_room` when no room is named in the URL)
+/// when a secret is given.
+pub fn bot_url(
+    base: &str,
+    room: Option<&str>,
+    secret: Option<&[u8]>,
+    token_room: &str,
+    index: usize,
+) -> Result<String, AuthError> {
+    let mut url = Url::parse(base).map_err(|source| AuthError::Url {
+        url: base.to_owned(),
+        source,
+    })?;
+    if let Some(room) = room {
+        let kept: Vec<(String, String)> = url
+            .query_pairs()
+            .filter(|(key, _)| key != "room")
+            .map(|(key, value)| (key.into_owned(), value.into_owned()))
+            .collect();
+        url.query_pairs_mut()
+            .clear()
+            .extend_pairs(kept)
+            .append_pair("room", room);
+    }
+    match secret {
+        Some(secret) => url_with_token(url.as_str(), secret, room.unwrap_or(token_room), index),
+        None => Ok(url.into()),
+    }
+}
+
 /// `base` with a freshly minted token for bot `index` in `room` as the `token` query
 /// parameter (any existing `token` parameter is replaced; other parameters are kept).
 pub fn url_with_token(
@@ -58,6 +89,18 @@ pub fn url_with_token(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn bot_urls_name_the_room_and_carry_a_token_for_it() {
+        let url = super::bot_url("ws://h/ws?room=old&x=1", Some("r-2"), None, "arena", 0).unwrap();
+        assert_eq!(url, "ws://h/ws?x=1&room=r-2");
+        let url = super::bot_url("ws://h/ws", None, None, "arena", 0).unwrap();
+        assert_eq!(url, "ws://h/ws");
+        let url = super::bot_url("ws://h/ws", Some("r-1"), Some(b"k"), "arena", 3).unwrap();
+        let token = url.split("token=").nth(1).unwrap();
+        let claims = ticksync_protocol::token::verify(b"k", token, "r-1").unwrap();
+        assert_eq!(claims.room, "r-1");
+    }
+
     use super::*;
     use ticksync_protocol::token::verify;
 

@@ -18,10 +18,10 @@ use hdrhistogram::Histogram;
 use http::header::{HeaderValue, SEC_WEBSOCKET_PROTOCOL};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use ticksync_protocol::codec::{self, MAX_SERVER_MESSAGE_BYTES};
+use ticksync_protocol::codec::{MAX_SERVER_JSON_MESSAGE_BYTES, MAX_SERVER_MESSAGE_BYTES};
 use ticksync_protocol::{
     close_code, Ack, ClientMessage, EntityId, EntityState, Hello, Input, InputSeq, MoveDir, Ping,
-    Resume, ServerMessage, Snapshot, Tick, Welcome, PROTOCOL_VERSION, SUBPROTOCOL_BINCODE,
+    Resume, ServerMessage, Snapshot, Tick, Welcome, WireFormat, PROTOCOL_VERSION,
 };
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -87,6 +87,8 @@ pub struct ClientOptions {
     /// Take back an entity after a dropped connection: sends `Resume` with this token (the
     /// `resume_token` of the previous `Welcome`) instead of `Hello`.
     pub resume_token: Option<String>,
+    /// The codec: bincode binary frames (the default) or JSON text frames.
+    pub format: WireFormat,
 }
 
 impl Default for ClientOptions {
@@ -102,6 +104,7 @@ impl Default for ClientOptions {
             trace: false,
             shared_latency: None,
             resume_token: None,
+            format: WireFormat::Bincode,
         }
     }
 }
@@ -154,6 +157,7 @@ pub struct Client {
     /// Tick of the last snapshot received (0: none), for [`ClientCounters::tick_gaps`].
     last_received_tick: Tick,
     trace: bool,
+    format: WireFormat,
     counters: ClientCounters,
     latest_snapshot: Option<Arc<Snapshot>>,
     /// The views of recent snapshots: the current one and the baselines the server may use.
@@ -208,12 +212,16 @@ impl Client {
             })?;
         request.headers_mut().insert(
             SEC_WEBSOCKET_PROTOCOL,
-            HeaderValue::from_static(SUBPROTOCOL_BINCODE),
+            HeaderValue::from_static(options.format.subprotocol()),
         );
+        let max_message_bytes = match options.format {
+            WireFormat::Bincode => MAX_SERVER_MESSAGE_BYTES,
+            WireFormat::Json => MAX_SERVER_JSON_MESSAGE_BYTES,
+        };
         let config = WebSocketConfig::default()
             .read_buffer_size(options.read_buffer_bytes)
-            .max_message_size(Some(MAX_SERVER_MESSAGE_BYTES))
-            .max_frame_size(Some(MAX_SERVER_MESSAGE_BYTES));
+            .max_message_size(Some(max_message_bytes))
+            .max_frame_size(Some(max_message_bytes));
         // Nagle off: inputs are tiny and latency-critical; batching them would add up to a
         // delayed-ACK interval to every input→ack measurement.
         let disable_nagle = true;
@@ -246,8 +254,9 @@ impl Client {
                 player_name: options.player_name.clone(),
             }),
         };
-        send_frame(&mut socket, &hello, &mut counters, trace).await?;
-        let welcome = await_welcome(&mut socket, &mut counters, trace).await?;
+        let format = options.format;
+        send_frame(&mut socket, &hello, format, &mut counters, trace).await?;
+        let welcome = await_welcome(&mut socket, format, &mut counters, trace).await?;
         debug!(entity = %welcome.entity_id, tick_rate_hz = welcome.tick_rate_hz, "welcomed");
         let ack_latency_us = match options.shared_latency {
             // Auto-resizing from a tiny range: it is never recorded into, so it stays small.
@@ -264,6 +273,7 @@ impl Client {
             shared_latency: options.shared_latency.clone(),
             last_received_tick: 0,
             trace,
+            format,
             counters,
             latest_snapshot: None,
             views: ViewStore::new(),
@@ -416,7 +426,14 @@ impl Client {
         if self.closed {
             return Err(ClientError::Closed);
         }
-        send_frame(&mut self.socket, message, &mut self.counters, self.trace).await
+        send_frame(
+            &mut self.socket,
+            message,
+            self.format,
+            &mut self.counters,
+            self.trace,
+        )
+        .await
     }
 
     /// Waits for the next event. Returns `None` once [`ClientEvent::Closed`] has been
@@ -473,7 +490,13 @@ impl Client {
                 }
             };
             match frame {
-                Message::Binary(payload) => {
+                Message::Binary(_) | Message::Text(_) if !frame_matches(&frame, self.format) => {
+                    self.counters.malformed_frames += 1;
+                    let kind = if frame.is_text() { "text" } else { "binary" };
+                    return Some(ClientEvent::Error(ClientError::UnexpectedFrame(kind)));
+                }
+                Message::Binary(_) | Message::Text(_) => {
+                    let payload = frame.into_data();
                     self.counters.count_received(payload.len());
                     match self.on_server_frame(&payload, Instant::now()) {
                         // Handed out at the top of the loop, after the ack is sent.
@@ -482,10 +505,6 @@ impl Client {
                         // A snapshot lost on purpose: read on.
                         None => {}
                     }
-                }
-                Message::Text(_) => {
-                    self.counters.malformed_frames += 1;
-                    return Some(ClientEvent::Error(ClientError::UnexpectedFrame("text")));
                 }
                 Message::Close(frame) => {
                     let info = close_info(frame);
@@ -505,7 +524,7 @@ impl Client {
     /// The event for one binary frame; `None` for a snapshot thrown away by the simulated
     /// loss.
     fn on_server_frame(&mut self, payload: &[u8], received_at: Instant) -> Option<ClientEvent> {
-        let message = match codec::decode_server_message(payload) {
+        let message = match self.format.decode_server_message(payload) {
             Ok(message) => message,
             Err(error) => {
                 self.counters.malformed_frames += 1;
@@ -665,22 +684,35 @@ impl SnapshotLoss {
     }
 }
 
-/// Encodes `message` and sends it as one binary frame, counting it.
+/// Whether a data frame has the type of `format` (binary for bincode, text for JSON).
+fn frame_matches(frame: &Message, format: WireFormat) -> bool {
+    if format.uses_text_frames() {
+        frame.is_text()
+    } else {
+        frame.is_binary()
+    }
+}
+
+/// Encodes `message` and sends it as one frame of the format's type, counting it.
 async fn send_frame(
     socket: &mut Socket,
     message: &ClientMessage,
+    format: WireFormat,
     counters: &mut ClientCounters,
     trace: bool,
 ) -> Result<(), ClientError> {
-    let payload = codec::encode(message)?;
+    let payload = format.encode(message)?;
     let len = payload.len();
     if trace {
         trace::sent(message, len);
     }
-    socket
-        .send(Message::Binary(payload.into()))
-        .await
-        .map_err(ClientError::transport)?;
+    let frame = if format.uses_text_frames() {
+        // The JSON encoder writes UTF-8 only.
+        Message::Text(String::from_utf8_lossy(&payload).into_owned().into())
+    } else {
+        Message::Binary(payload.into())
+    };
+    socket.send(frame).await.map_err(ClientError::transport)?;
     counters.count_sent(len);
     Ok(())
 }
@@ -688,6 +720,7 @@ async fn send_frame(
 /// Reads until the server's answer to `Hello`: `Welcome`, or a refusal.
 async fn await_welcome(
     socket: &mut Socket,
+    format: WireFormat,
     counters: &mut ClientCounters,
     trace: bool,
 ) -> Result<Welcome, ClientError> {
@@ -703,9 +736,14 @@ async fn await_welcome(
             }
         };
         match frame {
-            Message::Binary(payload) => {
+            Message::Binary(_) | Message::Text(_) if !frame_matches(&frame, format) => {
+                let kind = if frame.is_text() { "text" } else { "binary" };
+                return Err(ClientError::UnexpectedFrame(kind));
+            }
+            Message::Binary(_) | Message::Text(_) => {
+                let payload = frame.into_data();
                 counters.count_received(payload.len());
-                let message = codec::decode_server_message(&payload)?;
+                let message = format.decode_server_message(&payload)?;
                 if trace {
                     trace::received(&message, payload.len());
                 }
@@ -728,7 +766,6 @@ async fn await_welcome(
                     reason: info.reason,
                 });
             }
-            Message::Text(_) => return Err(ClientError::UnexpectedFrame("text")),
             Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
         }
     }

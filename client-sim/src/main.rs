@@ -9,9 +9,10 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::Parser;
+use ticksync_protocol::WireFormat;
 use ticksync_sim::fdlimit::ensure_open_files;
 use ticksync_sim::progress::ProgressMode;
-use ticksync_sim::swarm::{DEFAULT_MAX_CONCURRENT_HANDSHAKES, DEFAULT_ROOM, DEFAULT_SEED};
+use ticksync_sim::swarm::{DEFAULT_MAX_CONCURRENT_HANDSHAKES, DEFAULT_SEED};
 use ticksync_sim::{run_swarm, tls_config, Gates, Mix, SwarmConfig, TlsTrust};
 use tracing_subscriber::EnvFilter;
 
@@ -85,9 +86,20 @@ struct Args {
     #[arg(long, env = "TICKSYNC_TOKEN_SECRET", hide_env_values = true)]
     token_secret: Option<String>,
 
-    /// Room the join tokens admit to.
-    #[arg(long, default_value = DEFAULT_ROOM)]
-    room: String,
+    /// Room to join (`?room=NAME`); without it bots join the server's default room and
+    /// join tokens name "arena".
+    #[arg(long, value_name = "NAME")]
+    room: Option<String>,
+
+    /// Spread the bots round-robin over this many rooms, NAME-0 … NAME-(N-1), where NAME is
+    /// --room (default "room").
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    rooms: usize,
+
+    /// Codec: bincode (binary frames, the default) or json (text frames, as a browser or a
+    /// script would speak).
+    #[arg(long, default_value = "bincode", value_parser = parse_codec)]
+    codec: WireFormat,
 
     /// Print every frame bot 0 sends and receives, decoded and timestamped, to stderr.
     #[arg(long)]
@@ -205,11 +217,25 @@ fn swarm_config(args: &Args) -> anyhow::Result<SwarmConfig> {
         mix: args.mix.clone(),
         tls: tls_config(&trust).context("setting up TLS")?,
         token_secret: args.token_secret.clone(),
-        room: args.room.clone(),
+        rooms_named: match (&args.room, args.rooms) {
+            (None, 0 | 1) => None,
+            (Some(room), rooms) => Some((room.clone(), rooms)),
+            (None, rooms) => Some(("room".to_owned(), rooms)),
+        },
+        format: args.codec,
         trace: args.trace,
         progress,
         ..SwarmConfig::new(args.url.clone(), args.bots, Duration::ZERO)
     })
+}
+
+/// A `--codec` value.
+fn parse_codec(value: &str) -> Result<WireFormat, String> {
+    match value {
+        "bincode" => Ok(WireFormat::Bincode),
+        "json" => Ok(WireFormat::Json),
+        other => Err(format!("unknown codec {other:?}; use bincode or json")),
+    }
 }
 
 /// A `--ramp` value: connects per second, a positive number.

@@ -12,12 +12,12 @@ use std::time::{Duration, Instant};
 
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
-use ticksync_protocol::ErrorCode;
+use ticksync_protocol::{ErrorCode, WireFormat};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tracing::{debug, info, warn};
 
-use crate::auth::{bot_player_id, url_with_token};
+use crate::auth::{bot_player_id, bot_url};
 use crate::behaviour::{Behaviour, Mix};
 use crate::bot::{ArenaBot, BotSteering, CircleSteering, Steering};
 use crate::chaos::{run_chaos_bot, ChaosCounters, ChaosPlan, ChaosRates};
@@ -97,8 +97,13 @@ pub struct SwarmConfig {
     pub tls: Option<TlsConfig>,
     /// Secret to mint a join token per bot with (see [`crate::auth`]); `None`: no token.
     pub token_secret: Option<String>,
-    /// Room the join tokens name.
+    /// Room the join tokens name when `rooms_named` is `None`.
     pub room: String,
+    /// Rooms to join: `None` joins the server's default room (no `?room=`); `Some((name,
+    /// 1))` joins `name`; `Some((name, n))` spreads the bots over `name-0` … `name-(n-1)`.
+    pub rooms_named: Option<(String, usize)>,
+    /// The codec the bots speak.
+    pub format: WireFormat,
     /// Trace every frame of bot 0 to stderr.
     pub trace: bool,
     /// Live progress display.
@@ -123,6 +128,8 @@ impl SwarmConfig {
             tls: None,
             token_secret: None,
             room: DEFAULT_ROOM.to_owned(),
+            rooms_named: None,
+            format: WireFormat::Bincode,
             trace: false,
             progress: ProgressMode::Off,
         }
@@ -217,15 +224,25 @@ async fn run_bot(shared: Arc<Shared>, index: usize, behaviour: Behaviour) -> Bot
     }
     tokio::time::sleep_until(start_at.into()).await;
 
-    let url = match &config.token_secret {
-        Some(secret) => match url_with_token(&config.url, secret.as_bytes(), &config.room, index) {
-            Ok(url) => url,
-            Err(error) => {
-                warn!(bot = index, %error, "could not make the bot's URL");
-                return nothing();
-            }
-        },
-        None => config.url.clone(),
+    let room = config
+        .rooms_named
+        .as_ref()
+        .map(|(name, count)| match count {
+            0 | 1 => name.clone(),
+            _ => format!("{name}-{}", index % count),
+        });
+    let url = match bot_url(
+        &config.url,
+        room.as_deref(),
+        config.token_secret.as_ref().map(|secret| secret.as_bytes()),
+        &config.room,
+        index,
+    ) {
+        Ok(url) => url,
+        Err(error) => {
+            warn!(bot = index, %error, "could not make the bot's URL");
+            return nothing();
+        }
     };
     let latency = match behaviour {
         Behaviour::Chaos => &shared.chaos_latency,
@@ -241,6 +258,7 @@ async fn run_bot(shared: Arc<Shared>, index: usize, behaviour: Behaviour) -> Bot
         tls: config.tls.clone(),
         trace: config.trace && index == 0,
         shared_latency: Some((Arc::clone(latency), index)),
+        format: config.format,
         ..ClientOptions::named(bot_player_id(index))
     };
     let steering = match behaviour {

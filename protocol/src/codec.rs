@@ -431,7 +431,10 @@ mod tests {
         assert!(WireFormat::Json.uses_text_frames());
         assert!(!WireFormat::Bincode.uses_text_frames());
         for format in WireFormat::ALL {
-            assert_eq!(WireFormat::from_subprotocol(format.subprotocol()), Some(format));
+            assert_eq!(
+                WireFormat::from_subprotocol(format.subprotocol()),
+                Some(format)
+            );
         }
         assert_eq!(WireFormat::from_subprotocol("ticksync.v2.json"), None);
     }
@@ -449,7 +452,9 @@ mod tests {
             "",
         ] {
             assert!(
-                WireFormat::Json.decode_client_message(text.as_bytes()).is_err(),
+                WireFormat::Json
+                    .decode_client_message(text.as_bytes())
+                    .is_err(),
                 "{text}"
             );
         }

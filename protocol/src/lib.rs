@@ -54,3 +54,54 @@ pub const MAX_PLAYER_NAME_BYTES: usize = 32;
 
 /// Longest resume token accepted in [`messages::Resume`]; the server issues 32 hex digits.
 pub const MAX_RESUME_TOKEN_BYTES: usize = 64;
+
+/// Longest room name, in bytes.
+pub const MAX_ROOM_NAME_BYTES: usize = 32;
+
+/// Why a room name was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RoomNameError {
+    #[error("room name is empty")]
+    Empty,
+    #[error("room name is {bytes} bytes; the limit is {MAX_ROOM_NAME_BYTES}")]
+    TooLong { bytes: usize },
+    #[error("room name may only contain ASCII letters, digits, '-', '_' and '.'")]
+    BadCharacter,
+}
+
+/// Checks a room name (`/ws?room=NAME`): 1 to [`MAX_ROOM_NAME_BYTES`] bytes of ASCII
+/// letters, digits, `-`, `_` and `.`, so it is safe in URLs, logs and metric labels.
+pub fn validate_room_name(name: &str) -> Result<(), RoomNameError> {
+    if name.is_empty() {
+        return Err(RoomNameError::Empty);
+    }
+    if name.len() > MAX_ROOM_NAME_BYTES {
+        return Err(RoomNameError::TooLong { bytes: name.len() });
+    }
+    if !name
+        .bytes()
+        .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.'))
+    {
+        return Err(RoomNameError::BadCharacter);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn room_names() {
+        assert_eq!(validate_room_name("arena"), Ok(()));
+        assert_eq!(validate_room_name("match-7_eu.1"), Ok(()));
+        assert_eq!(validate_room_name(""), Err(RoomNameError::Empty));
+        assert_eq!(
+            validate_room_name(&"r".repeat(MAX_ROOM_NAME_BYTES + 1)),
+            Err(RoomNameError::TooLong { bytes: 33 })
+        );
+        for bad in ["a b", "a/b", "ä", "a\nb", "<x>"] {
+            assert_eq!(validate_room_name(bad), Err(RoomNameError::BadCharacter));
+        }
+    }
+}

@@ -55,7 +55,7 @@ pub struct ServerConfig {
     /// Longest a shutdown waits for sessions to send their close frames.
     pub shutdown_grace: Duration,
     /// Name of the room players join; join tokens must name it.
-    pub room_name: String,
+    pub default_room: String,
     /// How long a player whose connection dropped (without `Leave`) keeps its entity,
     /// waiting for a `Resume`.
     pub resume_grace: Duration,
@@ -134,7 +134,7 @@ impl Default for ServerConfig {
             idle_timeout: Duration::from_secs(15),
             stats_interval: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(5),
-            room_name: DEFAULT_ROOM_NAME.to_owned(),
+            default_room: DEFAULT_ROOM_NAME.to_owned(),
             // Long enough for a phone to switch networks or a laptop to rejoin Wi-Fi; short
             // enough that a player who is gone does not linger in everyone's view.
             resume_grace: Duration::from_secs(10),

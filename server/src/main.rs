@@ -53,7 +53,7 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     if config.token_secret.is_some() {
-        tracing::info!(room = %config.room_name, "join tokens required (HS256, ?token=... or Authorization: Bearer)");
+        tracing::info!(room = %config.default_room, "join tokens required (HS256, ?token=... or Authorization: Bearer)");
     } else {
         tracing::warn!(
             "no {TOKEN_SECRET_ENV} set: the server is open, anyone can join without a token"

@@ -12,10 +12,10 @@ use anyhow::{anyhow, bail, Context};
 use futures_util::{SinkExt, StreamExt};
 use http::header::SEC_WEBSOCKET_PROTOCOL;
 use http::HeaderValue;
-use ticksync_protocol::codec::{decode_server_message, encode};
+use ticksync_protocol::codec::decode_server_message;
 use ticksync_protocol::{
-    ClientMessage, ErrorMessage, Hello, ServerMessage, Snapshot, Tick, Welcome, PROTOCOL_VERSION,
-    SUBPROTOCOL_BINCODE,
+    ClientMessage, ErrorMessage, Hello, ServerMessage, Snapshot, Tick, Welcome, WireFormat,
+    PROTOCOL_VERSION, SUBPROTOCOL_BINCODE, SUBPROTOCOL_JSON,
 };
 use ticksync_server::metrics::ServerMetrics;
 use ticksync_server::net::FaultInjector;
@@ -121,12 +121,21 @@ pub enum RawEvent {
 /// A WebSocket client with no manners: it sends whatever the test tells it to.
 pub struct RawClient {
     ws: RawWs,
+    /// The codec `send` and `next_event` speak.
+    format: WireFormat,
 }
 
 impl RawClient {
     /// Connects offering the ticksync subprotocol.
     pub async fn connect(url: &str) -> anyhow::Result<RawClient> {
         RawClient::connect_offering(url, Some(SUBPROTOCOL_BINCODE)).await
+    }
+
+    /// Connects offering the JSON subprotocol; messages go as JSON text frames.
+    pub async fn connect_json(url: &str) -> anyhow::Result<RawClient> {
+        let mut client = RawClient::connect_offering(url, Some(SUBPROTOCOL_JSON)).await?;
+        client.format = WireFormat::Json;
+        Ok(client)
     }
 
     /// Connects and completes Hello/Welcome over `wss://`, trusting the PEM certificate at
@@ -181,7 +190,10 @@ impl RawClient {
         let (ws, _response) = tokio::time::timeout(WAIT, connecting)
             .await
             .context("connect timed out")??;
-        Ok(RawClient { ws })
+        Ok(RawClient {
+            ws,
+            format: WireFormat::Bincode,
+        })
     }
 
     /// Connects and completes Hello/Welcome.
@@ -205,8 +217,12 @@ impl RawClient {
     }
 
     pub async fn send(&mut self, message: &ClientMessage) -> anyhow::Result<()> {
-        let bytes = encode(message)?;
-        self.send_raw(Message::Binary(bytes.into())).await
+        let bytes = self.format.encode(message)?;
+        let frame = match self.format {
+            WireFormat::Bincode => Message::Binary(bytes.into()),
+            WireFormat::Json => Message::Text(String::from_utf8(bytes)?.into()),
+        };
+        self.send_raw(frame).await
     }
 
     pub async fn send_raw(&mut self, message: Message) -> anyhow::Result<()> {
@@ -220,8 +236,15 @@ impl RawClient {
                 .await
                 .context("no frame from the server in time")?;
             match frame {
-                Some(Ok(Message::Binary(bytes))) => {
+                Some(Ok(Message::Binary(bytes))) if self.format == WireFormat::Bincode => {
                     return Ok(RawEvent::Message(decode_server_message(&bytes)?));
+                }
+                Some(Ok(Message::Text(text))) if self.format == WireFormat::Json => {
+                    let message = WireFormat::Json.decode_server_message(text.as_bytes())?;
+                    return Ok(RawEvent::Message(message));
+                }
+                Some(Ok(frame @ (Message::Binary(_) | Message::Text(_)))) => {
+                    bail!("{} frame on the {} codec", frame_kind(&frame), self.format)
                 }
                 Some(Ok(Message::Close(frame))) => {
                     return Ok(RawEvent::Closed(frame.map(
@@ -264,6 +287,14 @@ impl RawClient {
                 RawEvent::Closed(close) => bail!("closed while waiting for a snapshot: {close:?}"),
             }
         }
+    }
+}
+
+fn frame_kind(frame: &Message) -> &'static str {
+    if frame.is_text() {
+        "text"
+    } else {
+        "binary"
     }
 }
 

@@ -82,7 +82,9 @@ where
         _ = ctx.shutdown.cancelled() => return,
     };
     match upgraded {
-        Ok(Upgrade::Accepted { ws, claims }) => session::run(ws, claims, peer, deadline, ctx).await,
+        Ok(Upgrade::Accepted { ws, admission }) => {
+            session::run(ws, admission, peer, deadline, ctx).await
+        }
         Ok(Upgrade::Refused(refusal)) => {
             ServerMetrics::add(&ctx.metrics.admissions_refused, 1);
             tracing::info!(%peer, reason = refusal.label(), detail = %refusal, "connection refused at the handshake");

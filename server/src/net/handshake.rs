@@ -5,7 +5,10 @@
 
 use http::{header, HeaderValue, StatusCode};
 use ticksync_protocol::token::{self, JoinClaims, TokenError};
-use ticksync_protocol::{SUBPROTOCOL_BINCODE, WEBSOCKET_PATH};
+use ticksync_protocol::{
+    validate_room_name, RoomNameError, WireFormat, SUBPROTOCOL_BINCODE, SUBPROTOCOL_JSON,
+    WEBSOCKET_PATH,
+};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -42,11 +45,13 @@ pub enum Refusal {
     #[error("no WebSocket endpoint at {0}; use {WEBSOCKET_PATH}")]
     NotFound(String),
     #[error(
-        "no WebSocket subprotocol offered; offer Sec-WebSocket-Protocol: {SUBPROTOCOL_BINCODE}"
+        "no WebSocket subprotocol offered; offer Sec-WebSocket-Protocol: {SUBPROTOCOL_BINCODE} (binary) or {SUBPROTOCOL_JSON} (text)"
     )]
     MissingSubprotocol,
-    #[error("unsupported subprotocol(s) {offered:?}; this server speaks {SUBPROTOCOL_BINCODE}")]
+    #[error("unsupported subprotocol(s) {offered:?}; this server speaks {SUBPROTOCOL_BINCODE} (binary) and {SUBPROTOCOL_JSON} (text)")]
     UnsupportedSubprotocol { offered: String },
+    #[error("bad room name in ?room=: {0}")]
+    BadRoomName(#[from] RoomNameError),
     #[error("origin {0:?} is not allowed")]
     OriginNotAllowed(String),
     #[error("an Origin header is required")]
@@ -61,9 +66,9 @@ impl Refusal {
     fn status(&self) -> StatusCode {
         match self {
             Refusal::NotFound(_) => StatusCode::NOT_FOUND,
-            Refusal::MissingSubprotocol | Refusal::UnsupportedSubprotocol { .. } => {
-                StatusCode::BAD_REQUEST
-            }
+            Refusal::MissingSubprotocol
+            | Refusal::UnsupportedSubprotocol { .. }
+            | Refusal::BadRoomName(_) => StatusCode::BAD_REQUEST,
             Refusal::OriginNotAllowed(_) | Refusal::OriginMissing => StatusCode::FORBIDDEN,
             Refusal::TokenMissing | Refusal::Token(_) => StatusCode::UNAUTHORIZED,
         }
@@ -74,6 +79,7 @@ impl Refusal {
         match self {
             Refusal::NotFound(_) => "wrong path",
             Refusal::MissingSubprotocol | Refusal::UnsupportedSubprotocol { .. } => "subprotocol",
+            Refusal::BadRoomName(_) => "room name",
             Refusal::OriginNotAllowed(_) | Refusal::OriginMissing => "origin",
             Refusal::TokenMissing => "token missing",
             Refusal::Token(TokenError::Expired) => "token expired",
@@ -98,15 +104,16 @@ impl Refusal {
     }
 }
 
-/// Picks the subprotocol from the values of `Sec-WebSocket-Protocol` headers.
+/// Picks the wire format from the values of `Sec-WebSocket-Protocol` headers: the first
+/// offered subprotocol this server speaks (the client lists its preference first).
 pub fn negotiate_subprotocol<'a>(
     offered: impl IntoIterator<Item = &'a str>,
-) -> Result<&'static str, Refusal> {
+) -> Result<WireFormat, Refusal> {
     let mut seen = Vec::new();
     for value in offered {
         for protocol in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            if protocol == SUBPROTOCOL_BINCODE {
-                return Ok(SUBPROTOCOL_BINCODE);
+            if let Some(format) = WireFormat::from_subprotocol(protocol) {
+                return Ok(format);
             }
             seen.push(protocol.to_owned());
         }
@@ -120,14 +127,19 @@ pub fn negotiate_subprotocol<'a>(
     }
 }
 
+/// The value of query parameter `key`, percent-decoded.
+fn query_parameter(request: &Request, key: &str) -> Option<String> {
+    request.uri().query().and_then(|query| {
+        url::form_urlencoded::parse(query.as_bytes())
+            .find(|(name, _)| name == key)
+            .map(|(_, value)| value.into_owned())
+    })
+}
+
 /// The join token of a request: the `token` query parameter, else an `Authorization: Bearer`
 /// header.
 fn token_of(request: &Request) -> Option<String> {
-    let from_query = request.uri().query().and_then(|query| {
-        url::form_urlencoded::parse(query.as_bytes())
-            .find(|(key, _)| key == "token")
-            .map(|(_, value)| value.into_owned())
-    });
+    let from_query = query_parameter(request, "token");
     from_query.or_else(|| {
         request
             .headers()
@@ -158,11 +170,19 @@ fn check_origin(request: &Request, config: &ServerConfig) -> Result<(), Refusal>
     }
 }
 
+/// What an admitted upgrade request asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Admission {
+    /// The codec of the session, from the negotiated subprotocol.
+    pub format: WireFormat,
+    /// The room to join: `?room=`, else the configured default room.
+    pub room: String,
+    /// The verified token, when the server requires one.
+    pub claims: Option<JoinClaims>,
+}
+
 /// Admission checks of an upgrade request, in the order a client can act on them.
-pub fn admit(
-    request: &Request,
-    config: &ServerConfig,
-) -> Result<(&'static str, Option<JoinClaims>), Refusal> {
+pub fn admit(request: &Request, config: &ServerConfig) -> Result<Admission, Refusal> {
     if request.uri().path() != WEBSOCKET_PATH {
         return Err(Refusal::NotFound(request.uri().path().to_owned()));
     }
@@ -171,16 +191,27 @@ pub fn admit(
         .get_all(header::SEC_WEBSOCKET_PROTOCOL)
         .iter()
         .filter_map(|value| value.to_str().ok());
-    let protocol = negotiate_subprotocol(offered)?;
+    let format = negotiate_subprotocol(offered)?;
+    let room = match query_parameter(request, "room") {
+        Some(room) => {
+            validate_room_name(&room)?;
+            room
+        }
+        None => config.default_room.clone(),
+    };
     check_origin(request, config)?;
     let claims = match &config.token_secret {
         None => None,
         Some(secret) => {
             let token = token_of(request).ok_or(Refusal::TokenMissing)?;
-            Some(token::verify(secret.expose(), &token, &config.room_name)?)
+            Some(token::verify(secret.expose(), &token, &room)?)
         }
     };
-    Ok((protocol, claims))
+    Ok(Admission {
+        format,
+        room,
+        claims,
+    })
 }
 
 /// The outcome of a WebSocket upgrade.
@@ -189,8 +220,7 @@ pub fn admit(
 pub enum Upgrade<S> {
     Accepted {
         ws: WebSocketStream<S>,
-        /// The verified token, when the server requires one.
-        claims: Option<JoinClaims>,
+        admission: Admission,
     },
     /// Admission refused; the HTTP error has been sent.
     Refused(Refusal),
@@ -208,12 +238,12 @@ where
     // The closure's signature is tungstenite's handshake callback; its error type is theirs.
     #[allow(clippy::result_large_err)]
     let callback = |request: &Request, mut response: Response| match admit(request, config) {
-        Ok((protocol, claims)) => {
+        Ok(admission) => {
             response.headers_mut().insert(
                 header::SEC_WEBSOCKET_PROTOCOL,
-                HeaderValue::from_static(protocol),
+                HeaderValue::from_static(admission.format.subprotocol()),
             );
-            admitted = Some(claims);
+            admitted = Some(admission);
             Ok(response)
         }
         Err(refusal) => {
@@ -228,7 +258,7 @@ where
     )
     .await;
     match (result, admitted, refused) {
-        (Ok(ws), Some(claims), _) => Upgrade::Accepted { ws, claims },
+        (Ok(ws), Some(admission), _) => Upgrade::Accepted { ws, admission },
         (_, _, Some(refusal)) => Upgrade::Refused(refusal),
         (Err(error), _, None) => Upgrade::Failed(error),
         // The handshake succeeded without the callback running: tungstenite always calls it,
@@ -257,15 +287,32 @@ mod tests {
     const PROTOCOL: (&str, &str) = ("Sec-WebSocket-Protocol", SUBPROTOCOL_BINCODE);
 
     #[test]
-    fn picks_the_bincode_subprotocol_among_others() {
+    fn picks_the_first_supported_subprotocol_among_others() {
         assert_eq!(
             negotiate_subprotocol(["chat, ticksync.v1.bincode"]),
-            Ok(SUBPROTOCOL_BINCODE)
+            Ok(WireFormat::Bincode)
         );
         assert_eq!(
-            negotiate_subprotocol(["x", "ticksync.v1.bincode"]),
-            Ok(SUBPROTOCOL_BINCODE)
+            negotiate_subprotocol(["x", "ticksync.v1.json"]),
+            Ok(WireFormat::Json)
         );
+        assert_eq!(
+            negotiate_subprotocol(["ticksync.v1.json, ticksync.v1.bincode"]),
+            Ok(WireFormat::Json)
+        );
+    }
+
+    #[test]
+    fn the_room_comes_from_the_query_and_is_validated() {
+        let config = ServerConfig::default();
+        let plain = request("/ws", &[PROTOCOL]);
+        assert_eq!(admit(&plain, &config).unwrap().room, config.default_room);
+        let named = request("/ws?room=match-7", &[PROTOCOL]);
+        assert_eq!(admit(&named, &config).unwrap().room, "match-7");
+        let bad = request("/ws?room=a%20b", &[PROTOCOL]);
+        let refusal = admit(&bad, &config).unwrap_err();
+        assert_eq!(refusal.status(), StatusCode::BAD_REQUEST);
+        assert!(refusal.to_string().contains("room"), "{refusal}");
     }
 
     #[test]
@@ -314,11 +361,19 @@ mod tests {
         };
         let claims = JoinClaims::new("p7", "Ada", "arena", Duration::from_secs(60));
         let token = mint(secret.as_bytes(), &claims).unwrap();
-        let by_query = request(&format!("/ws?room=x&token={token}"), &[PROTOCOL]);
-        assert_eq!(admit(&by_query, &config).unwrap().1, Some(claims.clone()));
+        let by_query = request(&format!("/ws?x=1&token={token}"), &[PROTOCOL]);
+        assert_eq!(
+            admit(&by_query, &config).unwrap().claims,
+            Some(claims.clone())
+        );
         let bearer = format!("Bearer {token}");
         let by_header = request("/ws", &[PROTOCOL, ("Authorization", bearer.as_str())]);
-        assert_eq!(admit(&by_header, &config).unwrap().1, Some(claims));
+        assert_eq!(admit(&by_header, &config).unwrap().claims, Some(claims));
+        let other_room = request(&format!("/ws?room=other&token={token}"), &[PROTOCOL]);
+        assert!(matches!(
+            admit(&other_room, &config),
+            Err(Refusal::Token(TokenError::WrongRoom { .. }))
+        ));
         let missing = request("/ws", &[PROTOCOL]);
         assert_eq!(admit(&missing, &config), Err(Refusal::TokenMissing));
         assert_eq!(Refusal::TokenMissing.status(), StatusCode::UNAUTHORIZED);

@@ -22,12 +22,11 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
-use ticksync_protocol::codec::{self, decode_client_message, CodecError};
+use ticksync_protocol::codec::CodecError;
 use ticksync_protocol::messages::HelloError;
-use ticksync_protocol::token::JoinClaims;
 use ticksync_protocol::{
     close_code, ClientMessage, ErrorCode, ErrorMessage, Hello, Input, Resume, ServerMessage,
-    Welcome,
+    Welcome, WireFormat,
 };
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, oneshot};
@@ -35,7 +34,7 @@ use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError, ProtocolError};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
-use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use tokio_tungstenite::WebSocketStream;
 
 mod reader;
@@ -45,6 +44,7 @@ use reader::{Heard, Reader};
 use writer::Writer;
 
 use super::close::SessionEnd;
+use super::handshake::Admission;
 use super::limits::MessageRateLimiter;
 use super::SessionContext;
 use crate::metrics::ServerMetrics;
@@ -60,18 +60,20 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Runs a session on a freshly upgraded WebSocket until it closes: `Hello`, join, play,
 /// close. `deadline` bounds everything up to `Welcome` (the handshake timeout, counted from
-/// accept). With join tokens on, `claims` is the verified token; its name is the player's.
+/// accept). The admission says which codec the session speaks, which room it joins, and
+/// (with join tokens on) the verified token, whose name is the player's.
 pub async fn run<S>(
     mut ws: Ws<S>,
-    claims: Option<JoinClaims>,
+    admission: Admission,
     peer: SocketAddr,
     deadline: Instant,
     ctx: &SessionContext,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
+    let format = admission.format;
     let opened = tokio::select! {
-        opened = tokio::time::timeout_at(deadline, open(&mut ws, claims, ctx)) => opened,
+        opened = tokio::time::timeout_at(deadline, open(&mut ws, admission, ctx)) => opened,
         _ = ctx.shutdown.cancelled() => return,
     };
     let joined = match opened {
@@ -79,7 +81,7 @@ pub async fn run<S>(
         Ok(Err(end)) => {
             ServerMetrics::add(&ctx.metrics.handshake_failures, 1);
             tracing::debug!(%peer, reason = end.label(), "session refused");
-            close(&mut ws, &end, &ctx.metrics).await;
+            close(&mut ws, &end, format, &ctx.metrics).await;
             return;
         }
         Err(_elapsed) => {
@@ -90,14 +92,14 @@ pub async fn run<S>(
                 close_code::IDLE_TIMEOUT,
                 "no Hello in time",
             );
-            close(&mut ws, &end, &ctx.metrics).await;
+            close(&mut ws, &end, format, &ctx.metrics).await;
             return;
         }
     };
     let entity = joined.welcome.entity_id;
     tracing::debug!(%peer, %entity, resumed = joined.welcome.resumed, "session started");
     let shared = joined.shared.clone();
-    let end = play(&mut ws, joined, ctx).await;
+    let end = play(&mut ws, joined, format, ctx).await;
     // Tell the room whether the entity may wait for a Resume: only when the connection was
     // lost or stalled, not after Leave or a kick for misbehaviour.
     if end.allows_resume() {
@@ -127,7 +129,7 @@ pub async fn run<S>(
         _ => {}
     }
     tracing::debug!(%peer, %entity, reason = end.label(), "session ended");
-    close(&mut ws, &end, &ctx.metrics).await;
+    close(&mut ws, &end, format, &ctx.metrics).await;
 }
 
 /// A session that passed `Hello` and was admitted.
@@ -149,25 +151,34 @@ enum Greeting {
 /// Read `Hello` (or `Resume`), join the room and send `Welcome`.
 async fn open<S>(
     ws: &mut Ws<S>,
-    claims: Option<JoinClaims>,
+    admission: Admission,
     ctx: &SessionContext,
 ) -> Result<Joined, SessionEnd>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
-    let (name, resume_token) = match read_greeting(ws, &ctx.metrics).await? {
+    let Admission {
+        format,
+        room,
+        claims,
+    } = admission;
+    let (name, resume_token) = match read_greeting(ws, format, &ctx.metrics).await? {
         Greeting::Hello(hello) => (hello.player_name, None),
         Greeting::Resume(resume) => (String::new(), Some(resume.resume_token)),
     };
     // A verified token names the player; the name in Hello is only a wish.
     let name = claims.map_or(name, |claims| claims.name);
-    let joined = join(name, resume_token, ctx).await?;
+    let joined = join(&room, name, resume_token, ctx).await?;
     let welcome = ServerMessage::Welcome(joined.welcome.clone());
-    send_message(ws, &welcome, &ctx.metrics).await?;
+    send_message(ws, &welcome, format, &ctx.metrics).await?;
     Ok(joined)
 }
 
-async fn read_greeting<S>(ws: &mut Ws<S>, metrics: &ServerMetrics) -> Result<Greeting, SessionEnd>
+async fn read_greeting<S>(
+    ws: &mut Ws<S>,
+    format: WireFormat,
+    metrics: &ServerMetrics,
+) -> Result<Greeting, SessionEnd>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -177,7 +188,7 @@ where
             Some(Err(error)) => return Err(end_for_read_error(error)),
             None => return Err(SessionEnd::PeerGone),
         };
-        match classify(message, metrics)? {
+        match classify(message, format, metrics)? {
             Some(ClientMessage::Hello(hello)) => {
                 return hello
                     .validate()
@@ -222,6 +233,7 @@ fn refuse_greeting(error: HelloError) -> SessionEnd {
 }
 
 async fn join(
+    _room: &str,
     player_name: String,
     resume_token: Option<String>,
     ctx: &SessionContext,
@@ -268,7 +280,12 @@ async fn join(
 }
 
 /// Runs the reader and writer until one of them (or shutdown) ends the session.
-async fn play<S>(ws: &mut Ws<S>, joined: Joined, ctx: &SessionContext) -> SessionEnd
+async fn play<S>(
+    ws: &mut Ws<S>,
+    joined: Joined,
+    format: WireFormat,
+    ctx: &SessionContext,
+) -> SessionEnd
 where
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
@@ -288,6 +305,7 @@ where
         pongs: outbound_for_pongs,
         shared,
         last_seq: 0,
+        format,
         rate: MessageRateLimiter::new(
             ctx.config.max_messages_per_second,
             ctx.config.flood_timeout,
@@ -301,6 +319,7 @@ where
     };
     let writer = Writer {
         entity: welcome.entity_id,
+        format,
         metrics: &ctx.metrics,
         faults: ctx.faults.as_deref(),
         heard: Heard {
@@ -320,35 +339,46 @@ where
 }
 
 /// Turns a WebSocket message into a client message: `Ok(None)` for control frames, an error
-/// end for anything that is not a well-formed binary message.
+/// end for anything that is not a well-formed message in the session's format (binary frames
+/// for bincode, text frames for JSON).
 fn classify(
     message: Message,
+    format: WireFormat,
     metrics: &ServerMetrics,
 ) -> Result<Option<ClientMessage>, SessionEnd> {
-    match message {
-        Message::Binary(payload) => {
-            ServerMetrics::add(&metrics.bytes_in, payload.len() as u64);
-            match decode_client_message(&payload) {
-                Ok(message) => Ok(Some(message)),
-                Err(CodecError::TooLarge { actual, limit }) => Err(SessionEnd::error(
-                    ErrorCode::MessageTooLarge,
-                    close_code::MESSAGE_TOO_BIG,
-                    format!("message of {actual} bytes exceeds {limit}"),
-                )),
-                Err(error) => Err(SessionEnd::error(
-                    ErrorCode::MalformedMessage,
-                    close_code::PROTOCOL_ERROR,
-                    error.to_string(),
-                )),
-            }
+    let payload = match (message, format) {
+        (Message::Binary(payload), WireFormat::Bincode) => payload,
+        (Message::Text(text), WireFormat::Json) => Bytes::from(text),
+        (Message::Text(_), WireFormat::Bincode) => {
+            return Err(SessionEnd::error(
+                ErrorCode::UnexpectedTextFrame,
+                close_code::UNSUPPORTED_DATA,
+                "text frames are not accepted on ticksync.v1.bincode; send binary frames (or connect with ticksync.v1.json)",
+            ))
         }
-        Message::Text(_) => Err(SessionEnd::error(
-            ErrorCode::UnexpectedTextFrame,
-            close_code::UNSUPPORTED_DATA,
-            "text frames are not accepted on ticksync.v1.bincode; send binary frames",
+        (Message::Binary(_), WireFormat::Json) => {
+            return Err(SessionEnd::error(
+                ErrorCode::UnexpectedBinaryFrame,
+                close_code::UNSUPPORTED_DATA,
+                "binary frames are not accepted on ticksync.v1.json; send JSON text frames",
+            ))
+        }
+        (Message::Close(_), _) => return Err(SessionEnd::PeerGone),
+        (Message::Ping(_) | Message::Pong(_) | Message::Frame(_), _) => return Ok(None),
+    };
+    ServerMetrics::add(&metrics.bytes_in, payload.len() as u64);
+    match format.decode_client_message(&payload) {
+        Ok(message) => Ok(Some(message)),
+        Err(CodecError::TooLarge { actual, limit }) => Err(SessionEnd::error(
+            ErrorCode::MessageTooLarge,
+            close_code::MESSAGE_TOO_BIG,
+            format!("message of {actual} bytes exceeds {limit}"),
         )),
-        Message::Close(_) => Err(SessionEnd::PeerGone),
-        Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => Ok(None),
+        Err(error) => Err(SessionEnd::error(
+            ErrorCode::MalformedMessage,
+            close_code::PROTOCOL_ERROR,
+            error.to_string(),
+        )),
     }
 }
 
@@ -396,27 +426,46 @@ fn message_name(message: &ClientMessage) -> &'static str {
 async fn send_message<S>(
     ws: &mut Ws<S>,
     message: &ServerMessage,
+    format: WireFormat,
     metrics: &ServerMetrics,
 ) -> Result<(), SessionEnd>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let frame = codec::encode(message).map_err(|error| {
-        SessionEnd::error(
-            ErrorCode::Internal,
-            close_code::INTERNAL_ERROR,
-            error.to_string(),
-        )
-    })?;
+    let frame = format
+        .encode(message)
+        .map_err(|error| {
+            SessionEnd::error(
+                ErrorCode::Internal,
+                close_code::INTERNAL_ERROR,
+                error.to_string(),
+            )
+        })
+        .and_then(|bytes| frame_message(format, Bytes::from(bytes)))?;
     ServerMetrics::add(&metrics.bytes_out, frame.len() as u64);
-    ws.send(Message::Binary(Bytes::from(frame)))
-        .await
-        .map_err(|_| SessionEnd::PeerGone)
+    ws.send(frame).await.map_err(|_| SessionEnd::PeerGone)
+}
+
+/// Wraps an encoded message in the frame type of its format: binary for bincode, text for
+/// JSON (whose encoder only produces UTF-8).
+fn frame_message(format: WireFormat, encoded: Bytes) -> Result<Message, SessionEnd> {
+    if !format.uses_text_frames() {
+        return Ok(Message::Binary(encoded));
+    }
+    Utf8Bytes::try_from(encoded)
+        .map(Message::Text)
+        .map_err(|_| {
+            SessionEnd::error(
+                ErrorCode::Internal,
+                close_code::INTERNAL_ERROR,
+                "encoded JSON is not UTF-8",
+            )
+        })
 }
 
 /// Sends the error message and close frame of `end`, then waits (bounded) for the peer's
 /// close so the TCP connection ends cleanly.
-async fn close<S>(ws: &mut Ws<S>, end: &SessionEnd, metrics: &ServerMetrics)
+async fn close<S>(ws: &mut Ws<S>, end: &SessionEnd, format: WireFormat, metrics: &ServerMetrics)
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -435,7 +484,7 @@ where
                 message: reason.clone(),
             });
             // Best effort: the close frame below still goes out if this fails.
-            let _ = send_message(ws, &message, metrics).await;
+            let _ = send_message(ws, &message, format, metrics).await;
         }
         let frame = CloseFrame {
             code: CloseCode::from(*code),

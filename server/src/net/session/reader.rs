@@ -10,7 +10,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use ticksync_protocol::codec;
 use ticksync_protocol::{
-    close_code, ClientMessage, ErrorCode, Input, InputSeq, Pong, ServerMessage, Tick,
+    close_code, ClientMessage, ErrorCode, Input, InputSeq, Pong, ServerMessage, Tick, WireFormat,
 };
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
@@ -30,6 +30,7 @@ pub(super) struct Reader<'a> {
     /// Shared with the room, which reads the acknowledged tick to pick the delta baseline.
     pub(super) shared: Arc<SessionShared>,
     pub(super) last_seq: InputSeq,
+    pub(super) format: WireFormat,
     pub(super) rate: MessageRateLimiter,
     pub(super) heard: Heard<'a>,
     pub(super) ctx: &'a SessionContext,
@@ -94,7 +95,7 @@ impl Reader<'_> {
                     );
                 }
             }
-            let message = match classify(message, &self.ctx.metrics) {
+            let message = match classify(message, self.format, &self.ctx.metrics) {
                 Ok(Some(message)) => message,
                 Ok(None) => continue,
                 Err(end) => return end,
@@ -110,7 +111,9 @@ impl Reader<'_> {
                         client_time_us: ping.client_time_us,
                         server_tick: self.ctx.room.current_tick(),
                     });
-                    // A pong that does not fit the queue is dropped like a snapshot would be.
+                    // Frames on the outbound queue are bincode; the writer re-encodes them for
+                    // a JSON session. A pong that does not fit the queue is dropped like a
+                    // snapshot would be.
                     if let Ok(frame) = codec::encode(&pong) {
                         let _ = self.pongs.try_send(Bytes::from(frame));
                     }

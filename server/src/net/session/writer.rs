@@ -1,19 +1,24 @@
 //! The writing half of a playing session: forwards the frames the room queued, flushing once
 //! per batch (one flush per tick, not per message), pings a client that has gone quiet, and
 //! stops when the room tells it to.
+//!
+//! The room encodes every frame once, in bincode (shared by all clients with the same
+//! snapshot body). A JSON session's writer re-encodes each frame as JSON text: the codec is
+//! a property of the connection, so the room and its shared encoding stay codec-agnostic.
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::SinkExt;
-use ticksync_protocol::{close_code, EntityId, ErrorCode};
+use ticksync_protocol::codec::decode_server_message;
+use ticksync_protocol::{close_code, EntityId, ErrorCode, WireFormat};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Message;
 
 use super::reader::Heard;
-use super::WsSink;
+use super::{frame_message, WsSink};
 use crate::metrics::ServerMetrics;
 use crate::net::close::SessionEnd;
 use crate::net::FaultInjector;
@@ -29,6 +34,7 @@ const MAX_FRAMES_PER_FLUSH: usize = 64;
 /// stop or the socket fails.
 pub(super) struct Writer<'a> {
     pub(super) entity: EntityId,
+    pub(super) format: WireFormat,
     pub(super) metrics: &'a ServerMetrics,
     pub(super) faults: Option<&'a dyn FaultInjector>,
     pub(super) heard: Heard<'a>,
@@ -79,8 +85,15 @@ impl Writer<'_> {
                 {
                     continue;
                 }
-                written += frame.len() as u64;
-                if sink.feed(Message::Binary(frame)).await.is_err() {
+                let message = match self.format {
+                    WireFormat::Bincode => Message::Binary(frame),
+                    WireFormat::Json => match transcode_to_json(frame) {
+                        Ok(message) => message,
+                        Err(end) => return end,
+                    },
+                };
+                written += message.len() as u64;
+                if sink.feed(message).await.is_err() {
                     return SessionEnd::PeerGone;
                 }
             }
@@ -90,6 +103,18 @@ impl Writer<'_> {
             self.metrics.bytes_out.fetch_add(written, Ordering::Relaxed);
         }
     }
+}
+
+/// Re-encodes a bincode frame from the room as a JSON text frame.
+fn transcode_to_json(frame: Bytes) -> Result<Message, SessionEnd> {
+    let internal =
+        |detail: String| SessionEnd::error(ErrorCode::Internal, close_code::INTERNAL_ERROR, detail);
+    let message = decode_server_message(&frame)
+        .map_err(|error| internal(format!("room frame did not decode: {error}")))?;
+    let json = WireFormat::Json
+        .encode(&message)
+        .map_err(|error| internal(format!("could not encode JSON: {error}")))?;
+    frame_message(WireFormat::Json, Bytes::from(json))
 }
 
 fn end_for_disconnect(reason: Option<Disconnect>) -> SessionEnd {
