@@ -4,6 +4,7 @@
 //! Every tunable lives here with the reason for its default, so the rest of the server reads
 //! settings instead of scattering numbers.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -54,8 +55,17 @@ pub struct ServerConfig {
     pub stats_interval: Duration,
     /// Longest a shutdown waits for sessions to send their close frames.
     pub shutdown_grace: Duration,
-    /// Name of the room players join; join tokens must name it.
+    /// Room a client joins when its URL names none (`/ws` without `?room=`). It is created at
+    /// start and never closed.
     pub default_room: String,
+    /// Rooms open at once at most, the default room included; a join naming a new room past
+    /// it is refused (`NoRoomAvailable`, close 4005).
+    pub max_rooms: usize,
+    /// A room other than the default one closes after being empty this long.
+    pub empty_room_timeout: Duration,
+    /// Per-room settings by room name (`[rooms.NAME]` in the config file): a room with an
+    /// entry runs with those values instead of the server-wide ones.
+    pub rooms: BTreeMap<String, RoomOverrides>,
     /// How long a player whose connection dropped (without `Leave`) keeps its entity,
     /// waiting for a `Resume`.
     pub resume_grace: Duration,
@@ -79,6 +89,16 @@ pub struct ServerConfig {
     pub tls_key: Option<PathBuf>,
     /// TLS with a self-signed certificate generated at start and written to this path.
     pub dev_tls_cert: Option<PathBuf>,
+}
+
+/// Settings one room may override (`[rooms.NAME]`); `None` keeps the server-wide value.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RoomOverrides {
+    pub tick_rate_hz: Option<u16>,
+    pub world_size: Option<u32>,
+    pub max_players: Option<usize>,
+    pub aoi_radius: Option<u32>,
+    pub aoi_max_entities: Option<usize>,
 }
 
 /// A secret that never appears in logs or `Debug` output.
@@ -135,6 +155,12 @@ impl Default for ServerConfig {
             stats_interval: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(5),
             default_room: DEFAULT_ROOM_NAME.to_owned(),
+            // Rooms are cheap when idle (one task waking at the tick rate); the cap bounds
+            // what a client naming random rooms can make the server run.
+            max_rooms: 1000,
+            // Long enough for players of a match to reconnect after a hiccup.
+            empty_room_timeout: Duration::from_secs(30),
+            rooms: BTreeMap::new(),
             // Long enough for a phone to switch networks or a laptop to rejoin Wi-Fi; short
             // enough that a player who is gone does not linger in everyone's view.
             resume_grace: Duration::from_secs(10),
@@ -207,6 +233,21 @@ impl ServerConfig {
             });
         }
         Ok(())
+    }
+
+    /// The configuration a room named `name` runs with: this one, with the room's
+    /// `[rooms.NAME]` section applied.
+    pub fn room_config(&self, name: &str) -> ServerConfig {
+        let mut config = self.clone();
+        if let Some(overrides) = self.rooms.get(name) {
+            config.tick_rate_hz = overrides.tick_rate_hz.unwrap_or(config.tick_rate_hz);
+            config.world_size = overrides.world_size.unwrap_or(config.world_size);
+            config.max_players = overrides.max_players.unwrap_or(config.max_players);
+            config.aoi_radius = overrides.aoi_radius.or(config.aoi_radius);
+            config.aoi_max_entities = overrides.aoi_max_entities.or(config.aoi_max_entities);
+        }
+        config.rooms = BTreeMap::new();
+        config
     }
 
     /// Length of one tick.

@@ -2,12 +2,14 @@
 //!
 //! Layers, each depending only on the ones after it (DESIGN.md §1):
 //! - [`net`]: TCP accept, WebSocket handshake, sessions (reader/writer, close codes).
-//! - [`room`]: a room's members and its tick loop.
+//! - [`room`]: the room directory (rooms by name, created on first join), a room's members
+//!   and its tick loop.
 //! - [`replication`]: building each client's snapshot frames.
 //! - [`game`]: the simulation behind the [`game::Game`] trait; [`game::arena`] is built in.
 //! - [`protocol`](ticksync_protocol): the wire format, in its own crate.
 //!
-//! [`config`] holds every setting; [`metrics`] the counters. [`Server`] ties them together:
+//! [`config`] holds every setting; [`metrics`] the counters and [`telemetry`] their
+//! Prometheus exposition. [`Server`] ties them together:
 //! bind, then run until a shutdown token is cancelled.
 
 pub mod config;
@@ -17,6 +19,7 @@ pub mod net;
 pub mod replication;
 pub mod room;
 mod server;
+pub mod telemetry;
 
 pub use config::{ServerArgs, ServerConfig};
 pub use server::{Server, ServerError, ServerSummary};

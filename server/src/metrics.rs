@@ -3,7 +3,9 @@
 //! Plain atomics with relaxed ordering: each counter is independent, read only for reports,
 //! and cheap enough to bump on every frame.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 
 /// Counters of one server process. Cloned as an `Arc` into every session and room.
 #[derive(Debug, Default)]
@@ -41,6 +43,49 @@ pub struct ServerMetrics {
     pub messages_dropped: AtomicU64,
     /// Upgrades refused at admission (path, subprotocol, origin, token).
     pub admissions_refused: AtomicU64,
+    /// Connections that failed before a session started (`handshake_failures` and
+    /// `admissions_refused` together), by reason.
+    pub handshake_failures_by_reason: ReasonCounters,
+    /// Sessions ended, by reason.
+    pub disconnects: ReasonCounters,
+}
+
+/// Counters keyed by a reason label. Behind a lock: only events that end a connection
+/// count here, never per-frame work.
+#[derive(Debug, Default)]
+pub struct ReasonCounters {
+    counts: Mutex<BTreeMap<&'static str, u64>>,
+}
+
+impl ReasonCounters {
+    pub fn add(&self, reason: &'static str) {
+        let mut counts = self
+            .counts
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        *counts.entry(reason).or_default() += 1;
+    }
+
+    /// Every reason seen so far with its count, reasons in snake_case for metric labels.
+    pub fn snapshot(&self) -> Vec<(String, u64)> {
+        let counts = self
+            .counts
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        counts
+            .iter()
+            .map(|(reason, count)| (reason.replace(' ', "_"), *count))
+            .collect()
+    }
+
+    /// The count of one reason (as passed to [`ReasonCounters::add`]).
+    pub fn get(&self, reason: &str) -> u64 {
+        let counts = self
+            .counts
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        counts.get(reason).copied().unwrap_or(0)
+    }
 }
 
 impl ServerMetrics {
@@ -52,6 +97,12 @@ impl ServerMetrics {
     /// Reads a counter.
     pub fn get(counter: &AtomicU64) -> u64 {
         counter.load(Ordering::Relaxed)
+    }
+
+    /// Counts a connection that failed before its session started.
+    pub fn handshake_failed(&self, reason: &'static str) {
+        ServerMetrics::add(&self.handshake_failures, 1);
+        self.handshake_failures_by_reason.add(reason);
     }
 }
 

@@ -1,9 +1,7 @@
-//! [`Server`]: binds the listener, starts the room, runs until shutdown, and closes every
-//! session gracefully.
+//! [`Server`]: binds the listener, starts the default room (others start on first join),
+//! runs until shutdown, and closes every session gracefully.
 
-use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
@@ -17,7 +15,8 @@ use crate::metrics::ServerMetrics;
 use crate::net::limits::ConnectionLimiter;
 use crate::net::tls::{self, DevCertificate, TlsError};
 use crate::net::{accept_loop, FaultInjector, SessionContext};
-use crate::room::{Room, RoomSettings, TickSummary};
+use crate::room::{NoRoom, Room, RoomDirectory, RoomLaunch, TickSummary};
+use crate::telemetry::Telemetry;
 use tokio_rustls::TlsAcceptor;
 
 /// Why the server could not start.
@@ -34,12 +33,17 @@ pub enum ServerError {
     Stats(#[from] hdrhistogram::CreationError),
     #[error("could not set up TLS: {0}")]
     Tls(#[from] TlsError),
+    #[error("could not start the default room: {0}")]
+    Room(#[from] NoRoom),
 }
 
 /// Figures of a whole run, returned by [`Server::run`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServerSummary {
+    /// Tick figures of the default room.
     pub ticks: TickSummary,
+    /// Tick figures of every room that ran, by name, in the order they stopped.
+    pub rooms: Vec<(String, TickSummary)>,
     pub connections_accepted: u64,
     pub connections_refused: u64,
     pub snapshots_sent: u64,
@@ -48,14 +52,13 @@ pub struct ServerSummary {
     pub sessions_abandoned: usize,
 }
 
-type RoomRun = Pin<Box<dyn Future<Output = TickSummary> + Send>>;
-
 /// A bound, not yet running server.
 pub struct Server {
     listener: TcpListener,
     local_addr: SocketAddr,
     ctx: Arc<SessionContext>,
-    room_run: RoomRun,
+    /// Room tasks; the default room's is already spawned.
+    room_tasks: TaskTracker,
     dev_certificate: Option<DevCertificate>,
 }
 
@@ -74,17 +77,21 @@ fn tls_acceptor(
 }
 
 impl Server {
-    /// Binds `config.bind` and prepares the built-in arena room.
+    /// Binds `config.bind`; every room runs the built-in arena.
     pub async fn bind(config: ServerConfig) -> Result<Server, ServerError> {
-        let game = Arena::new(config.world_size);
-        Server::bind_with_game(config, game).await
+        Server::bind_with_game(config, |settings| Arena::new(settings.world_size)).await
     }
 
-    /// Binds `config.bind` with a room running `game` instead of the arena.
-    pub async fn bind_with_game<G: Game>(
+    /// Binds `config.bind`; each room runs a game made by `make_game` from the room's
+    /// settings when the room is created.
+    pub async fn bind_with_game<G, F>(
         config: ServerConfig,
-        game: G,
-    ) -> Result<Server, ServerError> {
+        make_game: F,
+    ) -> Result<Server, ServerError>
+    where
+        G: Game,
+        F: Fn(&crate::room::RoomSettings) -> G + Send + Sync + 'static,
+    {
         config.validate()?;
         let listener =
             TcpListener::bind(config.bind)
@@ -99,25 +106,55 @@ impl Server {
         })?;
         let (tls, dev_certificate) = tls_acceptor(&config)?;
         let metrics = Arc::new(ServerMetrics::default());
+        let telemetry = Arc::new(Telemetry::new());
         let per_ip = ConnectionLimiter::new(config.max_connections_per_ip);
         let shutdown = CancellationToken::new();
-        let (room, room_handle) =
-            Room::new(RoomSettings::from_config(&config), game, metrics.clone())?;
-        let room_run = Box::pin(room.run(shutdown.clone()));
+        let room_tasks = TaskTracker::new();
+        let starter = {
+            let (metrics, telemetry, shutdown, room_tasks) = (
+                metrics.clone(),
+                telemetry.clone(),
+                shutdown.clone(),
+                room_tasks.clone(),
+            );
+            move |launch: RoomLaunch| {
+                let RoomLaunch {
+                    name,
+                    settings,
+                    status,
+                    lifecycle,
+                } = launch;
+                let game = make_game(&settings);
+                let (room, handle) = Room::new(settings, game, metrics.clone(), status)
+                    .map_err(|error| error.to_string())?;
+                let room = room.with_tick_histogram(telemetry.room_tick_histogram(&name));
+                let (telemetry, shutdown) = (telemetry.clone(), shutdown.clone());
+                room_tasks.spawn(async move {
+                    let summary = room.run(shutdown, lifecycle).await;
+                    telemetry.forget_room(&name);
+                    summary
+                });
+                Ok(handle)
+            }
+        };
+        let rooms = RoomDirectory::new(Arc::new(config.clone()), Box::new(starter))?;
+        telemetry.attach(metrics.clone(), &rooms);
         let ctx = Arc::new(SessionContext {
             config,
-            room: room_handle,
+            rooms,
             metrics,
+            telemetry,
             shutdown,
             faults: None,
             tls,
             per_ip,
+            draining: Arc::default(),
         });
         Ok(Server {
             listener,
             local_addr,
             ctx,
-            room_run,
+            room_tasks,
             dev_certificate,
         })
     }
@@ -162,27 +199,42 @@ impl Server {
         self.ctx.metrics.clone()
     }
 
-    /// Runs until the shutdown token is cancelled, then stops accepting, lets the room tell
-    /// every player (error message and close 1001), and waits up to the configured grace
+    /// Setting this flag starts draining: `GET /readyz` turns 503 and new players are
+    /// refused (503) while those already in play on. A load balancer watching `/readyz`
+    /// stops sending players; the shutdown token then ends the rest.
+    pub fn drain_switch(&self) -> Arc<std::sync::atomic::AtomicBool> {
+        self.ctx.draining.clone()
+    }
+
+    /// The server's rooms, live.
+    pub fn rooms(&self) -> Arc<RoomDirectory> {
+        self.ctx.rooms.clone()
+    }
+
+    /// Runs until the shutdown token is cancelled, then stops accepting, lets every room tell
+    /// its players (error message and close 1001), and waits up to the configured grace
     /// period for sessions to finish closing.
     pub async fn run(self) -> ServerSummary {
         let Server {
             listener,
             ctx,
-            room_run,
+            room_tasks,
             ..
         } = self;
-        let room_task = tokio::spawn(room_run);
         let sessions = TaskTracker::new();
         accept_loop(listener, ctx.clone(), sessions.clone()).await;
+        ctx.draining
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         tracing::info!("shutting down: no longer accepting connections");
-        let ticks = match room_task.await {
-            Ok(summary) => summary,
-            Err(error) => {
-                tracing::error!(%error, "room task failed");
-                TickSummary::default()
-            }
-        };
+        ctx.rooms.close();
+        room_tasks.close();
+        room_tasks.wait().await;
+        let rooms = ctx.rooms.finished_rooms();
+        let ticks = rooms
+            .iter()
+            .find(|(name, _)| *name == ctx.config.default_room)
+            .map(|(_, summary)| summary.clone())
+            .unwrap_or_default();
         sessions.close();
         let grace = ctx.config.shutdown_grace;
         let sessions_abandoned = match tokio::time::timeout(grace, sessions.wait()).await {
@@ -211,6 +263,7 @@ impl Server {
         );
         ServerSummary {
             ticks,
+            rooms,
             connections_accepted: ServerMetrics::get(&metrics.connections_accepted),
             connections_refused: ServerMetrics::get(&metrics.connections_refused),
             snapshots_sent: ServerMetrics::get(&metrics.snapshots_sent),

@@ -30,6 +30,44 @@ use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tokio_util::sync::CancellationToken;
 
+/// A plain-HTTP answer: status code and body.
+#[derive(Debug, Clone)]
+pub struct HttpAnswer {
+    pub status: u16,
+    pub headers: String,
+    pub body: String,
+}
+
+/// `GET path` on the server's port over plain HTTP, reading until the server closes (at most
+/// [`WAIT`]).
+pub async fn http_get(addr: SocketAddr, path: &str) -> anyhow::Result<HttpAnswer> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let exchange = async {
+        let mut tcp = TcpStream::connect(addr).await?;
+        tcp.write_all(format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").as_bytes())
+            .await?;
+        let mut raw = Vec::new();
+        tcp.read_to_end(&mut raw).await?;
+        anyhow::Ok(String::from_utf8(raw)?)
+    };
+    let raw = tokio::time::timeout(WAIT, exchange)
+        .await
+        .context("HTTP answer timed out")??;
+    let (head, body) = raw
+        .split_once("\r\n\r\n")
+        .context("no end of the response head")?;
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .context("no status code")?;
+    Ok(HttpAnswer {
+        status,
+        headers: head.to_owned(),
+        body: body.to_owned(),
+    })
+}
+
 /// Upper bound of any single wait in a test.
 pub const WAIT: Duration = Duration::from_secs(10);
 
@@ -38,6 +76,8 @@ pub struct TestServer {
     pub addr: SocketAddr,
     url: String,
     pub metrics: Arc<ServerMetrics>,
+    /// Setting it starts draining (see `Server::drain_switch`).
+    pub drain: Arc<std::sync::atomic::AtomicBool>,
     shutdown: CancellationToken,
     task: JoinHandle<ServerSummary>,
 }
@@ -74,12 +114,14 @@ impl TestServer {
         let addr = server.local_addr();
         let url = server.url();
         let metrics = server.metrics();
+        let drain = server.drain_switch();
         let shutdown = server.shutdown_token();
         let task = tokio::spawn(server.run());
         TestServer {
             addr,
             url,
             metrics,
+            drain,
             shutdown,
             task,
         }
@@ -199,6 +241,18 @@ impl RawClient {
     /// Connects and completes Hello/Welcome.
     pub async fn join(url: &str, name: &str) -> anyhow::Result<(RawClient, Welcome)> {
         RawClient::connect(url).await?.hello(name).await
+    }
+
+    /// Connects to room `room` (`?room=`) and completes Hello/Welcome.
+    pub async fn join_room(
+        url: &str,
+        room: &str,
+        name: &str,
+    ) -> anyhow::Result<(RawClient, Welcome)> {
+        RawClient::connect(&format!("{url}?room={room}"))
+            .await?
+            .hello(name)
+            .await
     }
 
     /// Sends `Hello` and waits for `Welcome`.

@@ -1,11 +1,11 @@
 //! One accepted TCP connection up to its WebSocket: TLS (for `wss://`), the HTTP request head
-//! (read with a size bound), plain-HTTP answers, and the upgrade with its admission checks.
+//! (read with a size bound), plain-HTTP answers ([`super::routes`]), and the upgrade with its
+//! admission checks.
 //! All of it runs under the handshake timeout, so a client that opens TCP and sends nothing,
 //! or sends its headers a byte at a time (slowloris), is dropped when the timeout ends.
 
 use std::net::SocketAddr;
 
-use ticksync_protocol::{SUBPROTOCOL_BINCODE, WEBSOCKET_PATH};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
@@ -13,6 +13,7 @@ use tokio::time::Instant;
 use super::handshake::{upgrade, Upgrade};
 use super::http::{read_request_head, respond};
 use super::rewind::Rewind;
+use super::routes::serve_http;
 use super::{session, SessionContext};
 use crate::metrics::ServerMetrics;
 
@@ -29,11 +30,11 @@ pub async fn serve(tcp: TcpStream, peer: SocketAddr, ctx: &SessionContext) {
             match accepted {
                 Ok(Ok(tls)) => serve_stream(tls, peer, deadline, ctx).await,
                 Ok(Err(error)) => {
-                    ServerMetrics::add(&ctx.metrics.handshake_failures, 1);
+                    ctx.metrics.handshake_failed("tls");
                     tracing::debug!(%peer, %error, "TLS handshake failed");
                 }
                 Err(_elapsed) => {
-                    ServerMetrics::add(&ctx.metrics.handshake_failures, 1);
+                    ctx.metrics.handshake_failed("tls timeout");
                     tracing::debug!(%peer, "TLS handshake timed out");
                 }
             }
@@ -52,28 +53,34 @@ where
     let head = match head {
         Ok(Ok(head)) => head,
         Ok(Err(error)) => {
-            ServerMetrics::add(&ctx.metrics.handshake_failures, 1);
+            ctx.metrics.handshake_failed("bad http request");
             tracing::debug!(%peer, %error, "bad HTTP request");
             let _ = respond(&mut stream, 400, "Bad Request", &error.to_string()).await;
             return;
         }
         Err(_elapsed) => {
-            ServerMetrics::add(&ctx.metrics.handshake_failures, 1);
+            ctx.metrics.handshake_failed("http timeout");
             tracing::debug!(%peer, "request head not received before the handshake timeout");
             return;
         }
     };
     if !head.wants_websocket {
-        // Plain HTTP: say what this port is for instead of hanging up silently.
-        let _ = if head.path == WEBSOCKET_PATH {
-            let body = format!(
-                "{WEBSOCKET_PATH} is a WebSocket endpoint: connect with a WebSocket client offering the subprotocol {SUBPROTOCOL_BINCODE}"
-            );
-            respond(&mut stream, 426, "Upgrade Required", &body).await
-        } else {
-            let body = format!("not found; the game's WebSocket endpoint is {WEBSOCKET_PATH}");
-            respond(&mut stream, 404, "Not Found", &body).await
-        };
+        // Plain HTTP: the browser client and the operations endpoints.
+        match serve_http(&mut stream, &head, ctx).await {
+            Ok(status) => tracing::debug!(%peer, path = %head.path, status, "HTTP request"),
+            Err(error) => tracing::debug!(%peer, %error, "HTTP answer not delivered"),
+        }
+        return;
+    }
+    if ctx.draining.load(std::sync::atomic::Ordering::Relaxed) {
+        ctx.metrics.handshake_failures_by_reason.add("draining");
+        let _ = respond(
+            &mut stream,
+            503,
+            "Service Unavailable",
+            "the server is draining and admits no new players; try another server",
+        )
+        .await;
         return;
     }
     let stream = Rewind::new(head.bytes, stream);
@@ -87,14 +94,17 @@ where
         }
         Ok(Upgrade::Refused(refusal)) => {
             ServerMetrics::add(&ctx.metrics.admissions_refused, 1);
+            ctx.metrics
+                .handshake_failures_by_reason
+                .add(refusal.label());
             tracing::info!(%peer, reason = refusal.label(), detail = %refusal, "connection refused at the handshake");
         }
         Ok(Upgrade::Failed(error)) => {
-            ServerMetrics::add(&ctx.metrics.handshake_failures, 1);
+            ctx.metrics.handshake_failed("websocket upgrade");
             tracing::debug!(%peer, %error, "WebSocket upgrade failed");
         }
         Err(_elapsed) => {
-            ServerMetrics::add(&ctx.metrics.handshake_failures, 1);
+            ctx.metrics.handshake_failed("websocket upgrade timeout");
             tracing::debug!(%peer, "WebSocket upgrade timed out");
         }
     }

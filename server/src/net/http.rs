@@ -1,6 +1,5 @@
-//! Plain HTTP on the game port: reading a request head with a size bound, and answering the
-//! requests that are not a WebSocket upgrade (a browser or `curl` pointed at `/ws` gets a
-//! clear 426 instead of a hang).
+//! Plain HTTP on the game port: reading a request head with a size bound, and writing a
+//! short plain-text answer. [`super::routes`] decides what each request gets.
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 

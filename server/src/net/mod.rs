@@ -11,6 +11,7 @@ mod http;
 pub mod limits;
 mod listener;
 mod rewind;
+mod routes;
 mod session;
 pub mod tls;
 
@@ -23,8 +24,10 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::config::ServerConfig;
 use crate::metrics::ServerMetrics;
-use crate::room::RoomHandle;
+use crate::room::RoomDirectory;
+use crate::telemetry::Telemetry;
 use limits::ConnectionLimiter;
+use std::sync::atomic::AtomicBool;
 
 pub use close::SessionEnd;
 pub use handshake::{admit, negotiate_subprotocol, websocket_config, Refusal};
@@ -33,8 +36,13 @@ pub use listener::accept_loop;
 /// What every session needs, shared behind one `Arc`.
 pub struct SessionContext {
     pub config: ServerConfig,
-    pub room: RoomHandle,
+    pub rooms: Arc<RoomDirectory>,
     pub metrics: Arc<ServerMetrics>,
+    /// Prometheus registry behind `GET /metrics`.
+    pub telemetry: Arc<Telemetry>,
+    /// Set when draining begins (before shutdown, or at it): `GET /readyz` answers 503 and
+    /// new WebSocket upgrades are refused with 503, while players already in keep playing.
+    pub draining: Arc<AtomicBool>,
     pub shutdown: CancellationToken,
     /// Test hook; `None` in production.
     pub faults: Option<Arc<dyn FaultInjector>>,

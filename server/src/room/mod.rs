@@ -6,6 +6,7 @@
 //! queue, inputs on a per-member queue the room drains, snapshot frames on a per-member queue
 //! the room fills with `try_send`. The room never awaits a socket (DESIGN.md §2.1).
 
+mod directory;
 mod member;
 mod resume;
 mod stats;
@@ -19,6 +20,9 @@ use bytes::Bytes;
 use ticksync_protocol::{Input, Tick, Welcome};
 use tokio::sync::{mpsc, oneshot};
 
+pub use directory::{
+    NoRoom, RoomDirectory, RoomInfo, RoomLaunch, RoomLifecycle, RoomStarter, RoomStatus,
+};
 pub use stats::TickSummary;
 pub use tick_clock::TickClock;
 pub use tick_loop::{Room, RoomSettings};
@@ -57,6 +61,10 @@ pub enum JoinRefused {
     ShuttingDown,
     #[error("resume token unknown, already used, or past its grace period; start a new session with Hello")]
     ResumeRefused,
+    /// The room closed (it had been empty) between the lookup and the join: look it up
+    /// again, which starts a fresh one.
+    #[error("the room closed")]
+    RoomClosed,
 }
 
 /// Why the room ends a member's session.
@@ -111,15 +119,22 @@ impl SessionShared {
 pub struct RoomHandle {
     joins: mpsc::Sender<JoinRequest>,
     current_tick: Arc<AtomicU32>,
+    status: Arc<RoomStatus>,
 }
 
 impl RoomHandle {
-    /// Queues a join; waits only while the join queue is full. Fails when the room is gone.
+    /// Queues a join; waits only while the join queue is full. Fails with
+    /// [`JoinRefused::RoomClosed`] when the room has stopped.
     pub async fn request_join(&self, request: JoinRequest) -> Result<(), JoinRefused> {
         self.joins
             .send(request)
             .await
-            .map_err(|_| JoinRefused::ShuttingDown)
+            .map_err(|_| JoinRefused::RoomClosed)
+    }
+
+    /// The room's live figures.
+    pub fn status(&self) -> &Arc<RoomStatus> {
+        &self.status
     }
 
     /// The tick the room last completed (used to stamp `Pong`s without asking the room).

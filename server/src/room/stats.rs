@@ -8,6 +8,7 @@ use std::time::Duration;
 use hdrhistogram::{CreationError, Histogram};
 use tokio::time::Instant;
 
+use super::directory::RoomStatus;
 use crate::metrics::{process_cpu_seconds, ServerMetrics};
 
 /// Longest tick the histogram resolves, in µs; longer ones are clamped to it.
@@ -40,7 +41,14 @@ pub struct TickStats {
     window_bytes_in: u64,
     window_bytes_out: u64,
     metrics: Arc<ServerMetrics>,
+    /// Where the room publishes its recent tick p99 and overruns.
+    status: Arc<RoomStatus>,
+    /// Ticks since the status's p99 was last refreshed.
+    since_publish: u32,
 }
+
+/// Ticks between refreshes of the published tick p99 (about a second at 30 Hz).
+const PUBLISH_EVERY_TICKS: u32 = 32;
 
 fn new_histogram() -> Result<Histogram<u64>, CreationError> {
     // Three significant digits over 1 µs..10 s: a few tens of KiB, allocated once.
@@ -52,6 +60,7 @@ impl TickStats {
         period: Duration,
         interval: Duration,
         metrics: Arc<ServerMetrics>,
+        status: Arc<RoomStatus>,
     ) -> Result<TickStats, CreationError> {
         Ok(TickStats {
             period,
@@ -65,6 +74,8 @@ impl TickStats {
             window_bytes_in: ServerMetrics::get(&metrics.bytes_in),
             window_bytes_out: ServerMetrics::get(&metrics.bytes_out),
             metrics,
+            status,
+            since_publish: 0,
         })
     }
 
@@ -76,8 +87,16 @@ impl TickStats {
         let _ = self.total.record(micros);
         if work > self.period {
             self.overruns += 1;
+            self.status.overruns.fetch_add(1, Ordering::Relaxed);
         }
         self.skipped += skipped;
+        self.since_publish += 1;
+        if self.since_publish >= PUBLISH_EVERY_TICKS {
+            self.since_publish = 0;
+            self.status
+                .tick_p99_us
+                .store(self.window.value_at_quantile(0.99), Ordering::Relaxed);
+        }
     }
 
     /// Logs the interval's line if the interval has elapsed.
@@ -96,6 +115,7 @@ impl TickStats {
         let bytes_out = ServerMetrics::get(&self.metrics.bytes_out);
         let secs = elapsed.as_secs_f64();
         tracing::info!(
+            room = %self.status.name,
             players,
             ticks = self.window.len(),
             tick_p50_us = self.window.value_at_quantile(0.5),

@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::directory::{RoomLifecycle, RoomStatus};
 use super::member::{Delivery, Member};
 use super::resume::{new_resume_token, tokens_match, DetachedPlayers};
 use super::stats::{TickStats, TickSummary};
@@ -28,10 +29,12 @@ use crate::game::Game;
 use crate::metrics::ServerMetrics;
 use crate::replication::{InterestPolicy, ReplicationSettings, Replicator};
 
-/// The settings a room runs with, taken from [`ServerConfig`].
+/// The settings a room runs with, taken from [`ServerConfig`] and the room's own section.
 #[derive(Debug, Clone)]
 pub struct RoomSettings {
     pub tick_rate_hz: u16,
+    /// Side of the square world, in units.
+    pub world_size: u32,
     pub max_players: usize,
     pub max_inputs_per_tick: usize,
     /// Ticks a member may be continuously behind before it is disconnected.
@@ -48,7 +51,15 @@ pub struct RoomSettings {
 const HISTORY_SECONDS: f64 = 1.0;
 
 impl RoomSettings {
+    /// The settings of the default room: the server-wide room settings.
     pub fn from_config(config: &ServerConfig) -> RoomSettings {
+        RoomSettings::for_room(config, &config.default_room)
+    }
+
+    /// The settings of room `name`: the server-wide room settings, with the room's own
+    /// section (`[rooms.NAME]`) applied on top when the configuration has one.
+    pub fn for_room(config: &ServerConfig, name: &str) -> RoomSettings {
+        let config = &config.room_config(name);
         let ticks_behind =
             config.slow_client_timeout.as_secs_f64() * f64::from(config.tick_rate_hz);
         let steps = |units: u32| {
@@ -57,6 +68,7 @@ impl RoomSettings {
         let history_ticks = (HISTORY_SECONDS * f64::from(config.tick_rate_hz)).ceil() as usize;
         RoomSettings {
             tick_rate_hz: config.tick_rate_hz,
+            world_size: config.world_size,
             max_players: config.max_players,
             max_inputs_per_tick: config.max_inputs_per_tick,
             max_ticks_behind: (ticks_behind.ceil() as u32).max(1),
@@ -74,8 +86,21 @@ impl RoomSettings {
         }
     }
 
-    fn tick_period(&self) -> Duration {
+    pub fn tick_period(&self) -> Duration {
         Duration::from_secs_f64(1.0 / f64::from(self.tick_rate_hz.max(1)))
+    }
+}
+
+/// Tick work time from which the next tick runs with [`offload_heavy`].
+const HEAVY_TICK: Duration = Duration::from_millis(2);
+
+/// Runs `work` telling tokio that it blocks the thread (`block_in_place`), on a multi-thread
+/// runtime; a current-thread runtime (tests) has no other worker to hand tasks to.
+fn offload_heavy(work: impl FnOnce()) {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current().map(|handle| handle.runtime_flavor()) {
+        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
+        _ => work(),
     }
 }
 
@@ -92,14 +117,27 @@ pub struct Room<G: Game> {
     current_tick: Arc<AtomicU32>,
     stats: TickStats,
     metrics: Arc<ServerMetrics>,
+    status: Arc<RoomStatus>,
+    /// Prometheus histogram of this room's tick work time, in seconds.
+    tick_histogram: Option<prometheus_client::metrics::histogram::Histogram>,
 }
 
 impl<G: Game> Room<G> {
+    /// Also records every tick's work time into `histogram` (for `/metrics`).
+    pub fn with_tick_histogram(
+        mut self,
+        histogram: prometheus_client::metrics::histogram::Histogram,
+    ) -> Room<G> {
+        self.tick_histogram = Some(histogram);
+        self
+    }
+
     /// A room with no members, and the handle sessions use to join it.
     pub fn new(
         settings: RoomSettings,
         game: G,
         metrics: Arc<ServerMetrics>,
+        status: Arc<RoomStatus>,
     ) -> Result<(Room<G>, RoomHandle), hdrhistogram::CreationError> {
         let (join_tx, join_rx) = mpsc::channel(JOIN_QUEUE_CAPACITY);
         let current_tick = Arc::new(AtomicU32::new(0));
@@ -107,6 +145,7 @@ impl<G: Game> Room<G> {
             settings.tick_period(),
             settings.stats_interval,
             metrics.clone(),
+            status.clone(),
         )?;
         let replicator = Replicator::new(settings.replication);
         let room = Room {
@@ -121,35 +160,69 @@ impl<G: Game> Room<G> {
             current_tick: current_tick.clone(),
             stats,
             metrics,
+            status: status.clone(),
+            tick_histogram: None,
         };
         let handle = RoomHandle {
             joins: join_tx,
             current_tick,
+            status,
         };
         Ok((room, handle))
     }
 
-    /// Runs ticks until `shutdown` is cancelled, then tells every member to close and
-    /// returns the run's tick figures.
-    pub async fn run(mut self, shutdown: CancellationToken) -> TickSummary {
+    /// Runs ticks until `shutdown` is cancelled — or, for a room that closes when empty,
+    /// until it has been empty long enough and the directory unlisted it — then tells every
+    /// member to close and returns the run's tick figures.
+    pub async fn run(
+        mut self,
+        shutdown: CancellationToken,
+        lifecycle: RoomLifecycle,
+    ) -> TickSummary {
         let period = self.settings.tick_period();
         let dt = period.as_secs_f32();
         let mut clock = TickClock::new(period, Instant::now());
-        tracing::info!(tick_rate_hz = self.settings.tick_rate_hz, "room started");
-        loop {
+        let room = self.status.name.clone();
+        tracing::info!(%room, tick_rate_hz = self.settings.tick_rate_hz, "room started");
+        let mut empty_since: Option<Instant> = None;
+        let mut last_work = Duration::ZERO;
+        let refusal = loop {
             let skipped = tokio::select! {
                 biased;
-                _ = shutdown.cancelled() => break,
+                _ = shutdown.cancelled() => break JoinRefused::ShuttingDown,
                 skipped = clock.wait() => skipped,
             };
             let started = Instant::now();
-            self.tick(dt);
-            self.stats.record(started.elapsed(), skipped);
+            if last_work >= HEAVY_TICK {
+                // A heavy tick holds this worker thread for milliseconds: let tokio move the
+                // worker's other tasks (small rooms, sessions) to another thread first, so a
+                // large room cannot delay a small room's tick.
+                offload_heavy(|| self.tick(dt));
+            } else {
+                self.tick(dt);
+            }
+            last_work = started.elapsed();
+            self.stats.record(last_work, skipped);
+            if let Some(histogram) = &self.tick_histogram {
+                histogram.observe(last_work.as_secs_f64());
+            }
             self.stats.maybe_log(self.members.len());
-        }
-        self.close_all();
+            if let Some(limit) = lifecycle.close_when_empty_for {
+                if self.members.is_empty() && self.detached.count() == 0 {
+                    let since = *empty_since.get_or_insert(started);
+                    if started.duration_since(since) >= limit && lifecycle.retire() {
+                        break JoinRefused::RoomClosed;
+                    }
+                } else {
+                    empty_since = None;
+                }
+            }
+        };
+        self.close_all(refusal);
         let summary = self.stats.summary();
+        lifecycle.finished(summary.clone());
         tracing::info!(
+            %room,
             ticks = summary.ticks,
             overruns = summary.overruns,
             skipped_ticks = summary.skipped_ticks,
@@ -248,6 +321,7 @@ impl<G: Game> Room<G> {
         Some(member.entity)
     }
 
+    /// Publishes the room's player count, and moves the server-wide count by the change.
     fn publish_player_count(&self) {
         let players = self
             .members
@@ -255,9 +329,14 @@ impl<G: Game> Room<G> {
             .filter(|member| !member.departed)
             .count()
             + self.detached.count();
-        self.metrics
-            .players
-            .store(players as u64, Ordering::Relaxed);
+        let before = self.status.players.swap(players, Ordering::Relaxed);
+        if players >= before {
+            ServerMetrics::add(&self.metrics.players, (players - before) as u64);
+        } else {
+            self.metrics
+                .players
+                .fetch_sub((before - players) as u64, Ordering::Relaxed);
+        }
     }
 
     fn apply_inputs(&mut self) {
@@ -345,7 +424,8 @@ impl<G: Game> Room<G> {
         self.publish_player_count();
     }
 
-    fn close_all(&mut self) {
+    /// Ends every session and refuses queued joins with `refusal`.
+    fn close_all(&mut self, refusal: JoinRefused) {
         for member in &mut self.members {
             member.shared.end_final();
             member.disconnect(Disconnect::ShuttingDown);
@@ -356,7 +436,7 @@ impl<G: Game> Room<G> {
         // Refuse whoever is still waiting to join.
         self.joins.close();
         while let Ok(request) = self.joins.try_recv() {
-            let _ = request.reply.send(Err(JoinRefused::ShuttingDown));
+            let _ = request.reply.send(Err(refusal.clone()));
         }
     }
 }
@@ -382,6 +462,7 @@ mod tests {
     fn settings() -> RoomSettings {
         RoomSettings {
             tick_rate_hz: 30,
+            world_size: 2000,
             max_players: 3,
             max_inputs_per_tick: 4,
             max_ticks_behind: 5,
@@ -396,7 +477,8 @@ mod tests {
     }
 
     fn new_room() -> (Room<Arena>, RoomHandle) {
-        Room::new(settings(), Arena::new(2000), Arc::default()).unwrap()
+        let status = Arc::new(RoomStatus::new("test", &settings()));
+        Room::new(settings(), Arena::new(2000), Arc::default(), status).unwrap()
     }
 
     fn join(handle: &RoomHandle, outbound_capacity: usize) -> TestClient {

@@ -48,7 +48,7 @@ use super::handshake::Admission;
 use super::limits::MessageRateLimiter;
 use super::SessionContext;
 use crate::metrics::ServerMetrics;
-use crate::room::{Disconnect, JoinRefused, JoinRequest, SessionShared};
+use crate::room::{Disconnect, JoinRefused, JoinRequest, NoRoom, RoomHandle, SessionShared};
 
 type Ws<S> = WebSocketStream<S>;
 type WsSink<'a, S> = SplitSink<&'a mut Ws<S>, Message>;
@@ -79,13 +79,13 @@ pub async fn run<S>(
     let joined = match opened {
         Ok(Ok(joined)) => joined,
         Ok(Err(end)) => {
-            ServerMetrics::add(&ctx.metrics.handshake_failures, 1);
+            ctx.metrics.handshake_failed(end.label());
             tracing::debug!(%peer, reason = end.label(), "session refused");
             close(&mut ws, &end, format, &ctx.metrics).await;
             return;
         }
         Err(_elapsed) => {
-            ServerMetrics::add(&ctx.metrics.handshake_failures, 1);
+            ctx.metrics.handshake_failed("no hello in time");
             tracing::debug!(%peer, "no Hello before the handshake timeout");
             let end = SessionEnd::error(
                 ErrorCode::IdleTimeout,
@@ -128,6 +128,7 @@ pub async fn run<S>(
         }
         _ => {}
     }
+    ctx.metrics.disconnects.add(end.label());
     tracing::debug!(%peer, %entity, reason = end.label(), "session ended");
     close(&mut ws, &end, format, &ctx.metrics).await;
 }
@@ -135,6 +136,8 @@ pub async fn run<S>(
 /// A session that passed `Hello` and was admitted.
 struct Joined {
     welcome: Welcome,
+    /// The room joined, for its current tick.
+    room: RoomHandle,
     inputs: mpsc::Sender<Input>,
     outbound: mpsc::Receiver<Bytes>,
     outbound_for_pongs: mpsc::Sender<Bytes>,
@@ -232,12 +235,68 @@ fn refuse_greeting(error: HelloError) -> SessionEnd {
     }
 }
 
+/// How many times a join is retried when its room closed in between (each retry starts a
+/// fresh room; more than one in a row needs a room closing again within microseconds).
+const JOIN_ATTEMPTS: usize = 3;
+
 async fn join(
-    _room: &str,
+    room: &str,
     player_name: String,
     resume_token: Option<String>,
     ctx: &SessionContext,
 ) -> Result<Joined, SessionEnd> {
+    let mut last = JoinRefused::RoomClosed;
+    for _ in 0..JOIN_ATTEMPTS {
+        let handle = ctx
+            .rooms
+            .handle_for(room)
+            .map_err(|refused| match refused {
+                NoRoom::ShuttingDown => SessionEnd::going_away(),
+                NoRoom::LimitReached { .. } => SessionEnd::error(
+                    ErrorCode::NoRoomAvailable,
+                    close_code::NO_ROOM_AVAILABLE,
+                    refused.to_string(),
+                ),
+                NoRoom::StartFailed { .. } => SessionEnd::error(
+                    ErrorCode::Internal,
+                    close_code::INTERNAL_ERROR,
+                    refused.to_string(),
+                ),
+            })?;
+        match join_room(handle, player_name.clone(), resume_token.clone(), ctx).await {
+            Ok(joined) => return Ok(joined),
+            Err(JoinRefused::RoomClosed) if !ctx.shutdown.is_cancelled() => {
+                last = JoinRefused::RoomClosed;
+                continue;
+            }
+            Err(refused) => {
+                last = refused;
+                break;
+            }
+        }
+    }
+    Err(match last {
+        refused @ JoinRefused::RoomFull { .. } => SessionEnd::error(
+            ErrorCode::RoomFull,
+            close_code::ROOM_FULL,
+            refused.to_string(),
+        ),
+        refused @ JoinRefused::ResumeRefused => SessionEnd::error(
+            ErrorCode::ResumeRefused,
+            close_code::RESUME_REFUSED,
+            refused.to_string(),
+        ),
+        JoinRefused::ShuttingDown | JoinRefused::RoomClosed => SessionEnd::going_away(),
+    })
+}
+
+/// Queues a join at `room` and waits for its answer.
+async fn join_room(
+    room: RoomHandle,
+    player_name: String,
+    resume_token: Option<String>,
+    ctx: &SessionContext,
+) -> Result<Joined, JoinRefused> {
     let (input_tx, input_rx) = mpsc::channel(ctx.config.input_queue_capacity);
     let (outbound_tx, outbound_rx) = mpsc::channel(ctx.config.outbound_queue_capacity);
     let (disconnect_tx, disconnect_rx) = oneshot::channel();
@@ -252,31 +311,18 @@ async fn join(
         shared: shared.clone(),
         reply: reply_tx,
     };
-    let answer = match ctx.room.request_join(request).await {
-        Ok(()) => reply_rx.await.unwrap_or(Err(JoinRefused::ShuttingDown)),
-        Err(refused) => Err(refused),
-    };
-    match answer {
-        Ok(welcome) => Ok(Joined {
-            welcome,
-            inputs: input_tx,
-            outbound: outbound_rx,
-            outbound_for_pongs: outbound_tx,
-            disconnect: disconnect_rx,
-            shared,
-        }),
-        Err(refused @ JoinRefused::RoomFull { .. }) => Err(SessionEnd::error(
-            ErrorCode::RoomFull,
-            close_code::ROOM_FULL,
-            refused.to_string(),
-        )),
-        Err(refused @ JoinRefused::ResumeRefused) => Err(SessionEnd::error(
-            ErrorCode::ResumeRefused,
-            close_code::RESUME_REFUSED,
-            refused.to_string(),
-        )),
-        Err(JoinRefused::ShuttingDown) => Err(SessionEnd::going_away()),
-    }
+    room.request_join(request).await?;
+    // The room dropping the reply without answering means it stopped.
+    let welcome = reply_rx.await.unwrap_or(Err(JoinRefused::RoomClosed))?;
+    Ok(Joined {
+        welcome,
+        room,
+        inputs: input_tx,
+        outbound: outbound_rx,
+        outbound_for_pongs: outbound_tx,
+        disconnect: disconnect_rx,
+        shared,
+    })
 }
 
 /// Runs the reader and writer until one of them (or shutdown) ends the session.
@@ -291,6 +337,7 @@ where
 {
     let Joined {
         welcome,
+        room,
         inputs,
         mut outbound,
         outbound_for_pongs,
@@ -305,6 +352,7 @@ where
         pongs: outbound_for_pongs,
         shared,
         last_seq: 0,
+        room,
         format,
         rate: MessageRateLimiter::new(
             ctx.config.max_messages_per_second,

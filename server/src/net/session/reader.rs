@@ -21,7 +21,7 @@ use crate::metrics::ServerMetrics;
 use crate::net::close::SessionEnd;
 use crate::net::limits::{MessageRateLimiter, RateDecision};
 use crate::net::SessionContext;
-use crate::room::SessionShared;
+use crate::room::{RoomHandle, SessionShared};
 
 /// The reading half of a playing session.
 pub(super) struct Reader<'a> {
@@ -30,6 +30,8 @@ pub(super) struct Reader<'a> {
     /// Shared with the room, which reads the acknowledged tick to pick the delta baseline.
     pub(super) shared: Arc<SessionShared>,
     pub(super) last_seq: InputSeq,
+    /// The room the session joined.
+    pub(super) room: RoomHandle,
     pub(super) format: WireFormat,
     pub(super) rate: MessageRateLimiter,
     pub(super) heard: Heard<'a>,
@@ -109,7 +111,7 @@ impl Reader<'_> {
                 ClientMessage::Ping(ping) => {
                     let pong = ServerMessage::Pong(Pong {
                         client_time_us: ping.client_time_us,
-                        server_tick: self.ctx.room.current_tick(),
+                        server_tick: self.room.current_tick(),
                     });
                     // Frames on the outbound queue are bincode; the writer re-encodes them for
                     // a JSON session. A pong that does not fit the queue is dropped like a
@@ -133,7 +135,7 @@ impl Reader<'_> {
     /// Records an acknowledgement. Acks only move forward; a tick the room has not reached
     /// yet is a lie and ignored (the room would not find it in its history anyway).
     fn acknowledge(&self, tick: Tick) {
-        if tick != 0 && tick <= self.ctx.room.current_tick() {
+        if tick != 0 && tick <= self.room.current_tick() {
             self.shared.acked_tick.fetch_max(tick, Ordering::Relaxed);
         }
     }

@@ -1,0 +1,272 @@
+//! The rooms of one server: created on first join (up to `max_rooms`), each running its own
+//! tick loop on its own task, and retired after staying empty for `empty_room_timeout`.
+//!
+//! The directory only maps names to [`RoomHandle`]s; it never touches a room's state. A room
+//! retires itself: when it has been empty long enough it asks the directory to unlist it and,
+//! only if that succeeded, refuses whatever joins are still queued with
+//! [`JoinRefused::RoomClosed`] and stops. A session refused that way (or one whose join found
+//! the queue already closed) asks the directory again and gets a fresh room — so a join never
+//! lands in a room that is going away.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+
+use serde::Serialize;
+
+use super::{RoomHandle, RoomSettings, TickSummary};
+use crate::config::ServerConfig;
+
+/// Live figures of one room, written by its tick loop and read by `GET /rooms` and
+/// `/metrics`.
+#[derive(Debug)]
+pub struct RoomStatus {
+    pub name: String,
+    pub capacity: usize,
+    pub tick_rate_hz: u16,
+    /// Players in the room, dropped players waiting to resume included.
+    pub players: AtomicUsize,
+    /// 99th percentile of tick work time over the last reporting window, in µs.
+    pub tick_p99_us: AtomicU64,
+    /// Ticks whose work took longer than the tick period, since the room started.
+    pub overruns: AtomicU64,
+}
+
+impl RoomStatus {
+    pub fn new(name: &str, settings: &RoomSettings) -> RoomStatus {
+        RoomStatus {
+            name: name.to_owned(),
+            capacity: settings.max_players,
+            tick_rate_hz: settings.tick_rate_hz,
+            players: AtomicUsize::new(0),
+            tick_p99_us: AtomicU64::new(0),
+            overruns: AtomicU64::new(0),
+        }
+    }
+
+    /// The room as `GET /rooms` lists it.
+    pub fn info(&self) -> RoomInfo {
+        RoomInfo {
+            name: self.name.clone(),
+            players: self.players.load(Ordering::Relaxed),
+            capacity: self.capacity,
+            tick_rate_hz: self.tick_rate_hz,
+            tick_p99_ms: self.tick_p99_us.load(Ordering::Relaxed) as f64 / 1000.0,
+        }
+    }
+}
+
+/// One entry of `GET /rooms`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RoomInfo {
+    pub name: String,
+    pub players: usize,
+    pub capacity: usize,
+    pub tick_rate_hz: u16,
+    /// Tick work time, 99th percentile over the last stats interval, in milliseconds.
+    pub tick_p99_ms: f64,
+}
+
+/// Why no room could be found or made for a join.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NoRoom {
+    #[error(
+        "room {name:?} does not exist and the server already runs its maximum of {max_rooms} rooms"
+    )]
+    LimitReached { name: String, max_rooms: usize },
+    #[error("the server is shutting down")]
+    ShuttingDown,
+    #[error("could not start room {name:?}: {reason}")]
+    StartFailed { name: String, reason: String },
+}
+
+/// Starts a room's task: called by the directory, under its lock, with the room's name, its
+/// settings, its status to publish into, and the lifecycle the room retires itself with.
+pub type RoomStarter = dyn Fn(RoomLaunch) -> Result<RoomHandle, String> + Send + Sync + 'static;
+
+/// Everything a new room needs from the directory.
+pub struct RoomLaunch {
+    pub name: String,
+    pub settings: RoomSettings,
+    pub status: Arc<RoomStatus>,
+    pub lifecycle: RoomLifecycle,
+}
+
+/// How a room leaves the directory.
+#[derive(Debug, Clone)]
+pub struct RoomLifecycle {
+    directory: Weak<RoomDirectory>,
+    name: String,
+    id: u64,
+    /// `None`: the room is permanent (the default room).
+    pub close_when_empty_for: Option<std::time::Duration>,
+}
+
+impl RoomLifecycle {
+    /// Unlists the room. `false` when it was already unlisted or replaced, in which case the
+    /// room must not accept anyone any more either.
+    pub fn retire(&self) -> bool {
+        self.directory
+            .upgrade()
+            .is_some_and(|directory| directory.unlist(&self.name, self.id))
+    }
+
+    /// Records the room's final figures for the server's summary.
+    pub fn finished(&self, summary: TickSummary) {
+        if let Some(directory) = self.directory.upgrade() {
+            directory.lock_finished().push((self.name.clone(), summary));
+        }
+    }
+
+    /// A lifecycle for a room outside any directory (tests): never retires.
+    pub fn detached(name: &str) -> RoomLifecycle {
+        RoomLifecycle {
+            directory: Weak::new(),
+            name: name.to_owned(),
+            id: 0,
+            close_when_empty_for: None,
+        }
+    }
+}
+
+struct Listed {
+    id: u64,
+    handle: RoomHandle,
+}
+
+/// Every room of the server, by name.
+pub struct RoomDirectory {
+    rooms: Mutex<HashMap<String, Listed>>,
+    finished: Mutex<Vec<(String, TickSummary)>>,
+    next_id: AtomicU64,
+    config: Arc<ServerConfig>,
+    starter: Box<RoomStarter>,
+    closed: std::sync::atomic::AtomicBool,
+}
+
+impl RoomDirectory {
+    /// A directory that starts rooms with `starter`; the default room is started right away
+    /// and never retires.
+    pub fn new(
+        config: Arc<ServerConfig>,
+        starter: Box<RoomStarter>,
+    ) -> Result<Arc<RoomDirectory>, NoRoom> {
+        let directory = Arc::new(RoomDirectory {
+            rooms: Mutex::new(HashMap::new()),
+            finished: Mutex::new(Vec::new()),
+            next_id: AtomicU64::new(1),
+            config: config.clone(),
+            starter,
+            closed: std::sync::atomic::AtomicBool::new(false),
+        });
+        directory.handle_for(&config.default_room)?;
+        Ok(directory)
+    }
+
+    /// The room called `name`, started now if it does not exist yet.
+    pub fn handle_for(self: &Arc<Self>, name: &str) -> Result<RoomHandle, NoRoom> {
+        if self.closed.load(Ordering::Relaxed) {
+            return Err(NoRoom::ShuttingDown);
+        }
+        let mut rooms = self.lock_rooms();
+        if let Some(listed) = rooms.get(name) {
+            return Ok(listed.handle.clone());
+        }
+        if rooms.len() >= self.config.max_rooms {
+            return Err(NoRoom::LimitReached {
+                name: name.to_owned(),
+                max_rooms: self.config.max_rooms,
+            });
+        }
+        let settings = RoomSettings::for_room(&self.config, name);
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let permanent = name == self.config.default_room;
+        let launch = RoomLaunch {
+            name: name.to_owned(),
+            status: Arc::new(RoomStatus::new(name, &settings)),
+            settings,
+            lifecycle: RoomLifecycle {
+                directory: Arc::downgrade(self),
+                name: name.to_owned(),
+                id,
+                close_when_empty_for: (!permanent).then_some(self.config.empty_room_timeout),
+            },
+        };
+        let handle = (self.starter)(launch).map_err(|reason| NoRoom::StartFailed {
+            name: name.to_owned(),
+            reason,
+        })?;
+        tracing::info!(room = name, rooms = rooms.len() + 1, "room created");
+        rooms.insert(
+            name.to_owned(),
+            Listed {
+                id,
+                handle: handle.clone(),
+            },
+        );
+        Ok(handle)
+    }
+
+    fn unlist(&self, name: &str, id: u64) -> bool {
+        let mut rooms = self.lock_rooms();
+        if rooms.get(name).is_some_and(|listed| listed.id == id) {
+            rooms.remove(name);
+            tracing::info!(room = name, rooms = rooms.len(), "empty room closed");
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Every open room, sorted by name.
+    pub fn list(&self) -> Vec<RoomInfo> {
+        let mut rooms: Vec<RoomInfo> = self
+            .lock_rooms()
+            .values()
+            .map(|listed| listed.handle.status.info())
+            .collect();
+        rooms.sort_by(|a, b| a.name.cmp(&b.name));
+        rooms
+    }
+
+    /// The live status of every open room.
+    pub fn statuses(&self) -> Vec<Arc<RoomStatus>> {
+        self.lock_rooms()
+            .values()
+            .map(|listed| listed.handle.status.clone())
+            .collect()
+    }
+
+    /// Number of open rooms.
+    pub fn len(&self) -> usize {
+        self.lock_rooms().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Refuses new rooms from now on (shutdown); open rooms stop on the shutdown token.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Relaxed);
+    }
+
+    /// Final figures of every room that has stopped, in the order they stopped.
+    pub fn finished_rooms(&self) -> Vec<(String, TickSummary)> {
+        self.lock_finished().clone()
+    }
+
+    // A panic while holding these locks cannot leave the maps half-updated (every critical
+    // section is a single insert, remove or read), so a poisoned lock is still usable.
+    fn lock_rooms(&self) -> MutexGuard<'_, HashMap<String, Listed>> {
+        self.rooms
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn lock_finished(&self) -> MutexGuard<'_, Vec<(String, TickSummary)>> {
+        self.finished
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
