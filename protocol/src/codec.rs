@@ -22,7 +22,7 @@ use crate::messages::{ClientMessage, EntityId, InputSeq, ServerMessage, Tick};
 pub const MAX_CLIENT_MESSAGE_BYTES: usize = 1024;
 
 /// Largest server message a client accepts: a full snapshot of 100,000 arena entities at the
-/// worst-case 23 bytes each fits, with margin.
+/// worst-case 24 bytes each fits, with margin.
 pub const MAX_SERVER_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
 
 /// Why a message could not be encoded or decoded.

@@ -94,7 +94,8 @@ pub struct Welcome {
     pub entity_id: EntityId,
     /// Simulation and snapshot rate of the room.
     pub tick_rate_hz: u16,
-    /// The room's tick when the player joined.
+    /// The room's last completed tick when the player joined; the player's first snapshot
+    /// is for a later tick (normally `tick + 1`).
     pub tick: Tick,
     pub world_size: WorldSize,
     /// Secret that lets this player take its entity back with `Resume` if the connection

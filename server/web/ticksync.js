@@ -259,7 +259,7 @@ export function entityChecksum(e) {
   hash = fnvWord(hash, e.x);
   hash = fnvWord(hash, e.y);
   hash = fnvHalf(hash, e.vx);
-  hash = fnvHalf(hash, e.vx);
+  hash = fnvHalf(hash, e.vy);
   return fnvHalf(hash, e.heading);
 }
 

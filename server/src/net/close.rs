@@ -80,6 +80,7 @@ impl SessionEnd {
                 close_code::IDLE_TIMEOUT => "idle timeout",
                 close_code::RESUME_REFUSED => "resume refused",
                 close_code::REPLACED => "replaced by a resumed session",
+                close_code::NO_ROOM_AVAILABLE => "no room available",
                 _ => "closed",
             },
         }

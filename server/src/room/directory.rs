@@ -28,6 +28,9 @@ pub struct RoomStatus {
     pub players: AtomicUsize,
     /// 99th percentile of tick work time over the last reporting window, in µs.
     pub tick_p99_us: AtomicU64,
+    /// 99th percentile of how late ticks started after their due time since the room
+    /// started, in µs: what a busy neighbour costs this room.
+    pub tick_late_p99_us: AtomicU64,
     /// Ticks whose work took longer than the tick period, since the room started.
     pub overruns: AtomicU64,
 }
@@ -40,6 +43,7 @@ impl RoomStatus {
             tick_rate_hz: settings.tick_rate_hz,
             players: AtomicUsize::new(0),
             tick_p99_us: AtomicU64::new(0),
+            tick_late_p99_us: AtomicU64::new(0),
             overruns: AtomicU64::new(0),
         }
     }
@@ -52,6 +56,7 @@ impl RoomStatus {
             capacity: self.capacity,
             tick_rate_hz: self.tick_rate_hz,
             tick_p99_ms: self.tick_p99_us.load(Ordering::Relaxed) as f64 / 1000.0,
+            tick_late_p99_ms: self.tick_late_p99_us.load(Ordering::Relaxed) as f64 / 1000.0,
         }
     }
 }
@@ -65,6 +70,9 @@ pub struct RoomInfo {
     pub tick_rate_hz: u16,
     /// Tick work time, 99th percentile over the last stats interval, in milliseconds.
     pub tick_p99_ms: f64,
+    /// How late ticks started after their due time, 99th percentile since the room
+    /// started, in milliseconds.
+    pub tick_late_p99_ms: f64,
 }
 
 /// Why no room could be found or made for a join.

@@ -25,6 +25,9 @@ pub struct TickSummary {
     pub tick_p50_us: u64,
     pub tick_p99_us: u64,
     pub tick_max_us: u64,
+    /// How late ticks started after their due time (scheduler delay), 99th percentile.
+    pub tick_late_p99_us: u64,
+    pub tick_late_max_us: u64,
 }
 
 /// Collects tick durations and logs them periodically.
@@ -34,6 +37,8 @@ pub struct TickStats {
     interval: Duration,
     window: Histogram<u64>,
     total: Histogram<u64>,
+    /// Start lateness of every tick of the run.
+    lateness: Histogram<u64>,
     overruns: u64,
     skipped: u64,
     window_started: Instant,
@@ -67,6 +72,7 @@ impl TickStats {
             interval,
             window: new_histogram()?,
             total: new_histogram()?,
+            lateness: new_histogram()?,
             overruns: 0,
             skipped: 0,
             window_started: Instant::now(),
@@ -79,12 +85,16 @@ impl TickStats {
         })
     }
 
-    /// Records one tick's work time and the grid points skipped before it.
-    pub fn record(&mut self, work: Duration, skipped: u64) {
-        let micros = (work.as_micros() as u64).clamp(1, MAX_TRACKED_TICK_US);
+    /// Records one tick's work time, the grid points skipped before it, and how late it
+    /// started.
+    pub fn record(&mut self, work: Duration, skipped: u64, late: Duration) {
+        let clamp =
+            |duration: Duration| (duration.as_micros() as u64).clamp(1, MAX_TRACKED_TICK_US);
+        let micros = clamp(work);
         // Values are clamped into the histogram's range, so recording cannot fail.
         let _ = self.window.record(micros);
         let _ = self.total.record(micros);
+        let _ = self.lateness.record(clamp(late));
         if work > self.period {
             self.overruns += 1;
             self.status.overruns.fetch_add(1, Ordering::Relaxed);
@@ -96,6 +106,9 @@ impl TickStats {
             self.status
                 .tick_p99_us
                 .store(self.window.value_at_quantile(0.99), Ordering::Relaxed);
+            self.status
+                .tick_late_p99_us
+                .store(self.lateness.value_at_quantile(0.99), Ordering::Relaxed);
         }
     }
 
@@ -145,6 +158,8 @@ impl TickStats {
             tick_p50_us: self.total.value_at_quantile(0.5),
             tick_p99_us: self.total.value_at_quantile(0.99),
             tick_max_us: self.total.max(),
+            tick_late_p99_us: self.lateness.value_at_quantile(0.99),
+            tick_late_max_us: self.lateness.max(),
         }
     }
 }

@@ -26,10 +26,13 @@ impl TickClock {
     }
 
     /// Sleeps until the next tick is due. Returns the number of grid points skipped because
-    /// the loop was late by a period or more (0 when on time).
-    pub async fn wait(&mut self) -> u64 {
-        tokio::time::sleep_until(self.next_due).await;
-        self.advance(Instant::now())
+    /// the loop was late by a period or more (0 when on time), and how late this wake-up was
+    /// after its due point (scheduler delay: a busy thread, a heavy neighbour).
+    pub async fn wait(&mut self) -> (u64, Duration) {
+        let due = self.next_due;
+        tokio::time::sleep_until(due).await;
+        let now = Instant::now();
+        (self.advance(now), now.saturating_duration_since(due))
     }
 
     /// Moves the schedule past `now`; split from `wait` so it can be tested without sleeping.
@@ -79,7 +82,7 @@ mod tests {
     async fn wait_sleeps_one_period() {
         let start = Instant::now();
         let mut clock = TickClock::new(PERIOD, start);
-        assert_eq!(clock.wait().await, 0);
+        assert_eq!(clock.wait().await, (0, Duration::ZERO));
         assert_eq!(Instant::now(), start + PERIOD);
     }
 }

@@ -187,10 +187,10 @@ impl<G: Game> Room<G> {
         let mut empty_since: Option<Instant> = None;
         let mut last_work = Duration::ZERO;
         let refusal = loop {
-            let skipped = tokio::select! {
+            let (skipped, late) = tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => break JoinRefused::ShuttingDown,
-                skipped = clock.wait() => skipped,
+                woken = clock.wait() => woken,
             };
             let started = Instant::now();
             if last_work >= HEAVY_TICK {
@@ -202,7 +202,7 @@ impl<G: Game> Room<G> {
                 self.tick(dt);
             }
             last_work = started.elapsed();
-            self.stats.record(last_work, skipped);
+            self.stats.record(last_work, skipped, late);
             if let Some(histogram) = &self.tick_histogram {
                 histogram.observe(last_work.as_secs_f64());
             }
@@ -229,6 +229,8 @@ impl<G: Game> Room<G> {
             tick_p50_us = summary.tick_p50_us,
             tick_p99_us = summary.tick_p99_us,
             tick_max_us = summary.tick_max_us,
+            tick_late_p99_us = summary.tick_late_p99_us,
+            tick_late_max_us = summary.tick_late_max_us,
             "room stopped"
         );
         summary

@@ -169,8 +169,19 @@ where
         Greeting::Hello(hello) => (hello.player_name, None),
         Greeting::Resume(resume) => (String::new(), Some(resume.resume_token)),
     };
-    // A verified token names the player; the name in Hello is only a wish.
-    let name = claims.map_or(name, |claims| claims.name);
+    // A verified token names the player; the name in Hello is only a wish. The token's name
+    // passes the same checks as a Hello's.
+    let name = match claims {
+        None => name,
+        Some(claims) => {
+            let hello = Hello {
+                protocol_version: ticksync_protocol::PROTOCOL_VERSION,
+                player_name: claims.name,
+            };
+            hello.validate().map_err(refuse_greeting)?;
+            hello.player_name
+        }
+    };
     let joined = join(&room, name, resume_token, ctx).await?;
     let welcome = ServerMessage::Welcome(joined.welcome.clone());
     send_message(ws, &welcome, format, &ctx.metrics).await?;
