@@ -1,13 +1,14 @@
-//! The `ticksync-server` binary: parse flags, set up logging, run the server until Ctrl-C or
-//! SIGTERM — or, with the `token` subcommand, mint a join token and exit.
+//! The `ticksync-server` binary: read the configuration (defaults, config file, `TICKSYNC_*`
+//! environment, flags), set up logging, run the server until Ctrl-C or SIGTERM — or, with
+//! `--print-config`, print the effective configuration and exit; or, with the `token`
+//! subcommand, mint a join token and exit.
 
 use std::io::IsTerminal;
 
 use anyhow::Context;
-use clap::Parser;
 use ticksync_protocol::token::{mint, JoinClaims};
-use ticksync_server::config::{load_token_secret, Command, TokenArgs, TOKEN_SECRET_ENV};
-use ticksync_server::{Server, ServerArgs};
+use ticksync_server::config::{self, Command, TokenArgs, TOKEN_SECRET_ENV};
+use ticksync_server::{Server, ServerArgs, ServerConfig};
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
@@ -16,15 +17,16 @@ const DEFAULT_LOG_FILTER: &str = "info";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let mut args = ServerArgs::parse();
-    let secret_file = args.token_secret_file.clone();
-    let token_secret =
-        load_token_secret(secret_file.as_deref()).context("loading the join-token secret")?;
+    let mut args = ServerArgs::parse_with_defaults();
+    let config =
+        config::load(&args, std::env::vars_os()).context("could not load the configuration")?;
     if let Some(Command::Token(token_args)) = args.command.take() {
-        return print_token(token_secret, token_args);
+        return print_token(&config, token_args);
     }
-    let mut config = args.into_config();
-    config.token_secret = token_secret;
+    if args.print_config {
+        print!("{}", config.to_toml()?);
+        return Ok(());
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env()
@@ -56,12 +58,12 @@ async fn main() -> anyhow::Result<()> {
         tracing::info!(room = %config.default_room, "join tokens required (HS256, ?token=... or Authorization: Bearer)");
     } else {
         tracing::warn!(
-            "no {TOKEN_SECRET_ENV} set: the server is open, anyone can join without a token"
+            "no join-token secret ({TOKEN_SECRET_ENV} or token_secret_file): the server is open, anyone can join without a token"
         );
     }
     if config.allowed_origins.is_empty() {
         tracing::info!(
-            "browser clients from any origin may connect (restrict with --allow-origin)"
+            "browser clients from any origin may connect (restrict with allowed_origins or --allow-origin)"
         );
     }
     spawn_signal_handler(server.shutdown_token());
@@ -79,15 +81,13 @@ async fn main() -> anyhow::Result<()> {
 }
 
 /// `ticksync-server token`: prints a signed join token.
-fn print_token(
-    secret: Option<ticksync_server::config::Secret>,
-    args: TokenArgs,
-) -> anyhow::Result<()> {
-    let secret = secret.with_context(|| {
-        format!("no secret to sign with: set {TOKEN_SECRET_ENV} or pass --token-secret-file")
+fn print_token(config: &ServerConfig, args: TokenArgs) -> anyhow::Result<()> {
+    let secret = config.token_secret.as_ref().with_context(|| {
+        format!("no secret to sign with: set {TOKEN_SECRET_ENV} or token_secret_file (--token-secret-file)")
     })?;
     let name = args.name.unwrap_or_else(|| args.player.clone());
-    let claims = JoinClaims::new(args.player, name, args.room, args.ttl);
+    let room = args.room.unwrap_or_else(|| config.default_room.clone());
+    let claims = JoinClaims::new(args.player, name, room, args.ttl);
     let token = mint(secret.expose(), &claims).context("signing the token")?;
     println!("{token}");
     Ok(())
