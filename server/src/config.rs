@@ -77,6 +77,11 @@ pub struct ServerConfig {
     /// Longest a shutdown waits for sessions to send their close frames.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
+    /// On SIGTERM or Ctrl-C, drain this long before shutting down: `/readyz` answers 503 and
+    /// new players are refused while those in play go on, so a load balancer can stop
+    /// sending players first. 0: shut down at once.
+    #[serde(with = "humantime_serde")]
+    pub drain_period: Duration,
     /// Room a client joins when its URL names none (`/ws` without `?room=`). It is created at
     /// start and never closed.
     pub default_room: String,
@@ -203,6 +208,7 @@ impl Default for ServerConfig {
             idle_timeout: Duration::from_secs(15),
             stats_interval: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(5),
+            drain_period: Duration::ZERO,
             default_room: DEFAULT_ROOM_NAME.to_owned(),
             // Rooms are cheap when idle (one task waking at the tick rate); the cap bounds
             // what a client naming random rooms can make the server run.
@@ -801,6 +807,10 @@ pub struct ServerArgs {
     /// Longest a shutdown waits for sessions to close after telling them (close 1001).
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub shutdown_grace: Option<Duration>,
+    /// On SIGTERM/Ctrl-C, first drain this long: /readyz answers 503 and new players are
+    /// refused while those in play go on (0: shut down at once).
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub drain_period: Option<Duration>,
     /// Open connections per client IP address (0: no limit; load tests from one machine
     /// need 0 or a high value).
     #[arg(long, value_name = "N")]
@@ -963,6 +973,7 @@ impl ServerArgs {
         layer.duration("stats_interval", "--stats-interval", self.stats_interval);
         layer.duration("resume_grace", "--resume-grace", self.resume_grace);
         layer.duration("shutdown_grace", "--shutdown-grace", self.shutdown_grace);
+        layer.duration("drain_period", "--drain-period", self.drain_period);
         layer.add(
             "max_connections_per_ip",
             "--max-connections-per-ip",

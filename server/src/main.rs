@@ -4,6 +4,9 @@
 //! subcommand, mint a join token and exit.
 
 use std::io::IsTerminal;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use ticksync_protocol::token::{mint, JoinClaims};
@@ -66,7 +69,11 @@ async fn main() -> anyhow::Result<()> {
             "browser clients from any origin may connect (restrict with allowed_origins or --allow-origin)"
         );
     }
-    spawn_signal_handler(server.shutdown_token());
+    spawn_signal_handler(
+        server.shutdown_token(),
+        server.drain_switch(),
+        config.drain_period,
+    );
     let summary = server.run().await;
     tracing::info!(
         ticks = summary.ticks.ticks,
@@ -93,11 +100,27 @@ fn print_token(config: &ServerConfig, args: TokenArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Cancels `shutdown` on Ctrl-C or SIGTERM.
-fn spawn_signal_handler(shutdown: CancellationToken) {
+/// On Ctrl-C or SIGTERM: drains for `drain_period` (readiness off, no new players), then
+/// cancels `shutdown`. A second signal during the drain shuts down at once.
+fn spawn_signal_handler(
+    shutdown: CancellationToken,
+    draining: Arc<AtomicBool>,
+    drain_period: Duration,
+) {
     tokio::spawn(async move {
         wait_for_signal().await;
-        tracing::info!("signal received; shutting down");
+        if !drain_period.is_zero() {
+            draining.store(true, Ordering::Relaxed);
+            tracing::info!(
+                drain_period = %humantime::format_duration(drain_period),
+                "signal received; draining: /readyz answers 503, no new players"
+            );
+            tokio::select! {
+                _ = tokio::time::sleep(drain_period) => {}
+                _ = wait_for_signal() => tracing::info!("second signal; ending the drain"),
+            }
+        }
+        tracing::info!("shutting down");
         shutdown.cancel();
     });
 }

@@ -69,8 +69,8 @@ fn tls_acceptor(
     if let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) {
         return Ok((Some(tls::acceptor_from_pem(cert, key)?), None));
     }
-    if let Some(path) = &config.dev_tls_cert {
-        let (acceptor, certificate) = tls::dev_acceptor(path)?;
+    if let Some(path) = config.dev_tls_cert_path() {
+        let (acceptor, certificate) = tls::dev_acceptor(&path)?;
         return Ok((Some(acceptor), Some(certificate)));
     }
     Ok((None, None))

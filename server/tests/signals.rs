@@ -1,5 +1,6 @@
 //! The `ticksync-server` binary shuts down gracefully on SIGTERM: connected players get an
-//! `Error` message and close code 1001, and the process exits 0 soon after.
+//! `Error` message and close code 1001, and the process exits 0 soon after. With a drain
+//! period, readiness turns off first while the server keeps serving.
 
 #![cfg(unix)]
 
@@ -18,10 +19,11 @@ use tokio_tungstenite::tungstenite::Message;
 
 const WAIT: Duration = Duration::from_secs(10);
 
-#[tokio::test]
-async fn sigterm_closes_players_with_1001_and_exits_cleanly() {
+/// Starts the binary with `args` and returns it with the WebSocket URL it logs.
+fn spawn_server(args: &[&str]) -> (std::process::Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_ticksync-server"))
         .args(["--bind", "127.0.0.1:0"])
+        .args(args)
         .env("RUST_LOG", "info")
         .env("NO_COLOR", "1")
         .stdout(Stdio::piped())
@@ -44,7 +46,83 @@ async fn sigterm_closes_players_with_1001_and_exits_cleanly() {
         }
     });
     let url = url_rx.recv_timeout(WAIT).expect("server logs its address");
+    (child, url)
+}
 
+/// Waits (bounded) for the process to exit and checks it exited 0.
+async fn assert_exits_cleanly(child: &mut std::process::Child) {
+    let deadline = std::time::Instant::now() + WAIT;
+    let exit = loop {
+        if let Some(exit) = child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "server still running after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(exit.success(), "exit status {exit}");
+}
+
+fn send_sigterm(child: &std::process::Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+}
+
+/// The status code of `GET path` on the server of `url` (`ws://HOST:PORT/ws`).
+async fn http_status(url: &str, path: &str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = url
+        .trim_start_matches("ws://")
+        .trim_end_matches("/ws")
+        .to_owned();
+    let mut tcp = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connects");
+    tcp.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut answer = String::new();
+    tokio::time::timeout(WAIT, tcp.read_to_string(&mut answer))
+        .await
+        .expect("answer in time")
+        .unwrap();
+    answer
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {answer:?}"))
+}
+
+#[tokio::test]
+async fn sigterm_with_a_drain_period_turns_readiness_off_before_stopping() {
+    let (mut child, url) = spawn_server(&["--drain-period", "1500ms"]);
+    assert_eq!(http_status(&url, "/readyz").await, 200);
+    send_sigterm(&child);
+    let deadline = std::time::Instant::now() + WAIT;
+    while http_status(&url, "/readyz").await != 503 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "readiness never turned off"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Still alive and answering while draining.
+    assert_eq!(http_status(&url, "/healthz").await, 200);
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "exited before the drain period"
+    );
+    assert_exits_cleanly(&mut child).await;
+}
+
+#[tokio::test]
+async fn sigterm_closes_players_with_1001_and_exits_cleanly() {
+    let (mut child, url) = spawn_server(&[]);
     let mut request = url.as_str().into_client_request().unwrap();
     request.headers_mut().insert(
         "Sec-WebSocket-Protocol",
@@ -73,11 +151,7 @@ async fn sigterm_closes_players_with_1001_and_exits_cleanly() {
         ServerMessage::Welcome(_)
     ));
 
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(status.success());
+    send_sigterm(&child);
 
     let mut error_code = None;
     let close = loop {
@@ -97,17 +171,5 @@ async fn sigterm_closes_players_with_1001_and_exits_cleanly() {
     };
     assert_eq!(error_code, Some(ErrorCode::ServerShuttingDown));
     assert_eq!(close, Some(close_code::GOING_AWAY));
-
-    let deadline = std::time::Instant::now() + WAIT;
-    let exit = loop {
-        if let Some(exit) = child.try_wait().unwrap() {
-            break exit;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "server still running after SIGTERM"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
-    assert!(exit.success(), "exit status {exit}");
+    assert_exits_cleanly(&mut child).await;
 }
