@@ -82,6 +82,9 @@ pub struct ServerConfig {
     /// sending players first. 0: shut down at once.
     #[serde(with = "humantime_serde")]
     pub drain_period: Duration,
+    /// Threads that run the rooms' tick loops, apart from the threads serving sockets; 0
+    /// picks one per core, up to 4.
+    pub tick_threads: usize,
     /// Room a client joins when its URL names none (`/ws` without `?room=`). It is created at
     /// start and never closed.
     pub default_room: String,
@@ -209,6 +212,7 @@ impl Default for ServerConfig {
             stats_interval: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(5),
             drain_period: Duration::ZERO,
+            tick_threads: 0,
             default_room: DEFAULT_ROOM_NAME.to_owned(),
             // Rooms are cheap when idle (one task waking at the tick rate); the cap bounds
             // what a client naming random rooms can make the server run.
@@ -807,6 +811,10 @@ pub struct ServerArgs {
     /// Longest a shutdown waits for sessions to close after telling them (close 1001).
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub shutdown_grace: Option<Duration>,
+    /// Threads running the rooms' tick loops, apart from the socket threads (0: one per
+    /// core, up to 4).
+    #[arg(long, value_name = "N")]
+    pub tick_threads: Option<usize>,
     /// On SIGTERM/Ctrl-C, first drain this long: /readyz answers 503 and new players are
     /// refused while those in play go on (0: shut down at once).
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
@@ -974,6 +982,7 @@ impl ServerArgs {
         layer.duration("resume_grace", "--resume-grace", self.resume_grace);
         layer.duration("shutdown_grace", "--shutdown-grace", self.shutdown_grace);
         layer.duration("drain_period", "--drain-period", self.drain_period);
+        layer.add("tick_threads", "--tick-threads", self.tick_threads);
         layer.add(
             "max_connections_per_ip",
             "--max-connections-per-ip",

@@ -15,7 +15,7 @@ use crate::metrics::ServerMetrics;
 use crate::net::limits::ConnectionLimiter;
 use crate::net::tls::{self, DevCertificate, TlsError};
 use crate::net::{accept_loop, FaultInjector, SessionContext};
-use crate::room::{NoRoom, Room, RoomDirectory, RoomLaunch, TickSummary};
+use crate::room::{NoRoom, Room, RoomDirectory, RoomLaunch, TickRuntime, TickSummary};
 use crate::telemetry::Telemetry;
 use tokio_rustls::TlsAcceptor;
 
@@ -33,6 +33,8 @@ pub enum ServerError {
     Stats(#[from] hdrhistogram::CreationError),
     #[error("could not set up TLS: {0}")]
     Tls(#[from] TlsError),
+    #[error("could not start the tick runtime: {0}")]
+    TickRuntime(std::io::Error),
     #[error("could not start the default room: {0}")]
     Room(#[from] NoRoom),
 }
@@ -59,6 +61,8 @@ pub struct Server {
     ctx: Arc<SessionContext>,
     /// Room tasks; the default room's is already spawned.
     room_tasks: TaskTracker,
+    /// The runtime the room tasks run on.
+    tick_runtime: TickRuntime,
     dev_certificate: Option<DevCertificate>,
 }
 
@@ -110,12 +114,15 @@ impl Server {
         let per_ip = ConnectionLimiter::new(config.max_connections_per_ip);
         let shutdown = CancellationToken::new();
         let room_tasks = TaskTracker::new();
+        let tick_runtime =
+            TickRuntime::new(config.tick_threads).map_err(ServerError::TickRuntime)?;
         let starter = {
-            let (metrics, telemetry, shutdown, room_tasks) = (
+            let (metrics, telemetry, shutdown, room_tasks, tick_handle) = (
                 metrics.clone(),
                 telemetry.clone(),
                 shutdown.clone(),
                 room_tasks.clone(),
+                tick_runtime.handle().clone(),
             );
             move |launch: RoomLaunch| {
                 let RoomLaunch {
@@ -129,11 +136,14 @@ impl Server {
                     .map_err(|error| error.to_string())?;
                 let room = room.with_tick_histogram(telemetry.room_tick_histogram(&name));
                 let (telemetry, shutdown) = (telemetry.clone(), shutdown.clone());
-                room_tasks.spawn(async move {
-                    let summary = room.run(shutdown, lifecycle).await;
-                    telemetry.forget_room(&name);
-                    summary
-                });
+                room_tasks.spawn_on(
+                    async move {
+                        let summary = room.run(shutdown, lifecycle).await;
+                        telemetry.forget_room(&name);
+                        summary
+                    },
+                    &tick_handle,
+                );
                 Ok(handle)
             }
         };
@@ -155,6 +165,7 @@ impl Server {
             local_addr,
             ctx,
             room_tasks,
+            tick_runtime,
             dev_certificate,
         })
     }
@@ -219,6 +230,7 @@ impl Server {
             listener,
             ctx,
             room_tasks,
+            tick_runtime,
             ..
         } = self;
         let sessions = TaskTracker::new();
@@ -229,6 +241,7 @@ impl Server {
         ctx.rooms.close();
         room_tasks.close();
         room_tasks.wait().await;
+        drop(tick_runtime);
         let rooms = ctx.rooms.finished_rooms();
         let ticks = rooms
             .iter()

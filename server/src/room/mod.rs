@@ -9,6 +9,7 @@
 mod directory;
 mod member;
 mod resume;
+mod runtime;
 mod stats;
 mod tick_clock;
 mod tick_loop;
@@ -23,6 +24,7 @@ use tokio::sync::{mpsc, oneshot};
 pub use directory::{
     NoRoom, RoomDirectory, RoomInfo, RoomLaunch, RoomLifecycle, RoomStarter, RoomStatus,
 };
+pub use runtime::TickRuntime;
 pub use stats::TickSummary;
 pub use tick_clock::TickClock;
 pub use tick_loop::{Room, RoomSettings};
