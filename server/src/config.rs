@@ -82,9 +82,11 @@ pub struct ServerConfig {
     /// sending players first. 0: shut down at once.
     #[serde(with = "humantime_serde")]
     pub drain_period: Duration,
-    /// Threads that run the rooms' tick loops, apart from the threads serving sockets; 0
-    /// picks one per core, up to 4.
-    pub tick_threads: usize,
+    /// Threads that run the rooms' tick loops, apart from the threads serving sockets.
+    /// Not set: one per core, up to 4. 0: no threads of their own — tick loops share the
+    /// socket threads (a little cheaper for a single large room on a small machine, but a
+    /// room's tick then waits behind other rooms' socket work).
+    pub tick_threads: Option<usize>,
     /// Room a client joins when its URL names none (`/ws` without `?room=`). It is created at
     /// start and never closed.
     pub default_room: String,
@@ -212,7 +214,7 @@ impl Default for ServerConfig {
             stats_interval: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(5),
             drain_period: Duration::ZERO,
-            tick_threads: 0,
+            tick_threads: None,
             default_room: DEFAULT_ROOM_NAME.to_owned(),
             // Rooms are cheap when idle (one task waking at the tick rate); the cap bounds
             // what a client naming random rooms can make the server run.
@@ -811,8 +813,8 @@ pub struct ServerArgs {
     /// Longest a shutdown waits for sessions to close after telling them (close 1001).
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub shutdown_grace: Option<Duration>,
-    /// Threads running the rooms' tick loops, apart from the socket threads (0: one per
-    /// core, up to 4).
+    /// Threads running the rooms' tick loops, apart from the socket threads [default: one
+    /// per core, up to 4]; 0: share the socket threads.
     #[arg(long, value_name = "N")]
     pub tick_threads: Option<usize>,
     /// On SIGTERM/Ctrl-C, first drain this long: /readyz answers 503 and new players are

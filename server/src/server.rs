@@ -61,8 +61,8 @@ pub struct Server {
     ctx: Arc<SessionContext>,
     /// Room tasks; the default room's is already spawned.
     room_tasks: TaskTracker,
-    /// The runtime the room tasks run on.
-    tick_runtime: TickRuntime,
+    /// The runtime the room tasks run on; `None`: the caller's.
+    tick_runtime: Option<TickRuntime>,
     dev_certificate: Option<DevCertificate>,
 }
 
@@ -115,14 +115,16 @@ impl Server {
         let shutdown = CancellationToken::new();
         let room_tasks = TaskTracker::new();
         let tick_runtime =
-            TickRuntime::new(config.tick_threads).map_err(ServerError::TickRuntime)?;
+            TickRuntime::for_setting(config.tick_threads).map_err(ServerError::TickRuntime)?;
         let starter = {
             let (metrics, telemetry, shutdown, room_tasks, tick_handle) = (
                 metrics.clone(),
                 telemetry.clone(),
                 shutdown.clone(),
                 room_tasks.clone(),
-                tick_runtime.handle().clone(),
+                tick_runtime
+                    .as_ref()
+                    .map(|runtime| runtime.handle().clone()),
             );
             move |launch: RoomLaunch| {
                 let RoomLaunch {
@@ -136,14 +138,15 @@ impl Server {
                     .map_err(|error| error.to_string())?;
                 let room = room.with_tick_histogram(telemetry.room_tick_histogram(&name));
                 let (telemetry, shutdown) = (telemetry.clone(), shutdown.clone());
-                room_tasks.spawn_on(
-                    async move {
-                        let summary = room.run(shutdown, lifecycle).await;
-                        telemetry.forget_room(&name);
-                        summary
-                    },
-                    &tick_handle,
-                );
+                let run = async move {
+                    let summary = room.run(shutdown, lifecycle).await;
+                    telemetry.forget_room(&name);
+                    summary
+                };
+                match &tick_handle {
+                    Some(handle) => room_tasks.spawn_on(run, handle),
+                    None => room_tasks.spawn(run),
+                };
                 Ok(handle)
             }
         };

@@ -320,3 +320,23 @@ async fn the_browser_client_is_served_from_the_game_port() {
     assert!(missing.body.contains("/metrics"), "{missing:?}");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn rooms_tick_on_dedicated_threads_or_on_the_socket_threads() {
+    for tick_threads in [Some(0), Some(1), None] {
+        let server = TestServer::start_with(ServerConfig {
+            tick_threads,
+            ..ServerConfig::default()
+        })
+        .await;
+        let (mut player, _) = RawClient::join_room(&server.url(), "x", "p")
+            .await
+            .expect("join");
+        let first = player.next_snapshot().await.expect("snapshot");
+        let second = player.next_snapshot().await.expect("snapshot");
+        assert_eq!(second.tick, first.tick + 1, "tick_threads {tick_threads:?}");
+        let summary = server.stop().await;
+        assert!(summary.ticks.ticks > 0, "the default room ticked");
+        assert!(summary.rooms.iter().any(|(name, _)| name == "x"));
+    }
+}

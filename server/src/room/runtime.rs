@@ -21,14 +21,22 @@ pub struct TickRuntime {
 }
 
 impl TickRuntime {
-    /// A tick runtime with `threads` worker threads; 0 picks one per core, up to 4.
-    pub fn new(threads: usize) -> std::io::Result<TickRuntime> {
-        let threads = match threads {
-            0 => std::thread::available_parallelism()
+    /// The tick runtime `tick_threads` asks for: `None` → one thread per core, up to 4;
+    /// `Some(0)` → none (tick loops share the caller's runtime); `Some(n)` → `n` threads.
+    pub fn for_setting(tick_threads: Option<usize>) -> std::io::Result<Option<TickRuntime>> {
+        let threads = match tick_threads {
+            Some(0) => return Ok(None),
+            Some(n) => n,
+            None => std::thread::available_parallelism()
                 .map_or(1, |cores| cores.get())
                 .min(MAX_AUTOMATIC_TICK_THREADS),
-            n => n,
         };
+        TickRuntime::new(threads).map(Some)
+    }
+
+    /// A tick runtime with `threads` worker threads (at least one).
+    pub fn new(threads: usize) -> std::io::Result<TickRuntime> {
+        let threads = threads.max(1);
         let runtime = Builder::new_multi_thread()
             .worker_threads(threads)
             .thread_name("ticksync-tick")
