@@ -44,15 +44,7 @@ pub fn bot_url(
         source,
     })?;
     if let Some(room) = room {
-        let kept: Vec<(String, String)> = url
-            .query_pairs()
-            .filter(|(key, _)| key != "room")
-            .map(|(key, value)| (key.into_owned(), value.into_owned()))
-            .collect();
-        url.query_pairs_mut()
-            .clear()
-            .extend_pairs(kept)
-            .append_pair("room", room);
+        set_query_parameter(&mut url, "room", room);
     }
     match secret {
         Some(secret) => url_with_token(url.as_str(), secret, room.unwrap_or(token_room), index),
@@ -75,16 +67,21 @@ pub fn url_with_token(
     let player = bot_player_id(index);
     let claims = JoinClaims::new(player.clone(), player, room, BOT_TOKEN_TTL);
     let token = mint(secret, &claims)?;
+    set_query_parameter(&mut url, "token", &token);
+    Ok(url.into())
+}
+
+/// Sets query parameter `key` to `value`, replacing any it had and keeping the others.
+fn set_query_parameter(url: &mut Url, key: &str, value: &str) {
     let kept: Vec<(String, String)> = url
         .query_pairs()
-        .filter(|(key, _)| key != "token")
-        .map(|(key, value)| (key.into_owned(), value.into_owned()))
+        .filter(|(name, _)| name != key)
+        .map(|(name, value)| (name.into_owned(), value.into_owned()))
         .collect();
     url.query_pairs_mut()
         .clear()
         .extend_pairs(kept)
-        .append_pair("token", &token);
-    Ok(url.into())
+        .append_pair(key, value);
 }
 
 #[cfg(test)]

@@ -125,16 +125,6 @@ impl RoomLifecycle {
             directory.lock_finished().push((self.name.clone(), summary));
         }
     }
-
-    /// A lifecycle for a room outside any directory (tests): never retires.
-    pub fn detached(name: &str) -> RoomLifecycle {
-        RoomLifecycle {
-            directory: Weak::new(),
-            name: name.to_owned(),
-            id: 0,
-            close_when_empty_for: None,
-        }
-    }
 }
 
 struct Listed {
@@ -243,15 +233,6 @@ impl RoomDirectory {
             .values()
             .map(|listed| listed.handle.status.clone())
             .collect()
-    }
-
-    /// Number of open rooms.
-    pub fn len(&self) -> usize {
-        self.lock_rooms().len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     /// Refuses new rooms from now on (shutdown); open rooms stop on the shutdown token.
