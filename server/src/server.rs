@@ -137,12 +137,7 @@ impl Server {
                 let (room, handle) = Room::new(settings, game, metrics.clone(), status)
                     .map_err(|error| error.to_string())?;
                 let room = room.with_tick_histogram(telemetry.room_tick_histogram(&name));
-                let (telemetry, shutdown) = (telemetry.clone(), shutdown.clone());
-                let run = async move {
-                    let summary = room.run(shutdown, lifecycle).await;
-                    telemetry.forget_room(&name);
-                    summary
-                };
+                let run = room.run(shutdown.clone(), lifecycle);
                 match &tick_handle {
                     Some(handle) => room_tasks.spawn_on(run, handle),
                     None => room_tasks.spawn(run),
@@ -150,7 +145,15 @@ impl Server {
                 Ok(handle)
             }
         };
-        let rooms = RoomDirectory::new(Arc::new(config.clone()), Box::new(starter))?;
+        let forget_room = {
+            let telemetry = telemetry.clone();
+            move |name: &str| telemetry.forget_room(name)
+        };
+        let rooms = RoomDirectory::new(
+            Arc::new(config.clone()),
+            Box::new(starter),
+            Box::new(forget_room),
+        )?;
         telemetry.attach(metrics.clone(), &rooms);
         let ctx = Arc::new(SessionContext {
             config,

@@ -182,11 +182,21 @@ async fn an_empty_room_closes_after_its_timeout_and_comes_back_on_the_next_join(
     .await;
     // The default room never closes, even when empty.
     assert!(listed_rooms(&server).await.contains_key("arena"));
+    let series = r#"ticksync_tick_duration_seconds_count{room="match"}"#;
+    assert_eq!(
+        sample(&scrape(&server).await, series),
+        None,
+        "closed room's series dropped"
+    );
     let (mut again, welcome) = RawClient::join_room(&url, "match", "p")
         .await
         .expect("rejoin");
     assert_eq!(welcome.entity_id.0, 1, "a fresh room numbers entities anew");
     again.next_snapshot().await.expect("playing again");
+    eventually("the new room's ticks are exported", || async {
+        sample(&scrape(&server).await, series).is_some_and(|ticks| ticks > 0.0)
+    })
+    .await;
     let summary = server.stop().await;
     assert!(
         summary

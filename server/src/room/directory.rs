@@ -139,6 +139,9 @@ pub struct RoomDirectory {
     next_id: AtomicU64,
     config: Arc<ServerConfig>,
     starter: Box<RoomStarter>,
+    /// Called with a room's name when it is unlisted, under the directory's lock, so a room
+    /// of the same name created right after starts afresh (e.g. its metric series).
+    on_unlist: Box<dyn Fn(&str) + Send + Sync>,
     closed: std::sync::atomic::AtomicBool,
 }
 
@@ -148,6 +151,7 @@ impl RoomDirectory {
     pub fn new(
         config: Arc<ServerConfig>,
         starter: Box<RoomStarter>,
+        on_unlist: Box<dyn Fn(&str) + Send + Sync>,
     ) -> Result<Arc<RoomDirectory>, NoRoom> {
         let directory = Arc::new(RoomDirectory {
             rooms: Mutex::new(HashMap::new()),
@@ -155,6 +159,7 @@ impl RoomDirectory {
             next_id: AtomicU64::new(1),
             config: config.clone(),
             starter,
+            on_unlist,
             closed: std::sync::atomic::AtomicBool::new(false),
         });
         directory.handle_for(&config.default_room)?;
@@ -209,6 +214,7 @@ impl RoomDirectory {
         let mut rooms = self.lock_rooms();
         if rooms.get(name).is_some_and(|listed| listed.id == id) {
             rooms.remove(name);
+            (self.on_unlist)(name);
             tracing::info!(room = name, rooms = rooms.len(), "empty room closed");
             true
         } else {
