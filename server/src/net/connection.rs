@@ -3,6 +3,11 @@
 //! admission checks.
 //! All of it runs under the handshake timeout, so a client that opens TCP and sends nothing,
 //! or sends its headers a byte at a time (slowloris), is dropped when the timeout ends.
+//!
+//! Memory: a task reserves room for the largest state any of its awaits holds, for its whole
+//! life. The handshake phases (TLS accept, the request-head read with its buffer,
+//! tungstenite's handshake machine, `Hello`) are boxed, so their state is freed once they end
+//! instead of sizing every connection's task for the rest of the session.
 
 use std::net::SocketAddr;
 
@@ -24,11 +29,13 @@ pub async fn serve(tcp: TcpStream, peer: SocketAddr, ctx: &SessionContext) {
         None => serve_stream(tcp, peer, deadline, ctx).await,
         Some(acceptor) => {
             let accepted = tokio::select! {
-                accepted = tokio::time::timeout_at(deadline, acceptor.accept(tcp)) => accepted,
+                accepted = tokio::time::timeout_at(deadline, Box::pin(acceptor.accept(tcp))) => accepted,
                 _ = ctx.shutdown.cancelled() => return,
             };
             match accepted {
-                Ok(Ok(tls)) => serve_stream(tls, peer, deadline, ctx).await,
+                // Boxed: a TLS stream is kilobytes, and a plain connection's task should not
+                // reserve room for one.
+                Ok(Ok(tls)) => Box::pin(serve_stream(tls, peer, deadline, ctx)).await,
                 Ok(Err(error)) => {
                     ctx.metrics.handshake_failed("tls");
                     tracing::debug!(%peer, %error, "TLS handshake failed");
@@ -47,7 +54,7 @@ where
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
     let head = tokio::select! {
-        head = tokio::time::timeout_at(deadline, read_request_head(&mut stream)) => head,
+        head = tokio::time::timeout_at(deadline, Box::pin(read_request_head(&mut stream))) => head,
         _ = ctx.shutdown.cancelled() => return,
     };
     let head = match head {
@@ -85,7 +92,7 @@ where
     }
     let stream = Rewind::new(head.bytes, stream);
     let upgraded = tokio::select! {
-        upgraded = tokio::time::timeout_at(deadline, upgrade(stream, &ctx.config)) => upgraded,
+        upgraded = tokio::time::timeout_at(deadline, Box::pin(upgrade(stream, &ctx.config))) => upgraded,
         _ = ctx.shutdown.cancelled() => return,
     };
     match upgraded {

@@ -73,7 +73,7 @@ pub async fn run<S>(
 {
     let format = admission.format;
     let opened = tokio::select! {
-        opened = tokio::time::timeout_at(deadline, open(&mut ws, admission, ctx)) => opened,
+        opened = tokio::time::timeout_at(deadline, Box::pin(open(&mut ws, admission, ctx))) => opened,
         _ = ctx.shutdown.cancelled() => return,
     };
     let joined = match opened {
