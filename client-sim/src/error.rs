@@ -63,6 +63,66 @@ pub enum ClientError {
     Closed,
 }
 
+/// Why a bot never got `Welcome`, in a form a report can count: the reasons of a swarm's
+/// failed connects are listed with a count each and, where the fix is known, a hint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ConnectFailure {
+    /// The server answered the upgrade with this HTTP status.
+    Http(u16),
+    /// The server answered `Hello` with this error code.
+    Refused(u16),
+    /// No `Welcome` within the connect timeout.
+    Timeout,
+    /// The connection closed before `Welcome`.
+    Closed,
+    /// TCP or TLS failed: nothing listening, reset, certificate refused.
+    Network,
+    /// Anything else (a malformed answer, a bad URL).
+    Other,
+}
+
+impl ConnectFailure {
+    pub fn of(error: &ClientError) -> ConnectFailure {
+        match error {
+            ClientError::UpgradeRejected { status } => ConnectFailure::Http(*status),
+            ClientError::Refused { code, .. } => ConnectFailure::Refused(code.as_u16()),
+            ClientError::HandshakeTimeout(_) => ConnectFailure::Timeout,
+            ClientError::ClosedDuringHandshake { .. } | ClientError::Closed => {
+                ConnectFailure::Closed
+            }
+            ClientError::Connect(_) | ClientError::Transport(_) => ConnectFailure::Network,
+            _ => ConnectFailure::Other,
+        }
+    }
+}
+
+impl std::fmt::Display for ConnectFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            ConnectFailure::Http(503) => f.write_str(
+                "HTTP 503: the server's connection limit (a local swarm of more than 256 bots needs the server's --max-connections-per-ip 0), or it is draining",
+            ),
+            ConnectFailure::Http(401) => {
+                f.write_str("HTTP 401: join token missing or refused (--token-secret)")
+            }
+            ConnectFailure::Http(403) => f.write_str("HTTP 403: origin not allowed"),
+            ConnectFailure::Http(400) => {
+                f.write_str("HTTP 400: subprotocol or room name refused")
+            }
+            ConnectFailure::Http(status) => write!(f, "HTTP {status}"),
+            ConnectFailure::Refused(code) => {
+                write!(f, "refused after Hello: {:?}", ErrorCode::from(code))
+            }
+            ConnectFailure::Timeout => f.write_str("no Welcome within the connect timeout"),
+            ConnectFailure::Closed => f.write_str("connection closed before Welcome"),
+            ConnectFailure::Network => {
+                f.write_str("could not connect (TCP or TLS failed; is the server up?)")
+            }
+            ConnectFailure::Other => f.write_str("other error (run with RUST_LOG=debug)"),
+        }
+    }
+}
+
 impl ClientError {
     /// Wraps an error from an established connection.
     pub(crate) fn transport(error: tungstenite::Error) -> Self {

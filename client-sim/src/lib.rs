@@ -38,7 +38,7 @@ pub use behaviour::{Behaviour, Mix, MixError};
 pub use bot::{ArenaBot, BotSteering, CircleSteering, Steering};
 pub use chaos::{ChaosCounters, ChaosRates};
 pub use client::{Client, ClientOptions};
-pub use error::ClientError;
+pub use error::{ClientError, ConnectFailure};
 pub use event::{ClientEvent, CloseInfo};
 pub use gates::{GateViolation, Gates};
 pub use handler::{run_client, ClientHandler};

@@ -6,6 +6,7 @@
 //! chaos bots did is in the nested `chaos` object, so misbehaviour on purpose never reads
 //! as a server fault.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
@@ -13,6 +14,7 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use crate::chaos::ChaosCounters;
+use crate::error::ConnectFailure;
 use crate::stats::ClientCounters;
 
 /// What one bot of a swarm ended with.
@@ -28,6 +30,8 @@ pub struct BotOutcome {
     pub active: Duration,
     /// Traffic within `active`, over all its sessions.
     pub counters: ClientCounters,
+    /// For a bot that never connected: why its last attempt failed.
+    pub connect_failure: Option<ConnectFailure>,
 }
 
 /// Summary of a swarm run. The JSON keys are a stable interface for scripts and CI.
@@ -39,6 +43,8 @@ pub struct SwarmReport {
     pub bots_connected: usize,
     /// Bots that never got `Welcome` (refused, timed out, could not connect).
     pub connect_failures: usize,
+    /// Those failures by reason, with a count each.
+    pub connect_failure_reasons: BTreeMap<String, usize>,
     /// Unexplained ends of honest bots' connections before the run did (a bot that
     /// reconnects and drops again counts twice).
     pub disconnects: usize,
@@ -98,6 +104,17 @@ impl SwarmReport {
             bots_requested,
             bots_connected: connected.len(),
             connect_failures: outcomes.len() - connected.len(),
+            connect_failure_reasons: outcomes.iter().filter(|o| !o.connected).fold(
+                BTreeMap::new(),
+                |mut reasons, o| {
+                    let reason = o.connect_failure.map_or_else(
+                        || "not started before the run ended".to_owned(),
+                        |f| f.to_string(),
+                    );
+                    *reasons.entry(reason).or_default() += 1;
+                    reasons
+                },
+            ),
             disconnects: connected
                 .iter()
                 .map(|o| usize::try_from(o.disconnects).unwrap_or(usize::MAX))
@@ -126,6 +143,9 @@ impl fmt::Display for SwarmReport {
         writeln!(f, "  {:<28} {}", "bots requested", self.bots_requested)?;
         writeln!(f, "  {:<28} {}", "bots connected", self.bots_connected)?;
         writeln!(f, "  {:<28} {}", "connect failures", self.connect_failures)?;
+        for (reason, count) in &self.connect_failure_reasons {
+            writeln!(f, "    {count} × {reason}")?;
+        }
         writeln!(f, "  {:<28} {}", "disconnects", self.disconnects)?;
         writeln!(f, "  {:<28} {}", "reconnects", self.reconnects)?;
         writeln!(f, "  {:<28} {}", "desyncs", self.desyncs)?;
@@ -218,6 +238,7 @@ pub(crate) mod tests {
                 bytes_sent: up,
                 ..ClientCounters::default()
             },
+            connect_failure: None,
         }
     }
 
@@ -234,7 +255,10 @@ pub(crate) mod tests {
                 },
                 ..bot(5, 100, 5_000, 250)
             },
-            BotOutcome::default(),
+            BotOutcome {
+                connect_failure: Some(ConnectFailure::Http(503)),
+                ..BotOutcome::default()
+            },
         ];
         let mut latency = latency_histogram();
         for us in [10_000, 20_000, 30_000, 40_000] {
@@ -250,6 +274,13 @@ pub(crate) mod tests {
         assert_eq!(report.bots_requested, 3);
         assert_eq!(report.bots_connected, 2);
         assert_eq!(report.connect_failures, 1);
+        let reasons: Vec<_> = report.connect_failure_reasons.iter().collect();
+        assert_eq!(reasons.len(), 1);
+        assert!(
+            reasons[0].0.contains("--max-connections-per-ip 0"),
+            "{reasons:?}"
+        );
+        assert!(report.to_string().contains("1 × HTTP 503"), "{report}");
         assert_eq!(report.disconnects, 1);
         assert_eq!(report.reconnects, 1);
         assert_eq!(report.tick_gaps, 4);
@@ -305,6 +336,7 @@ pub(crate) mod tests {
                 "bots_connected",
                 "bots_requested",
                 "chaos",
+                "connect_failure_reasons",
                 "connect_failures",
                 "desyncs",
                 "disconnects",

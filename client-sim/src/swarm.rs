@@ -22,7 +22,7 @@ use crate::behaviour::{Behaviour, Mix};
 use crate::bot::{ArenaBot, BotSteering, CircleSteering, Steering};
 use crate::chaos::{run_chaos_bot, ChaosCounters, ChaosPlan, ChaosRates};
 use crate::client::{Client, ClientOptions, DEFAULT_HANDSHAKE_TIMEOUT};
-use crate::error::ClientError;
+use crate::error::{ClientError, ConnectFailure};
 use crate::latency::SharedLatency;
 use crate::live::LiveStats;
 use crate::progress::{spawn_progress, ProgressMode};
@@ -308,6 +308,9 @@ async fn run_honest_bot(
             Ok(client) => client,
             Err(error) => {
                 debug!(bot = index, %error, "bot could not connect");
+                if !outcome.connected {
+                    outcome.connect_failure = Some(ConnectFailure::of(&error));
+                }
                 if matches!(
                     &error,
                     ClientError::Refused {
