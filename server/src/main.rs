@@ -38,6 +38,7 @@ async fn main() -> anyhow::Result<()> {
         // Colour only on a terminal, so logs piped to files or collectors stay plain text.
         .with_ansi(std::io::stdout().is_terminal())
         .init();
+    raise_open_file_limit(config.max_connections);
 
     let server = Server::bind(config.clone())
         .await
@@ -85,6 +86,28 @@ async fn main() -> anyhow::Result<()> {
         "ticksync-server stopped"
     );
     Ok(())
+}
+
+/// Descriptors needed besides the players' sockets: the listener, epoll, the runtimes'
+/// wakers, plain-HTTP requests in flight, log files.
+const FD_HEADROOM: u64 = 256;
+
+/// Raises the soft open-file limit to cover `max_connections` (a common default of 1024
+/// would stop the server at about a thousand players with "too many open files" at accept),
+/// and warns when the hard limit does not allow it.
+fn raise_open_file_limit(max_connections: usize) {
+    let wanted = u64::try_from(max_connections)
+        .unwrap_or(u64::MAX)
+        .saturating_add(FD_HEADROOM);
+    match rlimit::increase_nofile_limit(wanted) {
+        Ok(limit) if limit < wanted => tracing::warn!(
+            open_files = limit,
+            max_connections,
+            "the open-file limit is below max_connections: connections past it fail at accept; raise it (ulimit -n, LimitNOFILE= in systemd) or lower max_connections"
+        ),
+        Ok(limit) => tracing::debug!(open_files = limit, "open-file limit"),
+        Err(error) => tracing::warn!(%error, "could not read or raise the open-file limit"),
+    }
 }
 
 /// `ticksync-server token`: prints a signed join token.
