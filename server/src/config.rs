@@ -523,6 +523,32 @@ pub fn config_keys() -> &'static [&'static str] {
     field_probe::fields_of::<ServerConfig>()
 }
 
+/// `TICKSYNC_` variables this process uses that are not config keys (the secret, the config
+/// file) or that belong to the project's other tools and tests.
+const OTHER_TICKSYNC_VARIABLES: &[&str] = &[
+    "TICKSYNC_TOKEN_SECRET",
+    "TICKSYNC_CONFIG",
+    "TICKSYNC_URL",
+    "TICKSYNC_PYTHON",
+    "TICKSYNC_REQUIRE_BROWSER",
+    "TICKSYNC_REQUIRE_PYTHON",
+];
+
+/// `TICKSYNC_` variables in `env` that match no config key (a typo such as
+/// `TICKSYNC_TICK_RATE` for `TICKSYNC_TICK_RATE_HZ`): they are ignored, and the caller should
+/// say so.
+pub fn unknown_env_variables(env: impl IntoIterator<Item = (OsString, OsString)>) -> Vec<String> {
+    env.into_iter()
+        .filter_map(|(name, _)| name.into_string().ok())
+        .filter(|name| name.starts_with(ENV_PREFIX))
+        .filter(|name| !OTHER_TICKSYNC_VARIABLES.contains(&name.as_str()))
+        .filter(|name| {
+            let key = name[ENV_PREFIX.len()..].to_ascii_lowercase();
+            !config_keys().contains(&key.as_str())
+        })
+        .collect()
+}
+
 /// The join-token secret: read from `file` when given, else `env_value` (the value of
 /// [`TOKEN_SECRET_ENV`]). Surrounding whitespace (a trailing newline in a file) is not part of
 /// the secret. An empty file is an error rather than an open server; an empty variable counts
@@ -1472,5 +1498,17 @@ mod tests {
         assert!(help.contains("[default: 30]"), "{help}");
         assert!(help.contains("[default: 127.0.0.1:7878]"), "{help}");
         assert!(help.contains("[default: 15s]"), "{help}");
+    }
+
+    #[test]
+    fn unknown_ticksync_variables_are_reported() {
+        let env = [
+            ("TICKSYNC_TICK_RATE", "60"),
+            ("TICKSYNC_TICK_RATE_HZ", "60"),
+            ("TICKSYNC_TOKEN_SECRET", "s"),
+            ("PATH", "/bin"),
+        ]
+        .map(|(name, value)| (OsString::from(name), OsString::from(value)));
+        assert_eq!(unknown_env_variables(env), ["TICKSYNC_TICK_RATE"]);
     }
 }

@@ -38,6 +38,12 @@ async fn main() -> anyhow::Result<()> {
         // Colour only on a terminal, so logs piped to files or collectors stay plain text.
         .with_ansi(std::io::stdout().is_terminal())
         .init();
+    for variable in config::unknown_env_variables(std::env::vars_os()) {
+        tracing::warn!(
+            %variable,
+            "ignored: no config key of that name (keys: ticksync-server --print-config)"
+        );
+    }
     raise_open_file_limit(config.max_connections);
 
     let server = Server::bind(config.clone())
