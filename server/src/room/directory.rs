@@ -2,11 +2,11 @@
 //! tick loop on its own task, and retired after staying empty for `empty_room_timeout`.
 //!
 //! The directory only maps names to [`RoomHandle`]s; it never touches a room's state. A room
-//! retires itself: when it has been empty long enough it asks the directory to unlist it and,
-//! only if that succeeded, refuses whatever joins are still queued with
-//! [`JoinRefused::RoomClosed`] and stops. A session refused that way (or one whose join found
-//! the queue already closed) asks the directory again and gets a fresh room — so a join never
-//! lands in a room that is going away.
+//! retires itself: when it has been empty long enough it asks the directory to unlist it
+//! and, only if that succeeded, refuses whatever joins are still queued with
+//! [`super::JoinRefused::RoomClosed`] and stops. A session refused that way (or one whose
+//! join found the queue already closed) asks the directory again and gets a fresh room — so
+//! a join never lands in a room that is going away.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
