@@ -3,15 +3,24 @@
 //! - [`history`]: the last second of quantized world states, captured once per tick.
 //! - [`interest`]: area of interest — which entities a client sees — via a spatial grid.
 //! - [`replicator`]: per client, a delta snapshot against the view it acknowledged (the
-//!   Quake 3 model), with the checksum of the view it must end up with.
+//!   Quake 3 model), with the checksum of the view it must end up with; a large room's
+//!   clients are served in parallel.
+//! - `frame`: one client's frame, built from the captured tick with per-thread scratch.
+//! - `fan_out`: spreading that per-client work over the calling thread and rayon's pool.
 //!
 //! Work that is the same for many clients is done once per tick (capturing the world, entity
 //! checksums, and in everyone-sees-everyone mode the delta body per distinct baseline); per
 //! client only what differs (DESIGN.md §2.3).
 
+mod fan_out;
+mod frame;
 pub mod history;
 pub mod interest;
 mod replicator;
 
+pub use frame::Viewer;
 pub use interest::InterestPolicy;
-pub use replicator::{ReplicationError, ReplicationSettings, Replicator};
+pub use replicator::{
+    Execution, ReplicationError, ReplicationSettings, Replicator, PARALLEL_MIN_CLIENTS_AOI,
+    PARALLEL_MIN_CLIENTS_EVERYONE,
+};

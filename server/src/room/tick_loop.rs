@@ -5,11 +5,17 @@
 //! member its frame with `try_send`, then retire members whose sessions ended. Nothing here
 //! awaits a client: a full queue drops that client's snapshot, and a client that stays
 //! behind is disconnected.
+//!
+//! A large room builds and hands over its members' frames on several cores (its own thread
+//! together with rayon's global pool, see `replication::Execution`); each member is handled
+//! by one thread, and the counters are summed afterwards.
 
+use std::ops::Add;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use ticksync_protocol::quantize::POSITION_STEPS_PER_UNIT;
 use ticksync_protocol::{EntityId, Input, Tick, Welcome};
 use tokio::sync::mpsc;
@@ -27,7 +33,9 @@ use super::{
 use crate::config::ServerConfig;
 use crate::game::Game;
 use crate::metrics::ServerMetrics;
-use crate::replication::{InterestPolicy, ReplicationSettings, Replicator};
+use crate::replication::{
+    Execution, InterestPolicy, ReplicationError, ReplicationSettings, Replicator, Viewer,
+};
 
 /// The settings a room runs with, taken from [`ServerConfig`] and the room's own section.
 #[derive(Debug, Clone)]
@@ -101,6 +109,66 @@ fn offload_heavy(work: impl FnOnce()) {
     match Handle::try_current().map(|handle| handle.runtime_flavor()) {
         Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
         _ => work(),
+    }
+}
+
+/// What handing a tick's frames to members came to: summed over members, which a large room
+/// serves on several threads at once.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Handover {
+    sent: u64,
+    dropped: u64,
+    kicked: u64,
+}
+
+impl Add for Handover {
+    type Output = Handover;
+
+    fn add(self, other: Handover) -> Handover {
+        Handover {
+            sent: self.sent + other.sent,
+            dropped: self.dropped + other.dropped,
+            kicked: self.kicked + other.kicked,
+        }
+    }
+}
+
+/// Hands `member` its frame of `tick` without waiting, and disconnects it if it has been
+/// behind for `max_ticks_behind` ticks. Touches only this member, so members can be handed
+/// their frames from different threads.
+fn hand_over(
+    member: &mut Member,
+    frame: Result<Bytes, ReplicationError>,
+    tick: Tick,
+    max_ticks_behind: u32,
+) -> Handover {
+    let frame = match frame {
+        Ok(frame) => frame,
+        Err(error) => {
+            // Only an encoder bug can get here; skip this client's snapshot rather than stop
+            // the room. Its next delta is still against what it acked.
+            tracing::error!(%error, tick, "could not build snapshot");
+            return Handover::default();
+        }
+    };
+    match member.deliver(frame, tick) {
+        Delivery::Queued => Handover {
+            sent: 1,
+            ..Handover::default()
+        },
+        Delivery::Dropped => {
+            let kicked = member.ticks_behind(tick) >= max_ticks_behind;
+            if kicked {
+                tracing::info!(entity = %member.entity, "disconnecting slow client");
+                member.disconnect(Disconnect::TooSlow);
+            }
+            Handover {
+                dropped: 1,
+                kicked: u64::from(kicked),
+                ..Handover::default()
+            }
+        }
+        Delivery::Gone => Handover::default(),
     }
 }
 
@@ -196,7 +264,9 @@ impl<G: Game> Room<G> {
             if last_work >= HEAVY_TICK {
                 // A heavy tick holds this worker thread for milliseconds: let tokio move the
                 // worker's other tasks (small rooms, sessions) to another thread first, so a
-                // large room cannot delay a small room's tick.
+                // large room cannot delay a small room's tick. That includes the time this
+                // thread waits for rayon's pool (separate from tokio's threads) to build a
+                // large room's frames.
                 offload_heavy(|| self.tick(dt));
             } else {
                 self.tick(dt);
@@ -354,40 +424,34 @@ impl<G: Game> Room<G> {
 
     fn replicate(&mut self) {
         self.replicator.capture(self.tick, &self.game);
-        let (mut sent, mut dropped) = (0u64, 0u64);
-        for member in &mut self.members {
-            if member.departed {
-                continue;
+        self.serve_members(self.replicator.execution_for(self.members.len()));
+    }
+
+    /// Builds this tick's frame for every member still here and hands it over; a large room
+    /// does it across cores (see [`Execution`]), with the same frames.
+    fn serve_members(&mut self, execution: Execution) {
+        let (tick, max_ticks_behind) = (self.tick, self.settings.max_ticks_behind);
+        let served = self.replicator.serve(
+            &mut self.members,
+            execution,
+            |member| {
+                (!member.departed).then(|| Viewer {
+                    entity: member.entity,
+                    acked_tick: member.acked_tick(),
+                    last_input_seq: member.last_input_seq,
+                })
+            },
+            |member, frame| hand_over(member, frame, tick, max_ticks_behind),
+        );
+        match served {
+            Ok(handover) => {
+                ServerMetrics::add(&self.metrics.snapshots_sent, handover.sent);
+                ServerMetrics::add(&self.metrics.snapshots_dropped, handover.dropped);
+                ServerMetrics::add(&self.metrics.kicks_slow, handover.kicked);
             }
-            let frame = self.replicator.snapshot_for(
-                member.entity,
-                member.acked_tick(),
-                member.last_input_seq,
-            );
-            let frame = match frame {
-                Ok(frame) => frame,
-                Err(error) => {
-                    // Only an encoder bug can get here; skip this client's snapshot rather
-                    // than stop the room. Its next delta is still against what it acked.
-                    tracing::error!(%error, tick = self.tick, "could not build snapshot");
-                    continue;
-                }
-            };
-            match member.deliver(frame, self.tick) {
-                Delivery::Queued => sent += 1,
-                Delivery::Dropped => {
-                    dropped += 1;
-                    if member.ticks_behind(self.tick) >= self.settings.max_ticks_behind {
-                        tracing::info!(entity = %member.entity, "disconnecting slow client");
-                        ServerMetrics::add(&self.metrics.kicks_slow, 1);
-                        member.disconnect(Disconnect::TooSlow);
-                    }
-                }
-                Delivery::Gone => {}
-            }
+            // `replicate` captured just before: cannot happen.
+            Err(error) => tracing::error!(%error, tick, "could not build snapshots"),
         }
-        ServerMetrics::add(&self.metrics.snapshots_sent, sent);
-        ServerMetrics::add(&self.metrics.snapshots_dropped, dropped);
     }
 
     /// Removes members whose sessions ended: a dropped connection waits in the resume
@@ -448,7 +512,6 @@ mod tests {
     use super::*;
     use crate::game::arena::Arena;
     use crate::room::SessionShared;
-    use bytes::Bytes;
     use ticksync_protocol::codec::decode_server_message;
     use ticksync_protocol::{EntityId, MoveDir, ServerMessage, Snapshot};
     use tokio::sync::oneshot;
@@ -656,5 +719,105 @@ mod tests {
             "slow player's entity is gone"
         );
         assert_eq!(ServerMetrics::get(&room.metrics.kicks_slow), 1);
+    }
+
+    /// The frame each client has queued (at most one: the queues are drained first).
+    fn take_frames(clients: &mut [TestClient]) -> Vec<Option<Bytes>> {
+        clients
+            .iter_mut()
+            .map(|client| client.frames.try_recv().ok())
+            .collect()
+    }
+
+    /// A room above the parallel threshold hands every member the same bytes whether its
+    /// frames are built in order or in parallel.
+    fn check_room_parallel_matches_sequential(interest: Option<InterestPolicy>) {
+        let players = 300;
+        let settings = RoomSettings {
+            max_players: players,
+            replication: ReplicationSettings {
+                interest,
+                ..settings().replication
+            },
+            ..settings()
+        };
+        let status = Arc::new(RoomStatus::new("big", &settings));
+        let (mut room, handle) =
+            Room::new(settings, Arena::new(2000), Arc::default(), status).unwrap();
+        let mut clients: Vec<_> = (0..players).map(|_| join(&handle, 64)).collect();
+        for tick in 1..=12u32 {
+            for (i, client) in clients.iter().enumerate() {
+                if (i as u32 + tick) % 5 == 0 {
+                    let x = ((i * 37 + tick as usize) % 255) as i8;
+                    client.inputs.try_send(input(tick, x)).unwrap();
+                }
+            }
+            room.tick(1.0 / 30.0);
+        }
+        assert_eq!(room.members.len(), players);
+        // Acknowledgements of every kind: none, several recent ones, from the future.
+        for (i, client) in clients.iter().enumerate() {
+            let acked = [0, 11, 10, 9, 1, 13][i % 6];
+            client.shared.acked_tick.store(acked, Ordering::Relaxed);
+        }
+        for client in &mut clients {
+            while client.frames.try_recv().is_ok() {}
+        }
+        let sent_before = ServerMetrics::get(&room.metrics.snapshots_sent);
+        room.serve_members(Execution::Sequential);
+        let sequential = take_frames(&mut clients);
+        room.serve_members(Execution::Parallel);
+        let parallel = take_frames(&mut clients);
+        assert!(sequential.iter().all(Option::is_some));
+        assert!(sequential == parallel, "parallel frames differ");
+        let sent = ServerMetrics::get(&room.metrics.snapshots_sent) - sent_before;
+        assert_eq!(sent, 2 * players as u64);
+    }
+
+    #[test]
+    fn a_large_room_hands_out_the_same_frames_in_parallel() {
+        check_room_parallel_matches_sequential(None);
+        check_room_parallel_matches_sequential(Some(InterestPolicy {
+            radius_steps: 300 * 64,
+            max_entities: Some(24),
+        }));
+    }
+
+    #[test]
+    fn slow_clients_are_counted_and_kicked_in_parallel_too() {
+        // As many as join in one tick.
+        let players = MAX_JOINS_PER_TICK;
+        let settings = RoomSettings {
+            max_players: players,
+            ..settings()
+        };
+        let status = Arc::new(RoomStatus::new("big", &settings));
+        let (mut room, handle) =
+            Room::new(settings, Arena::new(2000), Arc::default(), status).unwrap();
+        // Half never read (a queue of one), half read every tick.
+        let mut clients: Vec<_> = (0..players)
+            .map(|i| join(&handle, if i % 2 == 0 { 1 } else { 64 }))
+            .collect();
+        room.tick(1.0 / 30.0);
+        assert_eq!(room.members.len(), players);
+        for _ in 0..8 {
+            room.tick += 1;
+            room.replicator.capture(room.tick, &room.game);
+            room.serve_members(Execution::Parallel);
+            for client in clients.iter_mut().skip(1).step_by(2) {
+                while client.frames.try_recv().is_ok() {}
+            }
+        }
+        let slow = players as u64 / 2;
+        assert_eq!(ServerMetrics::get(&room.metrics.kicks_slow), slow);
+        for (i, client) in clients.iter_mut().enumerate() {
+            let expected = (i % 2 == 0).then_some(Disconnect::TooSlow);
+            assert_eq!(client.disconnect.try_recv().ok(), expected);
+        }
+        // The first frame reached every queue, then the slow ones dropped 5 each.
+        assert_eq!(
+            ServerMetrics::get(&room.metrics.snapshots_dropped),
+            slow * 5
+        );
     }
 }

@@ -1,0 +1,197 @@
+//! One client's snapshot frame, built from the captured tick.
+//!
+//! [`TickFrames`] only reads what the tick captured (the history, the interest grid and the
+//! bodies shared by every client with the same baseline), so one value can be shared by the
+//! threads that build a large room's frames; everything a client's frame writes goes to a
+//! [`Scratch`] of the thread building it.
+
+use std::cell::RefCell;
+
+use bytes::Bytes;
+use ticksync_protocol::codec::{
+    encode_snapshot, CodecError, EncodedBody, SnapshotHeader, SNAPSHOT_HEADER_MAX_BYTES,
+};
+use ticksync_protocol::delta::{diff, Delta};
+use ticksync_protocol::replicated::view_checksum_from;
+use ticksync_protocol::{EntityId, EntityState, InputSeq, Tick};
+
+use super::history::{WorldFrame, WorldHistory};
+use super::interest::{self, InterestPolicy};
+use super::ReplicationError;
+
+/// A client to build a frame for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Viewer {
+    /// The entity the client controls (the centre of its area of interest).
+    pub entity: EntityId,
+    /// The last snapshot tick the client acknowledged (0: none).
+    pub acked_tick: Tick,
+    /// The last input applied for the client, reported back in the header.
+    pub last_input_seq: InputSeq,
+}
+
+/// Buffers reused across clients and ticks: one per thread that builds frames.
+#[derive(Debug, Default)]
+pub(super) struct Scratch {
+    pub delta: Delta<EntityState>,
+    current_indices: Vec<u32>,
+    baseline_indices: Vec<u32>,
+    current_view: Vec<EntityState>,
+    baseline_view: Vec<EntityState>,
+    /// The body of the client being served when it has no shared one.
+    body: EncodedBody,
+}
+
+thread_local! {
+    /// The scratch of a thread building a large room's frames in parallel (one of rayon's
+    /// threads, or the room's own thread working alongside them).
+    static THREAD_SCRATCH: RefCell<Scratch> = RefCell::default();
+}
+
+/// Runs `work` with this thread's scratch.
+pub(super) fn with_thread_scratch<R>(work: impl FnOnce(&mut Scratch) -> R) -> R {
+    THREAD_SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut scratch) => work(&mut scratch),
+        // Only reachable if `work` re-entered this function on the same thread, which frame
+        // building never does; a fresh scratch is then just slower, never wrong.
+        Err(_) => work(&mut Scratch::default()),
+    })
+}
+
+/// The captured tick, read-only: what every client's frame of this tick is built from.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct TickFrames<'a> {
+    current: &'a WorldFrame,
+    history: &'a WorldHistory,
+    interest: Option<&'a InterestPolicy>,
+    /// Everyone-sees-everyone mode: encoded bodies by baseline tick (0 = full).
+    shared_bodies: &'a [(Tick, EncodedBody)],
+}
+
+impl<'a> TickFrames<'a> {
+    pub fn new(
+        history: &'a WorldHistory,
+        interest: Option<&'a InterestPolicy>,
+        shared_bodies: &'a [(Tick, EncodedBody)],
+    ) -> Result<TickFrames<'a>, ReplicationError> {
+        let current = history.latest().ok_or(ReplicationError::NothingCaptured)?;
+        Ok(TickFrames {
+            current,
+            history,
+            interest,
+            shared_bodies,
+        })
+    }
+
+    /// The baseline of a client that acknowledged `acked_tick`: that frame if it is still in
+    /// the history and older than the current tick; otherwise none (a full snapshot).
+    pub fn baseline(&self, acked_tick: Tick) -> Option<&'a WorldFrame> {
+        (acked_tick != 0 && acked_tick < self.current.tick)
+            .then(|| self.history.get(acked_tick))
+            .flatten()
+    }
+
+    /// Everyone-sees-everyone mode: the body every client with `baseline` gets.
+    pub fn encode_shared_body(
+        &self,
+        baseline: Option<&WorldFrame>,
+        delta: &mut Delta<EntityState>,
+    ) -> Result<EncodedBody, CodecError> {
+        let baseline_entities = baseline.map_or(&[][..], |frame| &frame.entities);
+        encode_delta(
+            baseline_entities,
+            &self.current.entities,
+            ticks_since(self.current, baseline),
+            delta,
+        )
+    }
+
+    /// The frame of the current tick for `viewer`.
+    pub fn frame_for(
+        &self,
+        viewer: Viewer,
+        scratch: &mut Scratch,
+    ) -> Result<Bytes, ReplicationError> {
+        let current = self.current;
+        let baseline = self.baseline(viewer.acked_tick);
+        let baseline_tick = baseline.map_or(0, |frame| frame.tick);
+        let ticks = ticks_since(current, baseline);
+        let (checksum, body) = match self.interest {
+            None => {
+                let shared = self
+                    .shared_bodies
+                    .iter()
+                    .find(|(tick, _)| *tick == baseline_tick);
+                let body = match shared {
+                    Some((_, body)) => body,
+                    // Not prepared for this baseline: encode it for this client alone. The
+                    // bytes are the same, only the work is not shared.
+                    None => {
+                        scratch.body = self.encode_shared_body(baseline, &mut scratch.delta)?;
+                        &scratch.body
+                    }
+                };
+                (current.world_checksum, body)
+            }
+            Some(policy) => {
+                interest::select(current, viewer.entity, policy, &mut scratch.current_indices);
+                gather(current, &scratch.current_indices, &mut scratch.current_view);
+                match baseline {
+                    Some(frame) => {
+                        interest::select(
+                            frame,
+                            viewer.entity,
+                            policy,
+                            &mut scratch.baseline_indices,
+                        );
+                        gather(frame, &scratch.baseline_indices, &mut scratch.baseline_view);
+                    }
+                    None => scratch.baseline_view.clear(),
+                }
+                scratch.body = encode_delta(
+                    &scratch.baseline_view,
+                    &scratch.current_view,
+                    ticks,
+                    &mut scratch.delta,
+                )?;
+                let checksum = view_checksum_from(
+                    scratch
+                        .current_indices
+                        .iter()
+                        .map(|&i| current.checksums[i as usize]),
+                );
+                (checksum, &scratch.body)
+            }
+        };
+        let header = SnapshotHeader {
+            tick: current.tick,
+            baseline_tick,
+            last_input_seq: viewer.last_input_seq,
+            checksum,
+        };
+        let mut frame = Vec::with_capacity(SNAPSHOT_HEADER_MAX_BYTES + body.len());
+        encode_snapshot(header, body, &mut frame)?;
+        Ok(Bytes::from(frame))
+    }
+}
+
+/// Ticks from the baseline to the current frame (from tick 0 for a full snapshot).
+fn ticks_since(current: &WorldFrame, baseline: Option<&WorldFrame>) -> Tick {
+    let baseline_tick = baseline.map_or(0, |frame| frame.tick);
+    current.tick - baseline_tick.min(current.tick)
+}
+
+fn gather(frame: &WorldFrame, indices: &[u32], out: &mut Vec<EntityState>) {
+    out.clear();
+    out.extend(indices.iter().map(|&i| frame.entities[i as usize]));
+}
+
+fn encode_delta(
+    baseline: &[EntityState],
+    target: &[EntityState],
+    ticks: Tick,
+    delta: &mut Delta<EntityState>,
+) -> Result<EncodedBody, CodecError> {
+    diff(baseline, target, ticks, delta);
+    EncodedBody::new(&delta.created, &delta.changed, &delta.removed)
+}
