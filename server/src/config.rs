@@ -879,7 +879,7 @@ pub struct ServerArgs {
     /// system's temporary directory].
     #[arg(long, value_name = "PATH")]
     pub dev_tls_cert: Option<PathBuf>,
-    /// Allow browser connections from this origin (e.g. https://game.example.com);
+    /// Allow browser connections from this origin (e.g. `https://game.example.com`);
     /// repeatable, and replaces the config file's list. Without any, every origin is allowed.
     #[arg(long = "allow-origin", value_name = "ORIGIN")]
     pub allowed_origins: Vec<String>,

@@ -6,7 +6,7 @@
 //!   tick loop (a room's series is removed when the room closes);
 //! - everything else — players, rooms, connections, bytes, snapshots, kicks and handshake
 //!   failures by reason — read at scrape time from the lock-free counters the hot paths
-//!   already bump ([`ServerMetrics`], [`RoomStatus`]), by a collector. The hot paths do not
+//!   already bump ([`ServerMetrics`], [`RoomStatus`](crate::room::RoomStatus)), by a collector. The hot paths do not
 //!   pay for Prometheus at all.
 
 use std::sync::{Arc, Mutex, OnceLock, Weak};

@@ -2,7 +2,7 @@
 //!
 //! - [`history`]: the last second of quantized world states, captured once per tick.
 //! - [`interest`]: area of interest — which entities a client sees — via a spatial grid.
-//! - [`replicator`]: per client, a delta snapshot against the view it acknowledged (the
+//! - `replicator`: per client, a delta snapshot against the view it acknowledged (the
 //!   Quake 3 model), with the checksum of the view it must end up with; a large room's
 //!   clients are served in parallel.
 //! - `frame`: one client's frame, built from the captured tick with per-thread scratch.
