@@ -76,25 +76,66 @@ pub async fn read_request_head<S: AsyncRead + Unpin>(
     }
 }
 
+/// One complete HTTP answer; the connection is closed after it (`Connection: close`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    pub status: u16,
+    pub reason: &'static str,
+    pub content_type: &'static str,
+    /// Headers besides the content type and length and `Connection: close`.
+    pub headers: Vec<(&'static str, &'static str)>,
+    pub body: String,
+}
+
+impl Response {
+    /// A plain-text answer; the body gets a trailing newline.
+    pub fn text(status: u16, reason: &'static str, body: impl Into<String>) -> Response {
+        let mut body = body.into();
+        body.push('\n');
+        Response {
+            status,
+            reason,
+            content_type: "text/plain; charset=utf-8",
+            headers: Vec::new(),
+            body,
+        }
+    }
+
+    /// Writes the answer (without its body for a `HEAD` request) and flushes it.
+    pub async fn write<S: AsyncWrite + Unpin>(
+        &self,
+        stream: &mut S,
+        head_only: bool,
+    ) -> std::io::Result<()> {
+        let mut bytes = format!(
+            "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n",
+            self.status,
+            self.reason,
+            self.content_type,
+            self.body.len()
+        );
+        for (name, value) in &self.headers {
+            bytes.push_str(&format!("{name}: {value}\r\n"));
+        }
+        bytes.push_str("\r\n");
+        if !head_only {
+            bytes.push_str(&self.body);
+        }
+        stream.write_all(bytes.as_bytes()).await?;
+        stream.flush().await
+    }
+}
+
 /// Writes a complete plain-text response and flushes it. The connection is closed after.
 pub async fn respond<S: AsyncWrite + Unpin>(
     stream: &mut S,
     status: u16,
-    reason: &str,
+    reason: &'static str,
     body: &str,
 ) -> std::io::Result<()> {
-    let mut response = format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n",
-        body.len() + 1
-    );
-    if status == 426 {
-        response.push_str("Upgrade: websocket\r\n");
-    }
-    response.push_str("\r\n");
-    response.push_str(body);
-    response.push('\n');
-    stream.write_all(response.as_bytes()).await?;
-    stream.flush().await
+    Response::text(status, reason, body)
+        .write(stream, false)
+        .await
 }
 
 #[cfg(test)]

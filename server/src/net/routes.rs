@@ -16,64 +16,36 @@
 use std::sync::atomic::Ordering;
 
 use ticksync_protocol::{SUBPROTOCOL_BINCODE, SUBPROTOCOL_JSON, WEBSOCKET_PATH};
-use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::io::AsyncWrite;
 
-use super::http::RequestHead;
+use super::http::{RequestHead, Response};
 use super::SessionContext;
 use crate::telemetry;
 
-/// A file of the browser client, compiled in.
+/// A file of the browser client, compiled in, and the paths it is served at.
 struct StaticFile {
-    path: &'static str,
+    paths: &'static [&'static str],
     content_type: &'static str,
     body: &'static str,
 }
 
 const STATIC_FILES: &[StaticFile] = &[
     StaticFile {
-        path: "/",
+        paths: &["/", "/index.html"],
         content_type: "text/html; charset=utf-8",
         body: include_str!("../../web/index.html"),
     },
     StaticFile {
-        path: "/index.html",
-        content_type: "text/html; charset=utf-8",
-        body: include_str!("../../web/index.html"),
-    },
-    StaticFile {
-        path: "/app.js",
+        paths: &["/app.js"],
         content_type: "text/javascript; charset=utf-8",
         body: include_str!("../../web/app.js"),
     },
     StaticFile {
-        path: "/ticksync.js",
+        paths: &["/ticksync.js"],
         content_type: "text/javascript; charset=utf-8",
         body: include_str!("../../web/ticksync.js"),
     },
 ];
-
-/// One HTTP answer.
-struct Response {
-    status: u16,
-    reason: &'static str,
-    content_type: &'static str,
-    body: String,
-    extra_headers: &'static str,
-}
-
-impl Response {
-    fn text(status: u16, reason: &'static str, body: impl Into<String>) -> Response {
-        let mut body = body.into();
-        body.push('\n');
-        Response {
-            status,
-            reason,
-            content_type: "text/plain; charset=utf-8",
-            body,
-            extra_headers: "",
-        }
-    }
-}
 
 /// Answers a plain-HTTP request and returns its status code (for logs).
 pub async fn serve_http<S: AsyncWrite + Unpin>(
@@ -81,40 +53,34 @@ pub async fn serve_http<S: AsyncWrite + Unpin>(
     head: &RequestHead,
     ctx: &SessionContext,
 ) -> std::io::Result<u16> {
-    let response = route(head, ctx);
-    let status = response.status;
-    let head_only = head.method == "HEAD";
-    let mut bytes = format!(
-        "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nCache-Control: no-store\r\nConnection: close\r\n{}\r\n",
-        response.status,
-        response.reason,
-        response.content_type,
-        response.body.len(),
-        response.extra_headers,
-    )
-    .into_bytes();
-    if !head_only {
-        bytes.extend_from_slice(response.body.as_bytes());
+    let mut response = route(head, ctx);
+    response.headers.push(("Cache-Control", "no-store"));
+    response.write(stream, head.method == "HEAD").await?;
+    Ok(response.status)
+}
+
+/// An answer of status 200.
+fn ok(content_type: &'static str, body: String) -> Response {
+    Response {
+        status: 200,
+        reason: "OK",
+        content_type,
+        headers: Vec::new(),
+        body,
     }
-    stream.write_all(&bytes).await?;
-    stream.flush().await?;
-    Ok(status)
 }
 
 fn route(head: &RequestHead, ctx: &SessionContext) -> Response {
     if head.method != "GET" && head.method != "HEAD" {
         let mut response = Response::text(405, "Method Not Allowed", "only GET is served here");
-        response.extra_headers = "Allow: GET, HEAD\r\n";
+        response.headers.push(("Allow", "GET, HEAD"));
         return response;
     }
-    if let Some(file) = STATIC_FILES.iter().find(|file| file.path == head.path) {
-        return Response {
-            status: 200,
-            reason: "OK",
-            content_type: file.content_type,
-            body: file.body.to_owned(),
-            extra_headers: "",
-        };
+    if let Some(file) = STATIC_FILES
+        .iter()
+        .find(|file| file.paths.contains(&head.path.as_str()))
+    {
+        return ok(file.content_type, file.body.to_owned());
     }
     match head.path.as_str() {
         "/healthz" => Response::text(200, "OK", "ok"),
@@ -122,21 +88,9 @@ fn route(head: &RequestHead, ctx: &SessionContext) -> Response {
             Response::text(503, "Service Unavailable", "draining")
         }
         "/readyz" => Response::text(200, "OK", "ready"),
-        "/metrics" => Response {
-            status: 200,
-            reason: "OK",
-            content_type: telemetry::CONTENT_TYPE,
-            body: ctx.telemetry.render(),
-            extra_headers: "",
-        },
+        "/metrics" => ok(telemetry::CONTENT_TYPE, ctx.telemetry.render()),
         "/rooms" => match serde_json::to_string(&ctx.rooms.list()) {
-            Ok(json) => Response {
-                status: 200,
-                reason: "OK",
-                content_type: "application/json",
-                body: json,
-                extra_headers: "",
-            },
+            Ok(json) => ok("application/json", json),
             Err(error) => Response::text(500, "Internal Server Error", error.to_string()),
         },
         WEBSOCKET_PATH => {
@@ -147,7 +101,7 @@ fn route(head: &RequestHead, ctx: &SessionContext) -> Response {
                     "{WEBSOCKET_PATH} is a WebSocket endpoint: connect with a WebSocket client offering the subprotocol {SUBPROTOCOL_BINCODE} (binary) or {SUBPROTOCOL_JSON} (text)"
                 ),
             );
-            response.extra_headers = "Upgrade: websocket\r\n";
+            response.headers.push(("Upgrade", "websocket"));
             response
         }
         _ => Response::text(
