@@ -39,17 +39,14 @@ pub fn bot_url(
     token_room: &str,
     index: usize,
 ) -> Result<String, AuthError> {
-    let mut url = Url::parse(base).map_err(|source| AuthError::Url {
-        url: base.to_owned(),
-        source,
-    })?;
+    let mut url = parse_url(base)?;
     if let Some(room) = room {
         set_query_parameter(&mut url, "room", room);
     }
-    match secret {
-        Some(secret) => url_with_token(url.as_str(), secret, room.unwrap_or(token_room), index),
-        None => Ok(url.into()),
+    if let Some(secret) = secret {
+        add_token(&mut url, secret, room.unwrap_or(token_room), index)?;
     }
+    Ok(url.into())
 }
 
 /// `base` with a freshly minted token for bot `index` in `room` as the `token` query
@@ -60,15 +57,25 @@ pub fn url_with_token(
     room: &str,
     index: usize,
 ) -> Result<String, AuthError> {
-    let mut url = Url::parse(base).map_err(|source| AuthError::Url {
+    let mut url = parse_url(base)?;
+    add_token(&mut url, secret, room, index)?;
+    Ok(url.into())
+}
+
+fn parse_url(base: &str) -> Result<Url, AuthError> {
+    Url::parse(base).map_err(|source| AuthError::Url {
         url: base.to_owned(),
         source,
-    })?;
+    })
+}
+
+/// Sets the `token` parameter to a freshly minted token for bot `index` in `room`.
+fn add_token(url: &mut Url, secret: &[u8], room: &str, index: usize) -> Result<(), AuthError> {
     let player = bot_player_id(index);
     let claims = JoinClaims::new(player.clone(), player, room, BOT_TOKEN_TTL);
     let token = mint(secret, &claims)?;
-    set_query_parameter(&mut url, "token", &token);
-    Ok(url.into())
+    set_query_parameter(url, "token", &token);
+    Ok(())
 }
 
 /// Sets query parameter `key` to `value`, replacing any it had and keeping the others.

@@ -204,27 +204,11 @@ impl Replicator {
         )?;
         let served = match execution {
             Execution::Sequential => {
-                let scratch = &mut self.scratch;
-                clients
-                    .iter_mut()
-                    .zip(viewers)
-                    .filter_map(|(client, viewer)| Some((client, (*viewer)?)))
-                    .fold(T::default(), |sum, (client, viewer)| {
-                        let frame = frames.frame_for(viewer, scratch);
-                        sum + deliver(client, frame)
-                    })
+                serve_in_order(&frames, clients, viewers, &mut self.scratch, &deliver)
             }
             Execution::Parallel => fan_out(clients, CLIENTS_PER_PIECE, |offset, clients| {
                 with_thread_scratch(|scratch| {
-                    let viewers = &viewers[offset..];
-                    clients
-                        .iter_mut()
-                        .zip(viewers)
-                        .filter_map(|(client, viewer)| Some((client, (*viewer)?)))
-                        .fold(T::default(), |sum, (client, viewer)| {
-                            let frame = frames.frame_for(viewer, scratch);
-                            sum + deliver(client, frame)
-                        })
+                    serve_in_order(&frames, clients, &viewers[offset..], scratch, &deliver)
                 })
             }),
         };
@@ -282,6 +266,29 @@ impl Replicator {
                 .filter_map(|(tick, _, body)| Some((tick, body?))),
         );
     }
+}
+
+/// Builds and delivers the frames of `clients` in order — `viewers[i]` is `clients[i]`'s
+/// viewer; a client without one is skipped — and sums what `deliver` returns. The one loop
+/// behind both the sequential path and each parallel piece.
+fn serve_in_order<C, T>(
+    frames: &TickFrames<'_>,
+    clients: &mut [C],
+    viewers: &[Option<Viewer>],
+    scratch: &mut Scratch,
+    deliver: &impl Fn(&mut C, Result<Bytes, ReplicationError>) -> T,
+) -> T
+where
+    T: Default + Add<Output = T>,
+{
+    clients
+        .iter_mut()
+        .zip(viewers)
+        .filter_map(|(client, viewer)| Some((client, (*viewer)?)))
+        .fold(T::default(), |sum, (client, viewer)| {
+            let frame = frames.frame_for(viewer, scratch);
+            sum + deliver(client, frame)
+        })
 }
 
 #[cfg(test)]
