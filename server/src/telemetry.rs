@@ -9,6 +9,7 @@
 //!   already bump ([`ServerMetrics`], [`RoomStatus`](crate::room::RoomStatus)), by a collector. The hot paths do not
 //!   pay for Prometheus at all.
 
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use prometheus_client::collector::Collector;
@@ -20,7 +21,7 @@ use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
 use crate::metrics::{process_rss_bytes, ServerMetrics};
-use crate::room::RoomDirectory;
+use crate::room::{RoomDirectory, RoomStatus};
 
 /// Labels of per-room series.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -145,20 +146,42 @@ fn gauge(
     metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)
 }
 
+/// One metric family: a sample of `metric(value)` per `(label value, value)` entry, labelled
+/// `label`.
+fn family<V, M: EncodeMetric>(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    label: &str,
+    entries: impl IntoIterator<Item = (String, V)>,
+    metric: impl Fn(V) -> M,
+    kind: prometheus_client::metrics::MetricType,
+) -> Result<(), std::fmt::Error> {
+    let mut family = encoder.encode_descriptor(name, help, None, kind)?;
+    for (label_value, value) in entries {
+        let labels = [(label, label_value.as_str())];
+        metric(value).encode(family.encode_family(&labels)?)?;
+    }
+    Ok(())
+}
+
 /// One counter with a `reason` label per entry.
 fn counter_by_reason(
     encoder: &mut DescriptorEncoder,
     name: &str,
     help: &str,
-    values: &[(String, u64)],
+    values: Vec<(String, u64)>,
 ) -> Result<(), std::fmt::Error> {
     let kind = ConstCounter::new(0u64).metric_type();
-    let mut family = encoder.encode_descriptor(name, help, None, kind)?;
-    for (reason, value) in values {
-        let labels = [("reason", reason.as_str())];
-        ConstCounter::new(*value).encode(family.encode_family(&labels)?)?;
-    }
-    Ok(())
+    family(
+        encoder,
+        name,
+        help,
+        "reason",
+        values,
+        ConstCounter::new,
+        kind,
+    )
 }
 
 impl Collector for CounterCollector {
@@ -181,59 +204,56 @@ impl Collector for CounterCollector {
             "Open TCP connections",
             get(&m.connections_open) as i64,
         )?;
-        counter(
-            e,
-            "ticksync_connections_accepted",
-            "TCP connections accepted",
-            get(&m.connections_accepted),
-        )?;
-        counter(
-            e,
-            "ticksync_connections_refused",
-            "Connections closed at accept by the total or per-IP limit",
-            get(&m.connections_refused),
-        )?;
-        counter(
-            e,
-            "ticksync_bytes_in",
-            "WebSocket payload bytes received",
-            get(&m.bytes_in),
-        )?;
-        counter(
-            e,
-            "ticksync_bytes_out",
-            "WebSocket payload bytes sent",
-            get(&m.bytes_out),
-        )?;
-        counter(
-            e,
-            "ticksync_snapshots_sent",
-            "Snapshots queued to sessions",
-            get(&m.snapshots_sent),
-        )?;
-        counter(
-            e,
-            "ticksync_snapshots_dropped",
-            "Snapshots dropped because a client's queue was full",
-            get(&m.snapshots_dropped),
-        )?;
-        counter(
-            e,
-            "ticksync_inputs_dropped",
-            "Inputs dropped (queue full or sequence already seen)",
-            get(&m.inputs_dropped),
-        )?;
-        counter(
-            e,
-            "ticksync_messages_dropped",
-            "Client messages dropped by the rate limit",
-            get(&m.messages_dropped),
-        )?;
+        let counters = [
+            (
+                "ticksync_connections_accepted",
+                "TCP connections accepted",
+                &m.connections_accepted,
+            ),
+            (
+                "ticksync_connections_refused",
+                "Connections closed at accept by the total or per-IP limit",
+                &m.connections_refused,
+            ),
+            (
+                "ticksync_bytes_in",
+                "WebSocket payload bytes received",
+                &m.bytes_in,
+            ),
+            (
+                "ticksync_bytes_out",
+                "WebSocket payload bytes sent",
+                &m.bytes_out,
+            ),
+            (
+                "ticksync_snapshots_sent",
+                "Snapshots queued to sessions",
+                &m.snapshots_sent,
+            ),
+            (
+                "ticksync_snapshots_dropped",
+                "Snapshots dropped because a client's queue was full",
+                &m.snapshots_dropped,
+            ),
+            (
+                "ticksync_inputs_dropped",
+                "Inputs dropped (queue full or sequence already seen)",
+                &m.inputs_dropped,
+            ),
+            (
+                "ticksync_messages_dropped",
+                "Client messages dropped by the rate limit",
+                &m.messages_dropped,
+            ),
+        ];
+        for (name, help, value) in counters {
+            counter(e, name, help, get(value))?;
+        }
         counter_by_reason(
             e,
             "ticksync_kicks",
             "Sessions closed by the server for misbehaviour, by reason",
-            &[
+            vec![
                 ("protocol".to_owned(), get(&m.kicks_protocol)),
                 ("slow".to_owned(), get(&m.kicks_slow)),
                 ("idle".to_owned(), get(&m.kicks_idle)),
@@ -244,13 +264,13 @@ impl Collector for CounterCollector {
             e,
             "ticksync_disconnects",
             "Sessions ended, by reason",
-            &m.disconnects.snapshot(),
+            m.disconnects.snapshot(),
         )?;
         counter_by_reason(
             e,
             "ticksync_handshake_failures",
             "Connections that failed before a session started, by reason",
-            &m.handshake_failures_by_reason.snapshot(),
+            m.handshake_failures_by_reason.snapshot(),
         )?;
         if let Some(rss) = process_rss_bytes() {
             gauge(
@@ -265,26 +285,29 @@ impl Collector for CounterCollector {
         };
         let statuses = rooms.statuses();
         gauge(e, "ticksync_rooms", "Open rooms", statuses.len() as i64)?;
-        let kind = ConstGauge::new(0i64).metric_type();
-        let mut players =
-            e.encode_descriptor("ticksync_room_players", "Players per room", None, kind)?;
-        for status in &statuses {
-            let labels = [("room", status.name.as_str())];
-            let value = status.players.load(std::sync::atomic::Ordering::Relaxed) as i64;
-            ConstGauge::new(value).encode(players.encode_family(&labels)?)?;
-        }
-        let kind = ConstCounter::new(0u64).metric_type();
-        let mut overruns = e.encode_descriptor(
+        let per_room = |value: fn(&RoomStatus) -> u64| {
+            statuses
+                .iter()
+                .map(move |status| (status.name.clone(), value(status)))
+        };
+        family(
+            e,
+            "ticksync_room_players",
+            "Players per room",
+            "room",
+            per_room(|status| status.players.load(Ordering::Relaxed) as u64),
+            |players| ConstGauge::new(players as i64),
+            ConstGauge::new(0i64).metric_type(),
+        )?;
+        family(
+            e,
             "ticksync_tick_overruns",
             "Ticks whose work took longer than the tick period, per room",
-            None,
-            kind,
+            "room",
+            per_room(|status| status.overruns.load(Ordering::Relaxed)),
+            ConstCounter::new,
+            ConstCounter::new(0u64).metric_type(),
         )?;
-        for status in &statuses {
-            let labels = [("room", status.name.as_str())];
-            let value = status.overruns.load(std::sync::atomic::Ordering::Relaxed);
-            ConstCounter::new(value).encode(overruns.encode_family(&labels)?)?;
-        }
         Ok(())
     }
 }
