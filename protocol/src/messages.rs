@@ -294,16 +294,20 @@ impl Hello {
                 offered: self.protocol_version,
             });
         }
-        if self.player_name.len() > crate::MAX_PLAYER_NAME_BYTES {
-            return Err(HelloError::NameTooLong {
-                bytes: self.player_name.len(),
-            });
-        }
-        if self.player_name.chars().any(char::is_control) {
-            return Err(HelloError::NameHasControlCharacters);
-        }
-        Ok(())
+        validate_player_name(&self.player_name)
     }
+}
+
+/// Checks a player name, wherever it comes from (`Hello`, or a join token): at most
+/// [`crate::MAX_PLAYER_NAME_BYTES`] bytes, no control characters.
+pub fn validate_player_name(name: &str) -> Result<(), HelloError> {
+    if name.len() > crate::MAX_PLAYER_NAME_BYTES {
+        return Err(HelloError::NameTooLong { bytes: name.len() });
+    }
+    if name.chars().any(char::is_control) {
+        return Err(HelloError::NameHasControlCharacters);
+    }
+    Ok(())
 }
 
 /// Why a [`Hello`] was refused.

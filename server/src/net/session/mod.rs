@@ -23,7 +23,7 @@ use bytes::Bytes;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use ticksync_protocol::codec::CodecError;
-use ticksync_protocol::messages::HelloError;
+use ticksync_protocol::messages::{validate_player_name, HelloError};
 use ticksync_protocol::{
     close_code, ClientMessage, ErrorCode, ErrorMessage, Hello, Input, Resume, ServerMessage,
     Welcome, WireFormat,
@@ -174,12 +174,8 @@ where
     let name = match claims {
         None => name,
         Some(claims) => {
-            let hello = Hello {
-                protocol_version: ticksync_protocol::PROTOCOL_VERSION,
-                player_name: claims.name,
-            };
-            hello.validate().map_err(refuse_greeting)?;
-            hello.player_name
+            validate_player_name(&claims.name).map_err(refuse_greeting)?;
+            claims.name
         }
     };
     let joined = join(&room, name, resume_token, ctx).await?;
