@@ -1,6 +1,6 @@
 //! Bot behaviours and the mix of them a swarm runs (`--mix random-walk=90,chaos=10`).
 //!
-//! - `random-walk`: the arena bot of DESIGN.md §4 (the default).
+//! - `random-walk`: the arena bot of ARCHITECTURE.md §4 (the default).
 //! - `circle`: one input per tick, steering round a circle.
 //! - `idle`: connected, acknowledging every snapshot with `Ack`, sending no input.
 //! - `chaos`: misbehaves on purpose (see [`crate::chaos`]); reported apart from the others.

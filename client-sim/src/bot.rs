@@ -1,4 +1,4 @@
-//! The "arena" bot of DESIGN.md §4: one input per tick, moving in a random unit direction
+//! The "arena" bot of ARCHITECTURE.md §4: one input per tick, moving in a random unit direction
 //! that changes once a second, from a per-bot seeded RNG so a run can be replayed.
 //!
 //! [`BotSteering`] is the pure part (which way to go at a given instant); [`ArenaBot`]

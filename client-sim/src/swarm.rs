@@ -278,7 +278,7 @@ async fn run_bot(shared: Arc<Shared>, index: usize, behaviour: Behaviour) -> Bot
     BotResult::Honest(run_honest_bot(&shared, index, &url, options, steering).await)
 }
 
-/// The arena's tick rate (DESIGN.md §4), at which chaos bots act.
+/// The arena's tick rate (ARCHITECTURE.md §4), at which chaos bots act.
 const ARENA_TICK_RATE_HZ: u16 = 30;
 
 /// Plays an honest bot until the run ends, reconnecting after unexplained disconnects.

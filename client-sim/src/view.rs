@@ -3,7 +3,7 @@
 //! [`Snapshot`] into the next view.
 //!
 //! The server encodes each snapshot against the latest tick this client acknowledged
-//! (DESIGN.md §2.2). So the client must keep every view it has acknowledged until the server
+//! (ARCHITECTURE.md §2.2). So the client must keep every view it has acknowledged until the server
 //! has moved past it, and nothing else:
 //!
 //! - a view that was never acknowledged can never be a baseline (acks only ever name the

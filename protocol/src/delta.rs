@@ -5,7 +5,7 @@
 //! (full state), *changed* (a [`Replicated::Delta`] against the dead-reckoned prediction of
 //! the baseline state) and *removed* (ids). An entity that moved exactly as predicted costs
 //! nothing. Because the baseline is one the client acknowledged, a dropped snapshot never
-//! corrupts a client: the next delta is still against something it holds (DESIGN.md §2.2).
+//! corrupts a client: the next delta is still against something it holds (ARCHITECTURE.md §2.2).
 
 use std::cmp::Ordering;
 

@@ -1,7 +1,7 @@
 //! Game-specific parts of the protocol: what an entity looks like on the wire and what a
 //! player's input carries.
 //!
-//! These types belong to the built-in "arena" game (DESIGN.md §4). A game built on ticksync
+//! These types belong to the built-in "arena" game (ARCHITECTURE.md §4). A game built on ticksync
 //! changes them here — add a component to [`EntityState`], a field to [`MoveDir`]'s input —
 //! and the rest of the protocol (framing, versioning, acks) stays as it is. Remember to bump
 //! [`crate::PROTOCOL_VERSION`] when the layout changes.

@@ -1,6 +1,6 @@
 //! ticksync-server: an authoritative, fixed-timestep game state sync server.
 //!
-//! Layers, each depending only on the ones after it (DESIGN.md §1):
+//! Layers, each depending only on the ones after it (ARCHITECTURE.md §1):
 //! - [`net`]: TCP accept, WebSocket handshake, sessions (reader/writer, close codes).
 //! - [`room`]: the room directory (rooms by name, created on first join), a room's members
 //!   and its tick loop.

@@ -1,4 +1,4 @@
-//! The "arena" game of DESIGN.md §4: every player owns one entity that moves at a fixed
+//! The "arena" game of ARCHITECTURE.md §4: every player owns one entity that moves at a fixed
 //! speed in the direction of its latest input, clamped to a square world.
 //!
 //! The state lives in the wire's fixed-point units: positions in 1/64 unit, velocities in
@@ -17,7 +17,7 @@ use ticksync_protocol::{EntityId, EntityState, Input, MoveDir, WorldSize};
 
 use super::Game;
 
-/// Speed of every entity, in units per second (DESIGN.md §4).
+/// Speed of every entity, in units per second (ARCHITECTURE.md §4).
 pub const ARENA_SPEED: f32 = 300.0;
 
 new_key_type! {

@@ -3,7 +3,7 @@
 //! No I/O, no clocks, no randomness that is not seeded: the same joins, inputs and steps
 //! always give the same state, so the simulation is testable without a socket. The room
 //! drives any type that implements [`Game`]; the built-in one is the [`arena::Arena`] of
-//! DESIGN.md §4. A studio's own game replaces it without touching `net` or `room`.
+//! ARCHITECTURE.md §4. A studio's own game replaces it without touching `net` or `room`.
 
 pub mod arena;
 

@@ -10,7 +10,7 @@
 //!
 //! Work that is the same for many clients is done once per tick (capturing the world, entity
 //! checksums, and in everyone-sees-everyone mode the delta body per distinct baseline); per
-//! client only what differs (DESIGN.md §2.3).
+//! client only what differs (ARCHITECTURE.md §2.3).
 
 mod fan_out;
 mod frame;

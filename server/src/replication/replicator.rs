@@ -1,7 +1,7 @@
 //! The per-tick replication step: capture the world once, then build each client's snapshot
 //! frame as a delta against the view that client acknowledged.
 //!
-//! Baseline rule (DESIGN.md §2.2): the client's latest acknowledged tick, if it is still in
+//! Baseline rule (ARCHITECTURE.md §2.2): the client's latest acknowledged tick, if it is still in
 //! the history and older than the current tick; otherwise a full snapshot (baseline 0). The
 //! client acknowledged only what it applied, so it always holds the baseline, and a snapshot
 //! lost on the way never corrupts it.

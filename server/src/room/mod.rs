@@ -4,7 +4,7 @@
 //!
 //! Sessions talk to a room only through bounded queues: a [`JoinRequest`] on the room's join
 //! queue, inputs on a per-member queue the room drains, snapshot frames on a per-member queue
-//! the room fills with `try_send`. The room never awaits a socket (DESIGN.md §2.1).
+//! the room fills with `try_send`. The room never awaits a socket (ARCHITECTURE.md §2.1).
 
 mod directory;
 mod member;
