@@ -9,7 +9,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::game_state::{EntityDelta, EntityState, MoveDir};
+use crate::replicated::Replicated;
+use crate::schema::Schema;
 
 /// A simulation step number. The room's first tick is 1, so 0 can mean "none" (no
 /// acknowledgement yet, no baseline); at 30 Hz a `u32` lasts 4.5 years, so wrap-around is not
@@ -31,36 +32,71 @@ impl std::fmt::Display for EntityId {
     }
 }
 
-/// Messages a client sends.
+/// A player in a room: assigned at join, never reused within the room's lifetime. A player
+/// may control an entity, several, or none (a spectator, a card game's seat).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct PlayerId(pub u32);
+
+impl std::fmt::Display for PlayerId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "p{}", self.0)
+    }
+}
+
+/// An entity with its id: what a full state in a snapshot and a held view hold. bincode
+/// writes the id and then the state's fields; JSON `{"id":7,"state":{...}}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum ClientMessage {
+#[serde(bound = "")]
+pub struct Entity<E: Replicated> {
+    pub id: EntityId,
+    pub state: E,
+}
+
+/// An entity's delta against its dead-reckoned baseline, with its id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(bound = "")]
+pub struct Changed<E: Replicated> {
+    pub id: EntityId,
+    pub delta: E::Delta,
+}
+
+/// Messages a client sends. The variant order is the bincode tag: never reorder.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(bound = "")]
+pub enum ClientMessage<S: Schema> {
     /// First message of every session.
     Hello(Hello),
     /// One input command; send one per tick.
-    Input(Input),
+    Input(Input<S::Input>),
     /// Round-trip measurement; answered with [`ServerMessage::Pong`].
     Ping(Ping),
     /// Acknowledges the last snapshot applied, for a client that is not sending inputs
     /// (inputs carry the acknowledgement themselves).
     Ack(Ack),
-    /// The player leaves; the server removes its entity and closes with 1000.
+    /// The player leaves; the server removes it and closes with 1000.
     Leave,
-    /// First message of a session that takes back a player's entity after a dropped
-    /// connection, instead of `Hello`.
+    /// First message of a session that takes back a player after a dropped connection,
+    /// instead of `Hello`.
     Resume(Resume),
+    /// A message of the game's own (chat, "buy", "ready"): reliable and ordered.
+    Message(S::ClientMessage),
 }
 
-/// Messages the server sends.
+/// Messages the server sends. The variant order is the bincode tag: never reorder.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum ServerMessage {
+#[serde(bound = "")]
+pub enum ServerMessage<S: Schema> {
     /// Answer to `Hello`: the player is in the room.
     Welcome(Welcome),
     /// The world state after a tick.
-    Snapshot(Snapshot),
+    Snapshot(Snapshot<S::Entity>),
     /// Answer to `Ping`.
     Pong(Pong),
-    /// Something went wrong; usually followed by a close frame.
+    /// Something went wrong, or the session is ending; usually followed by a close frame.
     Error(ErrorMessage),
+    /// A message of the game's own (an event, a chat line): reliable and ordered; one sent
+    /// during tick T arrives before snapshot T + 1.
+    Message(S::ServerMessage),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,7 +107,7 @@ pub struct Hello {
     pub player_name: String,
 }
 
-/// Takes back the entity of a session that dropped without `Leave`, within the server's
+/// Takes back the player of a session that dropped without `Leave`, within the server's
 /// grace period.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Resume {
@@ -81,46 +117,42 @@ pub struct Resume {
     pub resume_token: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WorldSize {
-    /// Width in world units; positions run from 0 to `width`.
-    pub width: u32,
-    pub height: u32,
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Welcome {
-    /// The entity this player controls.
-    pub entity_id: EntityId,
+    /// This player, as the game knows it.
+    pub player_id: PlayerId,
+    /// The entity this player controls, if the game gave it one (the centre of its area
+    /// of interest).
+    pub entity_id: Option<EntityId>,
     /// Simulation and snapshot rate of the room.
     pub tick_rate_hz: u16,
     /// The room's last completed tick when the player joined; the player's first snapshot
     /// is for a later tick (normally `tick + 1`).
     pub tick: Tick,
-    pub world_size: WorldSize,
-    /// Secret that lets this player take its entity back with `Resume` if the connection
-    /// drops; valid until the next `Welcome` (which brings a new one) or the end of the grace
-    /// period after a drop.
+    /// Secret that lets this player come back with `Resume` if the connection drops; valid
+    /// until the next `Welcome` (which brings a new one) or the end of the grace period
+    /// after a drop.
     pub resume_token: String,
-    /// True when this session resumed an existing entity (same id, same state).
+    /// True when this session resumed an existing player (same id, same state).
     pub resumed: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Input {
+/// One input: the transport fields the server reads, and the game's own payload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Input<P> {
     /// Strictly increasing per session; the server ignores a sequence it has already
     /// applied.
     pub seq: InputSeq,
     /// The tick of the last snapshot this client applied (0: none). The server encodes the
     /// next snapshots as deltas against it.
     pub ack_tick: Tick,
-    pub move_dir: MoveDir,
-    /// Button bit set; the arena ignores it.
-    pub buttons: u8,
+    /// What the game reads: a move direction, buttons, an aim angle…
+    pub payload: P,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Snapshot {
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(bound = "")]
+pub struct Snapshot<E: Replicated> {
     pub tick: Tick,
     /// The tick of the view this snapshot is a delta against — one the client acknowledged —
     /// or 0 for a full snapshot (apply it to an empty view).
@@ -132,17 +164,23 @@ pub struct Snapshot {
     /// this snapshot. A mismatch is a desync.
     pub checksum: u32,
     /// Entities new to the client's view, full state, in id order.
-    pub created: Vec<EntityState>,
+    pub created: Vec<Entity<E>>,
     /// Entities whose state differs from the dead-reckoned baseline, in id order.
-    pub changed: Vec<EntityDelta>,
+    pub changed: Vec<Changed<E>>,
     /// Entities that left the client's view, in id order.
     pub removed: Vec<EntityId>,
 }
 
-impl Snapshot {
+impl<E: Replicated> Snapshot<E> {
     /// True when this snapshot does not depend on any earlier one.
     pub fn is_full(&self) -> bool {
         self.baseline_tick == 0
+    }
+
+    /// Ticks from the baseline to this snapshot: what dead reckoning advances the baseline
+    /// by (0 for a full snapshot).
+    pub fn ticks_since_baseline(&self) -> u32 {
+        crate::sync::ticks_between(self.baseline_tick, self.tick)
     }
 }
 
@@ -210,6 +248,14 @@ pub enum ErrorCode {
     NoRoomAvailable,
     /// A binary frame arrived on the JSON codec.
     UnexpectedBinaryFrame,
+    /// The game refused the player (the message says why).
+    JoinRefused,
+    /// The game removed the player (the message says why).
+    Kicked,
+    /// The game ended the room (a match is over); the message says why.
+    RoomEnded,
+    /// The client sent more game messages than the server accepts.
+    TooManyMessages,
     /// A code unknown to this build.
     Other(u16),
 }
@@ -234,6 +280,10 @@ impl ErrorCode {
             ErrorCode::Replaced => 14,
             ErrorCode::NoRoomAvailable => 15,
             ErrorCode::UnexpectedBinaryFrame => 16,
+            ErrorCode::JoinRefused => 17,
+            ErrorCode::Kicked => 18,
+            ErrorCode::RoomEnded => 19,
+            ErrorCode::TooManyMessages => 20,
             ErrorCode::Other(code) => code,
         }
     }
@@ -258,6 +308,10 @@ impl From<u16> for ErrorCode {
             14 => ErrorCode::Replaced,
             15 => ErrorCode::NoRoomAvailable,
             16 => ErrorCode::UnexpectedBinaryFrame,
+            17 => ErrorCode::JoinRefused,
+            18 => ErrorCode::Kicked,
+            19 => ErrorCode::RoomEnded,
+            20 => ErrorCode::TooManyMessages,
             other => ErrorCode::Other(other),
         }
     }
@@ -339,7 +393,7 @@ mod tests {
 
     #[test]
     fn error_codes_round_trip_through_u16() {
-        for raw in 0..=20u16 {
+        for raw in 0..=24u16 {
             assert_eq!(ErrorCode::from(raw).as_u16(), raw);
         }
         assert_eq!(ErrorCode::from(999), ErrorCode::Other(999));

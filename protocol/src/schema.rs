@@ -1,0 +1,158 @@
+//! A game's schema: the four types a game declares — its entity state, its input payload,
+//! and its messages each way — and the identity they give the protocol.
+//!
+//! The envelope ([`crate::ClientMessage`], [`crate::ServerMessage`]) is generic over a
+//! [`Schema`]; the server, the clients, the codecs and the sync machinery are written once
+//! for every game. A schema's identity is its name and a hash of its layout; the WebSocket
+//! subprotocol carries both (`ticksync.v2.arena.1a2b3c4d.bincode`), so a client built for
+//! another layout is refused at the upgrade with a message naming both.
+
+use std::fmt::Debug;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::codec::WireFormat;
+use crate::describe::{layout_hash, EntityDescription};
+use crate::replicated::Replicated;
+
+/// What a game's input and messages must be: plain serde types the codecs can carry.
+pub trait Payload:
+    Clone + PartialEq + Debug + Serialize + DeserializeOwned + Send + Sync + 'static
+{
+}
+
+impl<T> Payload for T where
+    T: Clone + PartialEq + Debug + Serialize + DeserializeOwned + Send + Sync + 'static
+{
+}
+
+/// A game's protocol. Implement it on a unit struct in the game's crate:
+///
+/// ```ignore
+/// #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// pub struct ArenaSchema;
+/// impl Schema for ArenaSchema {
+///     const NAME: &'static str = "arena";
+///     const LAYOUT: &'static str = "input: move_dir{x:i8,y:i8},buttons:u8; messages: none";
+///     type Entity = ArenaEntity;
+///     type Input = ArenaInput;
+///     type ClientMessage = NoMessage;
+///     type ServerMessage = ArenaEvent;
+/// }
+/// ```
+pub trait Schema: Debug + Clone + Copy + PartialEq + Eq + Default + Send + Sync + 'static {
+    /// The game's name: 1 to 32 of `[a-z0-9_-]`. It appears in the subprotocol.
+    const NAME: &'static str;
+    /// A canonical text of the input and message layouts, part of the schema hash: change it
+    /// whenever those types change shape. The entity's layout is hashed from its derived
+    /// description, so it needs no mention here.
+    const LAYOUT: &'static str;
+    /// The replicated state of one entity.
+    type Entity: Replicated;
+    /// What a player's input carries besides the sequence number and the acknowledgement.
+    type Input: Payload;
+    /// The game's messages from clients.
+    type ClientMessage: Payload;
+    /// The game's messages to clients.
+    type ServerMessage: Payload;
+}
+
+/// The message type of a game that has none in that direction. It has no values, so it
+/// never decodes: a client that sends a game message to such a game gets a decode error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NoMessage {}
+
+/// Version of the envelope: the messages every game shares. Bumped on any incompatible
+/// change to them; a game's own types are covered by its schema hash instead.
+pub const ENVELOPE_VERSION: u16 = 2;
+
+/// Everything about a schema that a client needs, and its identity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SchemaDescription {
+    pub envelope_version: u16,
+    pub game: &'static str,
+    /// Eight lowercase hex digits.
+    pub hash: String,
+    /// Subprotocols by codec name (`bincode`, `json`).
+    pub subprotocols: std::collections::BTreeMap<&'static str, String>,
+    pub entity: EntityDescription,
+    /// The canonical text of the input and message layouts, as the game declared it.
+    pub layout: &'static str,
+}
+
+/// The schema's identity hash: FNV-1a over the envelope version, the game's name, its
+/// entity description and its declared layout.
+pub fn schema_hash<S: Schema>() -> u32 {
+    let entity = serde_json::to_string(&S::Entity::description()).unwrap_or_default();
+    layout_hash(&format!(
+        "ticksync.v{ENVELOPE_VERSION};game={};entity={entity};layout={}",
+        S::NAME,
+        S::LAYOUT
+    ))
+}
+
+/// The description served at `GET /schema`.
+pub fn describe<S: Schema>() -> SchemaDescription {
+    SchemaDescription {
+        envelope_version: ENVELOPE_VERSION,
+        game: S::NAME,
+        hash: format!("{:08x}", schema_hash::<S>()),
+        subprotocols: WireFormat::ALL
+            .into_iter()
+            .map(|format| (format.codec_name(), subprotocol::<S>(format)))
+            .collect(),
+        entity: S::Entity::description(),
+        layout: S::LAYOUT,
+    }
+}
+
+/// The WebSocket subprotocol of this schema in `format`:
+/// `ticksync.v{ENVELOPE_VERSION}.{game}.{hash}.{codec}`.
+pub fn subprotocol<S: Schema>(format: WireFormat) -> String {
+    format!(
+        "ticksync.v{ENVELOPE_VERSION}.{}.{:08x}.{}",
+        S::NAME,
+        schema_hash::<S>(),
+        format.codec_name()
+    )
+}
+
+/// A subprotocol name taken apart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OfferedSubprotocol<'a> {
+    pub envelope_version: &'a str,
+    pub game: &'a str,
+    pub hash: &'a str,
+    pub format: Option<WireFormat>,
+}
+
+/// Reads `ticksync.v2.arena.1a2b3c4d.bincode`; `None` for anything that is not a ticksync
+/// subprotocol at all.
+pub fn parse_subprotocol(name: &str) -> Option<OfferedSubprotocol<'_>> {
+    let mut parts = name.split('.');
+    if parts.next()? != "ticksync" {
+        return None;
+    }
+    let envelope_version = parts.next()?;
+    let game = parts.next()?;
+    let hash = parts.next()?;
+    let codec = parts.next()?;
+    if parts.next().is_some() {
+        return None;
+    }
+    Some(OfferedSubprotocol {
+        envelope_version,
+        game,
+        hash,
+        format: WireFormat::from_codec_name(codec),
+    })
+}
+
+/// Whether `name` is a valid game name for [`Schema::NAME`].
+pub fn is_valid_game_name(name: &str) -> bool {
+    (1..=32).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
