@@ -29,7 +29,6 @@ pub mod codec;
 pub mod delta;
 pub mod describe;
 pub mod messages;
-pub mod quantize;
 pub mod replicated;
 pub mod schema;
 pub mod sync;

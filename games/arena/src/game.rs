@@ -1,5 +1,5 @@
-//! The "arena" game of ARCHITECTURE.md §4: every player owns one entity that moves at a fixed
-//! speed in the direction of its latest input, clamped to a square world.
+//! The arena's rules: every player owns one entity that moves at a fixed speed in the
+//! direction of its latest input, clamped to a square world (ARCHITECTURE.md §4).
 //!
 //! The state lives in the wire's fixed-point units: positions in 1/64 unit, velocities in
 //! position steps per tick. Directions are worked out in `glam` floats, rounded once to a
@@ -7,27 +7,65 @@
 //! velocity each tick. So what a client decodes is exactly the server's state, and a client
 //! predicting `x + vx × ticks` (dead reckoning) lands on the server's position bit for bit
 //! for as long as the entity keeps its course.
+//!
+//! Movement happens once per tick, with the direction of the last input applied before it:
+//! a client that predicts its own entity replays one step per tick, not one per input.
 
 use std::collections::HashMap;
 
 use glam::{IVec2, Vec2};
+use serde::{Deserialize, Serialize};
 use slotmap::{new_key_type, SlotMap};
-use ticksync_protocol::quantize::{quantize_heading, POSITION_STEPS_PER_UNIT};
-use ticksync_protocol::{EntityId, EntityState, Input, MoveDir, WorldSize};
+use ticksync_game::{Game, JoinRequest, Outbox, Refusal, RoomContext};
+use ticksync_protocol::{Entity, EntityId, PlayerId};
 
-use super::Game;
+use crate::quantize::{quantize_heading, POSITION_STEPS_PER_UNIT};
+use crate::schema::{ArenaEntity, ArenaInput, ArenaMessage, ArenaSchema, MoveDir};
 
 /// Speed of every entity, in units per second (ARCHITECTURE.md §4).
 pub const ARENA_SPEED: f32 = 300.0;
 
+/// Largest world side accepted, in units: positions stay far inside `i32` (×64).
+pub const MAX_WORLD_SIZE: u32 = 1_000_000;
+
+/// The arena's settings: the `[game]` table of the configuration (a room's
+/// `[rooms.NAME.game]` on top).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ArenaSettings {
+    /// Side of the square world, in units (1 to 1,000,000).
+    pub world_size: u32,
+}
+
+impl Default for ArenaSettings {
+    fn default() -> Self {
+        ArenaSettings { world_size: 2000 }
+    }
+}
+
+/// Why arena settings were refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("game.world_size must be 1 to {MAX_WORLD_SIZE} units, not {0}")]
+pub struct BadWorldSize(pub u32);
+
+impl ArenaSettings {
+    pub fn validate(&self) -> Result<(), BadWorldSize> {
+        if (1..=MAX_WORLD_SIZE).contains(&self.world_size) {
+            Ok(())
+        } else {
+            Err(BadWorldSize(self.world_size))
+        }
+    }
+}
+
 new_key_type! {
     /// Storage key of an entity in the arena's slot map.
-    pub struct EntityKey;
+    pub struct MoverKey;
 }
 
 /// One player's entity, in wire units.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ArenaEntity {
+pub struct Mover {
     pub id: EntityId,
     /// Position steps (1/64 unit), inside `[0, world size × 64]`.
     pub position: IVec2,
@@ -43,41 +81,56 @@ pub struct ArenaEntity {
 /// The arena world.
 #[derive(Debug)]
 pub struct Arena {
-    /// Side of the world in position steps.
+    /// Side of the world in units and in position steps.
+    size: u32,
     size_steps: i32,
-    entities: SlotMap<EntityKey, ArenaEntity>,
-    keys_by_id: HashMap<EntityId, EntityKey>,
+    movers: SlotMap<MoverKey, Mover>,
+    keys_by_player: HashMap<PlayerId, MoverKey>,
+    keys_by_id: HashMap<EntityId, MoverKey>,
     next_id: u32,
 }
 
 impl Arena {
     /// An empty square world of `size` units per side.
     pub fn new(size: u32) -> Arena {
-        // Clamped far inside i32 (and the config validates the world size long before this).
-        let size_steps = (f64::from(size) * f64::from(POSITION_STEPS_PER_UNIT))
-            .min(f64::from(i32::MAX / 2)) as i32;
+        let size = size.clamp(1, MAX_WORLD_SIZE);
+        let size_steps = (f64::from(size) * f64::from(POSITION_STEPS_PER_UNIT)) as i32;
         Arena {
+            size,
             size_steps,
-            entities: SlotMap::with_key(),
+            movers: SlotMap::with_key(),
+            keys_by_player: HashMap::new(),
             keys_by_id: HashMap::new(),
             next_id: 1,
         }
     }
 
+    /// The arena a room of `room`'s settings plays.
+    pub fn for_room(room: &RoomContext<ArenaSettings>) -> Arena {
+        Arena::new(room.settings.world_size)
+    }
+
     /// The entity with this id, if it exists.
-    pub fn entity(&self, id: EntityId) -> Option<&ArenaEntity> {
+    pub fn entity(&self, id: EntityId) -> Option<&Mover> {
         self.keys_by_id
             .get(&id)
-            .and_then(|key| self.entities.get(*key))
+            .and_then(|key| self.movers.get(*key))
+    }
+
+    /// The entity `player` controls, if any.
+    pub fn entity_of(&self, player: PlayerId) -> Option<&Mover> {
+        self.keys_by_player
+            .get(&player)
+            .and_then(|key| self.movers.get(*key))
     }
 
     /// Number of entities in the world.
     pub fn len(&self) -> usize {
-        self.entities.len()
+        self.movers.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.entities.is_empty()
+        self.movers.is_empty()
     }
 
     /// Where the n-th player spawns: spread over the world on a golden-angle spiral so
@@ -101,16 +154,15 @@ impl Arena {
     pub fn size_steps(&self) -> i32 {
         self.size_steps
     }
-}
 
-impl Game for Arena {
-    fn join(&mut self, _player_name: &str) -> EntityId {
+    /// Adds an entity for `player` and returns its id.
+    pub fn spawn(&mut self, player: PlayerId) -> EntityId {
         let id = EntityId(self.next_id);
         // 4 billion joins per room lifetime; saturate rather than wrap so ids never repeat
         // silently (a room that long-lived should be recycled by its operator).
         self.next_id = self.next_id.saturating_add(1);
         let position = self.spawn_point(id.0);
-        let key = self.entities.insert(ArenaEntity {
+        let key = self.movers.insert(Mover {
             id,
             position,
             velocity: IVec2::ZERO,
@@ -118,67 +170,100 @@ impl Game for Arena {
             move_dir: MoveDir::ZERO,
         });
         self.keys_by_id.insert(id, key);
+        self.keys_by_player.insert(player, key);
         id
     }
 
-    fn leave(&mut self, entity: EntityId) {
-        if let Some(key) = self.keys_by_id.remove(&entity) {
-            self.entities.remove(key);
-        }
-    }
-
-    fn apply_input(&mut self, entity: EntityId, input: &Input) {
-        if let Some(e) = self
-            .keys_by_id
-            .get(&entity)
-            .and_then(|key| self.entities.get_mut(*key))
-        {
-            e.move_dir = input.move_dir;
-        }
-    }
-
-    fn step(&mut self, dt: f32) {
-        let max = IVec2::splat(self.size_steps);
-        // Steps per tick at full speed: 640 at 30 Hz. Computed once per step, the same for
-        // every entity.
-        let full_speed = ARENA_SPEED * dt * POSITION_STEPS_PER_UNIT;
-        for entity in self.entities.values_mut() {
-            // to_unit_vector clamps peer-controlled directions to length 1.
-            let (x, y) = entity.move_dir.to_unit_vector();
-            let commanded = (Vec2::new(x, y) * full_speed).round().as_ivec2();
-            let position = (entity.position + commanded).clamp(IVec2::ZERO, max);
-            // The velocity is what really happened, so it stays exact at the world's edge and
-            // dead reckoning from it stays correct there too.
-            entity.velocity = position - entity.position;
-            entity.position = position;
-            if entity.velocity != IVec2::ZERO {
-                let v = entity.velocity.as_vec2();
-                entity.heading = quantize_heading(v.y.atan2(v.x));
+    /// Removes `player`'s entity, if it has one.
+    pub fn remove(&mut self, player: PlayerId) {
+        if let Some(key) = self.keys_by_player.remove(&player) {
+            if let Some(mover) = self.movers.remove(key) {
+                self.keys_by_id.remove(&mover.id);
             }
         }
     }
 
-    fn world_size(&self) -> WorldSize {
-        let side = (self.size_steps as f32 / POSITION_STEPS_PER_UNIT) as u32;
-        WorldSize {
-            width: side,
-            height: side,
+    /// Sets the direction `player`'s entity moves in from the next step on.
+    pub fn steer(&mut self, player: PlayerId, move_dir: MoveDir) {
+        if let Some(mover) = self
+            .keys_by_player
+            .get(&player)
+            .and_then(|key| self.movers.get_mut(*key))
+        {
+            mover.move_dir = move_dir;
         }
     }
 
-    fn write_entities(&self, out: &mut Vec<EntityState>) {
+    /// Moves every entity one tick of `dt` seconds.
+    pub fn advance(&mut self, dt: f32) {
+        let max = IVec2::splat(self.size_steps);
+        // Steps per tick at full speed: 640 at 30 Hz. Computed once per step, the same for
+        // every entity.
+        let full_speed = ARENA_SPEED * dt * POSITION_STEPS_PER_UNIT;
+        for mover in self.movers.values_mut() {
+            // to_unit_vector clamps peer-controlled directions to length 1.
+            let (x, y) = mover.move_dir.to_unit_vector();
+            let commanded = (Vec2::new(x, y) * full_speed).round().as_ivec2();
+            let position = (mover.position + commanded).clamp(IVec2::ZERO, max);
+            // The velocity is what really happened, so it stays exact at the world's edge and
+            // dead reckoning from it stays correct there too.
+            mover.velocity = position - mover.position;
+            mover.position = position;
+            if mover.velocity != IVec2::ZERO {
+                let v = mover.velocity.as_vec2();
+                mover.heading = quantize_heading(v.y.atan2(v.x));
+            }
+        }
+    }
+}
+
+impl Game for Arena {
+    type Schema = ArenaSchema;
+    type Settings = ArenaSettings;
+
+    fn join(
+        &mut self,
+        request: &JoinRequest<'_>,
+        out: &mut Outbox<ArenaSchema>,
+    ) -> Result<Option<EntityId>, Refusal> {
+        out.send(
+            request.player,
+            ArenaMessage::World {
+                width: self.size,
+                height: self.size,
+            },
+        );
+        Ok(Some(self.spawn(request.player)))
+    }
+
+    fn leave(&mut self, player: PlayerId, _out: &mut Outbox<ArenaSchema>) {
+        self.remove(player);
+    }
+
+    fn input(&mut self, player: PlayerId, input: &ArenaInput) {
+        self.steer(player, input.move_dir);
+    }
+
+    fn step(&mut self, dt: f32, _out: &mut Outbox<ArenaSchema>) {
+        self.advance(dt);
+    }
+
+    fn write_entities(&self, out: &mut Vec<Entity<ArenaEntity>>) {
         out.clear();
-        out.extend(self.entities.values().map(|e| EntityState {
+        out.extend(self.movers.values().map(|e| Entity {
             id: e.id,
-            x: e.position.x,
-            y: e.position.y,
-            // A tick moves at most 300 u/s × dt × 64 steps: far inside i16 at any tick rate
-            // the config allows; saturate rather than wrap if a custom speed ever exceeds it.
-            vx: e.velocity.x.clamp(i32::from(i16::MIN), i32::from(i16::MAX)) as i16,
-            vy: e.velocity.y.clamp(i32::from(i16::MIN), i32::from(i16::MAX)) as i16,
-            heading: e.heading,
+            state: ArenaEntity {
+                x: e.position.x,
+                y: e.position.y,
+                // A tick moves at most 300 u/s × dt × 64 steps: far inside i16 at any tick
+                // rate the server allows; saturate rather than wrap if a custom speed ever
+                // exceeds it.
+                vx: e.velocity.x.clamp(i32::from(i16::MIN), i32::from(i16::MAX)) as i16,
+                vy: e.velocity.y.clamp(i32::from(i16::MIN), i32::from(i16::MAX)) as i16,
+                heading: e.heading,
+            },
         }));
-        out.sort_unstable_by_key(|state| state.id);
+        out.sort_unstable_by_key(|entity| entity.id);
     }
 }
 
@@ -188,27 +273,42 @@ mod tests {
     use proptest::prelude::*;
     use ticksync_protocol::Replicated;
 
+    /// Joins a player whose id is the number of the entity it gets, so tests can name both
+    /// by one value.
+    fn join(arena: &mut Arena) -> EntityId {
+        let player = PlayerId(arena.next_id);
+        arena.spawn(player)
+    }
+
+    fn player(id: EntityId) -> PlayerId {
+        PlayerId(id.0)
+    }
+
     const DT: f32 = 1.0 / 30.0;
     /// Full speed in position steps per tick at 30 Hz.
     const STEPS_PER_TICK: i32 = 640;
 
-    fn input(seq: u32, x: f32, y: f32) -> Input {
-        Input {
-            seq,
-            ack_tick: 0,
+    fn input(_seq: u32, x: f32, y: f32) -> ArenaInput {
+        ArenaInput {
             move_dir: MoveDir::from_vector(x, y),
             buttons: 0,
+        }
+    }
+
+    impl Arena {
+        fn steer_input(&mut self, id: EntityId, input: &ArenaInput) {
+            self.steer(player(id), input.move_dir);
         }
     }
 
     #[test]
     fn entity_moves_at_arena_speed_in_input_direction() {
         let mut arena = Arena::new(2000);
-        let id = arena.join("a");
+        let id = join(&mut arena);
         let start = arena.entity(id).unwrap().position;
-        arena.apply_input(id, &input(1, 1.0, 0.0));
+        arena.steer_input(id, &input(1, 1.0, 0.0));
         for _ in 0..30 {
-            arena.step(DT);
+            arena.advance(DT);
         }
         let end = arena.entity(id).unwrap().position;
         // 30 ticks of 10 units: exactly 300 units, in 1/64 steps.
@@ -223,18 +323,16 @@ mod tests {
     #[test]
     fn oversized_move_vector_is_clamped_to_speed() {
         let mut arena = Arena::new(2000);
-        let id = arena.join("a");
+        let id = join(&mut arena);
         // (127, 127) on the wire is a vector of length √2.
-        arena.apply_input(
+        arena.steer_input(
             id,
-            &Input {
-                seq: 1,
-                ack_tick: 0,
+            &ArenaInput {
                 move_dir: MoveDir { x: 127, y: 127 },
                 buttons: 0,
             },
         );
-        arena.step(DT);
+        arena.advance(DT);
         let speed = arena.entity(id).unwrap().velocity.as_vec2().length();
         assert!(speed <= STEPS_PER_TICK as f32 + 1.0, "speed {speed}");
     }
@@ -242,10 +340,10 @@ mod tests {
     #[test]
     fn position_is_clamped_to_the_world() {
         let mut arena = Arena::new(100);
-        let id = arena.join("a");
-        arena.apply_input(id, &input(1, -1.0, 1.0));
+        let id = join(&mut arena);
+        arena.steer_input(id, &input(1, -1.0, 1.0));
         for _ in 0..60 {
-            arena.step(DT);
+            arena.advance(DT);
         }
         let e = arena.entity(id).unwrap();
         assert_eq!(e.position, IVec2::new(0, 100 * 64));
@@ -256,62 +354,60 @@ mod tests {
     #[test]
     fn dead_reckoning_predicts_the_server_exactly_on_a_straight_line() {
         let mut arena = Arena::new(2000);
-        let id = arena.join("a");
-        arena.apply_input(id, &input(1, 0.6, -0.8));
-        arena.step(DT);
+        let id = join(&mut arena);
+        arena.steer_input(id, &input(1, 0.6, -0.8));
+        arena.advance(DT);
         let mut states = Vec::new();
         arena.write_entities(&mut states);
-        let baseline = states[0];
+        let baseline = states[0].state;
         for _ in 0..20 {
-            arena.step(DT);
+            arena.advance(DT);
         }
         arena.write_entities(&mut states);
-        assert_eq!(baseline.predict(20), states[0]);
+        assert_eq!(baseline.predict(20), states[0].state);
     }
 
     #[test]
     fn leave_removes_and_ids_are_not_reused() {
         let mut arena = Arena::new(2000);
-        let a = arena.join("a");
-        arena.leave(a);
-        let b = arena.join("b");
+        let a = join(&mut arena);
+        arena.remove(player(a));
+        let b = join(&mut arena);
         assert_ne!(a, b);
         let mut out = Vec::new();
         arena.write_entities(&mut out);
         assert_eq!(out.iter().map(|e| e.id).collect::<Vec<_>>(), vec![b]);
         // Unknown ids are ignored, not a panic.
-        arena.leave(a);
-        arena.apply_input(a, &input(1, 1.0, 0.0));
+        arena.remove(player(a));
+        arena.steer_input(a, &input(1, 1.0, 0.0));
     }
 
     #[test]
     fn entities_are_written_in_id_order() {
         let mut arena = Arena::new(2000);
-        let ids: Vec<_> = (0..50).map(|_| arena.join("p")).collect();
+        let ids: Vec<_> = (0..50).map(|_| join(&mut arena)).collect();
         // Free slots in the middle so slot order and id order differ.
         for id in ids.iter().step_by(3) {
-            arena.leave(*id);
+            arena.remove(player(*id));
         }
         for _ in 0..10 {
-            arena.join("q");
+            join(&mut arena);
         }
         let mut out = Vec::new();
         arena.write_entities(&mut out);
         assert!(out.windows(2).all(|w| w[0].id < w[1].id));
     }
 
-    fn run(inputs: &[(usize, u32, i8, i8)]) -> Vec<EntityState> {
+    fn run(inputs: &[(usize, u32, i8, i8)]) -> Vec<Entity<ArenaEntity>> {
         let mut arena = Arena::new(2000);
-        let ids: Vec<_> = (0..4).map(|_| arena.join("p")).collect();
-        for &(player, seq, x, y) in inputs {
-            let input = Input {
-                seq,
-                ack_tick: 0,
+        let ids: Vec<_> = (0..4).map(|_| join(&mut arena)).collect();
+        for &(index, _seq, x, y) in inputs {
+            let input = ArenaInput {
                 move_dir: MoveDir { x, y },
                 buttons: 0,
             };
-            arena.apply_input(ids[player % 4], &input);
-            arena.step(DT);
+            arena.steer_input(ids[index % 4], &input);
+            arena.advance(DT);
         }
         let mut out = Vec::new();
         arena.write_entities(&mut out);
@@ -327,10 +423,11 @@ mod tests {
         #[test]
         fn state_stays_inside_the_world(inputs in proptest::collection::vec((0usize..4, any::<u32>(), any::<i8>(), any::<i8>()), 1..100)) {
             let mut arena = Arena::new(2000);
-            let ids: Vec<_> = (0..4).map(|_| arena.join("p")).collect();
-            for &(player, seq, x, y) in &inputs {
-                arena.apply_input(ids[player % 4], &Input { seq, ack_tick: 0, move_dir: MoveDir { x, y }, buttons: 0 });
-                arena.step(DT);
+            let ids: Vec<_> = (0..4).map(|_| join(&mut arena)).collect();
+            for &(index, _seq, x, y) in &inputs {
+                arena.steer_input(ids[index % 4], &ArenaInput {
+                move_dir: MoveDir { x, y }, buttons: 0 });
+                arena.advance(DT);
             }
             for id in ids {
                 let e = arena.entity(id).unwrap();

@@ -1,0 +1,15 @@
+//! The arena (ARCHITECTURE.md §4), ticksync's canonical game, built only on the public API
+//! of the core crates: every player owns one entity that moves at a fixed speed in the
+//! direction of its latest input, clamped to a square world.
+//!
+//! - [`schema`]: what travels — the entity state (`#[derive(Replicated)]`), the input, the
+//!   one message (the world's size, sent at join).
+//! - [`game`]: the rules, behind `ticksync_game::Game`.
+//! - [`quantize`]: the fixed-point units of positions, velocities, headings, directions.
+
+pub mod game;
+pub mod quantize;
+pub mod schema;
+
+pub use game::{Arena, ArenaSettings, ARENA_SPEED};
+pub use schema::{ArenaEntity, ArenaEntityDelta, ArenaInput, ArenaMessage, ArenaSchema, MoveDir};
