@@ -114,6 +114,16 @@ impl Refusal {
     }
 }
 
+/// A file of a game's web client, compiled into the game's binary and served by the server
+/// (`/index.html` also at `/`).
+#[derive(Debug, Clone, Copy)]
+pub struct WebFile {
+    /// Where it is served, e.g. `/index.html`.
+    pub path: &'static str,
+    pub content_type: &'static str,
+    pub body: &'static str,
+}
+
 /// What a game is told about its room when the room creates it.
 #[derive(Debug, Clone)]
 pub struct RoomContext<S> {

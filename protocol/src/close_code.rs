@@ -32,3 +32,11 @@ pub const RESUME_REFUSED: u16 = 4003;
 pub const REPLACED: u16 = 4004;
 /// The room named in the URL does not exist and the server runs its maximum number of rooms.
 pub const NO_ROOM_AVAILABLE: u16 = 4005;
+/// The game refused the player (the error message says why); joining again will not help
+/// unless what the message names changes.
+pub const JOIN_REFUSED: u16 = 4006;
+/// The game removed the player (the error message says why).
+pub const KICKED: u16 = 4007;
+/// The game ended the room (a match is over); the error message carries the game's reason.
+/// Joining the room's name again starts a new one.
+pub const ROOM_ENDED: u16 = 4008;

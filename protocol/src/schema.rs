@@ -156,3 +156,85 @@ pub fn is_valid_game_name(name: &str) -> bool {
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
+
+/// A schema's identity as plain data (no type parameter): what the server's handshake and a
+/// client's connect compare.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaIdentity {
+    pub game: &'static str,
+    /// Eight lowercase hex digits.
+    pub hash: String,
+    bincode: String,
+    json: String,
+}
+
+impl SchemaIdentity {
+    /// The identity of schema `S`.
+    pub fn of<S: Schema>() -> SchemaIdentity {
+        SchemaIdentity {
+            game: S::NAME,
+            hash: format!("{:08x}", schema_hash::<S>()),
+            bincode: subprotocol::<S>(WireFormat::Bincode),
+            json: subprotocol::<S>(WireFormat::Json),
+        }
+    }
+
+    /// The subprotocol that selects `format` for this schema.
+    pub fn subprotocol(&self, format: WireFormat) -> &str {
+        match format {
+            WireFormat::Bincode => &self.bincode,
+            WireFormat::Json => &self.json,
+        }
+    }
+
+    /// The format an offered subprotocol selects, if it is one of this schema's.
+    pub fn format_of(&self, offered: &str) -> Option<WireFormat> {
+        WireFormat::ALL
+            .into_iter()
+            .find(|format| self.subprotocol(*format) == offered)
+    }
+}
+
+impl std::fmt::Display for SchemaIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.game, self.hash)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::TokenSchema;
+
+    #[test]
+    fn subprotocols_name_the_game_its_hash_and_the_codec() {
+        let identity = SchemaIdentity::of::<TokenSchema>();
+        let bincode = identity.subprotocol(WireFormat::Bincode).to_owned();
+        assert_eq!(bincode, format!("ticksync.v2.tokens.{}.bincode", identity.hash));
+        assert_eq!(identity.format_of(&bincode), Some(WireFormat::Bincode));
+        let parsed = parse_subprotocol(&bincode).unwrap();
+        assert_eq!((parsed.game, parsed.hash), ("tokens", identity.hash.as_str()));
+        assert_eq!(parse_subprotocol("chat"), None);
+        assert!(is_valid_game_name(TokenSchema::NAME));
+    }
+
+    #[test]
+    fn the_hash_follows_the_layout() {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+        struct Changed;
+        impl Schema for Changed {
+            const NAME: &'static str = "tokens";
+            const LAYOUT: &'static str = "input{thrust:i16,fire:bool}";
+            type Entity = crate::testing::Token;
+            type Input = crate::testing::TokenInput;
+            type ClientMessage = NoMessage;
+            type ServerMessage = NoMessage;
+        }
+        assert_ne!(schema_hash::<Changed>(), schema_hash::<TokenSchema>());
+        assert_eq!(schema_hash::<TokenSchema>(), schema_hash::<TokenSchema>());
+        let description = serde_json::to_value(describe::<TokenSchema>()).unwrap();
+        assert_eq!(description["entity"]["fields"][0]["predict"], "dx");
+        assert_eq!(description["entity"]["fields"][4]["type"], "u8");
+        assert_eq!(description["entity"]["position_scale"], 16);
+    }
+}

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 pub const EXPIRY_LEEWAY_SECS: u64 = 5;
 
 /// The claims of a join token.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JoinClaims {
     /// Player id in the game backend.
     pub sub: String,
@@ -32,6 +32,10 @@ pub struct JoinClaims {
     pub room: String,
     /// Expiry, seconds since the Unix epoch.
     pub exp: u64,
+    /// Every other claim the backend put in the token (a team, a rating…), handed to the
+    /// game at join.
+    #[serde(flatten, default)]
+    pub custom: serde_json::Map<String, serde_json::Value>,
 }
 
 impl JoinClaims {
@@ -47,6 +51,7 @@ impl JoinClaims {
             name: name.into(),
             room: room.into(),
             exp: unix_now().saturating_add(ttl.as_secs()),
+            custom: serde_json::Map::new(),
         }
     }
 }

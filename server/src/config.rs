@@ -36,12 +36,11 @@ pub struct ServerConfig {
     pub bind: SocketAddr,
     /// Simulation and snapshot rate of the room, in ticks per second.
     pub tick_rate_hz: u16,
-    /// Side of the square arena world, in world units.
-    pub world_size: u32,
     /// Players one room admits; the next `Hello` gets `RoomFull`.
     pub max_players: usize,
-    /// Area of interest: a player receives only entities within this many units of its own
-    /// entity. `None`: everyone sees everyone.
+    /// Area of interest: a player receives only entities within this many world units of its
+    /// own entity (for a game whose entities have a position). `None`: everyone sees
+    /// everyone.
     pub aoi_radius: Option<u32>,
     /// With area of interest on, the most entities one player receives (the nearest).
     pub aoi_max_entities: Option<usize>,
@@ -53,7 +52,13 @@ pub struct ServerConfig {
     /// Queued inputs applied per player per tick. Clients send one per tick; a few extra
     /// absorb network jitter that bunches inputs together.
     pub max_inputs_per_tick: usize,
-    /// Inputs buffered per player between ticks; more are dropped and counted.
+    /// Game messages from one player handed to the game per tick; more wait for the next.
+    pub max_game_messages_per_tick: usize,
+    /// Game messages one player may send per second on average (a second's worth may come
+    /// at once); a client over it is closed (`TooManyMessages`, 1008).
+    pub max_game_messages_per_second: u32,
+    /// Inputs and game messages buffered per player between ticks; more inputs are dropped
+    /// and counted, a game message that does not fit closes the session.
     pub input_queue_capacity: usize,
     /// Frames buffered per player between the tick and its socket. A full queue means the
     /// client is not reading: the snapshot is dropped instead of waiting.
@@ -131,6 +136,13 @@ pub struct ServerConfig {
     /// on (filling in [`default_dev_tls_cert`]), so `Some` means "dev TLS on"; code building
     /// a config by hand may set just this. See [`ServerConfig::dev_tls_cert_path`].
     pub dev_tls_cert: Option<PathBuf>,
+    /// Serve the game's web client from this directory (read once at start) instead of the
+    /// one compiled into the binary.
+    pub web_dir: Option<PathBuf>,
+    /// The game's own settings (`[game]`), handed to the game, which says what it accepts
+    /// (the arena: `world_size`).
+    #[serde(skip_serializing_if = "toml::Table::is_empty")]
+    pub game: toml::Table,
     /// Per-room settings by room name (`[rooms.NAME]` in the config file): a room with an
     /// entry runs with those values instead of the server-wide ones.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
@@ -142,10 +154,12 @@ pub struct ServerConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct RoomOverrides {
     pub tick_rate_hz: Option<u16>,
-    pub world_size: Option<u32>,
     pub max_players: Option<usize>,
     pub aoi_radius: Option<u32>,
     pub aoi_max_entities: Option<usize>,
+    /// The game's settings for this room, on top of `[game]` key by key.
+    #[serde(skip_serializing_if = "toml::Table::is_empty")]
+    pub game: toml::Table,
 }
 
 /// A secret that never appears in logs or `Debug` output.
@@ -192,7 +206,6 @@ impl Default for ServerConfig {
         ServerConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 7878)),
             tick_rate_hz: 30,
-            world_size: 2000,
             max_players: 10_000,
             aoi_radius: None,
             aoi_max_entities: None,
@@ -201,6 +214,8 @@ impl Default for ServerConfig {
             // inputs while keeping a hostile frame cheap to reject.
             max_message_bytes: 4096,
             max_inputs_per_tick: 4,
+            max_game_messages_per_tick: 8,
+            max_game_messages_per_second: 20,
             input_queue_capacity: 16,
             // Eight ticks (266 ms at 30 Hz) of snapshots: enough to ride out a scheduling
             // hiccup, small enough that memory per connection stays bounded.
@@ -240,6 +255,8 @@ impl Default for ServerConfig {
             tls_key: None,
             dev_tls: false,
             dev_tls_cert: None,
+            web_dir: None,
+            game: toml::Table::new(),
             rooms: BTreeMap::new(),
         }
     }
@@ -250,11 +267,15 @@ impl ServerConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let positive = [
             ("tick_rate_hz", usize::from(self.tick_rate_hz)),
-            ("world_size", self.world_size as usize),
             ("max_players", self.max_players),
             ("max_connections", self.max_connections),
             ("max_message_bytes", self.max_message_bytes),
             ("max_inputs_per_tick", self.max_inputs_per_tick),
+            ("max_game_messages_per_tick", self.max_game_messages_per_tick),
+            (
+                "max_game_messages_per_second",
+                self.max_game_messages_per_second as usize,
+            ),
             ("input_queue_capacity", self.input_queue_capacity),
             ("outbound_queue_capacity", self.outbound_queue_capacity),
             ("max_rooms", self.max_rooms),
@@ -295,12 +316,6 @@ impl ServerConfig {
                 value: self.tick_rate_hz,
             });
         }
-        // Positions travel as i32 in 1/64 units; keep the world well inside that range.
-        if self.world_size > MAX_WORLD_SIZE {
-            return Err(ConfigError::WorldTooLarge {
-                value: self.world_size,
-            });
-        }
         validate_room_name(&self.default_room).map_err(|error| ConfigError::BadRoomName {
             field: "default_room",
             name: self.default_room.clone(),
@@ -328,7 +343,9 @@ impl ServerConfig {
         let mut config = self.clone();
         if let Some(overrides) = self.rooms.get(name) {
             config.tick_rate_hz = overrides.tick_rate_hz.unwrap_or(config.tick_rate_hz);
-            config.world_size = overrides.world_size.unwrap_or(config.world_size);
+            for (key, value) in &overrides.game {
+                config.game.insert(key.clone(), value.clone());
+            }
             config.max_players = overrides.max_players.unwrap_or(config.max_players);
             config.aoi_radius = overrides.aoi_radius.or(config.aoi_radius);
             config.aoi_max_entities = overrides.aoi_max_entities.or(config.aoi_max_entities);
@@ -390,8 +407,6 @@ impl ServerConfig {
 
 /// Above 240 Hz the per-tick overhead dominates and timers lose precision.
 pub const MAX_TICK_RATE_HZ: u16 = 240;
-/// 1/64-unit positions of a world this size stay far inside `i32`.
-pub const MAX_WORLD_SIZE: u32 = 1_000_000;
 
 /// A setting that cannot work, or a configuration source that cannot be read.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -400,8 +415,9 @@ pub enum ConfigError {
     MustBePositive { field: &'static str },
     #[error("tick_rate_hz {value} is above the maximum of {MAX_TICK_RATE_HZ} Hz")]
     TickRateTooHigh { value: u16 },
-    #[error("world_size {value} is above the maximum of {MAX_WORLD_SIZE} units")]
-    WorldTooLarge { value: u32 },
+    /// The game refused its settings (`[game]` or a room's `[rooms.NAME.game]`).
+    #[error("{section}: {message}")]
+    Game { section: String, message: String },
     #[error("TLS needs both a certificate and a key: set tls_cert and tls_key (--tls-cert and --tls-key)")]
     TlsNeedsBoth,
     #[error(
@@ -447,7 +463,7 @@ impl ConfigError {
                 std::slice::from_ref(field)
             }
             ConfigError::TickRateTooHigh { .. } => &["tick_rate_hz"],
-            ConfigError::WorldTooLarge { .. } => &["world_size"],
+            ConfigError::Game { .. } => &["game"],
             ConfigError::TlsNeedsBoth => &["tls_cert", "tls_key"],
             ConfigError::TlsTwice => &["dev_tls", "dev_tls_cert", "tls_cert"],
             ConfigError::Room { .. } => &["rooms"],
@@ -789,9 +805,6 @@ pub struct ServerArgs {
     /// Simulation and snapshot rate in ticks per second (tick_rate_hz).
     #[arg(long = "tick-rate", value_name = "HZ")]
     pub tick_rate_hz: Option<u16>,
-    /// Side of the square world in units (2000 in the arena benchmark).
-    #[arg(long, value_name = "UNITS")]
-    pub world_size: Option<u32>,
     /// Players admitted to a room; further joins are refused with RoomFull.
     #[arg(long, value_name = "N")]
     pub max_players: Option<usize>,
@@ -969,7 +982,6 @@ impl ServerArgs {
         let mut layer = FlagLayer::default();
         layer.add("bind", "--bind", self.bind.map(|bind| bind.to_string()));
         layer.add("tick_rate_hz", "--tick-rate", self.tick_rate_hz);
-        layer.add("world_size", "--world-size", self.world_size);
         layer.add("max_players", "--max-players", self.max_players);
         layer.add("aoi_radius", "--aoi-radius", self.aoi_radius);
         layer.add(
@@ -1147,7 +1159,7 @@ mod tests {
 
     #[test]
     fn precedence_is_file_then_env_then_flags() {
-        let file = config_file("precedence", "tick_rate_hz = 20\nworld_size = 500\n");
+        let file = config_file("precedence", "tick_rate_hz = 20\nmax_players = 500\n");
         let file_arg = file.to_str().expect("utf-8 temp path");
         let env = [("TICKSYNC_TICK_RATE_HZ", "40")];
 
@@ -1158,7 +1170,7 @@ mod tests {
         let file_only = load(&args(&["--config", file_arg]), NO_ENV).expect("valid");
         assert_eq!(file_only.tick_rate_hz, 20);
         // Keys a higher layer does not set keep the lower layer's value.
-        assert_eq!(all.world_size, 500);
+        assert_eq!(all.max_players, 500);
         assert_eq!(all.idle_timeout, ServerConfig::default().idle_timeout);
 
         // TICKSYNC_CONFIG names the file when --config does not.

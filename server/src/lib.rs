@@ -5,15 +5,16 @@
 //! - [`room`]: the room directory (rooms by name, created on first join), a room's members
 //!   and its tick loop.
 //! - [`replication`]: building each client's snapshot frames.
-//! - [`game`]: the simulation behind the [`game::Game`] trait; [`game::arena`] is built in.
+//! - the game: any type implementing `ticksync_game::Game`, in its own crate (the arena is
+//!   `ticksync-arena`); the server knows no game.
 //! - [`protocol`](ticksync_protocol): the wire format, in its own crate.
 //!
 //! [`config`] holds every setting; [`metrics`] the counters and [`telemetry`] their
-//! Prometheus exposition. [`Server`] ties them together:
-//! bind, then run until a shutdown token is cancelled.
+//! Prometheus exposition. [`Server`] ties them together: bind, then run until a shutdown
+//! token is cancelled. [`cli::run`] is a game binary's whole `main`.
 
+pub mod cli;
 pub mod config;
-pub mod game;
 pub mod metrics;
 pub mod net;
 pub mod replication;
@@ -22,4 +23,4 @@ mod server;
 pub mod telemetry;
 
 pub use config::{ServerArgs, ServerConfig};
-pub use server::{Server, ServerError, ServerSummary};
+pub use server::{game_settings, Server, ServerError, ServerSummary};

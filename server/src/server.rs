@@ -1,5 +1,6 @@
 //! [`Server`]: binds the listener, starts the default room (others start on first join),
-//! runs until shutdown, and closes every session gracefully.
+//! runs until shutdown, and closes every session gracefully. Generic over the game: each
+//! room runs a game made by the game's factory from the room's settings.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -8,11 +9,15 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use serde::de::DeserializeOwned;
+use ticksync_game::{Game, RoomContext};
+use ticksync_protocol::schema::{describe, SchemaIdentity};
+use ticksync_protocol::Schema;
+
 use crate::config::{ConfigError, ServerConfig};
-use crate::game::arena::Arena;
-use crate::game::Game;
 use crate::metrics::ServerMetrics;
 use crate::net::limits::ConnectionLimiter;
+use crate::net::routes::{StaticFile, WebClient, WebDirError};
 use crate::net::tls::{self, DevCertificate, TlsError};
 use crate::net::{accept_loop, FaultInjector, SessionContext};
 use crate::room::{NoRoom, Room, RoomDirectory, RoomLaunch, TickRuntime, TickSummary};
@@ -37,6 +42,8 @@ pub enum ServerError {
     TickRuntime(std::io::Error),
     #[error("could not start the default room: {0}")]
     Room(#[from] NoRoom),
+    #[error(transparent)]
+    WebDir(#[from] WebDirError),
 }
 
 /// Figures of a whole run, returned by [`Server::run`].
@@ -54,11 +61,11 @@ pub struct ServerSummary {
     pub sessions_abandoned: usize,
 }
 
-/// A bound, not yet running server.
-pub struct Server {
+/// A bound, not yet running server of a game whose schema is `P`.
+pub struct Server<P: Schema> {
     listener: TcpListener,
     local_addr: SocketAddr,
-    ctx: Arc<SessionContext>,
+    ctx: Arc<SessionContext<P>>,
     /// Room tasks; the default room's is already spawned.
     room_tasks: TaskTracker,
     /// The runtime the room tasks run on; `None`: the caller's.
@@ -80,23 +87,47 @@ fn tls_acceptor(
     Ok((None, None))
 }
 
-impl Server {
-    /// Binds `config.bind`; every room runs the built-in arena.
-    pub async fn bind(config: ServerConfig) -> Result<Server, ServerError> {
-        Server::bind_with_game(config, |settings| Arena::new(settings.world_size)).await
-    }
+/// The game's settings for room `name`: `[game]` with the room's `[rooms.NAME.game]` on top,
+/// deserialized into the game's own type.
+pub fn game_settings<T: DeserializeOwned>(config: &ServerConfig, name: &str) -> Result<T, ConfigError> {
+    let table = config.room_config(name).game;
+    let section = if config.rooms.get(name).is_some_and(|room| !room.game.is_empty()) {
+        format!("[game] with [rooms.{name}.game]")
+    } else {
+        "[game]".to_owned()
+    };
+    toml::Value::Table(table)
+        .try_into()
+        .map_err(|error: toml::de::Error| ConfigError::Game {
+            section,
+            message: error.to_string().trim().replace('\n', " "),
+        })
+}
 
-    /// Binds `config.bind`; each room runs a game made by `make_game` from the room's
-    /// settings when the room is created.
+impl<P: Schema> Server<P> {
+    /// Binds `config.bind` for game `G`: each room runs a game made by `make_game` from the
+    /// room's context (its name, tick rate, capacity and the game's settings for it). The
+    /// web client served at `/` is `web` (files compiled into the binary), or the
+    /// configuration's `web_dir` when set.
     pub async fn bind_with_game<G, F>(
         config: ServerConfig,
         make_game: F,
-    ) -> Result<Server, ServerError>
+        web: &[StaticFile],
+    ) -> Result<Server<P>, ServerError>
     where
-        G: Game,
-        F: Fn(&crate::room::RoomSettings) -> G + Send + Sync + 'static,
+        G: Game<Schema = P>,
+        F: Fn(&RoomContext<G::Settings>) -> G + Send + Sync + 'static,
     {
         config.validate()?;
+        // Every room's game settings must read, before anyone connects.
+        game_settings::<G::Settings>(&config, &config.default_room)?;
+        for name in config.rooms.keys() {
+            game_settings::<G::Settings>(&config, name)?;
+        }
+        let web = match &config.web_dir {
+            Some(dir) => WebClient::from_dir(dir)?,
+            None => WebClient::embedded(web),
+        };
         let listener =
             TcpListener::bind(config.bind)
                 .await
@@ -126,6 +157,7 @@ impl Server {
                     .as_ref()
                     .map(|runtime| runtime.handle().clone()),
             );
+            let config = config.clone();
             move |launch: RoomLaunch| {
                 let RoomLaunch {
                     name,
@@ -133,7 +165,14 @@ impl Server {
                     status,
                     lifecycle,
                 } = launch;
-                let game = make_game(&settings);
+                let context = RoomContext {
+                    name: name.clone(),
+                    tick_rate_hz: settings.tick_rate_hz,
+                    max_players: settings.max_players,
+                    settings: game_settings::<G::Settings>(&config, &name)
+                        .map_err(|error| error.to_string())?,
+                };
+                let game = make_game(&context);
                 let (room, handle) = Room::new(settings, game, metrics.clone(), status)
                     .map_err(|error| error.to_string())?;
                 let room = room.with_tick_histogram(telemetry.room_tick_histogram(&name));
@@ -154,10 +193,15 @@ impl Server {
             Box::new(starter),
             Box::new(forget_room),
         )?;
-        telemetry.attach(metrics.clone(), &rooms);
+        telemetry.attach(metrics.clone(), rooms.clone());
+        let schema_json = serde_json::to_string_pretty(&describe::<P>())
+            .unwrap_or_else(|error| format!("{{\"error\":\"{error}\"}}"));
         let ctx = Arc::new(SessionContext {
             config,
             rooms,
+            schema: SchemaIdentity::of::<P>(),
+            schema_json,
+            web: Arc::new(web),
             metrics,
             telemetry,
             shutdown,
@@ -177,7 +221,7 @@ impl Server {
     }
 
     /// Installs a test hook that drops outgoing frames (see [`FaultInjector`]).
-    pub fn with_fault_injector(mut self, faults: Arc<dyn FaultInjector>) -> Server {
+    pub fn with_fault_injector(mut self, faults: Arc<dyn FaultInjector>) -> Server<P> {
         match Arc::get_mut(&mut self.ctx) {
             Some(ctx) => ctx.faults = Some(faults),
             // The context is shared only once `run` starts; before that this cannot fail.
@@ -224,7 +268,7 @@ impl Server {
     }
 
     /// The server's rooms, live.
-    pub fn rooms(&self) -> Arc<RoomDirectory> {
+    pub fn rooms(&self) -> Arc<RoomDirectory<P>> {
         self.ctx.rooms.clone()
     }
 

@@ -21,7 +21,7 @@ use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
 use crate::metrics::{process_rss_bytes, ServerMetrics};
-use crate::room::{RoomDirectory, RoomStatus};
+use crate::room::{RoomStatus, RoomStatuses};
 
 /// Labels of per-room series.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -48,10 +48,17 @@ pub struct Telemetry {
 }
 
 /// What the collector reads at scrape time.
-#[derive(Debug)]
 struct Sources {
     metrics: Arc<ServerMetrics>,
-    rooms: Weak<RoomDirectory>,
+    rooms: Weak<dyn RoomStatuses>,
+}
+
+impl std::fmt::Debug for Sources {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sources")
+            .field("metrics", &self.metrics)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for Telemetry {
@@ -82,10 +89,10 @@ impl Telemetry {
     }
 
     /// Connects the collector to the counters it reports (once, when the server is built).
-    pub fn attach(&self, metrics: Arc<ServerMetrics>, rooms: &Arc<RoomDirectory>) {
+    pub fn attach(&self, metrics: Arc<ServerMetrics>, rooms: Arc<dyn RoomStatuses>) {
         let _ = self.sources.set(Sources {
             metrics,
-            rooms: Arc::downgrade(rooms),
+            rooms: Arc::downgrade(&rooms),
         });
     }
 

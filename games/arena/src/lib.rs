@@ -6,10 +6,12 @@
 //!   one message (the world's size, sent at join).
 //! - [`game`]: the rules, behind `ticksync_game::Game`.
 //! - [`quantize`]: the fixed-point units of positions, velocities, headings, directions.
+//! - [`web`]: the browser page, served by the stock server binary.
 
 pub mod game;
 pub mod quantize;
 pub mod schema;
+pub mod web;
 
 pub use game::{Arena, ArenaSettings, ARENA_SPEED};
 pub use schema::{ArenaEntity, ArenaEntityDelta, ArenaInput, ArenaMessage, ArenaSchema, MoveDir};

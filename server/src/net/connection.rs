@@ -11,6 +11,7 @@
 
 use std::net::SocketAddr;
 
+use ticksync_protocol::Schema;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
@@ -23,7 +24,7 @@ use super::{session, SessionContext};
 use crate::metrics::ServerMetrics;
 
 /// Serves one accepted TCP connection until it closes.
-pub async fn serve(tcp: TcpStream, peer: SocketAddr, ctx: &SessionContext) {
+pub async fn serve<P: Schema>(tcp: TcpStream, peer: SocketAddr, ctx: &SessionContext<P>) {
     let deadline = Instant::now() + ctx.config.handshake_timeout;
     match &ctx.tls {
         None => serve_stream(tcp, peer, deadline, ctx).await,
@@ -49,8 +50,12 @@ pub async fn serve(tcp: TcpStream, peer: SocketAddr, ctx: &SessionContext) {
     }
 }
 
-async fn serve_stream<S>(mut stream: S, peer: SocketAddr, deadline: Instant, ctx: &SessionContext)
-where
+async fn serve_stream<S, P: Schema>(
+    mut stream: S,
+    peer: SocketAddr,
+    deadline: Instant,
+    ctx: &SessionContext<P>,
+) where
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
     let head = tokio::select! {
@@ -92,7 +97,7 @@ where
     }
     let stream = Rewind::new(head.bytes, stream);
     let upgraded = tokio::select! {
-        upgraded = tokio::time::timeout_at(deadline, Box::pin(upgrade(stream, &ctx.config))) => upgraded,
+        upgraded = tokio::time::timeout_at(deadline, Box::pin(upgrade(stream, &ctx.config, &ctx.schema))) => upgraded,
         _ = ctx.shutdown.cancelled() => return,
     };
     match upgraded {

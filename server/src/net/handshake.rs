@@ -4,11 +4,9 @@
 //! Also the per-connection WebSocket limits.
 
 use http::{header, HeaderValue, StatusCode};
+use ticksync_protocol::schema::{parse_subprotocol, SchemaIdentity};
 use ticksync_protocol::token::{self, JoinClaims, TokenError};
-use ticksync_protocol::{
-    validate_room_name, RoomNameError, WireFormat, SUBPROTOCOL_BINCODE, SUBPROTOCOL_JSON,
-    WEBSOCKET_PATH,
-};
+use ticksync_protocol::{validate_room_name, RoomNameError, WireFormat, WEBSOCKET_PATH};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -46,11 +44,22 @@ pub enum Refusal {
     #[error("no WebSocket endpoint at {0}; use {WEBSOCKET_PATH}")]
     NotFound(String),
     #[error(
-        "no WebSocket subprotocol offered; offer Sec-WebSocket-Protocol: {SUBPROTOCOL_BINCODE} (binary) or {SUBPROTOCOL_JSON} (text)"
+        "no WebSocket subprotocol offered; offer Sec-WebSocket-Protocol: {bincode} (binary) or {json} (text); GET /schema describes the game"
     )]
-    MissingSubprotocol,
-    #[error("unsupported subprotocol(s) {offered:?}; this server speaks {SUBPROTOCOL_BINCODE} (binary) and {SUBPROTOCOL_JSON} (text)")]
-    UnsupportedSubprotocol { offered: String },
+    MissingSubprotocol { bincode: String, json: String },
+    #[error("unsupported subprotocol(s) {offered:?}; this server speaks {bincode} (binary) and {json} (text)")]
+    UnsupportedSubprotocol {
+        offered: String,
+        bincode: String,
+        json: String,
+    },
+    #[error("this client was built for game schema {offered}, but this server runs {served} (subprotocols {bincode} and {json}); rebuild the client against the server's schema (GET /schema describes it)")]
+    SchemaMismatch {
+        offered: String,
+        served: String,
+        bincode: String,
+        json: String,
+    },
     #[error("bad room name in ?room=: {0}")]
     BadRoomName(#[from] RoomNameError),
     #[error("origin {0:?} is not allowed")]
@@ -67,8 +76,9 @@ impl Refusal {
     fn status(&self) -> StatusCode {
         match self {
             Refusal::NotFound(_) => StatusCode::NOT_FOUND,
-            Refusal::MissingSubprotocol
+            Refusal::MissingSubprotocol { .. }
             | Refusal::UnsupportedSubprotocol { .. }
+            | Refusal::SchemaMismatch { .. }
             | Refusal::BadRoomName(_) => StatusCode::BAD_REQUEST,
             Refusal::OriginNotAllowed(_) | Refusal::OriginMissing => StatusCode::FORBIDDEN,
             Refusal::TokenMissing | Refusal::Token(_) => StatusCode::UNAUTHORIZED,
@@ -79,7 +89,10 @@ impl Refusal {
     pub fn label(&self) -> &'static str {
         match self {
             Refusal::NotFound(_) => "wrong path",
-            Refusal::MissingSubprotocol | Refusal::UnsupportedSubprotocol { .. } => "subprotocol",
+            Refusal::MissingSubprotocol { .. } | Refusal::UnsupportedSubprotocol { .. } => {
+                "subprotocol"
+            }
+            Refusal::SchemaMismatch { .. } => "schema mismatch",
             Refusal::BadRoomName(_) => "room name",
             Refusal::OriginNotAllowed(_) | Refusal::OriginMissing => "origin",
             Refusal::TokenMissing => "token missing",
@@ -106,24 +119,46 @@ impl Refusal {
 }
 
 /// Picks the wire format from the values of `Sec-WebSocket-Protocol` headers: the first
-/// offered subprotocol this server speaks (the client lists its preference first).
+/// offered subprotocol of this server's schema (the client lists its preference first). A
+/// ticksync subprotocol of another game or layout is refused naming both schemas.
 pub fn negotiate_subprotocol<'a>(
     offered: impl IntoIterator<Item = &'a str>,
+    schema: &SchemaIdentity,
 ) -> Result<WireFormat, Refusal> {
     let mut seen = Vec::new();
+    let mut other_schema = None;
     for value in offered {
         for protocol in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            if let Some(format) = WireFormat::from_subprotocol(protocol) {
+            if let Some(format) = schema.format_of(protocol) {
                 return Ok(format);
+            }
+            if let Some(parsed) = parse_subprotocol(protocol) {
+                other_schema.get_or_insert_with(|| {
+                    format!("{} {} (envelope {})", parsed.game, parsed.hash, parsed.envelope_version)
+                });
             }
             seen.push(protocol.to_owned());
         }
     }
+    let (bincode, json) = (
+        schema.subprotocol(WireFormat::Bincode).to_owned(),
+        schema.subprotocol(WireFormat::Json).to_owned(),
+    );
+    if let Some(offered) = other_schema {
+        return Err(Refusal::SchemaMismatch {
+            offered,
+            served: schema.to_string(),
+            bincode,
+            json,
+        });
+    }
     if seen.is_empty() {
-        Err(Refusal::MissingSubprotocol)
+        Err(Refusal::MissingSubprotocol { bincode, json })
     } else {
         Err(Refusal::UnsupportedSubprotocol {
             offered: seen.join(", "),
+            bincode,
+            json,
         })
     }
 }
@@ -172,7 +207,7 @@ fn check_origin(request: &Request, config: &ServerConfig) -> Result<(), Refusal>
 }
 
 /// What an admitted upgrade request asked for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Admission {
     /// The codec of the session, from the negotiated subprotocol.
     pub format: WireFormat,
@@ -183,7 +218,11 @@ pub struct Admission {
 }
 
 /// Admission checks of an upgrade request, in the order a client can act on them.
-pub fn admit(request: &Request, config: &ServerConfig) -> Result<Admission, Refusal> {
+pub fn admit(
+    request: &Request,
+    config: &ServerConfig,
+    schema: &SchemaIdentity,
+) -> Result<Admission, Refusal> {
     if request.uri().path() != WEBSOCKET_PATH {
         return Err(Refusal::NotFound(request.uri().path().to_owned()));
     }
@@ -192,7 +231,7 @@ pub fn admit(request: &Request, config: &ServerConfig) -> Result<Admission, Refu
         .get_all(header::SEC_WEBSOCKET_PROTOCOL)
         .iter()
         .filter_map(|value| value.to_str().ok());
-    let format = negotiate_subprotocol(offered)?;
+    let format = negotiate_subprotocol(offered, schema)?;
     let room = match query_parameter(request, "room") {
         Some(room) => {
             validate_room_name(&room)?;
@@ -230,7 +269,7 @@ pub enum Upgrade<S> {
 }
 
 /// Performs the WebSocket upgrade with the admission checks.
-pub async fn upgrade<S>(stream: S, config: &ServerConfig) -> Upgrade<S>
+pub async fn upgrade<S>(stream: S, config: &ServerConfig, schema: &SchemaIdentity) -> Upgrade<S>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -238,12 +277,17 @@ where
     let mut refused = None;
     // The closure's signature is tungstenite's handshake callback; its error type is theirs.
     #[allow(clippy::result_large_err)]
-    let callback = |request: &Request, mut response: Response| match admit(request, config) {
+    let callback = |request: &Request, mut response: Response| match admit(request, config, schema) {
         Ok(admission) => {
-            response.headers_mut().insert(
-                header::SEC_WEBSOCKET_PROTOCOL,
-                HeaderValue::from_static(admission.format.subprotocol()),
-            );
+            match HeaderValue::from_str(schema.subprotocol(admission.format)) {
+                Ok(value) => {
+                    response
+                        .headers_mut()
+                        .insert(header::SEC_WEBSOCKET_PROTOCOL, value);
+                }
+                // Subprotocols are built from a checked game name and hex digits.
+                Err(_) => return Err(ErrorResponse::new(Some("bad subprotocol".into()))),
+            }
             admitted = Some(admission);
             Ok(response)
         }
@@ -275,7 +319,24 @@ mod tests {
     use super::*;
     use crate::config::Secret;
     use std::time::Duration;
+    use ticksync_protocol::testing::TokenSchema;
     use ticksync_protocol::token::mint;
+
+    fn schema() -> SchemaIdentity {
+        SchemaIdentity::of::<TokenSchema>()
+    }
+
+    fn bincode() -> String {
+        schema().subprotocol(WireFormat::Bincode).to_owned()
+    }
+
+    fn json() -> String {
+        schema().subprotocol(WireFormat::Json).to_owned()
+    }
+
+    fn protocol() -> (&'static str, &'static str) {
+        ("Sec-WebSocket-Protocol", Box::leak(bincode().into_boxed_str()))
+    }
 
     fn request(uri: &str, headers: &[(&str, &str)]) -> Request {
         let mut builder = http::Request::builder().uri(uri);
@@ -285,47 +346,48 @@ mod tests {
         builder.body(()).unwrap()
     }
 
-    const PROTOCOL: (&str, &str) = ("Sec-WebSocket-Protocol", SUBPROTOCOL_BINCODE);
 
     #[test]
     fn picks_the_first_supported_subprotocol_among_others() {
-        assert_eq!(
-            negotiate_subprotocol(["chat, ticksync.v1.bincode"]),
-            Ok(WireFormat::Bincode)
-        );
-        assert_eq!(
-            negotiate_subprotocol(["x", "ticksync.v1.json"]),
-            Ok(WireFormat::Json)
-        );
-        assert_eq!(
-            negotiate_subprotocol(["ticksync.v1.json, ticksync.v1.bincode"]),
-            Ok(WireFormat::Json)
-        );
+        let schema = schema();
+        let (bincode, json) = (bincode(), json());
+        let chat = format!("chat, {bincode}");
+        assert_eq!(negotiate_subprotocol([chat.as_str()], &schema), Ok(WireFormat::Bincode));
+        assert_eq!(negotiate_subprotocol(["x", json.as_str()], &schema), Ok(WireFormat::Json));
+        let both = format!("{json}, {bincode}");
+        assert_eq!(negotiate_subprotocol([both.as_str()], &schema), Ok(WireFormat::Json));
     }
 
     #[test]
     fn the_room_comes_from_the_query_and_is_validated() {
         let config = ServerConfig::default();
-        let plain = request("/ws", &[PROTOCOL]);
-        assert_eq!(admit(&plain, &config).unwrap().room, config.default_room);
-        let named = request("/ws?room=match-7", &[PROTOCOL]);
-        assert_eq!(admit(&named, &config).unwrap().room, "match-7");
-        let bad = request("/ws?room=a%20b", &[PROTOCOL]);
-        let refusal = admit(&bad, &config).unwrap_err();
+        let plain = request("/ws", &[protocol()]);
+        assert_eq!(admit(&plain, &config, &schema()).unwrap().room, config.default_room);
+        let named = request("/ws?room=match-7", &[protocol()]);
+        assert_eq!(admit(&named, &config, &schema()).unwrap().room, "match-7");
+        let bad = request("/ws?room=a%20b", &[protocol()]);
+        let refusal = admit(&bad, &config, &schema()).unwrap_err();
         assert_eq!(refusal.status(), StatusCode::BAD_REQUEST);
         assert!(refusal.to_string().contains("room"), "{refusal}");
     }
 
     #[test]
-    fn refuses_missing_or_other_versions_with_a_clear_message() {
-        assert_eq!(negotiate_subprotocol([]), Err(Refusal::MissingSubprotocol));
-        let text = negotiate_subprotocol(["ticksync.v2.bincode"])
+    fn refuses_missing_or_other_schemas_with_a_clear_message() {
+        let schema = schema();
+        assert!(matches!(
+            negotiate_subprotocol([], &schema),
+            Err(Refusal::MissingSubprotocol { .. })
+        ));
+        let text = negotiate_subprotocol(["ticksync.v1.bincode"], &schema)
             .unwrap_err()
             .to_string();
-        assert!(
-            text.contains("ticksync.v2.bincode") && text.contains(SUBPROTOCOL_BINCODE),
-            "{text}"
-        );
+        assert!(text.contains("ticksync.v1.bincode") && text.contains(&bincode()), "{text}");
+        // Another layout of the same game: both schemas are named.
+        let stale = "ticksync.v2.tokens.0badc0de.bincode";
+        let refusal = negotiate_subprotocol([stale], &schema).unwrap_err();
+        assert_eq!(refusal.status(), StatusCode::BAD_REQUEST);
+        let text = refusal.to_string();
+        assert!(text.contains("tokens 0badc0de") && text.contains(&schema.hash), "{text}");
     }
 
     #[test]
@@ -334,23 +396,23 @@ mod tests {
             allowed_origins: vec!["https://game.example.com".into()],
             ..ServerConfig::default()
         };
-        let allowed = request("/ws", &[PROTOCOL, ("Origin", "https://game.example.com")]);
-        assert!(admit(&allowed, &config).is_ok());
-        let denied = request("/ws", &[PROTOCOL, ("Origin", "https://evil.example")]);
+        let allowed = request("/ws", &[protocol(), ("Origin", "https://game.example.com")]);
+        assert!(admit(&allowed, &config, &schema()).is_ok());
+        let denied = request("/ws", &[protocol(), ("Origin", "https://evil.example")]);
         assert_eq!(
-            admit(&denied, &config).unwrap_err().status(),
+            admit(&denied, &config, &schema()).unwrap_err().status(),
             StatusCode::FORBIDDEN
         );
-        let native = request("/ws", &[PROTOCOL]);
+        let native = request("/ws", &[protocol()]);
         assert!(
-            admit(&native, &config).is_ok(),
+            admit(&native, &config, &schema()).is_ok(),
             "no Origin: a native client"
         );
         let strict = ServerConfig {
             require_origin: true,
             ..config
         };
-        assert_eq!(admit(&native, &strict), Err(Refusal::OriginMissing));
+        assert_eq!(admit(&native, &strict, &schema()), Err(Refusal::OriginMissing));
     }
 
     #[test]
@@ -362,21 +424,21 @@ mod tests {
         };
         let claims = JoinClaims::new("p7", "Ada", "arena", Duration::from_secs(60));
         let token = mint(secret.as_bytes(), &claims).unwrap();
-        let by_query = request(&format!("/ws?x=1&token={token}"), &[PROTOCOL]);
+        let by_query = request(&format!("/ws?x=1&token={token}"), &[protocol()]);
         assert_eq!(
-            admit(&by_query, &config).unwrap().claims,
+            admit(&by_query, &config, &schema()).unwrap().claims,
             Some(claims.clone())
         );
         let bearer = format!("Bearer {token}");
-        let by_header = request("/ws", &[PROTOCOL, ("Authorization", bearer.as_str())]);
-        assert_eq!(admit(&by_header, &config).unwrap().claims, Some(claims));
-        let other_room = request(&format!("/ws?room=other&token={token}"), &[PROTOCOL]);
+        let by_header = request("/ws", &[protocol(), ("Authorization", bearer.as_str())]);
+        assert_eq!(admit(&by_header, &config, &schema()).unwrap().claims, Some(claims));
+        let other_room = request(&format!("/ws?room=other&token={token}"), &[protocol()]);
         assert!(matches!(
-            admit(&other_room, &config),
+            admit(&other_room, &config, &schema()),
             Err(Refusal::Token(TokenError::WrongRoom { .. }))
         ));
-        let missing = request("/ws", &[PROTOCOL]);
-        assert_eq!(admit(&missing, &config), Err(Refusal::TokenMissing));
+        let missing = request("/ws", &[protocol()]);
+        assert_eq!(admit(&missing, &config, &schema()), Err(Refusal::TokenMissing));
         assert_eq!(Refusal::TokenMissing.status(), StatusCode::UNAUTHORIZED);
     }
 }

@@ -84,7 +84,7 @@ pub struct Response {
     pub content_type: &'static str,
     /// Headers besides the content type and length and `Connection: close`.
     pub headers: Vec<(&'static str, &'static str)>,
-    pub body: String,
+    pub body: Vec<u8>,
 }
 
 impl Response {
@@ -97,7 +97,7 @@ impl Response {
             reason,
             content_type: "text/plain; charset=utf-8",
             headers: Vec::new(),
-            body,
+            body: body.into_bytes(),
         }
     }
 
@@ -118,10 +118,11 @@ impl Response {
             bytes.push_str(&format!("{name}: {value}\r\n"));
         }
         bytes.push_str("\r\n");
+        let mut bytes = bytes.into_bytes();
         if !head_only {
-            bytes.push_str(&self.body);
+            bytes.extend_from_slice(&self.body);
         }
-        stream.write_all(bytes.as_bytes()).await?;
+        stream.write_all(&bytes).await?;
         stream.flush().await
     }
 }

@@ -86,6 +86,40 @@ impl Drop for IpSlot {
     }
 }
 
+/// A token bucket over a session's game messages (chat lines, "buy", "ready"): a second's
+/// worth may come in a burst, `per_second` on average. Unlike inputs, game messages are
+/// never dropped silently, so a client over its budget is closed with a clear error.
+#[derive(Debug)]
+pub struct GameMessageBudget {
+    per_second: f64,
+    tokens: f64,
+    refilled_at: Instant,
+}
+
+impl GameMessageBudget {
+    pub fn new(per_second: u32, now: Instant) -> GameMessageBudget {
+        let per_second = f64::from(per_second.max(1));
+        GameMessageBudget {
+            per_second,
+            tokens: per_second,
+            refilled_at: now,
+        }
+    }
+
+    /// Takes one message's token; `false` when the budget is spent.
+    pub fn take(&mut self, now: Instant) -> bool {
+        let elapsed = now.saturating_duration_since(self.refilled_at).as_secs_f64();
+        self.refilled_at = now;
+        self.tokens = (self.tokens + elapsed * self.per_second).min(self.per_second);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
 /// A token bucket over a session's incoming messages. Messages beyond the rate are dropped;
 /// a client that stays over the rate for `flood_timeout` is flooding and gets closed.
 #[derive(Debug)]
@@ -237,5 +271,15 @@ mod tests {
             30
         );
         assert!(!decisions.contains(&RateDecision::Flooding));
+    }
+
+    #[test]
+    fn the_game_message_budget_allows_a_burst_then_its_rate() {
+        let start = Instant::now();
+        let mut budget = GameMessageBudget::new(10, start);
+        assert!((0..10).all(|_| budget.take(start)));
+        assert!(!budget.take(start), "the burst is spent");
+        assert!(budget.take(start + Duration::from_millis(100)), "refilled at 10/s");
+        assert!(!budget.take(start + Duration::from_millis(100)));
     }
 }

@@ -9,6 +9,7 @@ use tokio::sync::Semaphore;
 use tokio_util::task::TaskTracker;
 
 use super::{connection, SessionContext};
+use ticksync_protocol::Schema;
 use crate::metrics::ServerMetrics;
 
 /// Pause after a failed `accept` (typically out of file descriptors) so the loop does not
@@ -17,7 +18,11 @@ const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(50);
 
 /// Accepts connections until shutdown. Session tasks are spawned on `sessions` so the
 /// caller can wait for them to close.
-pub async fn accept_loop(listener: TcpListener, ctx: Arc<SessionContext>, sessions: TaskTracker) {
+pub async fn accept_loop<P: Schema>(
+    listener: TcpListener,
+    ctx: Arc<SessionContext<P>>,
+    sessions: TaskTracker,
+) {
     // One permit per open connection: the limit is enforced by construction, and a permit
     // returns when its session task ends, however it ends.
     let permits = Arc::new(Semaphore::new(ctx.config.max_connections));
@@ -63,7 +68,7 @@ pub async fn accept_loop(listener: TcpListener, ctx: Arc<SessionContext>, sessio
 /// Turns a connection away at accept, as cheaply as possible: one non-blocking write of a
 /// canned HTTP 503 (which a plain-HTTP client can read; a TLS client just sees the close),
 /// then close. Nothing is spawned and nothing waits.
-fn refuse(tcp: tokio::net::TcpStream, ctx: &SessionContext, reason: &str) {
+fn refuse<P: Schema>(tcp: tokio::net::TcpStream, ctx: &SessionContext<P>, reason: &str) {
     ServerMetrics::add(&ctx.metrics.connections_refused, 1);
     tracing::debug!(peer = ?tcp.peer_addr().ok(), reason, "connection refused at accept");
     if ctx.tls.is_none() {

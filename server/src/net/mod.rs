@@ -11,13 +11,14 @@ mod http;
 pub mod limits;
 mod listener;
 mod rewind;
-mod routes;
+pub mod routes;
 mod session;
 pub mod tls;
 
 use std::sync::Arc;
 
-use ticksync_protocol::EntityId;
+use ticksync_protocol::schema::SchemaIdentity;
+use ticksync_protocol::{PlayerId, Schema};
 use tokio_util::sync::CancellationToken;
 
 use tokio_rustls::TlsAcceptor;
@@ -33,10 +34,17 @@ pub use close::SessionEnd;
 pub use handshake::{admit, negotiate_subprotocol, websocket_config, Refusal};
 pub use listener::accept_loop;
 
-/// What every session needs, shared behind one `Arc`.
-pub struct SessionContext {
+/// What every session needs, shared behind one `Arc`. Generic over the game's schema `P`,
+/// which fixes what a session decodes and forwards.
+pub struct SessionContext<P: Schema> {
     pub config: ServerConfig,
-    pub rooms: Arc<RoomDirectory>,
+    pub rooms: Arc<RoomDirectory<P>>,
+    /// The game schema's identity: the subprotocols the upgrade accepts.
+    pub schema: SchemaIdentity,
+    /// `GET /schema`: the game's schema described as JSON.
+    pub schema_json: String,
+    /// The web client served at `/`: the built-in page, or a directory of the game's own.
+    pub web: Arc<routes::WebClient>,
     pub metrics: Arc<ServerMetrics>,
     /// Prometheus registry behind `GET /metrics`.
     pub telemetry: Arc<Telemetry>,
@@ -56,7 +64,6 @@ pub struct SessionContext {
 /// snapshots survive loss. Installed with [`crate::Server::with_fault_injector`]; never used
 /// in production.
 pub trait FaultInjector: Send + Sync + 'static {
-    /// Whether to drop `frame` (an encoded server message) on its way to the player
-    /// controlling `entity`.
-    fn drop_frame(&self, entity: EntityId, frame: &[u8]) -> bool;
+    /// Whether to drop `frame` (an encoded server message) on its way to `player`.
+    fn drop_frame(&self, player: PlayerId, frame: &[u8]) -> bool;
 }

@@ -5,6 +5,7 @@
 //! threads that build a large room's frames; everything a client's frame writes goes to a
 //! [`Scratch`] of the thread building it.
 
+use std::any::Any;
 use std::cell::RefCell;
 
 use bytes::Bytes;
@@ -13,7 +14,8 @@ use ticksync_protocol::codec::{
 };
 use ticksync_protocol::delta::{diff, Delta};
 use ticksync_protocol::replicated::view_checksum_from;
-use ticksync_protocol::{EntityId, EntityState, InputSeq, Tick};
+use ticksync_protocol::sync::{baseline_tick, ticks_between};
+use ticksync_protocol::{Entity, EntityId, InputSeq, Replicated, Tick};
 
 use super::history::{WorldFrame, WorldHistory};
 use super::interest::{self, InterestPolicy};
@@ -22,8 +24,9 @@ use super::ReplicationError;
 /// A client to build a frame for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Viewer {
-    /// The entity the client controls (the centre of its area of interest).
-    pub entity: EntityId,
+    /// The entity the client controls (the centre of its area of interest); `None`: it
+    /// sees everything.
+    pub entity: Option<EntityId>,
     /// The last snapshot tick the client acknowledged (0: none).
     pub acked_tick: Tick,
     /// The last input applied for the client, reported back in the header.
@@ -31,27 +34,51 @@ pub struct Viewer {
 }
 
 /// Buffers reused across clients and ticks: one per thread that builds frames.
-#[derive(Debug, Default)]
-pub(super) struct Scratch {
-    pub delta: Delta<EntityState>,
+#[derive(Debug)]
+pub(super) struct Scratch<E: Replicated> {
+    pub delta: Delta<E>,
     current_indices: Vec<u32>,
     baseline_indices: Vec<u32>,
-    current_view: Vec<EntityState>,
-    baseline_view: Vec<EntityState>,
+    current_view: Vec<Entity<E>>,
+    baseline_view: Vec<Entity<E>>,
     /// The body of the client being served when it has no shared one.
     body: EncodedBody,
 }
 
+impl<E: Replicated> Default for Scratch<E> {
+    fn default() -> Self {
+        Scratch {
+            delta: Delta::default(),
+            current_indices: Vec::new(),
+            baseline_indices: Vec::new(),
+            current_view: Vec::new(),
+            baseline_view: Vec::new(),
+            body: EncodedBody::default(),
+        }
+    }
+}
+
 thread_local! {
     /// The scratch of a thread building a large room's frames in parallel (one of rayon's
-    /// threads, or the room's own thread working alongside them).
-    static THREAD_SCRATCH: RefCell<Scratch> = RefCell::default();
+    /// threads, or the room's own thread working alongside them). Typed by the game it was
+    /// last used for: a thread serving rooms of one game downcasts it once per piece of
+    /// work; one serving another game replaces it.
+    static THREAD_SCRATCH: RefCell<Option<Box<dyn Any>>> = const { RefCell::new(None) };
 }
 
 /// Runs `work` with this thread's scratch.
-pub(super) fn with_thread_scratch<R>(work: impl FnOnce(&mut Scratch) -> R) -> R {
+pub(super) fn with_thread_scratch<E: Replicated, R>(work: impl FnOnce(&mut Scratch<E>) -> R) -> R {
     THREAD_SCRATCH.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut scratch) => work(&mut scratch),
+        Ok(mut slot) => {
+            let fits = slot.as_ref().is_some_and(|scratch| scratch.is::<Scratch<E>>());
+            if !fits {
+                *slot = Some(Box::new(Scratch::<E>::default()));
+            }
+            match slot.as_mut().and_then(|scratch| scratch.downcast_mut::<Scratch<E>>()) {
+                Some(scratch) => work(scratch),
+                None => work(&mut Scratch::default()),
+            }
+        }
         // Only reachable if `work` re-entered this function on the same thread, which frame
         // building never does; a fresh scratch is then just slower, never wrong.
         Err(_) => work(&mut Scratch::default()),
@@ -59,22 +86,30 @@ pub(super) fn with_thread_scratch<R>(work: impl FnOnce(&mut Scratch) -> R) -> R 
 }
 
 /// The captured tick, read-only: what every client's frame of this tick is built from.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct TickFrames<'a> {
-    current: &'a WorldFrame,
-    history: &'a WorldHistory,
+#[derive(Debug)]
+pub(super) struct TickFrames<'a, E: Replicated> {
+    current: &'a WorldFrame<E>,
+    history: &'a WorldHistory<E>,
     interest: Option<&'a InterestPolicy>,
     /// Everyone-sees-everyone mode: encoded bodies by baseline tick (0 = full).
     shared_bodies: &'a [(Tick, EncodedBody)],
 }
 
-impl<'a> TickFrames<'a> {
+impl<E: Replicated> Clone for TickFrames<'_, E> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<E: Replicated> Copy for TickFrames<'_, E> {}
+
+impl<'a, E: Replicated> TickFrames<'a, E> {
     pub fn new(
-        history: &'a WorldHistory,
+        history: &'a WorldHistory<E>,
         interest: Option<&'a InterestPolicy>,
         shared_bodies: &'a [(Tick, EncodedBody)],
-    ) -> Result<TickFrames<'a>, ReplicationError> {
-        let current = history.latest().ok_or(ReplicationError::NothingCaptured)?;
+    ) -> Result<TickFrames<'a, E>, ReplicationError> {
+        let (_, current) = history.latest().ok_or(ReplicationError::NothingCaptured)?;
         Ok(TickFrames {
             current,
             history,
@@ -83,19 +118,20 @@ impl<'a> TickFrames<'a> {
         })
     }
 
-    /// The baseline of a client that acknowledged `acked_tick`: that frame if it is still in
-    /// the history and older than the current tick; otherwise none (a full snapshot).
-    pub fn baseline(&self, acked_tick: Tick) -> Option<&'a WorldFrame> {
-        (acked_tick != 0 && acked_tick < self.current.tick)
-            .then(|| self.history.get(acked_tick))
-            .flatten()
+    /// The baseline of a client that acknowledged `acked_tick`, by the protocol's
+    /// baseline rule; `None`: a full snapshot.
+    pub fn baseline(&self, acked_tick: Tick) -> Option<&'a WorldFrame<E>> {
+        let history = self.history;
+        baseline_tick(acked_tick, self.current.tick, |tick| history.get(tick).is_some())
+            .and_then(|tick| history.get(tick))
     }
+
 
     /// Everyone-sees-everyone mode: the body every client with `baseline` gets.
     pub fn encode_shared_body(
         &self,
-        baseline: Option<&WorldFrame>,
-        delta: &mut Delta<EntityState>,
+        baseline: Option<&WorldFrame<E>>,
+        delta: &mut Delta<E>,
     ) -> Result<EncodedBody, CodecError> {
         let baseline_entities = baseline.map_or(&[][..], |frame| &frame.entities);
         encode_delta(
@@ -110,7 +146,7 @@ impl<'a> TickFrames<'a> {
     pub fn frame_for(
         &self,
         viewer: Viewer,
-        scratch: &mut Scratch,
+        scratch: &mut Scratch<E>,
     ) -> Result<Bytes, ReplicationError> {
         let current = self.current;
         let baseline = self.baseline(viewer.acked_tick);
@@ -175,22 +211,21 @@ impl<'a> TickFrames<'a> {
     }
 }
 
-/// Ticks from the baseline to the current frame (from tick 0 for a full snapshot).
-fn ticks_since(current: &WorldFrame, baseline: Option<&WorldFrame>) -> Tick {
-    let baseline_tick = baseline.map_or(0, |frame| frame.tick);
-    current.tick - baseline_tick.min(current.tick)
+/// Ticks from the baseline to the current frame (0 for a full snapshot).
+fn ticks_since<E: Replicated>(current: &WorldFrame<E>, baseline: Option<&WorldFrame<E>>) -> Tick {
+    ticks_between(baseline.map_or(0, |frame| frame.tick), current.tick)
 }
 
-fn gather(frame: &WorldFrame, indices: &[u32], out: &mut Vec<EntityState>) {
+fn gather<E: Replicated>(frame: &WorldFrame<E>, indices: &[u32], out: &mut Vec<Entity<E>>) {
     out.clear();
-    out.extend(indices.iter().map(|&i| frame.entities[i as usize]));
+    out.extend(indices.iter().map(|&i| frame.entities[i as usize].clone()));
 }
 
-fn encode_delta(
-    baseline: &[EntityState],
-    target: &[EntityState],
+fn encode_delta<E: Replicated>(
+    baseline: &[Entity<E>],
+    target: &[Entity<E>],
     ticks: Tick,
-    delta: &mut Delta<EntityState>,
+    delta: &mut Delta<E>,
 ) -> Result<EncodedBody, CodecError> {
     diff(baseline, target, ticks, delta);
     EncodedBody::new(&delta.created, &delta.changed, &delta.removed)

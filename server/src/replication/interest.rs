@@ -4,8 +4,13 @@
 //! optionally capped to the nearest N. Candidates come from a uniform grid rebuilt once per
 //! tick, so a query touches the few cells around the client: a tick costs
 //! O(players × neighbours), not O(players²).
+//!
+//! Positions are what the game's entity type says they are ([`Replicated::position`], in
+//! its own units); the grid spans the entities' bounding box, so no world size is needed.
+//! Entities without a position are seen by everyone, and a client without an entity (a
+//! spectator) sees everything.
 
-use ticksync_protocol::{EntityId, EntityState, Replicated};
+use ticksync_protocol::{Entity, EntityId, Replicated};
 
 use super::history::WorldFrame;
 
@@ -17,7 +22,7 @@ const MAX_GRID_SIDE: i64 = 1024;
 /// The area-of-interest rule of a room.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InterestPolicy {
-    /// Radius in position steps (1/64 unit).
+    /// Radius in the entity type's position units.
     pub radius_steps: i32,
     /// Most entities a client sees, itself included; the nearest win.
     pub max_entities: Option<usize>,
@@ -26,6 +31,8 @@ pub struct InterestPolicy {
 /// Entities bucketed by grid cell (a counting sort: flat vectors, no per-cell allocation).
 #[derive(Debug, Default)]
 pub struct SpatialGrid {
+    /// Lowest coordinates of the entities, the grid's origin.
+    origin: (i64, i64),
     cell_steps: i64,
     side: i64,
     /// `cell_start[c]..cell_start[c + 1]` is the range of `entries` in cell `c`.
@@ -33,6 +40,8 @@ pub struct SpatialGrid {
     /// Next free slot per cell while filling; kept to reuse its allocation.
     cursor: Vec<u32>,
     entries: Vec<GridEntry>,
+    /// Indices of the entities without a position: everyone sees them.
+    unplaced: Vec<u32>,
 }
 
 /// An entity's position stored next to its index, so a query reads one contiguous array
@@ -45,29 +54,50 @@ struct GridEntry {
 }
 
 impl SpatialGrid {
-    /// Rebuilds the grid over `entities` in a square world of `world_steps` per side.
-    pub fn rebuild(&mut self, entities: &[EntityState], radius_steps: i32, world_steps: i32) {
-        let world = i64::from(world_steps.max(1));
+    /// Rebuilds the grid over `entities` for queries of `radius_steps`.
+    pub fn rebuild<E: Replicated>(&mut self, entities: &[Entity<E>], radius_steps: i32) {
+        self.unplaced.clear();
+        let (mut low, mut high) = ((i64::MAX, i64::MAX), (i64::MIN, i64::MIN));
+        for (index, entity) in entities.iter().enumerate() {
+            match entity.state.position() {
+                Some((x, y)) => {
+                    low = (low.0.min(i64::from(x)), low.1.min(i64::from(y)));
+                    high = (high.0.max(i64::from(x)), high.1.max(i64::from(y)));
+                }
+                None => self.unplaced.push(index as u32),
+            }
+        }
+        if low.0 > high.0 {
+            low = (0, 0);
+            high = (0, 0);
+        }
+        self.origin = low;
+        let span = (high.0 - low.0).max(high.1 - low.1).max(1);
         let radius = i64::from(radius_steps.max(1));
-        self.cell_steps = radius.max(world.div_euclid(MAX_GRID_SIDE) + 1);
-        self.side = world / self.cell_steps + 1;
+        self.cell_steps = radius.max(span.div_euclid(MAX_GRID_SIDE) + 1);
+        self.side = span / self.cell_steps + 1;
         let cells = (self.side * self.side) as usize;
         self.cell_start.clear();
         self.cell_start.resize(cells + 1, 0);
         for entity in entities {
-            let cell = self.cell_of(entity.position());
-            self.cell_start[cell + 1] += 1;
+            if let Some(position) = entity.state.position() {
+                let cell = self.cell_of(position);
+                self.cell_start[cell + 1] += 1;
+            }
         }
         for cell in 0..cells {
             self.cell_start[cell + 1] += self.cell_start[cell];
         }
         self.entries.clear();
-        self.entries.resize(entities.len(), GridEntry::default());
+        self.entries
+            .resize(self.cell_start[cells] as usize, GridEntry::default());
         // Fill each cell from its start; `cursor` tracks the next free slot per cell.
         self.cursor.clear();
         self.cursor.extend_from_slice(&self.cell_start);
         for (index, entity) in entities.iter().enumerate() {
-            let (x, y) = entity.position();
+            let Some((x, y)) = entity.state.position() else {
+                continue;
+            };
             let cell = self.cell_of((x, y));
             let slot = self.cursor[cell] as usize;
             self.entries[slot] = GridEntry {
@@ -79,12 +109,13 @@ impl SpatialGrid {
         }
     }
 
-    fn coordinate(&self, steps: i32) -> i64 {
-        (i64::from(steps) / self.cell_steps).clamp(0, self.side - 1)
+    fn coordinate(&self, steps: i32, origin: i64) -> i64 {
+        ((i64::from(steps) - origin).div_euclid(self.cell_steps)).clamp(0, self.side - 1)
     }
 
     fn cell_of(&self, (x, y): (i32, i32)) -> usize {
-        (self.coordinate(y) * self.side + self.coordinate(x)) as usize
+        (self.coordinate(y, self.origin.1) * self.side + self.coordinate(x, self.origin.0))
+            as usize
     }
 
     /// Calls `visit` with the index and position of every entity in the cells overlapping
@@ -99,12 +130,12 @@ impl SpatialGrid {
             return;
         }
         let (x0, x1) = (
-            self.coordinate(x.saturating_sub(radius)),
-            self.coordinate(x.saturating_add(radius)),
+            self.coordinate(x.saturating_sub(radius), self.origin.0),
+            self.coordinate(x.saturating_add(radius), self.origin.0),
         );
         let (y0, y1) = (
-            self.coordinate(y.saturating_sub(radius)),
-            self.coordinate(y.saturating_add(radius)),
+            self.coordinate(y.saturating_sub(radius), self.origin.1),
+            self.coordinate(y.saturating_add(radius), self.origin.1),
         );
         for row in y0..=y1 {
             let first = (row * self.side + x0) as usize;
@@ -127,13 +158,25 @@ fn distance_squared(a: (i32, i32), b: (i32, i32)) -> i64 {
 }
 
 /// Writes into `out` the indices (ascending, so in id order) of the entities of `frame` that
-/// `viewer` sees. Empty when the viewer is not in the frame.
-pub fn select(frame: &WorldFrame, viewer: EntityId, policy: &InterestPolicy, out: &mut Vec<u32>) {
+/// `viewer` sees: every entity when the viewer controls none (or one without a position),
+/// nothing when its entity is not in the frame.
+pub fn select<E: Replicated>(
+    frame: &WorldFrame<E>,
+    viewer: Option<EntityId>,
+    policy: &InterestPolicy,
+    out: &mut Vec<u32>,
+) {
     out.clear();
+    let everything = |out: &mut Vec<u32>| out.extend(0..frame.entities.len() as u32);
+    let Some(viewer) = viewer else {
+        return everything(out);
+    };
     let Some(me) = frame.index_of(viewer) else {
         return;
     };
-    let center = frame.entities[me].position();
+    let Some(center) = frame.entities[me].state.position() else {
+        return everything(out);
+    };
     let limit = i64::from(policy.radius_steps).pow(2);
     frame
         .grid
@@ -147,11 +190,11 @@ pub fn select(frame: &WorldFrame, viewer: EntityId, policy: &InterestPolicy, out
         // the choice is deterministic.
         let key = |index: &u32| {
             let entity = &frame.entities[*index as usize];
-            (
-                *index as usize != me,
-                distance_squared(entity.position(), center),
-                entity.id,
-            )
+            let distance = entity
+                .state
+                .position()
+                .map_or(0, |position| distance_squared(position, center));
+            (*index as usize != me, distance, entity.id)
         };
         if max == 0 {
             out.clear();
@@ -160,6 +203,7 @@ pub fn select(frame: &WorldFrame, viewer: EntityId, policy: &InterestPolicy, out
             out.truncate(max);
         }
     }
+    out.extend_from_slice(&frame.grid.unplaced);
     out.sort_unstable();
 }
 
@@ -168,31 +212,36 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn frame_of(positions: &[(i32, i32)], radius: i32, world: i32) -> WorldFrame {
+    use ticksync_protocol::testing::Token;
+
+    fn frame_of(positions: &[(i32, i32)], radius: i32, _world: i32) -> WorldFrame<Token> {
         let mut frame = WorldFrame {
             entities: positions
                 .iter()
                 .enumerate()
-                .map(|(i, &(x, y))| EntityState {
+                .map(|(i, &(x, y))| Entity {
                     id: EntityId(i as u32 + 1),
-                    x,
-                    y,
-                    vx: 0,
-                    vy: 0,
-                    heading: 0,
+                    state: Token {
+                        x,
+                        y,
+                        dx: 0,
+                        dy: 0,
+                        hp: 1,
+                        down: false,
+                    },
                 })
                 .collect(),
             ..WorldFrame::default()
         };
-        frame.grid.rebuild(&frame.entities, radius, world);
+        frame.grid.rebuild(&frame.entities, radius);
         frame
     }
 
-    fn brute_force(frame: &WorldFrame, viewer: usize, radius: i32) -> Vec<u32> {
-        let center = frame.entities[viewer].position();
+    fn brute_force(frame: &WorldFrame<Token>, viewer: usize, radius: i32) -> Vec<u32> {
+        let center = frame.entities[viewer].state.position().unwrap();
         (0..frame.entities.len() as u32)
             .filter(|&i| {
-                distance_squared(frame.entities[i as usize].position(), center)
+                distance_squared(frame.entities[i as usize].state.position().unwrap(), center)
                     <= i64::from(radius).pow(2)
             })
             .collect()
@@ -206,11 +255,11 @@ mod tests {
             max_entities: None,
         };
         let mut out = Vec::new();
-        select(&frame, EntityId(1), &policy, &mut out);
+        select(&frame, Some(EntityId(1)), &policy, &mut out);
         assert_eq!(out, vec![0, 1]);
-        select(&frame, EntityId(4), &policy, &mut out);
+        select(&frame, Some(EntityId(4)), &policy, &mut out);
         assert_eq!(out, vec![3], "a lone client sees only itself");
-        select(&frame, EntityId(99), &policy, &mut out);
+        select(&frame, Some(EntityId(99)), &policy, &mut out);
         assert!(out.is_empty());
     }
 
@@ -228,7 +277,7 @@ mod tests {
         let mut out = Vec::new();
         // Viewer is entity 3 at (60, 50): itself, then 5 at distance 9, then 1 and 2 at 10 (id
         // breaks the tie: 1).
-        select(&frame, EntityId(3), &policy, &mut out);
+        select(&frame, Some(EntityId(3)), &policy, &mut out);
         assert_eq!(out, vec![0, 2, 4]);
     }
 
@@ -243,7 +292,7 @@ mod tests {
             let viewer = viewer.index(positions.len());
             let policy = InterestPolicy { radius_steps: radius, max_entities: None };
             let mut out = Vec::new();
-            select(&frame, EntityId(viewer as u32 + 1), &policy, &mut out);
+            select(&frame, Some(EntityId(viewer as u32 + 1)), &policy, &mut out);
             prop_assert_eq!(out, brute_force(&frame, viewer, radius));
         }
     }

@@ -15,13 +15,12 @@ use std::ops::Add;
 
 use bytes::Bytes;
 use ticksync_protocol::codec::{CodecError, EncodedBody};
-use ticksync_protocol::{EntityId, InputSeq, Tick};
+use ticksync_protocol::{Entity, EntityId, InputSeq, Replicated, Tick};
 
 use super::fan_out::fan_out;
 use super::frame::{with_thread_scratch, Scratch, TickFrames, Viewer};
-use super::history::{WorldFrame, WorldHistory};
-use super::interest::InterestPolicy;
-use crate::game::Game;
+use super::history::{capture, WorldFrame, WorldHistory};
+use super::interest::{self, InterestPolicy};
 
 /// Why a snapshot could not be built. Neither happens in a running room: the first is a
 /// call before any capture, the second an encoder bug.
@@ -40,8 +39,6 @@ pub struct ReplicationSettings {
     pub history_ticks: usize,
     /// Area of interest; `None` means everyone sees everyone.
     pub interest: Option<InterestPolicy>,
-    /// Side of the world in position steps (sizes the interest grid).
-    pub world_steps: i32,
 }
 
 /// Clients from which a room with area of interest builds its frames in parallel.
@@ -83,9 +80,9 @@ pub enum Execution {
 
 /// Builds snapshot frames. One per room.
 #[derive(Debug)]
-pub struct Replicator {
+pub struct Replicator<E: Replicated> {
     settings: ReplicationSettings,
-    history: WorldHistory,
+    history: WorldHistory<E>,
     /// Everyone-sees-everyone mode: this tick's encoded bodies by baseline tick (0 = full).
     /// Clients that acknowledged the same tick share one encoding.
     shared_bodies: Vec<(Tick, EncodedBody)>,
@@ -93,11 +90,11 @@ pub struct Replicator {
     viewers: Vec<Option<Viewer>>,
     /// The calling thread's buffers on the sequential path (in parallel, each thread, the
     /// caller included, uses its own thread's).
-    scratch: Scratch,
+    scratch: Scratch<E>,
 }
 
-impl Replicator {
-    pub fn new(settings: ReplicationSettings) -> Replicator {
+impl<E: Replicated> Replicator<E> {
+    pub fn new(settings: ReplicationSettings) -> Replicator<E> {
         Replicator {
             history: WorldHistory::new(settings.history_ticks),
             settings,
@@ -125,23 +122,37 @@ impl Replicator {
 
     /// Captures the world after `tick`: entity states, checksums and (with area of interest)
     /// the spatial grid. Once per tick, before any `snapshot_for` or `serve`.
-    pub fn capture<G: Game + ?Sized>(&mut self, tick: Tick, game: &G) {
-        let frame = self.history.push(tick, |out| game.write_entities(out));
+    pub fn capture(&mut self, tick: Tick, fill: impl FnOnce(&mut Vec<Entity<E>>)) {
+        let frame = capture(&mut self.history, tick, fill);
         if let Some(policy) = &self.settings.interest {
-            frame.grid.rebuild(
-                &frame.entities,
-                policy.radius_steps,
-                self.settings.world_steps,
-            );
+            frame.grid.rebuild(&frame.entities, policy.radius_steps);
         }
         self.shared_bodies.clear();
+    }
+
+    /// Whether the client controlling `viewer` sees `entity` in the current tick's frame.
+    /// Without area of interest: whether the entity exists.
+    pub fn sees(&self, viewer: Option<EntityId>, entity: EntityId, scratch: &mut Vec<u32>) -> bool {
+        let Some((_, frame)) = self.history.latest() else {
+            return false;
+        };
+        let Some(index) = frame.index_of(entity) else {
+            return false;
+        };
+        match &self.settings.interest {
+            None => true,
+            Some(policy) => {
+                interest::select(frame, viewer, policy, scratch);
+                scratch.binary_search(&(index as u32)).is_ok()
+            }
+        }
     }
 
     /// The snapshot frame of the current tick for the client controlling `viewer`, which
     /// last acknowledged `acked_tick` (0: nothing yet).
     pub fn snapshot_for(
         &mut self,
-        viewer: EntityId,
+        viewer: Option<EntityId>,
         acked_tick: Tick,
         last_input_seq: InputSeq,
     ) -> Result<Bytes, ReplicationError> {
@@ -225,7 +236,7 @@ impl Replicator {
         let Ok(frames) = TickFrames::new(&self.history, None, &[]) else {
             return;
         };
-        let mut missing: Vec<(Tick, Option<&WorldFrame>)> = Vec::new();
+        let mut missing: Vec<(Tick, Option<&WorldFrame<E>>)> = Vec::new();
         for acked_tick in acked_ticks {
             let baseline = frames.baseline(acked_tick);
             let tick = baseline.map_or(0, |frame| frame.tick);
@@ -234,7 +245,7 @@ impl Replicator {
                 missing.push((tick, baseline));
             }
         }
-        let mut bodies: Vec<(Tick, Option<&WorldFrame>, Option<EncodedBody>)> = missing
+        let mut bodies: Vec<(Tick, Option<&WorldFrame<E>>, Option<EncodedBody>)> = missing
             .into_iter()
             .map(|(tick, baseline)| (tick, baseline, None))
             .collect();
@@ -271,11 +282,11 @@ impl Replicator {
 /// Builds and delivers the frames of `clients` in order — `viewers[i]` is `clients[i]`'s
 /// viewer; a client without one is skipped — and sums what `deliver` returns. The one loop
 /// behind both the sequential path and each parallel piece.
-fn serve_in_order<C, T>(
-    frames: &TickFrames<'_>,
+fn serve_in_order<E: Replicated, C, T>(
+    frames: &TickFrames<'_, E>,
     clients: &mut [C],
     viewers: &[Option<Viewer>],
-    scratch: &mut Scratch,
+    scratch: &mut Scratch<E>,
     deliver: &impl Fn(&mut C, Result<Bytes, ReplicationError>) -> T,
 ) -> T
 where

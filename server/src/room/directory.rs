@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use serde::Serialize;
+use ticksync_protocol::{Replicated, Schema};
 
 use super::{RoomHandle, RoomSettings, TickSummary};
 use crate::config::ServerConfig;
@@ -90,7 +91,8 @@ pub enum NoRoom {
 
 /// Starts a room's task: called by the directory, under its lock, with the room's name, its
 /// settings, its status to publish into, and the lifecycle the room retires itself with.
-pub type RoomStarter = dyn Fn(RoomLaunch) -> Result<RoomHandle, String> + Send + Sync + 'static;
+pub type RoomStarter<S> =
+    dyn Fn(RoomLaunch) -> Result<RoomHandle<S>, String> + Send + Sync + 'static;
 
 /// Everything a new room needs from the directory.
 pub struct RoomLaunch {
@@ -100,10 +102,27 @@ pub struct RoomLaunch {
     pub lifecycle: RoomLifecycle,
 }
 
+/// The live figures of every room, whatever the game: what `/metrics` reads.
+pub trait RoomStatuses: Send + Sync {
+    fn statuses(&self) -> Vec<Arc<RoomStatus>>;
+}
+
+impl<S: Schema> RoomStatuses for RoomDirectory<S> {
+    fn statuses(&self) -> Vec<Arc<RoomStatus>> {
+        RoomDirectory::statuses(self)
+    }
+}
+
+/// What a room's lifecycle reaches in its directory, whatever the game.
+trait Entries: Send + Sync {
+    fn unlist(&self, name: &str, id: u64) -> bool;
+    fn record_finished(&self, name: String, summary: TickSummary);
+}
+
 /// How a room leaves the directory.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RoomLifecycle {
-    directory: Weak<RoomDirectory>,
+    directory: Weak<dyn Entries>,
     name: String,
     id: u64,
     /// `None`: the room is permanent (the default room).
@@ -122,37 +141,57 @@ impl RoomLifecycle {
     /// Records the room's final figures for the server's summary.
     pub fn finished(&self, summary: TickSummary) {
         if let Some(directory) = self.directory.upgrade() {
-            directory.lock_finished().push((self.name.clone(), summary));
+            directory.record_finished(self.name.clone(), summary);
         }
     }
 }
 
-struct Listed {
+impl std::fmt::Debug for RoomLifecycle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RoomLifecycle")
+            .field("name", &self.name)
+            .field("id", &self.id)
+            .field("close_when_empty_for", &self.close_when_empty_for)
+            .finish()
+    }
+}
+
+struct Listed<S: Schema> {
     id: u64,
-    handle: RoomHandle,
+    handle: RoomHandle<S>,
 }
 
 /// Every room of the server, by name.
-pub struct RoomDirectory {
-    rooms: Mutex<HashMap<String, Listed>>,
+pub struct RoomDirectory<S: Schema> {
+    rooms: Mutex<HashMap<String, Listed<S>>>,
     finished: Mutex<Vec<(String, TickSummary)>>,
     next_id: AtomicU64,
     config: Arc<ServerConfig>,
-    starter: Box<RoomStarter>,
+    starter: Box<RoomStarter<S>>,
     /// Called with a room's name when it is unlisted, under the directory's lock, so a room
     /// of the same name created right after starts afresh (e.g. its metric series).
     on_unlist: Box<dyn Fn(&str) + Send + Sync>,
     closed: std::sync::atomic::AtomicBool,
 }
 
-impl RoomDirectory {
+impl<S: Schema> Entries for RoomDirectory<S> {
+    fn unlist(&self, name: &str, id: u64) -> bool {
+        RoomDirectory::unlist(self, name, id)
+    }
+
+    fn record_finished(&self, name: String, summary: TickSummary) {
+        self.lock_finished().push((name, summary));
+    }
+}
+
+impl<S: Schema> RoomDirectory<S> {
     /// A directory that starts rooms with `starter`; the default room is started right away
     /// and never retires.
     pub fn new(
         config: Arc<ServerConfig>,
-        starter: Box<RoomStarter>,
+        starter: Box<RoomStarter<S>>,
         on_unlist: Box<dyn Fn(&str) + Send + Sync>,
-    ) -> Result<Arc<RoomDirectory>, NoRoom> {
+    ) -> Result<Arc<RoomDirectory<S>>, NoRoom> {
         let directory = Arc::new(RoomDirectory {
             rooms: Mutex::new(HashMap::new()),
             finished: Mutex::new(Vec::new()),
@@ -167,7 +206,7 @@ impl RoomDirectory {
     }
 
     /// The room called `name`, started now if it does not exist yet.
-    pub fn handle_for(self: &Arc<Self>, name: &str) -> Result<RoomHandle, NoRoom> {
+    pub fn handle_for(self: &Arc<Self>, name: &str) -> Result<RoomHandle<S>, NoRoom> {
         if self.closed.load(Ordering::Relaxed) {
             return Err(NoRoom::ShuttingDown);
         }
@@ -181,7 +220,8 @@ impl RoomDirectory {
                 max_rooms: self.config.max_rooms,
             });
         }
-        let settings = RoomSettings::for_room(&self.config, name);
+        let position_scale = S::Entity::description().position_scale;
+        let settings = RoomSettings::for_room(&self.config, name, position_scale);
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let permanent = name == self.config.default_room;
         let launch = RoomLaunch {
@@ -189,7 +229,10 @@ impl RoomDirectory {
             status: Arc::new(RoomStatus::new(name, &settings)),
             settings,
             lifecycle: RoomLifecycle {
-                directory: Arc::downgrade(self),
+                directory: {
+                    let entries: Arc<dyn Entries> = self.clone();
+                    Arc::downgrade(&entries)
+                },
                 name: name.to_owned(),
                 id,
                 close_when_empty_for: (!permanent).then_some(self.config.empty_room_timeout),
@@ -253,7 +296,7 @@ impl RoomDirectory {
 
     // A panic while holding these locks cannot leave the maps half-updated (every critical
     // section is a single insert, remove or read), so a poisoned lock is still usable.
-    fn lock_rooms(&self) -> MutexGuard<'_, HashMap<String, Listed>> {
+    fn lock_rooms(&self) -> MutexGuard<'_, HashMap<String, Listed<S>>> {
         self.rooms
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())

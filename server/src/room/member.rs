@@ -1,21 +1,27 @@
 //! One player in a room: the room's ends of the session's queues and the per-player
 //! bookkeeping of the tick loop (last applied input, how long it has been behind).
+//!
+//! Game messages and snapshots share the outbound queue so they arrive in the order the room
+//! produced them; the last [`MESSAGE_RESERVE`] slots are kept for messages, which must not
+//! be lost, while snapshots may be (the next delta recovers).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use ticksync_protocol::{EntityId, Input, InputSeq, Tick};
+use ticksync_protocol::{EntityId, InputSeq, PlayerId, Schema, Tick};
 use tokio::sync::mpsc::error::{TryRecvError, TrySendError};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Disconnect, SessionShared};
+use super::{Disconnect, FromClient, SessionShared, MESSAGE_RESERVE};
 
 /// A member of a room.
 #[derive(Debug)]
-pub struct Member {
-    pub entity: EntityId,
-    inputs: mpsc::Receiver<Input>,
+pub struct Member<S: Schema> {
+    pub player: PlayerId,
+    /// The entity the player controls, if any: the centre of its area of interest.
+    pub entity: Option<EntityId>,
+    from_client: mpsc::Receiver<FromClient<S>>,
     outbound: mpsc::Sender<Bytes>,
     disconnect: Option<oneshot::Sender<Disconnect>>,
     pub shared: Arc<SessionShared>,
@@ -41,18 +47,32 @@ pub enum Delivery {
     Gone,
 }
 
-impl Member {
+/// A member's arrival, in one value.
+#[derive(Debug)]
+pub struct MemberQueues<S: Schema> {
+    pub from_client: mpsc::Receiver<FromClient<S>>,
+    pub outbound: mpsc::Sender<Bytes>,
+    pub disconnect: oneshot::Sender<Disconnect>,
+    pub shared: Arc<SessionShared>,
+}
+
+impl<S: Schema> Member<S> {
     pub fn new(
-        entity: EntityId,
-        inputs: mpsc::Receiver<Input>,
-        outbound: mpsc::Sender<Bytes>,
-        disconnect: oneshot::Sender<Disconnect>,
-        shared: Arc<SessionShared>,
+        player: PlayerId,
+        entity: Option<EntityId>,
+        queues: MemberQueues<S>,
         resume_token: String,
-    ) -> Member {
+    ) -> Member<S> {
+        let MemberQueues {
+            from_client,
+            outbound,
+            disconnect,
+            shared,
+        } = queues;
         Member {
+            player,
             entity,
-            inputs,
+            from_client,
             outbound,
             disconnect: Some(disconnect),
             shared,
@@ -69,16 +89,27 @@ impl Member {
         self.shared.acked_tick.load(Ordering::Relaxed)
     }
 
-    /// Moves up to `max` queued inputs into `out`, sorted by sequence, skipping any at or
-    /// below the last applied one. Marks the member departed if its session is gone.
-    pub fn drain_inputs(&mut self, max: usize, out: &mut Vec<Input>) {
+    /// Moves what the client sent into `out`, in the order sent: up to `max_inputs` inputs
+    /// (skipping any at or below the last applied sequence) and `max_messages` game
+    /// messages; stops at whichever bound comes first, leaving the rest for the next tick.
+    /// Marks the member departed if its session is gone.
+    pub fn drain(&mut self, max_inputs: usize, max_messages: usize, out: &mut Vec<FromClient<S>>) {
         out.clear();
-        while out.len() < max {
-            match self.inputs.try_recv() {
-                Ok(input) => {
+        let (mut inputs, mut messages) = (0, 0);
+        while inputs < max_inputs && messages < max_messages {
+            match self.from_client.try_recv() {
+                Ok(FromClient::Input(input)) => {
+                    // The session forwards inputs in arrival order and drops stale
+                    // sequences; checking here keeps the room correct whatever it does.
                     if input.seq > self.last_input_seq {
-                        out.push(input);
+                        self.last_input_seq = input.seq;
+                        inputs += 1;
+                        out.push(FromClient::Input(input));
                     }
+                }
+                Ok(message @ FromClient::Message(_)) => {
+                    messages += 1;
+                    out.push(message);
                 }
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => {
@@ -87,14 +118,33 @@ impl Member {
                 }
             }
         }
-        // The session forwards inputs in arrival order and drops stale sequences, so this is
-        // normally already sorted; sorting keeps the room correct whatever the session does.
-        out.sort_unstable_by_key(|input| input.seq);
-        out.dedup_by_key(|input| input.seq);
     }
 
-    /// Hands a frame to the session without waiting.
+    /// Hands a game message to the session without waiting. A message must not be lost:
+    /// a member whose queue has no room left even in the reserve is disconnected as too
+    /// slow.
+    pub fn deliver_message(&mut self, frame: Bytes) {
+        if self.departed {
+            return;
+        }
+        match self.outbound.try_send(frame) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => self.disconnect(Disconnect::TooSlow),
+            Err(TrySendError::Closed(_)) => self.departed = true,
+        }
+    }
+
+    /// Hands a snapshot frame to the session without waiting, if more than the message
+    /// reserve is free in its queue.
     pub fn deliver(&mut self, frame: Bytes, tick: Tick) -> Delivery {
+        if self.outbound.is_closed() {
+            self.departed = true;
+            return Delivery::Gone;
+        }
+        if self.outbound.capacity() <= MESSAGE_RESERVE {
+            self.behind_since.get_or_insert(tick);
+            return Delivery::Dropped;
+        }
         match self.outbound.try_send(frame) {
             Ok(()) => {
                 self.behind_since = None;

@@ -1,10 +1,11 @@
-//! Rooms: a room owns a [`Game`](crate::game::Game) and its members and runs the
-//! fixed-timestep loop — admit joins → apply inputs → step → replicate → hand frames to
-//! sessions.
+//! Rooms: a room owns a [`Game`](ticksync_game::Game) and its members and runs the
+//! fixed-timestep loop — admit joins → apply messages and inputs → step → replicate → hand
+//! frames to sessions.
 //!
 //! Sessions talk to a room only through bounded queues: a [`JoinRequest`] on the room's join
-//! queue, inputs on a per-member queue the room drains, snapshot frames on a per-member queue
-//! the room fills with `try_send`. The room never awaits a socket (ARCHITECTURE.md §2.1).
+//! queue, inputs and game messages on a per-member queue the room drains, frames (game
+//! messages and snapshots, in order) on a per-member queue the room fills with `try_send`.
+//! The room never awaits a socket (ARCHITECTURE.md §2.1).
 
 mod directory;
 mod member;
@@ -18,11 +19,13 @@ use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use ticksync_protocol::{Input, Tick, Welcome};
+use ticksync_game::Claims;
+use ticksync_protocol::{Input, Schema, Tick, Welcome};
 use tokio::sync::{mpsc, oneshot};
 
 pub use directory::{
     NoRoom, RoomDirectory, RoomInfo, RoomLaunch, RoomLifecycle, RoomStarter, RoomStatus,
+    RoomStatuses,
 };
 pub use runtime::TickRuntime;
 pub use stats::TickSummary;
@@ -36,14 +39,29 @@ pub const JOIN_QUEUE_CAPACITY: usize = 1024;
 /// Joins admitted per tick, so a connect storm cannot blow one tick's time budget.
 pub const MAX_JOINS_PER_TICK: usize = 256;
 
+/// Frames the outbound queue keeps free for game messages: a snapshot is only queued while
+/// more than this many slots are free, so a client that is behind loses snapshots (which
+/// deltas recover from) before it could lose a message (which nothing recovers). A client
+/// whose reserve runs out too is disconnected as too slow.
+pub const MESSAGE_RESERVE: usize = 32;
+
+/// What a session forwards to its room, in the order the client sent it.
+#[derive(Debug)]
+pub enum FromClient<S: Schema> {
+    Input(Input<S::Input>),
+    Message(S::ClientMessage),
+}
+
 /// A session's request to enter the room, carrying the session's ends of its queues.
 #[derive(Debug)]
-pub struct JoinRequest {
+pub struct JoinRequest<S: Schema> {
     pub player_name: String,
-    /// `Some`: take back the entity this resume token belongs to instead of joining anew.
+    /// The verified join token's claims, when tokens are on.
+    pub claims: Option<Claims>,
+    /// `Some`: take back the player this resume token belongs to instead of joining anew.
     pub resume_token: Option<String>,
-    /// Inputs from the session; the room drains it every tick.
-    pub inputs: mpsc::Receiver<Input>,
+    /// Inputs and game messages from the session; the room drains it every tick.
+    pub from_client: mpsc::Receiver<FromClient<S>>,
     /// Encoded frames for the session's writer; the room only `try_send`s into it.
     pub outbound: mpsc::Sender<Bytes>,
     /// Lets the room tell the session to close, and why.
@@ -67,17 +85,25 @@ pub enum JoinRefused {
     /// again, which starts a fresh one.
     #[error("the room closed")]
     RoomClosed,
+    /// The game turned the player down.
+    #[error("{0}")]
+    Game(String),
 }
 
 /// Why the room ends a member's session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Disconnect {
-    /// The client stayed behind reading snapshots for longer than the slow-client timeout.
+    /// The client stayed behind reading snapshots for longer than the slow-client timeout,
+    /// or fell so far behind that a game message could not be queued.
     TooSlow,
     /// The server is shutting down.
     ShuttingDown,
-    /// A newer connection resumed this member's entity.
+    /// A newer connection resumed this member's player.
     Replaced,
+    /// The game kicked the player, for this reason.
+    Kicked(String),
+    /// The game ended the room, for this reason.
+    RoomEnded(String),
 }
 
 /// State shared by a session and its room without a queue: lock-free, written by one side,
@@ -117,17 +143,27 @@ impl SessionShared {
 }
 
 /// What a session holds to reach its room.
-#[derive(Debug, Clone)]
-pub struct RoomHandle {
-    joins: mpsc::Sender<JoinRequest>,
+#[derive(Debug)]
+pub struct RoomHandle<S: Schema> {
+    joins: mpsc::Sender<JoinRequest<S>>,
     current_tick: Arc<AtomicU32>,
     status: Arc<RoomStatus>,
 }
 
-impl RoomHandle {
+impl<S: Schema> Clone for RoomHandle<S> {
+    fn clone(&self) -> Self {
+        RoomHandle {
+            joins: self.joins.clone(),
+            current_tick: self.current_tick.clone(),
+            status: self.status.clone(),
+        }
+    }
+}
+
+impl<S: Schema> RoomHandle<S> {
     /// Queues a join; waits only while the join queue is full. Fails with
     /// [`JoinRefused::RoomClosed`] when the room has stopped.
-    pub async fn request_join(&self, request: JoinRequest) -> Result<(), JoinRefused> {
+    pub async fn request_join(&self, request: JoinRequest<S>) -> Result<(), JoinRefused> {
         self.joins
             .send(request)
             .await

@@ -1,6 +1,6 @@
-//! Session resume: a player whose connection drops without `Leave` keeps its entity for a
+//! Session resume: a player whose connection drops without `Leave` stays in the game for a
 //! grace period, and a new connection presenting the player's resume token takes it back —
-//! same id, same state — starting from a full snapshot.
+//! same player, same entity, same state — starting from a full snapshot.
 //!
 //! Tokens are 128 random bits from the operating system's CSPRNG (via `rand`), single-use:
 //! every `Welcome` carries a fresh one, so of two connections racing with the same token
@@ -8,14 +8,16 @@
 
 use std::sync::Arc;
 
-use ticksync_protocol::{EntityId, Tick};
+use ticksync_protocol::{EntityId, PlayerId, Tick};
 
 use super::SessionShared;
 
 /// A dropped player waiting to be resumed.
 #[derive(Debug)]
 pub struct Detached {
-    pub entity: EntityId,
+    pub player: PlayerId,
+    /// The entity the player controls, if any.
+    pub entity: Option<EntityId>,
     pub resume_token: String,
     /// The session that dropped; if it turns out to have ended for good (a `Leave` or a
     /// kick noticed after the drop), the entity goes at once.
@@ -31,16 +33,18 @@ pub struct DetachedPlayers {
 }
 
 impl DetachedPlayers {
-    /// Keeps `entity` for `grace_ticks` ticks after `tick`.
+    /// Keeps `player` for `grace_ticks` ticks after `tick`.
     pub fn detach(
         &mut self,
-        entity: EntityId,
+        player: PlayerId,
+        entity: Option<EntityId>,
         resume_token: String,
         shared: Arc<SessionShared>,
         tick: Tick,
         grace_ticks: u32,
     ) {
         self.waiting.push(Detached {
+            player,
             entity,
             resume_token,
             shared,
@@ -59,11 +63,11 @@ impl DetachedPlayers {
 
     /// Removes players whose grace period is over or whose session ended for good, calling
     /// `leave` for each.
-    pub fn expire(&mut self, tick: Tick, mut leave: impl FnMut(EntityId)) {
+    pub fn expire(&mut self, tick: Tick, mut leave: impl FnMut(PlayerId)) {
         self.waiting.retain(|detached| {
             let expired = tick > detached.until || detached.shared.is_final();
             if expired {
-                leave(detached.entity);
+                leave(detached.player);
             }
             !expired
         });
@@ -75,10 +79,10 @@ impl DetachedPlayers {
     }
 
     /// Removes every waiting player, calling `leave` for each.
-    pub fn clear(&mut self, leave: impl FnMut(EntityId)) {
+    pub fn clear(&mut self, leave: impl FnMut(PlayerId)) {
         self.waiting
             .drain(..)
-            .map(|detached| detached.entity)
+            .map(|detached| detached.player)
             .for_each(leave);
     }
 }
@@ -116,25 +120,25 @@ mod tests {
         let mut detached = DetachedPlayers::default();
         let dropped = Arc::new(SessionShared::default());
         dropped.end_resumable();
-        detached.detach(EntityId(1), "t1".into(), dropped, 10, 5);
+        detached.detach(PlayerId(1), Some(EntityId(1)), "t1".into(), dropped, 10, 5);
         let left = Arc::new(SessionShared::default());
-        detached.detach(EntityId(2), "t2".into(), left.clone(), 10, 5);
+        detached.detach(PlayerId(2), None, "t2".into(), left.clone(), 10, 5);
         left.end_final();
         let mut gone = Vec::new();
-        detached.expire(11, |entity| gone.push(entity));
-        assert_eq!(gone, vec![EntityId(2)], "a final end removes at once");
-        detached.expire(15, |entity| gone.push(entity));
+        detached.expire(11, |player| gone.push(player));
+        assert_eq!(gone, vec![PlayerId(2)], "a final end removes at once");
+        detached.expire(15, |player| gone.push(player));
         assert_eq!(gone.len(), 1, "still inside the grace period");
-        detached.expire(16, |entity| gone.push(entity));
-        assert_eq!(gone, vec![EntityId(2), EntityId(1)]);
+        detached.expire(16, |player| gone.push(player));
+        assert_eq!(gone, vec![PlayerId(2), PlayerId(1)]);
         assert!(detached.take("t1").is_none());
     }
 
     #[test]
     fn a_token_is_taken_once() {
         let mut detached = DetachedPlayers::default();
-        detached.detach(EntityId(1), "tok".into(), Arc::default(), 0, 100);
-        assert_eq!(detached.take("tok").map(|d| d.entity), Some(EntityId(1)));
+        detached.detach(PlayerId(1), Some(EntityId(1)), "tok".into(), Arc::default(), 0, 100);
+        assert_eq!(detached.take("tok").map(|d| d.player), Some(PlayerId(1)));
         assert!(detached.take("tok").is_none());
     }
 }

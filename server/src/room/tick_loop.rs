@@ -1,10 +1,15 @@
 //! The room's fixed-timestep loop.
 //!
-//! One task per room. Each tick: admit queued joins, drain every member's inputs (bounded)
-//! and apply them in sequence order, step the game once, encode the world once and hand each
-//! member its frame with `try_send`, then retire members whose sessions ended. Nothing here
-//! awaits a client: a full queue drops that client's snapshot, and a client that stays
-//! behind is disconnected.
+//! One task per room. Each tick: admit queued joins, drain every member's inputs and game
+//! messages (bounded) and hand them to the game in the order sent, step the game once,
+//! capture the world once, deliver the game's messages of this tick, hand each member its
+//! snapshot frame with `try_send`, carry out the game's kicks and the end of the room, then
+//! retire members whose sessions ended. Nothing here awaits a client: a full queue drops
+//! that client's snapshot, and a client that stays behind is disconnected.
+//!
+//! Messages the game sends during tick T go into each recipient's queue before its snapshot
+//! of tick T, so they arrive before snapshot T + 1 and never contradict the state
+//! (ARCHITECTURE.md §2).
 //!
 //! A large room builds and hands over its members' frames on several cores (its own thread
 //! together with rayon's global pool, see `replication::Execution`); each member is handled
@@ -16,22 +21,23 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use ticksync_protocol::quantize::POSITION_STEPS_PER_UNIT;
-use ticksync_protocol::{EntityId, Input, Tick, Welcome};
+use ticksync_game::{Command, Game, Outbox, Recipients};
+use ticksync_protocol::codec;
+use ticksync_protocol::{EntityId, PlayerId, Schema, ServerMessage, Tick, Welcome};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::directory::{RoomLifecycle, RoomStatus};
-use super::member::{Delivery, Member};
+use super::member::{Delivery, Member, MemberQueues};
 use super::resume::{new_resume_token, tokens_match, DetachedPlayers};
 use super::stats::{TickStats, TickSummary};
 use super::tick_clock::TickClock;
 use super::{
-    Disconnect, JoinRefused, JoinRequest, RoomHandle, JOIN_QUEUE_CAPACITY, MAX_JOINS_PER_TICK,
+    Disconnect, FromClient, JoinRefused, JoinRequest, RoomHandle, JOIN_QUEUE_CAPACITY,
+    MAX_JOINS_PER_TICK,
 };
 use crate::config::ServerConfig;
-use crate::game::Game;
 use crate::metrics::ServerMetrics;
 use crate::replication::{
     Execution, InterestPolicy, ReplicationError, ReplicationSettings, Replicator, Viewer,
@@ -41,10 +47,10 @@ use crate::replication::{
 #[derive(Debug, Clone)]
 pub struct RoomSettings {
     pub tick_rate_hz: u16,
-    /// Side of the square world, in units.
-    pub world_size: u32,
     pub max_players: usize,
     pub max_inputs_per_tick: usize,
+    /// Game messages from one player handed to the game per tick; more wait for the next.
+    pub max_messages_per_tick: usize,
     /// Ticks a member may be continuously behind before it is disconnected.
     pub max_ticks_behind: u32,
     pub stats_interval: Duration,
@@ -59,26 +65,23 @@ pub struct RoomSettings {
 const HISTORY_SECONDS: f64 = 1.0;
 
 impl RoomSettings {
-    /// The settings of the default room: the server-wide room settings.
-    pub fn from_config(config: &ServerConfig) -> RoomSettings {
-        RoomSettings::for_room(config, &config.default_room)
-    }
-
     /// The settings of room `name`: the server-wide room settings, with the room's own
-    /// section (`[rooms.NAME]`) applied on top when the configuration has one.
-    pub fn for_room(config: &ServerConfig, name: &str) -> RoomSettings {
+    /// section (`[rooms.NAME]`) applied on top when the configuration has one. The area of
+    /// interest radius is configured in world units and applied in the game's position
+    /// units, `position_scale` of them per world unit (its entity type declares it).
+    pub fn for_room(config: &ServerConfig, name: &str, position_scale: u32) -> RoomSettings {
         let config = &config.room_config(name);
         let ticks_behind =
             config.slow_client_timeout.as_secs_f64() * f64::from(config.tick_rate_hz);
         let steps = |units: u32| {
-            (f64::from(units) * f64::from(POSITION_STEPS_PER_UNIT)).min(f64::from(i32::MAX)) as i32
+            (f64::from(units) * f64::from(position_scale.max(1))).min(f64::from(i32::MAX)) as i32
         };
         let history_ticks = (HISTORY_SECONDS * f64::from(config.tick_rate_hz)).ceil() as usize;
         RoomSettings {
             tick_rate_hz: config.tick_rate_hz,
-            world_size: config.world_size,
             max_players: config.max_players,
             max_inputs_per_tick: config.max_inputs_per_tick,
+            max_messages_per_tick: config.max_game_messages_per_tick,
             max_ticks_behind: (ticks_behind.ceil() as u32).max(1),
             resume_grace_ticks: (config.resume_grace.as_secs_f64() * f64::from(config.tick_rate_hz))
                 .ceil() as u32,
@@ -89,7 +92,6 @@ impl RoomSettings {
                     radius_steps: steps(radius),
                     max_entities: config.aoi_max_entities,
                 }),
-                world_steps: steps(config.world_size),
             },
         }
     }
@@ -136,8 +138,8 @@ impl Add for Handover {
 /// Hands `member` its frame of `tick` without waiting, and disconnects it if it has been
 /// behind for `max_ticks_behind` ticks. Touches only this member, so members can be handed
 /// their frames from different threads.
-fn hand_over(
-    member: &mut Member,
+fn hand_over<S: Schema>(
+    member: &mut Member<S>,
     frame: Result<Bytes, ReplicationError>,
     tick: Tick,
     max_ticks_behind: u32,
@@ -159,7 +161,7 @@ fn hand_over(
         Delivery::Dropped => {
             let kicked = member.ticks_behind(tick) >= max_ticks_behind;
             if kicked {
-                tracing::info!(entity = %member.entity, "disconnecting slow client");
+                tracing::info!(player = %member.player, "disconnecting slow client");
                 member.disconnect(Disconnect::TooSlow);
             }
             Handover {
@@ -174,14 +176,22 @@ fn hand_over(
 
 /// A room: one game, its members, and the loop that ticks them.
 pub struct Room<G: Game> {
+    name: String,
     settings: RoomSettings,
     game: G,
+    /// What the game asked for during the current tick.
+    outbox: Outbox<G::Schema>,
     tick: Tick,
-    members: Vec<Member>,
-    joins: mpsc::Receiver<JoinRequest>,
-    replicator: Replicator,
+    next_player: u32,
+    members: Vec<Member<G::Schema>>,
+    joins: mpsc::Receiver<JoinRequest<G::Schema>>,
+    replicator: Replicator<ticksync_game::EntityOf<G>>,
     detached: DetachedPlayers,
-    input_scratch: Vec<Input>,
+    from_client_scratch: Vec<FromClient<G::Schema>>,
+    /// Reused by "who sees this entity" queries.
+    interest_scratch: Vec<u32>,
+    /// Set when the game ended the room, with the reason every player was given.
+    ended: Option<String>,
     current_tick: Arc<AtomicU32>,
     stats: TickStats,
     metrics: Arc<ServerMetrics>,
@@ -206,7 +216,7 @@ impl<G: Game> Room<G> {
         game: G,
         metrics: Arc<ServerMetrics>,
         status: Arc<RoomStatus>,
-    ) -> Result<(Room<G>, RoomHandle), hdrhistogram::CreationError> {
+    ) -> Result<(Room<G>, RoomHandle<G::Schema>), hdrhistogram::CreationError> {
         let (join_tx, join_rx) = mpsc::channel(JOIN_QUEUE_CAPACITY);
         let current_tick = Arc::new(AtomicU32::new(0));
         let stats = TickStats::new(
@@ -217,14 +227,19 @@ impl<G: Game> Room<G> {
         )?;
         let replicator = Replicator::new(settings.replication);
         let room = Room {
+            name: status.name.clone(),
             settings,
             game,
+            outbox: Outbox::new(),
             tick: 0,
+            next_player: 1,
             members: Vec::new(),
             joins: join_rx,
             replicator,
             detached: DetachedPlayers::default(),
-            input_scratch: Vec::new(),
+            from_client_scratch: Vec::new(),
+            interest_scratch: Vec::new(),
+            ended: None,
             current_tick: current_tick.clone(),
             stats,
             metrics,
@@ -277,6 +292,12 @@ impl<G: Game> Room<G> {
                 histogram.observe(last_work.as_secs_f64());
             }
             self.stats.maybe_log(self.members.len());
+            if self.ended.is_some() {
+                // The game ended the room: it leaves the directory now, so the next join of
+                // this name starts a new game.
+                lifecycle.retire();
+                break JoinRefused::RoomClosed;
+            }
             if let Some(limit) = lifecycle.close_when_empty_for {
                 if self.members.is_empty() && self.detached.count() == 0 {
                     let since = *empty_since.get_or_insert(started);
@@ -309,10 +330,15 @@ impl<G: Game> Room<G> {
     /// One whole tick. Public within the crate so tests can drive a room without a clock.
     pub(crate) fn tick(&mut self, dt: f32) {
         self.admit_joins();
-        self.apply_inputs();
-        self.game.step(dt);
+        self.apply_from_clients();
+        self.game.step(dt, &mut self.outbox);
         self.tick = self.tick.wrapping_add(1);
-        self.replicate();
+        self.replicator
+            .capture(self.tick, |out| self.game.write_entities(out));
+        // The game's messages of this tick go before this tick's snapshots.
+        self.deliver_messages();
+        self.serve_members(self.replicator.execution_for(self.members.len()));
+        self.carry_out_commands();
         self.retire_departed();
         self.current_tick.store(self.tick, Ordering::Relaxed);
     }
@@ -322,11 +348,21 @@ impl<G: Game> Room<G> {
             let Ok(request) = self.joins.try_recv() else {
                 break;
             };
-            let (entity, resumed) = match &request.resume_token {
+            let JoinRequest {
+                player_name,
+                claims,
+                resume_token,
+                from_client,
+                outbound,
+                disconnect,
+                shared,
+                reply,
+            } = request;
+            let (player, entity, resumed) = match &resume_token {
                 Some(token) => match self.take_over(token) {
-                    Some(entity) => (entity, true),
+                    Some((player, entity)) => (player, entity, true),
                     None => {
-                        let _ = request.reply.send(Err(JoinRefused::ResumeRefused));
+                        let _ = reply.send(Err(JoinRefused::ResumeRefused));
                         continue;
                     }
                 },
@@ -336,53 +372,71 @@ impl<G: Game> Room<G> {
                         let refused = JoinRefused::RoomFull {
                             capacity: self.settings.max_players,
                         };
-                        let _ = request.reply.send(Err(refused));
+                        let _ = reply.send(Err(refused));
                         continue;
                     }
-                    (self.game.join(&request.player_name), false)
+                    let player = PlayerId(self.next_player);
+                    let asked = ticksync_game::JoinRequest {
+                        player,
+                        name: &player_name,
+                        claims: claims.as_ref(),
+                        room: &self.name,
+                    };
+                    match self.game.join(&asked, &mut self.outbox) {
+                        Ok(entity) => {
+                            self.next_player = self.next_player.saturating_add(1);
+                            (player, entity, false)
+                        }
+                        Err(refusal) => {
+                            tracing::debug!(room = %self.name, name = %player_name, reason = %refusal.reason, "the game refused a join");
+                            let _ = reply.send(Err(JoinRefused::Game(refusal.reason)));
+                            continue;
+                        }
+                    }
                 }
             };
             let resume_token = new_resume_token();
             let welcome = Welcome {
+                player_id: player,
                 entity_id: entity,
                 tick_rate_hz: self.settings.tick_rate_hz,
                 tick: self.tick,
-                world_size: self.game.world_size(),
                 resume_token: resume_token.clone(),
                 resumed,
             };
-            if request.reply.send(Ok(welcome)).is_err() {
+            if reply.send(Ok(welcome)).is_err() {
                 // The session gave up while queued: treat it like a dropped connection, so a
-                // resumed entity is not lost to a client that retries.
-                request.shared.end_resumable();
+                // resumed player is not lost to a client that retries.
+                shared.end_resumable();
                 self.detached.detach(
+                    player,
                     entity,
                     resume_token,
-                    request.shared,
+                    shared,
                     self.tick,
                     self.settings.resume_grace_ticks,
                 );
                 continue;
             }
-            tracing::debug!(%entity, name = %request.player_name, resumed, "player joined");
-            self.members.push(Member::new(
-                entity,
-                request.inputs,
-                request.outbound,
-                request.disconnect,
-                request.shared,
-                resume_token,
-            ));
+            tracing::debug!(%player, name = %player_name, resumed, "player joined");
+            let queues = MemberQueues {
+                from_client,
+                outbound,
+                disconnect,
+                shared,
+            };
+            self.members
+                .push(Member::new(player, entity, queues, resume_token));
         }
         self.publish_player_count();
     }
 
-    /// The entity a resume token belongs to: a dropped player's, or — when the old
-    /// connection has not been noticed as dropped yet — a current member's, whose session
-    /// is then closed as replaced.
-    fn take_over(&mut self, token: &str) -> Option<EntityId> {
+    /// The player (and its entity) a resume token belongs to: a dropped player's, or — when
+    /// the old connection has not been noticed as dropped yet — a current member's, whose
+    /// session is then closed as replaced.
+    fn take_over(&mut self, token: &str) -> Option<(PlayerId, Option<EntityId>)> {
         if let Some(detached) = self.detached.take(token) {
-            return Some(detached.entity);
+            return Some((detached.player, detached.entity));
         }
         let member = self
             .members
@@ -390,7 +444,7 @@ impl<G: Game> Room<G> {
             .find(|member| !member.departed && tokens_match(&member.resume_token, token))?;
         member.transferred = true;
         member.disconnect(Disconnect::Replaced);
-        Some(member.entity)
+        Some((member.player, member.entity))
     }
 
     /// Publishes the room's player count, and moves the server-wide count by the change.
@@ -411,20 +465,77 @@ impl<G: Game> Room<G> {
         }
     }
 
-    fn apply_inputs(&mut self) {
-        let max = self.settings.max_inputs_per_tick;
+    /// Hands every member's inputs and game messages to the game, in the order sent.
+    fn apply_from_clients(&mut self) {
+        let (max_inputs, max_messages) = (
+            self.settings.max_inputs_per_tick,
+            self.settings.max_messages_per_tick,
+        );
         for member in &mut self.members {
-            member.drain_inputs(max, &mut self.input_scratch);
-            for input in &self.input_scratch {
-                self.game.apply_input(member.entity, input);
-                member.last_input_seq = input.seq;
+            member.drain(max_inputs, max_messages, &mut self.from_client_scratch);
+            for item in self.from_client_scratch.drain(..) {
+                match item {
+                    FromClient::Input(input) => self.game.input(member.player, &input.payload),
+                    FromClient::Message(message) => {
+                        self.game.message(member.player, message, &mut self.outbox)
+                    }
+                }
             }
         }
     }
 
-    fn replicate(&mut self) {
-        self.replicator.capture(self.tick, &self.game);
-        self.serve_members(self.replicator.execution_for(self.members.len()));
+    /// Delivers what the game sent this tick (and at joins and leaves since the last tick),
+    /// each message encoded once and shared by its recipients.
+    fn deliver_messages(&mut self) {
+        let messages: Vec<_> = self.outbox.drain_messages().collect();
+        for (recipients, message) in messages {
+            let frame = match codec::encode(&ServerMessage::<G::Schema>::Message(message)) {
+                Ok(frame) => Bytes::from(frame),
+                Err(error) => {
+                    tracing::error!(%error, room = %self.name, "could not encode a game message");
+                    continue;
+                }
+            };
+            for member in &mut self.members {
+                let to_member = match recipients {
+                    Recipients::Player(player) => member.player == player,
+                    Recipients::All => true,
+                    Recipients::AllExcept(player) => member.player != player,
+                    Recipients::Seeing(entity) => self.replicator.sees(
+                        member.entity,
+                        entity,
+                        &mut self.interest_scratch,
+                    ),
+                };
+                if to_member {
+                    member.deliver_message(frame.clone());
+                }
+            }
+        }
+    }
+
+    /// Carries out the game's kicks and the end of the room.
+    fn carry_out_commands(&mut self) {
+        let commands: Vec<Command> = self.outbox.drain_commands().collect();
+        for command in commands {
+            match command {
+                Command::Kick { player, reason } => {
+                    if let Some(member) = self.members.iter_mut().find(|m| m.player == player) {
+                        tracing::debug!(%player, %reason, "the game kicked a player");
+                        member.shared.end_final();
+                        member.disconnect(Disconnect::Kicked(reason));
+                    }
+                }
+                Command::EndRoom { reason } => {
+                    tracing::info!(room = %self.name, %reason, "the game ended the room");
+                    for member in &mut self.members {
+                        member.shared.end_final();
+                        member.disconnect(Disconnect::RoomEnded(reason.clone()));
+                    }
+                    self.ended = Some(reason);
+                }
+            }
+        }
     }
 
     /// Builds this tick's frame for every member still here and hands it over; a large room
@@ -457,7 +568,7 @@ impl<G: Game> Room<G> {
     /// Removes members whose sessions ended: a dropped connection waits in the resume
     /// grace period, anything else leaves the game now.
     fn retire_departed(&mut self) {
-        let (game, detached) = (&mut self.game, &mut self.detached);
+        let (game, detached, outbox) = (&mut self.game, &mut self.detached, &mut self.outbox);
         let (tick, grace) = (self.tick, self.settings.resume_grace_ticks);
         let mut index = 0;
         while index < self.members.len() {
@@ -470,11 +581,12 @@ impl<G: Game> Room<G> {
                 continue;
             }
             if member.shared.is_final() || grace == 0 {
-                tracing::debug!(entity = %member.entity, "player left");
-                game.leave(member.entity);
+                tracing::debug!(player = %member.player, "player left");
+                game.leave(member.player, outbox);
             } else {
-                tracing::debug!(entity = %member.entity, grace_ticks = grace, "player dropped; waiting for a resume");
+                tracing::debug!(player = %member.player, grace_ticks = grace, "player dropped; waiting for a resume");
                 detached.detach(
+                    member.player,
                     member.entity,
                     member.resume_token,
                     member.shared,
@@ -483,9 +595,9 @@ impl<G: Game> Room<G> {
                 );
             }
         }
-        detached.expire(tick, |entity| {
-            tracing::debug!(%entity, "resume grace over; player removed");
-            game.leave(entity);
+        detached.expire(tick, |player| {
+            tracing::debug!(%player, "resume grace over; player removed");
+            game.leave(player, outbox);
         });
         self.publish_player_count();
     }
@@ -497,8 +609,9 @@ impl<G: Game> Room<G> {
             member.disconnect(Disconnect::ShuttingDown);
         }
         self.retire_departed();
-        let game = &mut self.game;
-        self.detached.clear(|entity| game.leave(entity));
+        let (game, outbox) = (&mut self.game, &mut self.outbox);
+        self.detached.clear(|player| game.leave(player, outbox));
+        self.game.closed();
         // Refuse whoever is still waiting to join.
         self.joins.close();
         while let Ok(request) = self.joins.try_recv() {

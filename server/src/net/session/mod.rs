@@ -24,8 +24,9 @@ use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use ticksync_protocol::codec::CodecError;
 use ticksync_protocol::messages::{validate_player_name, HelloError};
+use ticksync_game::Claims;
 use ticksync_protocol::{
-    close_code, ClientMessage, ErrorCode, ErrorMessage, Hello, Input, Resume, ServerMessage,
+    close_code, ClientMessage, ErrorCode, ErrorMessage, Hello, Resume, Schema, ServerMessage,
     Welcome, WireFormat,
 };
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -48,7 +49,10 @@ use super::handshake::Admission;
 use super::limits::MessageRateLimiter;
 use super::SessionContext;
 use crate::metrics::ServerMetrics;
-use crate::room::{Disconnect, JoinRefused, JoinRequest, NoRoom, RoomHandle, SessionShared};
+use crate::room::{
+    Disconnect, FromClient, JoinRefused, JoinRequest, NoRoom, RoomHandle, SessionShared,
+    MESSAGE_RESERVE,
+};
 
 type Ws<S> = WebSocketStream<S>;
 type WsSink<'a, S> = SplitSink<&'a mut Ws<S>, Message>;
@@ -62,14 +66,15 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 /// close. `deadline` bounds everything up to `Welcome` (the handshake timeout, counted from
 /// accept). The admission says which codec the session speaks, which room it joins, and
 /// (with join tokens on) the verified token, whose name is the player's.
-pub async fn run<S>(
+pub async fn run<S, P>(
     mut ws: Ws<S>,
     admission: Admission,
     peer: SocketAddr,
     deadline: Instant,
-    ctx: &SessionContext,
+    ctx: &SessionContext<P>,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send,
+    P: Schema,
 {
     let format = admission.format;
     let opened = tokio::select! {
@@ -81,7 +86,7 @@ pub async fn run<S>(
         Ok(Err(end)) => {
             ctx.metrics.handshake_failed(end.label());
             tracing::debug!(%peer, reason = end.label(), "session refused");
-            close(&mut ws, &end, format, &ctx.metrics).await;
+            close::<S, P>(&mut ws, &end, format, &ctx.metrics).await;
             return;
         }
         Err(_elapsed) => {
@@ -92,12 +97,12 @@ pub async fn run<S>(
                 close_code::IDLE_TIMEOUT,
                 "no Hello in time",
             );
-            close(&mut ws, &end, format, &ctx.metrics).await;
+            close::<S, P>(&mut ws, &end, format, &ctx.metrics).await;
             return;
         }
     };
-    let entity = joined.welcome.entity_id;
-    tracing::debug!(%peer, %entity, resumed = joined.welcome.resumed, "session started");
+    let player = joined.welcome.player_id;
+    tracing::debug!(%peer, %player, resumed = joined.welcome.resumed, "session started");
     let shared = joined.shared.clone();
     let end = play(&mut ws, joined, format, ctx).await;
     // Tell the room whether the entity may wait for a Resume: only when the connection was
@@ -129,16 +134,16 @@ pub async fn run<S>(
         _ => {}
     }
     ctx.metrics.disconnects.add(end.label());
-    tracing::debug!(%peer, %entity, reason = end.label(), "session ended");
-    close(&mut ws, &end, format, &ctx.metrics).await;
+    tracing::debug!(%peer, %player, reason = end.label(), "session ended");
+    close::<S, P>(&mut ws, &end, format, &ctx.metrics).await;
 }
 
 /// A session that passed `Hello` and was admitted.
-struct Joined {
+struct Joined<P: Schema> {
     welcome: Welcome,
     /// The room joined, for its current tick.
-    room: RoomHandle,
-    inputs: mpsc::Sender<Input>,
+    room: RoomHandle<P>,
+    to_room: mpsc::Sender<FromClient<P>>,
     outbound: mpsc::Receiver<Bytes>,
     outbound_for_pongs: mpsc::Sender<Bytes>,
     disconnect: oneshot::Receiver<Disconnect>,
@@ -152,45 +157,51 @@ enum Greeting {
 }
 
 /// Read `Hello` (or `Resume`), join the room and send `Welcome`.
-async fn open<S>(
+async fn open<S, P>(
     ws: &mut Ws<S>,
     admission: Admission,
-    ctx: &SessionContext,
-) -> Result<Joined, SessionEnd>
+    ctx: &SessionContext<P>,
+) -> Result<Joined<P>, SessionEnd>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send,
+    P: Schema,
 {
     let Admission {
         format,
         room,
         claims,
     } = admission;
-    let (name, resume_token) = match read_greeting(ws, format, &ctx.metrics).await? {
+    let (name, resume_token) = match read_greeting::<S, P>(ws, format, &ctx.metrics).await? {
         Greeting::Hello(hello) => (hello.player_name, None),
         Greeting::Resume(resume) => (String::new(), Some(resume.resume_token)),
     };
     // A verified token names the player; the name in Hello is only a wish. The token's name
     // passes the same checks as a Hello's.
-    let name = match claims {
-        None => name,
+    let (name, claims) = match claims {
+        None => (name, None),
         Some(claims) => {
             validate_player_name(&claims.name).map_err(refuse_greeting)?;
-            claims.name
+            let game_claims = Claims {
+                subject: claims.sub,
+                custom: claims.custom,
+            };
+            (claims.name, Some(game_claims))
         }
     };
-    let joined = join(&room, name, resume_token, ctx).await?;
-    let welcome = ServerMessage::Welcome(joined.welcome.clone());
+    let joined = join(&room, name, claims, resume_token, ctx).await?;
+    let welcome = ServerMessage::<P>::Welcome(joined.welcome.clone());
     send_message(ws, &welcome, format, &ctx.metrics).await?;
     Ok(joined)
 }
 
-async fn read_greeting<S>(
+async fn read_greeting<S, P>(
     ws: &mut Ws<S>,
     format: WireFormat,
     metrics: &ServerMetrics,
 ) -> Result<Greeting, SessionEnd>
 where
     S: AsyncRead + AsyncWrite + Unpin,
+    P: Schema,
 {
     loop {
         let message = match ws.next().await {
@@ -198,7 +209,7 @@ where
             Some(Err(error)) => return Err(end_for_read_error(error)),
             None => return Err(SessionEnd::PeerGone),
         };
-        match classify(message, format, metrics)? {
+        match classify::<P>(message, format, metrics)? {
             Some(ClientMessage::Hello(hello)) => {
                 return hello
                     .validate()
@@ -246,12 +257,13 @@ fn refuse_greeting(error: HelloError) -> SessionEnd {
 /// fresh room; more than one in a row needs a room closing again within microseconds).
 const JOIN_ATTEMPTS: usize = 3;
 
-async fn join(
+async fn join<P: Schema>(
     room: &str,
     player_name: String,
+    claims: Option<Claims>,
     resume_token: Option<String>,
-    ctx: &SessionContext,
-) -> Result<Joined, SessionEnd> {
+    ctx: &SessionContext<P>,
+) -> Result<Joined<P>, SessionEnd> {
     let mut last = JoinRefused::RoomClosed;
     for _ in 0..JOIN_ATTEMPTS {
         let handle = ctx
@@ -270,7 +282,8 @@ async fn join(
                     refused.to_string(),
                 ),
             })?;
-        match join_room(handle, player_name.clone(), resume_token.clone(), ctx).await {
+        let request = (player_name.clone(), claims.clone(), resume_token.clone());
+        match join_room(handle, request, ctx).await {
             Ok(joined) => return Ok(joined),
             Err(JoinRefused::RoomClosed) if !ctx.shutdown.is_cancelled() => {
                 last = JoinRefused::RoomClosed;
@@ -293,26 +306,31 @@ async fn join(
             close_code::RESUME_REFUSED,
             refused.to_string(),
         ),
+        JoinRefused::Game(reason) => {
+            SessionEnd::error(ErrorCode::JoinRefused, close_code::JOIN_REFUSED, reason)
+        }
         JoinRefused::ShuttingDown | JoinRefused::RoomClosed => SessionEnd::going_away(),
     })
 }
 
 /// Queues a join at `room` and waits for its answer.
-async fn join_room(
-    room: RoomHandle,
-    player_name: String,
-    resume_token: Option<String>,
-    ctx: &SessionContext,
-) -> Result<Joined, JoinRefused> {
-    let (input_tx, input_rx) = mpsc::channel(ctx.config.input_queue_capacity);
-    let (outbound_tx, outbound_rx) = mpsc::channel(ctx.config.outbound_queue_capacity);
+async fn join_room<P: Schema>(
+    room: RoomHandle<P>,
+    (player_name, claims, resume_token): (String, Option<Claims>, Option<String>),
+    ctx: &SessionContext<P>,
+) -> Result<Joined<P>, JoinRefused> {
+    let (to_room_tx, to_room_rx) = mpsc::channel(ctx.config.input_queue_capacity);
+    // Snapshots may use the configured capacity; the reserve above it is for game messages.
+    let (outbound_tx, outbound_rx) =
+        mpsc::channel(ctx.config.outbound_queue_capacity + MESSAGE_RESERVE);
     let (disconnect_tx, disconnect_rx) = oneshot::channel();
     let (reply_tx, reply_rx) = oneshot::channel();
     let shared = Arc::new(SessionShared::default());
     let request = JoinRequest {
         player_name,
+        claims,
         resume_token,
-        inputs: input_rx,
+        from_client: to_room_rx,
         outbound: outbound_tx.clone(),
         disconnect: disconnect_tx,
         shared: shared.clone(),
@@ -324,7 +342,7 @@ async fn join_room(
     Ok(Joined {
         welcome,
         room,
-        inputs: input_tx,
+        to_room: to_room_tx,
         outbound: outbound_rx,
         outbound_for_pongs: outbound_tx,
         disconnect: disconnect_rx,
@@ -333,19 +351,20 @@ async fn join_room(
 }
 
 /// Runs the reader and writer until one of them (or shutdown) ends the session.
-async fn play<S>(
+async fn play<S, P>(
     ws: &mut Ws<S>,
-    joined: Joined,
+    joined: Joined<P>,
     format: WireFormat,
-    ctx: &SessionContext,
+    ctx: &SessionContext<P>,
 ) -> SessionEnd
 where
     S: AsyncRead + AsyncWrite + Unpin + Send,
+    P: Schema,
 {
     let Joined {
         welcome,
         room,
-        inputs,
+        to_room,
         mut outbound,
         outbound_for_pongs,
         mut disconnect,
@@ -355,7 +374,11 @@ where
     let started = Instant::now();
     let last_heard = AtomicU64::new(0);
     let reader = Reader {
-        inputs,
+        to_room,
+        game_messages: super::limits::GameMessageBudget::new(
+            ctx.config.max_game_messages_per_second,
+            started,
+        ),
         pongs: outbound_for_pongs,
         shared,
         last_seq: 0,
@@ -372,8 +395,9 @@ where
         },
         ctx,
     };
-    let writer = Writer {
-        entity: welcome.entity_id,
+    let writer = Writer::<P> {
+        player: welcome.player_id,
+        schema: std::marker::PhantomData,
         format,
         metrics: &ctx.metrics,
         faults: ctx.faults.as_deref(),
@@ -396,11 +420,11 @@ where
 /// Turns a WebSocket message into a client message: `Ok(None)` for control frames, an error
 /// end for anything that is not a well-formed message in the session's format (binary frames
 /// for bincode, text frames for JSON).
-fn classify(
+fn classify<P: Schema>(
     message: Message,
     format: WireFormat,
     metrics: &ServerMetrics,
-) -> Result<Option<ClientMessage>, SessionEnd> {
+) -> Result<Option<ClientMessage<P>>, SessionEnd> {
     let payload = match (message, format) {
         (Message::Binary(payload), WireFormat::Bincode) => payload,
         (Message::Text(text), WireFormat::Json) => Bytes::from(text),
@@ -408,21 +432,21 @@ fn classify(
             return Err(SessionEnd::error(
                 ErrorCode::UnexpectedTextFrame,
                 close_code::UNSUPPORTED_DATA,
-                "text frames are not accepted on ticksync.v1.bincode; send binary frames (or connect with ticksync.v1.json)",
+                "text frames are not accepted on the bincode subprotocol; send binary frames (or connect with the json subprotocol)",
             ))
         }
         (Message::Binary(_), WireFormat::Json) => {
             return Err(SessionEnd::error(
                 ErrorCode::UnexpectedBinaryFrame,
                 close_code::UNSUPPORTED_DATA,
-                "binary frames are not accepted on ticksync.v1.json; send JSON text frames",
+                "binary frames are not accepted on the json subprotocol; send JSON text frames",
             ))
         }
         (Message::Close(_), _) => return Err(SessionEnd::PeerGone),
         (Message::Ping(_) | Message::Pong(_) | Message::Frame(_), _) => return Ok(None),
     };
     ServerMetrics::add(&metrics.bytes_in, payload.len() as u64);
-    match format.decode_client_message(&payload) {
+    match format.decode_client_message::<P>(&payload) {
         Ok(message) => Ok(Some(message)),
         Err(CodecError::TooLarge { actual, limit }) => Err(SessionEnd::error(
             ErrorCode::MessageTooLarge,
@@ -467,8 +491,9 @@ fn end_for_read_error(error: WsError) -> SessionEnd {
     }
 }
 
-fn message_name(message: &ClientMessage) -> &'static str {
+fn message_name<P: Schema>(message: &ClientMessage<P>) -> &'static str {
     match message {
+        ClientMessage::Message(_) => "Message",
         ClientMessage::Hello(_) => "Hello",
         ClientMessage::Input(_) => "Input",
         ClientMessage::Ping(_) => "Ping",
@@ -478,14 +503,15 @@ fn message_name(message: &ClientMessage) -> &'static str {
     }
 }
 
-async fn send_message<S>(
+async fn send_message<S, P>(
     ws: &mut Ws<S>,
-    message: &ServerMessage,
+    message: &ServerMessage<P>,
     format: WireFormat,
     metrics: &ServerMetrics,
 ) -> Result<(), SessionEnd>
 where
     S: AsyncRead + AsyncWrite + Unpin,
+    P: Schema,
 {
     let frame = format
         .encode(message)
@@ -520,9 +546,10 @@ fn frame_message(format: WireFormat, encoded: Bytes) -> Result<Message, SessionE
 
 /// Sends the error message and close frame of `end`, then waits (bounded) for the peer's
 /// close so the TCP connection ends cleanly.
-async fn close<S>(ws: &mut Ws<S>, end: &SessionEnd, format: WireFormat, metrics: &ServerMetrics)
+async fn close<S, P>(ws: &mut Ws<S>, end: &SessionEnd, format: WireFormat, metrics: &ServerMetrics)
 where
     S: AsyncRead + AsyncWrite + Unpin,
+    P: Schema,
 {
     let SessionEnd::Close {
         code,
@@ -534,7 +561,7 @@ where
     };
     let closing = async {
         if let Some(error) = error {
-            let message = ServerMessage::Error(ErrorMessage {
+            let message = ServerMessage::<P>::Error(ErrorMessage {
                 code: *error,
                 message: reason.clone(),
             });

@@ -1,6 +1,6 @@
 //! The reading half of a playing session: decodes and validates the client's frames under a
-//! message-rate limit, forwards inputs to the room's bounded queue, records
-//! acknowledgements, and answers pings.
+//! message-rate limit, forwards inputs and game messages to the room's bounded queue (game
+//! messages under a budget of their own), records acknowledgements, and answers pings.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -10,7 +10,8 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use ticksync_protocol::codec;
 use ticksync_protocol::{
-    close_code, ClientMessage, ErrorCode, Input, InputSeq, Pong, ServerMessage, Tick, WireFormat,
+    close_code, ClientMessage, ErrorCode, Input, InputSeq, Pong, Schema, ServerMessage, Tick,
+    WireFormat,
 };
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
@@ -19,23 +20,26 @@ use tokio::time::Instant;
 use super::{classify, end_for_read_error, WsStream};
 use crate::metrics::ServerMetrics;
 use crate::net::close::SessionEnd;
-use crate::net::limits::{MessageRateLimiter, RateDecision};
+use crate::net::limits::{GameMessageBudget, MessageRateLimiter, RateDecision};
 use crate::net::SessionContext;
-use crate::room::{RoomHandle, SessionShared};
+use crate::room::{FromClient, RoomHandle, SessionShared};
 
 /// The reading half of a playing session.
-pub(super) struct Reader<'a> {
-    pub(super) inputs: mpsc::Sender<Input>,
+pub(super) struct Reader<'a, P: Schema> {
+    /// Inputs and game messages for the room, in the order the client sent them.
+    pub(super) to_room: mpsc::Sender<FromClient<P>>,
+    /// Game messages allowed per second.
+    pub(super) game_messages: GameMessageBudget,
     pub(super) pongs: mpsc::Sender<Bytes>,
     /// Shared with the room, which reads the acknowledged tick to pick the delta baseline.
     pub(super) shared: Arc<SessionShared>,
     pub(super) last_seq: InputSeq,
     /// The room the session joined.
-    pub(super) room: RoomHandle,
+    pub(super) room: RoomHandle<P>,
     pub(super) format: WireFormat,
     pub(super) rate: MessageRateLimiter,
     pub(super) heard: Heard<'a>,
-    pub(super) ctx: &'a SessionContext,
+    pub(super) ctx: &'a SessionContext<P>,
 }
 
 /// When the client was last heard from, shared by the reader (which writes it) and the
@@ -58,7 +62,7 @@ impl Heard<'_> {
     }
 }
 
-impl Reader<'_> {
+impl<P: Schema> Reader<'_, P> {
     pub(super) async fn run<S>(mut self, stream: &mut WsStream<'_, S>) -> SessionEnd
     where
         S: AsyncRead + AsyncWrite + Unpin,
@@ -97,7 +101,7 @@ impl Reader<'_> {
                     );
                 }
             }
-            let message = match classify(message, self.format, &self.ctx.metrics) {
+            let message = match classify::<P>(message, self.format, &self.ctx.metrics) {
                 Ok(Some(message)) => message,
                 Ok(None) => continue,
                 Err(end) => return end,
@@ -108,8 +112,13 @@ impl Reader<'_> {
                     self.forward_input(input);
                 }
                 ClientMessage::Ack(ack) => self.acknowledge(ack.tick),
+                ClientMessage::Message(message) => {
+                    if let Err(end) = self.forward_message(message) {
+                        return end;
+                    }
+                }
                 ClientMessage::Ping(ping) => {
-                    let pong = ServerMessage::Pong(Pong {
+                    let pong = ServerMessage::<P>::Pong(Pong {
                         client_time_us: ping.client_time_us,
                         server_tick: self.room.current_tick(),
                     });
@@ -140,7 +149,29 @@ impl Reader<'_> {
         }
     }
 
-    fn forward_input(&mut self, input: Input) {
+    /// Forwards a game message. Unlike an input, a message must not be lost, so one the
+    /// budget or the room's queue cannot take ends the session with a clear error.
+    fn forward_message(&mut self, message: P::ClientMessage) -> Result<(), SessionEnd> {
+        let limit = self.ctx.config.max_game_messages_per_second;
+        if !self.game_messages.take(Instant::now()) {
+            return Err(SessionEnd::error(
+                ErrorCode::TooManyMessages,
+                close_code::POLICY_VIOLATION,
+                format!("too many game messages: over {limit} per second"),
+            ));
+        }
+        self.to_room
+            .try_send(FromClient::Message(message))
+            .map_err(|_| {
+                SessionEnd::error(
+                    ErrorCode::TooManyMessages,
+                    close_code::POLICY_VIOLATION,
+                    "too many game messages: the room's queue for this player is full",
+                )
+            })
+    }
+
+    fn forward_input(&mut self, input: Input<P::Input>) {
         // Sequences must increase; a replay or reordering is dropped here so the room never
         // sees it.
         if input.seq <= self.last_seq {
@@ -148,7 +179,7 @@ impl Reader<'_> {
             return;
         }
         self.last_seq = input.seq;
-        if self.inputs.try_send(input).is_err() {
+        if self.to_room.try_send(FromClient::Input(input)).is_err() {
             ServerMetrics::add(&self.ctx.metrics.inputs_dropped, 1);
         }
     }

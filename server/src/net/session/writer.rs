@@ -11,8 +11,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::SinkExt;
+use std::marker::PhantomData;
+
 use ticksync_protocol::codec::decode_server_message;
-use ticksync_protocol::{close_code, EntityId, ErrorCode, WireFormat};
+use ticksync_protocol::{close_code, ErrorCode, PlayerId, Schema, WireFormat};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Message;
@@ -32,8 +34,10 @@ const MAX_FRAMES_PER_FLUSH: usize = 64;
 
 /// The writing half: forwards queued frames, flushing once per batch, until the room says
 /// stop or the socket fails.
-pub(super) struct Writer<'a> {
-    pub(super) entity: EntityId,
+pub(super) struct Writer<'a, P: Schema> {
+    pub(super) player: PlayerId,
+    /// The game schema the frames are of (for the JSON transcoding).
+    pub(super) schema: PhantomData<P>,
     pub(super) format: WireFormat,
     pub(super) metrics: &'a ServerMetrics,
     pub(super) faults: Option<&'a dyn FaultInjector>,
@@ -41,7 +45,7 @@ pub(super) struct Writer<'a> {
     pub(super) ping_every: Duration,
 }
 
-impl Writer<'_> {
+impl<P: Schema> Writer<'_, P> {
     pub(super) async fn run<S>(
         &self,
         sink: &mut WsSink<'_, S>,
@@ -81,13 +85,13 @@ impl Writer<'_> {
                 }
                 if self
                     .faults
-                    .is_some_and(|faults| faults.drop_frame(self.entity, &frame))
+                    .is_some_and(|faults| faults.drop_frame(self.player, &frame))
                 {
                     continue;
                 }
                 let message = match self.format {
                     WireFormat::Bincode => Message::Binary(frame),
-                    WireFormat::Json => match transcode_to_json(frame) {
+                    WireFormat::Json => match transcode_to_json::<P>(frame) {
                         Ok(message) => message,
                         Err(end) => return end,
                     },
@@ -106,10 +110,10 @@ impl Writer<'_> {
 }
 
 /// Re-encodes a bincode frame from the room as a JSON text frame.
-fn transcode_to_json(frame: Bytes) -> Result<Message, SessionEnd> {
+fn transcode_to_json<P: Schema>(frame: Bytes) -> Result<Message, SessionEnd> {
     let internal =
         |detail: String| SessionEnd::error(ErrorCode::Internal, close_code::INTERNAL_ERROR, detail);
-    let message = decode_server_message(&frame)
+    let message = decode_server_message::<P>(&frame)
         .map_err(|error| internal(format!("room frame did not decode: {error}")))?;
     let json = WireFormat::Json
         .encode(&message)
@@ -129,6 +133,12 @@ fn end_for_disconnect(reason: Option<Disconnect>) -> SessionEnd {
             close_code::REPLACED,
             "another connection resumed this player",
         ),
+        Some(Disconnect::Kicked(reason)) => {
+            SessionEnd::error(ErrorCode::Kicked, close_code::KICKED, reason)
+        }
+        Some(Disconnect::RoomEnded(reason)) => {
+            SessionEnd::error(ErrorCode::RoomEnded, close_code::ROOM_ENDED, reason)
+        }
         // The room dropped us without a word: it has stopped.
         Some(Disconnect::ShuttingDown) | None => SessionEnd::going_away(),
     }
