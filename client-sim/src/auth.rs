@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use ticksync_client::url::set_query_parameter;
 use ticksync_protocol::token::{mint, JoinClaims, TokenError};
 use url::Url;
 
@@ -76,19 +77,6 @@ fn add_token(url: &mut Url, secret: &[u8], room: &str, index: usize) -> Result<(
     let token = mint(secret, &claims)?;
     set_query_parameter(url, "token", &token);
     Ok(())
-}
-
-/// Sets query parameter `key` to `value`, replacing any it had and keeping the others.
-fn set_query_parameter(url: &mut Url, key: &str, value: &str) {
-    let kept: Vec<(String, String)> = url
-        .query_pairs()
-        .filter(|(name, _)| name != key)
-        .map(|(name, value)| (name.into_owned(), value.into_owned()))
-        .collect();
-    url.query_pairs_mut()
-        .clear()
-        .extend_pairs(kept)
-        .append_pair(key, value);
 }
 
 #[cfg(test)]

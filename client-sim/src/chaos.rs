@@ -4,23 +4,23 @@
 //! oversized frame, a stall (it stops reading and writing for a few seconds), or a
 //! disconnect (abrupt or clean); after any disconnect, its own or the server's, it
 //! reconnects. What it did and how the server answered is counted in [`ChaosCounters`].
+//!
+//! The mischief is the same for every game; the ordinary inputs come from the game's
+//! [`Bot`] made for behaviour [`crate::bot::CHAOS`].
 
 use std::collections::BTreeMap;
-use std::f32::consts::TAU;
 use std::time::{Duration, Instant};
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
+use ticksync_client::tungstenite::Message;
+use ticksync_client::{Client, ClientError, ClientEvent, ClientOptions, TickSource};
 use ticksync_protocol::codec::MAX_CLIENT_MESSAGE_BYTES;
-use ticksync_protocol::MoveDir;
 use tracing::debug;
 
-use crate::client::{Client, ClientOptions};
-use crate::event::ClientEvent;
+use crate::bot::{Bot, Turn};
 use crate::live::LiveStats;
-use crate::ticker::TickSource;
-use crate::tungstenite::Message;
 
 /// Inputs in one burst: a second's worth at 30 Hz in one go, well past the server's
 /// per-tick input bound, so the bound (not the bot) decides what is applied.
@@ -125,11 +125,6 @@ impl ChaosPlan {
         ChaosAction::Input
     }
 
-    fn direction(&mut self) -> MoveDir {
-        let angle: f32 = self.rng.random_range(0.0..TAU);
-        MoveDir::from_vector(angle.cos(), angle.sin())
-    }
-
     fn garbage(&mut self) -> Vec<u8> {
         let len = self.rng.random_range(1..=MAX_GARBAGE_BYTES);
         (0..len).map(|_| self.rng.random()).collect()
@@ -190,11 +185,13 @@ enum SessionEnd {
 }
 
 /// Runs one chaos bot until `leave_at`: connect, misbehave, reconnect after every
-/// disconnect. Never panics on what the server does; returns what it counted.
-pub async fn run_chaos_bot(
+/// disconnect; its ordinary inputs come from `bot`. Never panics on what the server does;
+/// returns what it counted.
+pub async fn run_chaos_bot<B: Bot>(
     url: &str,
     options: ClientOptions,
     mut plan: ChaosPlan,
+    mut bot: B,
     mut ticks: TickSource,
     leave_at: Instant,
     live: &LiveStats,
@@ -205,7 +202,7 @@ pub async fn run_chaos_bot(
     };
     let reconnect_delay = plan.rates.reconnect_delay;
     while Instant::now() < leave_at {
-        let connect = Client::connect(url, options.clone());
+        let connect = Client::<B::Schema>::connect(url, options.clone());
         let mut client = match tokio::time::timeout_at(leave_at.into(), connect).await {
             Err(_run_over) => break,
             Ok(Err(error)) => {
@@ -221,7 +218,13 @@ pub async fn run_chaos_bot(
         }
         counters.connects += 1;
         live.connected();
-        let end = session(&mut client, &mut plan, &mut ticks, leave_at, &mut counters).await;
+        bot.on_welcome(client.welcome());
+        let mut chaos = Chaos {
+            plan: &mut plan,
+            bot: &mut bot,
+            counters: &mut counters,
+        };
+        let end = chaos.session(&mut client, &mut ticks, leave_at).await;
         live.gone();
         match end {
             SessionEnd::RunOver => {
@@ -242,81 +245,115 @@ async fn pause_until(delay: Duration, leave_at: Instant) {
     tokio::time::sleep_until(until.into()).await;
 }
 
-async fn session(
-    client: &mut Client,
-    plan: &mut ChaosPlan,
-    ticks: &mut TickSource,
-    leave_at: Instant,
-    counters: &mut ChaosCounters,
-) -> SessionEnd {
-    loop {
-        tokio::select! {
-            _ = ticks.tick() => {
-                let now = Instant::now();
-                if now >= leave_at {
-                    return SessionEnd::RunOver;
-                }
-                let action = plan.next_action();
-                let sent = match action {
-                    ChaosAction::Input => client.send_input(plan.direction(), 0).await.map(drop),
-                    ChaosAction::Burst => {
-                        counters.bursts += 1;
-                        let mut result = Ok(());
-                        for _ in 0..BURST_INPUTS {
-                            result = client.send_input(plan.direction(), 0).await.map(drop);
-                            if result.is_err() {
-                                break;
-                            }
-                        }
-                        result
+/// One connection's worth of a chaos bot.
+struct Chaos<'a, B: Bot> {
+    plan: &'a mut ChaosPlan,
+    bot: &'a mut B,
+    counters: &'a mut ChaosCounters,
+}
+
+impl<B: Bot> Chaos<'_, B> {
+    async fn session(
+        &mut self,
+        client: &mut Client<B::Schema>,
+        ticks: &mut TickSource,
+        leave_at: Instant,
+    ) -> SessionEnd {
+        loop {
+            tokio::select! {
+                _ = ticks.tick() => {
+                    let now = Instant::now();
+                    if now >= leave_at {
+                        return SessionEnd::RunOver;
                     }
-                    ChaosAction::Garbage => {
-                        counters.garbage_frames += 1;
-                        client.send_raw(Message::Binary(plan.garbage().into())).await
-                    }
-                    ChaosAction::Oversized => {
-                        counters.oversized_frames += 1;
-                        let frame = vec![0xA5; MAX_CLIENT_MESSAGE_BYTES * OVERSIZE_FACTOR];
-                        client.send_raw(Message::Binary(frame.into())).await
-                    }
-                    ChaosAction::Stall(pause) => {
-                        counters.stalls += 1;
-                        // Neither reading nor writing: the server's queue for us fills up.
-                        pause_until(pause, leave_at).await;
-                        Ok(())
-                    }
-                    ChaosAction::Disconnect { abrupt } => {
-                        counters.disconnects += 1;
+                    let action = self.plan.next_action();
+                    if let ChaosAction::Disconnect { abrupt } = action {
+                        self.counters.disconnects += 1;
                         if !abrupt {
                             let _ = client.close().await;
                         }
                         return SessionEnd::Dropped;
                     }
-                };
-                if sent.is_err() {
-                    // The connection is gone; read how it ended, briefly.
-                    let closed = tokio::time::timeout(LEAVE_GRACE, drain_to_close(client)).await;
-                    counters.server_closed(closed.ok().flatten());
-                    return SessionEnd::ServerClosed;
+                    if self.act(client, action, now, leave_at).await.is_err() {
+                        // The connection is gone; read how it ended, briefly.
+                        let closed = tokio::time::timeout(LEAVE_GRACE, drain_to_close(client)).await;
+                        self.counters.server_closed(closed.ok().flatten());
+                        return SessionEnd::ServerClosed;
+                    }
                 }
+                event = client.next_event() => match event {
+                    Some(ClientEvent::Closed { code, .. }) => {
+                        self.counters.server_closed(code);
+                        return SessionEnd::ServerClosed;
+                    }
+                    None => {
+                        self.counters.server_closed(None);
+                        return SessionEnd::ServerClosed;
+                    }
+                    Some(ClientEvent::Message(message)) => self.bot.on_message(&message),
+                    Some(ClientEvent::Snapshot(snapshot)) => {
+                        self.bot.on_snapshot(&snapshot, client.view());
+                    }
+                    Some(_) => {}
+                },
             }
-            event = client.next_event() => match event {
-                Some(ClientEvent::Closed { code, .. }) => {
-                    counters.server_closed(code);
-                    return SessionEnd::ServerClosed;
+        }
+    }
+
+    /// Does one tick's `action` (anything but a disconnect).
+    async fn act(
+        &mut self,
+        client: &mut Client<B::Schema>,
+        action: ChaosAction,
+        now: Instant,
+        leave_at: Instant,
+    ) -> Result<(), ClientError> {
+        match action {
+            ChaosAction::Input => self.send_input(client, now).await,
+            ChaosAction::Burst => {
+                self.counters.bursts += 1;
+                for _ in 0..BURST_INPUTS {
+                    self.send_input(client, now).await?;
                 }
-                None => {
-                    counters.server_closed(None);
-                    return SessionEnd::ServerClosed;
-                }
-                Some(_) => {}
-            },
+                Ok(())
+            }
+            ChaosAction::Garbage => {
+                self.counters.garbage_frames += 1;
+                client
+                    .send_raw(Message::Binary(self.plan.garbage().into()))
+                    .await
+            }
+            ChaosAction::Oversized => {
+                self.counters.oversized_frames += 1;
+                let frame = vec![0xA5; MAX_CLIENT_MESSAGE_BYTES * OVERSIZE_FACTOR];
+                client.send_raw(Message::Binary(frame.into())).await
+            }
+            ChaosAction::Stall(pause) => {
+                self.counters.stalls += 1;
+                // Neither reading nor writing: the server's queue for us fills up.
+                pause_until(pause, leave_at).await;
+                Ok(())
+            }
+            ChaosAction::Disconnect { .. } => Ok(()),
+        }
+    }
+
+    /// The game bot's ordinary input; an `Ack` when it has none.
+    async fn send_input(
+        &mut self,
+        client: &mut Client<B::Schema>,
+        now: Instant,
+    ) -> Result<(), ClientError> {
+        let input = self.bot.next_input(&Turn::of(client, now));
+        match input {
+            Some(input) => client.send_input(input).await.map(drop),
+            None => client.send_ack().await.map(drop),
         }
     }
 }
 
 /// Reads until the close, returning its code.
-async fn drain_to_close(client: &mut Client) -> Option<u16> {
+async fn drain_to_close<S: ticksync_protocol::Schema>(client: &mut Client<S>) -> Option<u16> {
     while let Some(event) = client.next_event().await {
         if let ClientEvent::Closed { code, .. } = event {
             return code;

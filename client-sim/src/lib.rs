@@ -1,53 +1,43 @@
-//! ticksync's client side: a client library for Rust game clients and tests, and the bot
-//! swarm that load-tests a server with it.
+//! The ticksync bot swarm: load-tests a server running any game with N bots, through the
+//! Rust client library (`ticksync-client`), and reports what they measured.
 //!
-//! - [`Client`]: connect with the protocol's subprotocol, `Hello` → `Welcome`, send
-//!   sequenced inputs that acknowledge the last snapshot applied, read [`ClientEvent`]s;
-//!   input→ack latency, traffic and desyncs are measured as it goes.
-//! - [`ViewStore`]: applies delta snapshots against the views the client acknowledged and
-//!   checks them against the server's checksum; [`Client::view`] is the result.
-//! - [`ClientHandler`] and [`run_client`]: the same as callbacks.
-//! - [`ArenaBot`], [`run_swarm`], [`SwarmReport`]: N bots playing the "arena" scenario on one
-//!   runtime, and the figures they measured; [`Mix`] of [`Behaviour`]s (random-walk,
-//!   circle, idle, [`chaos`]), a connect [`ramp`], release [`gates`], join tokens
-//!   ([`auth`]), TLS ([`tls`]), frame tracing ([`mod@trace`]) and live [`progress`].
+//! - [`Bot`] and [`BotFactory`]: the seam a game implements — what a bot sends each tick,
+//!   what it makes of the game's messages, which figures of its own it reports — and the
+//!   behaviours `--mix` can name. [`arena`] holds the arena's bots (random-walk, circle,
+//!   idle), the stock binary's game.
+//! - [`run_swarm_with`] (any game) and [`run_swarm`] (the arena), [`SwarmConfig`],
+//!   [`SwarmReport`]: N bots on one runtime, driven by [`BotDriver`], and the figures they
+//!   measured; a [`Mix`] of behaviours, [`chaos`] bots for every game, a connect [`ramp`],
+//!   release [`gates`], join tokens ([`auth`]), live [`progress`].
 
+pub mod arena;
 pub mod auth;
 pub mod behaviour;
 pub mod bot;
 pub mod chaos;
-pub mod client;
-pub mod error;
-pub mod event;
+pub mod driver;
 pub mod fdlimit;
 pub mod gates;
-pub mod handler;
-pub mod latency;
 pub mod live;
 pub mod progress;
 pub mod ramp;
 pub mod report;
-pub mod stats;
 pub mod swarm;
-pub mod ticker;
-pub mod tls;
-pub mod trace;
-pub mod view;
 
-pub use behaviour::{Behaviour, Mix, MixError};
-pub use bot::{ArenaBot, BotSteering, CircleSteering, Steering};
+pub use arena::{ArenaBot, ArenaBots};
+pub use behaviour::{Mix, MixError};
+pub use bot::{Bot, BotFactory, Turn, CHAOS};
 pub use chaos::{ChaosCounters, ChaosRates};
-pub use client::{Client, ClientOptions};
-pub use error::{ClientError, ConnectFailure};
-pub use event::{ClientEvent, CloseInfo};
+pub use driver::{BotDeparture, BotDriver};
 pub use gates::{GateViolation, Gates};
-pub use handler::{run_client, ClientHandler};
-pub use latency::{AckLatencyTracker, SharedLatency};
 pub use report::SwarmReport;
-pub use stats::ClientCounters;
-pub use swarm::{run_swarm, SwarmConfig};
-pub use ticker::{TickHub, TickSource};
-pub use tls::{tls_config, TlsConfig, TlsTrust};
-/// The WebSocket library, re-exported for [`Client::send_raw`].
-pub use tokio_tungstenite::tungstenite;
-pub use view::{DesyncReason, ViewStore};
+pub use swarm::{run_swarm_with, SwarmConfig, SwarmError};
+/// The client library the swarm is built on, re-exported for callers that drive a client
+/// next to a swarm.
+pub use ticksync_client as client;
+pub use ticksync_client::{tls_config, TlsConfig, TlsTrust};
+
+/// Runs a swarm of arena bots: [`run_swarm_with`] with [`ArenaBots`].
+pub async fn run_swarm(config: SwarmConfig) -> Result<SwarmReport, SwarmError> {
+    run_swarm_with(config, ArenaBots).await
+}

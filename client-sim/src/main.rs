@@ -13,7 +13,9 @@ use ticksync_protocol::WireFormat;
 use ticksync_sim::fdlimit::ensure_open_files;
 use ticksync_sim::progress::ProgressMode;
 use ticksync_sim::swarm::{DEFAULT_MAX_CONCURRENT_HANDSHAKES, DEFAULT_SEED};
-use ticksync_sim::{run_swarm, tls_config, Gates, Mix, SwarmConfig, TlsTrust};
+use ticksync_sim::{
+    run_swarm_with, tls_config, ArenaBots, BotFactory, Gates, Mix, SwarmConfig, TlsTrust,
+};
 use tracing_subscriber::EnvFilter;
 
 /// Exit status when a release gate (`--max-*`) is violated, distinct from 1 (the run
@@ -42,9 +44,10 @@ struct Args {
     #[arg(long, default_value_t = 10)]
     bots: usize,
 
-    /// Behaviours by percentage, e.g. `random-walk=90,chaos=10`. Behaviours: random-walk
-    /// (the arena bot), circle, idle (acks snapshots, sends no input), chaos (disconnects,
-    /// bursts, garbage and oversized frames, stalls). A lone name means 100 %.
+    /// Behaviours by percentage, e.g. `random-walk=90,chaos=10`. The arena's behaviours:
+    /// random-walk (the arena bot), circle, idle (acks snapshots, sends no input); and for
+    /// every game chaos (disconnects, bursts, garbage and oversized frames, stalls). A lone
+    /// name means 100 %.
     #[arg(long, default_value = "random-walk=100")]
     mix: Mix,
 
@@ -145,6 +148,9 @@ fn main() -> anyhow::Result<ExitCode> {
 
     ensure_open_files(args.bots).context("checking the open-file limit")?;
     let config = swarm_config(&args)?;
+    let bots = ArenaBots;
+    // Checked before the runtime starts, so a typo in --mix is a usage error at once.
+    config.mix.resolve(bots.behaviours()).context("--mix")?;
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     if let Some(threads) = args.threads {
         runtime.worker_threads(threads.max(1));
@@ -153,7 +159,7 @@ fn main() -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the runtime")?;
-    let report = runtime.block_on(run_swarm(config));
+    let report = runtime.block_on(run_swarm_with(config, bots))?;
     println!("{report}");
 
     if let Some(path) = &args.json {

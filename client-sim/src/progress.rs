@@ -11,8 +11,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::latency::SharedLatency;
 use crate::live::{LiveSnapshot, LiveStats};
+use ticksync_client::SharedLatency;
 
 /// How often the bar redraws: smooth enough to watch, cheap enough to ignore.
 pub const BAR_INTERVAL: Duration = Duration::from_millis(250);

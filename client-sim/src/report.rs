@@ -2,9 +2,10 @@
 //! for people. Per-bot rates are averaged over the bots that connected, each over its own
 //! measured window (welcome → leave, or → disconnect), so a slow ramp does not dilute them.
 //!
-//! The top-level figures describe the honest bots (random-walk, circle, idle); what the
+//! The top-level figures describe the honest bots (every behaviour but chaos); what the
 //! chaos bots did is in the nested `chaos` object, so misbehaviour on purpose never reads
-//! as a server fault.
+//! as a server fault. The game's own figures (its bots' [`crate::Bot::counters`], summed
+//! over honest bots) are in `game_counters`.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -13,9 +14,9 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
+use ticksync_client::{ClientCounters, ConnectFailure};
+
 use crate::chaos::ChaosCounters;
-use crate::error::ConnectFailure;
-use crate::stats::ClientCounters;
 
 /// What one bot of a swarm ended with.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -71,6 +72,9 @@ pub struct SwarmReport {
     pub duration_s: f64,
     /// What the chaos bots did and how the server answered.
     pub chaos: ChaosCounters,
+    /// The game's own figures by name (shots, hits, events seen…), summed over honest
+    /// bots; empty for a game whose bots count nothing.
+    pub game_counters: BTreeMap<String, u64>,
 }
 
 impl SwarmReport {
@@ -129,6 +133,7 @@ impl SwarmReport {
             tick_gaps: connected.iter().map(|o| o.counters.tick_gaps).sum(),
             duration_s: duration.as_secs_f64(),
             chaos,
+            game_counters: BTreeMap::new(),
         }
     }
 }
@@ -177,6 +182,17 @@ impl fmt::Display for SwarmReport {
             "input→ack latency p99",
             ms(self.ack_latency_p99_ms)
         )?;
+        if !self.game_counters.is_empty() {
+            writeln!(f)?;
+            write!(
+                f,
+                "  game counters (honest bots, total and per connected bot)"
+            )?;
+            for (name, total) in &self.game_counters {
+                let per_bot = *total as f64 / self.bots_connected.max(1) as f64;
+                write!(f, "\n  {name:<28} {total} ({per_bot:.1} / bot)")?;
+            }
+        }
         let chaos = &self.chaos;
         if chaos.bots > 0 {
             writeln!(f)?;
@@ -210,7 +226,7 @@ impl fmt::Display for SwarmReport {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::latency::latency_histogram;
+    use ticksync_client::latency::latency_histogram;
 
     /// A plausible report, for tests of what consumes reports.
     pub(crate) fn sample_report() -> SwarmReport {
@@ -318,8 +334,9 @@ pub(crate) mod tests {
             ..ChaosCounters::default()
         };
         chaos.server_closes.insert("1009".into(), 1);
-        let report =
+        let mut report =
             SwarmReport::from_outcomes(0, &[], chaos, &latency_histogram(), Duration::from_secs(1));
+        report.game_counters.insert("kills".into(), 7);
         let json = serde_json::to_value(&report).unwrap();
         let mut keys: Vec<&str> = json
             .as_object()
@@ -342,6 +359,7 @@ pub(crate) mod tests {
                 "disconnects",
                 "downlink_bytes_per_bot_per_s",
                 "duration_s",
+                "game_counters",
                 "reconnects",
                 "snapshots_per_bot_per_s",
                 "tick_gaps",
@@ -371,6 +389,8 @@ pub(crate) mod tests {
             ]
         );
         assert_eq!(json["chaos"]["server_closes"]["1009"], 1);
+        assert_eq!(json["game_counters"]["kills"], 7);
+        assert!(report.to_string().contains("kills"), "{report}");
         assert!(report.to_string().contains("chaos bots (1"));
         assert!(report.to_string().contains("bots connected"));
         assert!(report.to_string().contains("desyncs"));

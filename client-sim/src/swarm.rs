@@ -1,35 +1,38 @@
-//! The bot swarm: N bots as tasks on the caller's tokio runtime (no thread and no timer per
-//! bot: a shared [`TickHub`] ticks them all), connected along a ramp, played for a fixed
-//! duration, then asked to leave; their outcomes are merged into a [`SwarmReport`].
+//! The bot swarm: N bots of any game (a [`BotFactory`]) as tasks on the caller's tokio
+//! runtime (no thread and no timer per bot: a shared [`TickHub`] ticks them all), connected
+//! along a ramp, played for a fixed duration, then asked to leave; their outcomes are merged
+//! into a [`SwarmReport`]. Generic over the factory, so each game's swarm is monomorphized.
 //!
-//! Honest bots (random-walk, circle, idle) reconnect after an unexplained disconnect and
-//! are what the report's top level describes; chaos bots ([`crate::chaos`]) are counted
-//! apart. Latencies go into one [`SharedLatency`] rather than a histogram per bot, so 10,000
+//! Honest bots (every behaviour but chaos) reconnect after an unexplained disconnect and
+//! are what the report's top level describes, their [`Bot::counters`] summed in its
+//! `game_counters`; chaos bots ([`crate::chaos`]) are counted apart. Latencies go into one [`SharedLatency`] rather than a histogram per bot, so 10,000
 //! bots cost tens of MB, not GB.
 
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
+use ticksync_client::{
+    Client, ClientError, ClientOptions, ConnectFailure, SharedLatency, TickHub, TlsConfig,
+    DEFAULT_HANDSHAKE_TIMEOUT,
+};
 use ticksync_protocol::{ErrorCode, WireFormat};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tracing::{debug, info, warn};
 
 use crate::auth::{bot_player_id, bot_url};
-use crate::behaviour::{Behaviour, Mix};
-use crate::bot::{ArenaBot, BotSteering, CircleSteering, Steering};
+use crate::behaviour::{is_honest, Mix, MixError};
+use crate::bot::{Bot, BotFactory, CHAOS};
 use crate::chaos::{run_chaos_bot, ChaosCounters, ChaosPlan, ChaosRates};
-use crate::client::{Client, ClientOptions, DEFAULT_HANDSHAKE_TIMEOUT};
-use crate::error::{ClientError, ConnectFailure};
-use crate::latency::SharedLatency;
+use crate::driver::BotDriver;
 use crate::live::LiveStats;
 use crate::progress::{spawn_progress, ProgressMode};
 use crate::ramp::connect_offset;
 use crate::report::{BotOutcome, SwarmReport};
-use crate::ticker::TickHub;
-use crate::tls::TlsConfig;
 
 /// Handshakes in flight at once. Bounding them ramps a large swarm in instead of landing
 /// every connect on the server's accept queue in the same millisecond (which overflows the
@@ -89,7 +92,8 @@ pub struct SwarmConfig {
     /// [`ClientOptions::snapshot_loss`]); 0.0 for a normal run. Bot `i`'s loss RNG is
     /// seeded with `seed` rotated by 32 bits, XOR `i`, independent of its steering.
     pub snapshot_loss: f64,
-    /// Which behaviours, in which proportions.
+    /// Which behaviours, in which proportions; the default: every bot the game's default
+    /// behaviour.
     pub mix: Mix,
     /// How often chaos bots misbehave.
     pub chaos: ChaosRates,
@@ -111,8 +115,8 @@ pub struct SwarmConfig {
 }
 
 impl SwarmConfig {
-    /// A run of `bots` random-walk bots against `url` for `duration`, with default seed
-    /// and limits, no ramp, no TLS, no tokens and no progress display.
+    /// A run of `bots` bots of the game's default behaviour against `url` for `duration`,
+    /// with default seed and limits, no ramp, no TLS, no tokens and no progress display.
     pub fn new(url: impl Into<String>, bots: usize, duration: Duration) -> Self {
         SwarmConfig {
             url: url.into(),
@@ -137,8 +141,12 @@ impl SwarmConfig {
 }
 
 /// What every bot task shares.
-struct Shared {
+struct Shared<F> {
     config: SwarmConfig,
+    factory: F,
+    /// Set once a refused upgrade's reason has been logged: a whole swarm refused for the
+    /// same reason (another game, another schema) says so once, not once per bot.
+    rejection_logged: AtomicBool,
     started: Instant,
     leave_at: Instant,
     handshakes: Semaphore,
@@ -152,18 +160,37 @@ struct Shared {
 
 /// What one bot task ends with.
 enum BotResult {
-    Honest(BotOutcome),
+    /// An honest bot's outcome and its game counters.
+    Honest(BotOutcome, Vec<(&'static str, u64)>),
     Chaos(ChaosCounters),
 }
 
-/// Runs the swarm to completion and reports what it measured. Failures of individual bots
-/// are counted in the report, never returned as errors.
-pub async fn run_swarm(config: SwarmConfig) -> SwarmReport {
+/// Why a swarm could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SwarmError {
+    #[error("--mix: {0}")]
+    Mix(#[from] MixError),
+}
+
+/// Runs a swarm of `factory`'s bots to completion and reports what it measured. Failures of
+/// individual bots are counted in the report, never returned as errors; only a mix the
+/// game's bots do not know is.
+pub async fn run_swarm_with<F: BotFactory>(
+    config: SwarmConfig,
+    factory: F,
+) -> Result<SwarmReport, SwarmError> {
     let started = Instant::now();
-    let behaviours = config.mix.assign(config.bots);
-    let honest_bots = behaviours.iter().filter(|b| b.is_honest()).count();
-    info!(bots = config.bots, mix = %config.mix, url = %config.url, duration = ?config.duration, "starting swarm");
+    let mix = config.mix.resolve(factory.behaviours())?;
+    let behaviours: Vec<String> = mix
+        .assign(config.bots)
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    let honest_bots = behaviours.iter().filter(|b| is_honest(b)).count();
+    info!(bots = config.bots, %mix, url = %config.url, duration = ?config.duration, "starting swarm");
     let shared = Arc::new(Shared {
+        factory,
+        rejection_logged: AtomicBool::new(false),
         started,
         leave_at: started + config.duration,
         handshakes: Semaphore::new(config.max_concurrent_handshakes.max(1)),
@@ -186,9 +213,16 @@ pub async fn run_swarm(config: SwarmConfig) -> SwarmReport {
     }
     let mut outcomes = Vec::with_capacity(honest_bots);
     let mut chaos = ChaosCounters::default();
+    let mut game_counters: BTreeMap<String, u64> = BTreeMap::new();
     while let Some(joined) = tasks.join_next().await {
         match joined {
-            Ok(BotResult::Honest(outcome)) => outcomes.push(outcome),
+            Ok(BotResult::Honest(outcome, counters)) => {
+                outcomes.push(outcome);
+                for (name, value) in counters {
+                    let total = game_counters.entry(name.to_owned()).or_default();
+                    *total = total.saturating_add(value);
+                }
+            }
             Ok(BotResult::Chaos(counters)) => chaos.merge(&counters),
             Err(error) => {
                 // A panicking bot is a bug in this crate; count it as a failure, not a crash.
@@ -201,22 +235,31 @@ pub async fn run_swarm(config: SwarmConfig) -> SwarmReport {
         progress.finish().await;
     }
     let latency = shared.latency.merged();
-    let report =
+    let mut report =
         SwarmReport::from_outcomes(honest_bots, &outcomes, chaos, &latency, started.elapsed());
+    report.game_counters = game_counters;
     info!(connected = report.bots_connected, "swarm finished");
-    report
+    Ok(report)
 }
 
 /// One bot's life: wait for its place on the ramp, then play its behaviour.
-async fn run_bot(shared: Arc<Shared>, index: usize, behaviour: Behaviour) -> BotResult {
+async fn run_bot<F: BotFactory>(
+    shared: Arc<Shared<F>>,
+    index: usize,
+    behaviour: String,
+) -> BotResult {
     let config = &shared.config;
     let start_at = shared.started + connect_offset(index, config.ramp);
-    let nothing = || match behaviour {
-        Behaviour::Chaos => BotResult::Chaos(ChaosCounters {
-            bots: 1,
-            ..ChaosCounters::default()
-        }),
-        _ => BotResult::Honest(BotOutcome::default()),
+    let chaotic = !is_honest(&behaviour);
+    let nothing = || {
+        if chaotic {
+            BotResult::Chaos(ChaosCounters {
+                bots: 1,
+                ..ChaosCounters::default()
+            })
+        } else {
+            BotResult::Honest(BotOutcome::default(), Vec::new())
+        }
     };
     if start_at >= shared.leave_at {
         debug!(bot = index, "the ramp reaches this bot after the run ends");
@@ -244,15 +287,17 @@ async fn run_bot(shared: Arc<Shared>, index: usize, behaviour: Behaviour) -> Bot
             return nothing();
         }
     };
-    let latency = match behaviour {
-        Behaviour::Chaos => &shared.chaos_latency,
-        _ => &shared.latency,
+    let latency = if chaotic {
+        &shared.chaos_latency
+    } else {
+        &shared.latency
     };
     let seed = config.seed;
+    let bot = shared.factory.bot(&behaviour, seed, index);
     let options = ClientOptions {
         handshake_timeout: config.connect_timeout,
         read_buffer_bytes: SWARM_READ_BUFFER_BYTES,
-        ack_every_snapshot: behaviour == Behaviour::Idle,
+        ack_every_snapshot: !bot.sends_inputs(),
         snapshot_loss: config.snapshot_loss,
         loss_seed: config.seed.rotate_left(32) ^ index as u64,
         tls: config.tls.clone(),
@@ -261,36 +306,40 @@ async fn run_bot(shared: Arc<Shared>, index: usize, behaviour: Behaviour) -> Bot
         format: config.format,
         ..ClientOptions::named(bot_player_id(index))
     };
-    let steering = match behaviour {
-        Behaviour::RandomWalk => Steering::RandomWalk(BotSteering::new(seed, index as u64)),
-        Behaviour::Circle => Steering::Circle(CircleSteering::new(seed, index as u64)),
-        Behaviour::Idle => Steering::Idle,
-        Behaviour::Chaos => {
-            let plan = ChaosPlan::new(config.chaos.clone(), seed.rotate_left(16) ^ index as u64);
-            // Chaos bots tick at the arena rate until they learn the server's; the shared
-            // ticker for it exists already once any honest bot is in.
-            let ticks = shared.ticks.subscribe(ARENA_TICK_RATE_HZ);
-            let counters =
-                run_chaos_bot(&url, options, plan, ticks, shared.leave_at, &shared.live).await;
-            return BotResult::Chaos(counters);
-        }
-    };
-    BotResult::Honest(run_honest_bot(&shared, index, &url, options, steering).await)
+    if behaviour == CHAOS {
+        let plan = ChaosPlan::new(config.chaos.clone(), seed.rotate_left(16) ^ index as u64);
+        // Chaos bots act at a fixed rate, whatever the server's; the shared ticker for it
+        // exists already once any honest bot of a 30 Hz game is in.
+        let ticks = shared.ticks.subscribe(CHAOS_TICK_RATE_HZ);
+        let counters = run_chaos_bot(
+            &url,
+            options,
+            plan,
+            bot,
+            ticks,
+            shared.leave_at,
+            &shared.live,
+        )
+        .await;
+        return BotResult::Chaos(counters);
+    }
+    let mut driver = BotDriver::new(bot, shared.leave_at).report_to(Arc::clone(&shared.live));
+    let outcome = run_honest_bot(&shared, index, &url, options, &mut driver).await;
+    BotResult::Honest(outcome, driver.bot().counters())
 }
 
-/// The arena's tick rate (ARCHITECTURE.md §4), at which chaos bots act.
-const ARENA_TICK_RATE_HZ: u16 = 30;
+/// The rate at which chaos bots act: the arena's (ARCHITECTURE.md §4).
+const CHAOS_TICK_RATE_HZ: u16 = 30;
 
 /// Plays an honest bot until the run ends, reconnecting after unexplained disconnects.
-async fn run_honest_bot(
-    shared: &Shared,
+async fn run_honest_bot<F: BotFactory>(
+    shared: &Shared<F>,
     index: usize,
     url: &str,
     options: ClientOptions,
-    steering: Steering,
+    bot: &mut BotDriver<F::Bot>,
 ) -> BotOutcome {
     let leave_at = shared.leave_at;
-    let mut bot = ArenaBot::with_steering(steering, leave_at).report_to(Arc::clone(&shared.live));
     let mut outcome = BotOutcome::default();
     let mut options = options;
     let mut backoff_rng = SmallRng::seed_from_u64(index as u64 ^ 0xB0FF);
@@ -302,12 +351,17 @@ async fn run_honest_bot(
             let Ok(_permit) = shared.handshakes.acquire().await else {
                 return outcome;
             };
-            Client::connect(url, options.clone()).await
+            Client::<<F::Bot as Bot>::Schema>::connect(url, options.clone()).await
         };
         let mut client = match connected {
             Ok(client) => client,
             Err(error) => {
                 debug!(bot = index, %error, "bot could not connect");
+                if let ClientError::UpgradeRejected { .. } = &error {
+                    if !shared.rejection_logged.swap(true, Ordering::Relaxed) {
+                        warn!(bot = index, %error, "the server refused a bot's connection");
+                    }
+                }
                 if !outcome.connected {
                     outcome.connect_failure = Some(ConnectFailure::of(&error));
                 }
@@ -345,7 +399,7 @@ async fn run_honest_bot(
         // closes.
         let run = tokio::time::timeout_at(
             (leave_at + LEAVE_GRACE).into(),
-            client.run_with_ticks(&mut bot, ticks),
+            client.run_with_ticks(bot, ticks),
         )
         .await;
         shared.live.gone();

@@ -1,274 +1,47 @@
-//! The client library and the swarm against a minimal in-process stand-in for the server:
-//! it checks the subprotocol, answers `Hello`, and every tick sends a snapshot acking the
-//! last input — a delta against the latest tick the client acknowledged while that is in its
-//! one-second history, a full snapshot otherwise, as the real server does. It answers `Ping`
-//! and closes on `Leave`. It exists to test this crate's side of the protocol on its own;
-//! the real server is exercised end to end in the workspace's `tests/`.
+//! The client library and the swarm against the in-process mock server of `mock/`: the
+//! handshake, inputs and their acks, deltas rebuilding the mock's world, desyncs, loss,
+//! acknowledgement policies, game messages, a refused upgrade, and swarms of arena bots,
+//! chaos bots and a bot of a test's own.
 
-use std::collections::VecDeque;
+mod mock;
+
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
-use ticksync_protocol::codec::{decode_client_message, encode};
-use ticksync_protocol::delta::{diff, Delta};
-use ticksync_protocol::replicated::view_checksum;
-use ticksync_protocol::{
-    close_code, ClientMessage, EntityId, EntityState, ErrorCode, ErrorMessage, MoveDir, Pong,
-    ServerMessage, Snapshot, Tick, Welcome, WorldSize, SUBPROTOCOL_BINCODE,
-};
-use ticksync_sim::tungstenite::handshake::server::{ErrorResponse, Request, Response};
-use ticksync_sim::tungstenite::protocol::frame::coding::CloseCode;
-use ticksync_sim::tungstenite::protocol::CloseFrame;
-use ticksync_sim::tungstenite::Message;
+use mock::*;
+use ticksync_arena::{ArenaInput, ArenaSchema, MoveDir};
+use ticksync_protocol::sync::DesyncReason;
+use ticksync_protocol::testing::TokenSchema;
+use ticksync_protocol::{close_code, ErrorCode, Snapshot, Tick};
+use ticksync_sim::client::tungstenite::Message;
+use ticksync_sim::client::{ClientError, ClientEvent, ClientOptions};
 use ticksync_sim::{
-    run_swarm, ChaosRates, Client, ClientError, ClientEvent, ClientOptions, DesyncReason, Mix,
-    SwarmConfig,
+    run_swarm, run_swarm_with, Bot, BotFactory, ChaosRates, Mix, SwarmConfig, Turn,
 };
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
-const TICK_RATE_HZ: u16 = 30;
-/// A player with this name is refused, to test the refusal path.
-const REFUSED_NAME: &str = "refuse-me";
-/// A player with this name gets a wrong checksum in the snapshot of [`CORRUPT_TICK`].
-const CORRUPTED_NAME: &str = "corrupt-me";
-const CORRUPT_TICK: Tick = 5;
-/// Ticks of views the mock keeps as possible baselines: one second, like the server.
-const HISTORY_TICKS: usize = TICK_RATE_HZ as usize;
-/// An entity that walks along y at constant speed: dead reckoning predicts it exactly.
-const WALKER: EntityId = EntityId(1000);
-/// An entity that exists for ten ticks out of twenty: created and removed over and over.
-const BLINKER: EntityId = EntityId(1001);
+type Client = ticksync_sim::client::Client<ArenaSchema>;
 
-async fn start_mock_server() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let mut next_id = 1;
-        loop {
-            let (stream, _) = listener.accept().await.unwrap();
-            tokio::spawn(serve(stream, next_id));
-            next_id += 1;
-        }
-    });
-    format!("ws://{addr}/ws")
-}
-
-fn binary(message: &ServerMessage) -> Message {
-    Message::Binary(encode(message).unwrap().into())
-}
-
-#[allow(clippy::result_large_err)] // the signature is tungstenite's callback type
-fn check_subprotocol(request: &Request, mut response: Response) -> Result<Response, ErrorResponse> {
-    let offered = request
-        .headers()
-        .get("sec-websocket-protocol")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    assert!(offered.split(',').any(|p| p.trim() == SUBPROTOCOL_BINCODE));
-    response.headers_mut().insert(
-        "sec-websocket-protocol",
-        SUBPROTOCOL_BINCODE.parse().unwrap(),
-    );
-    Ok(response)
-}
-
-/// One client's world and what the mock remembers of it to encode deltas.
-struct MockReplication {
-    player: EntityState,
-    /// The views sent, oldest first, at most [`HISTORY_TICKS`].
-    history: VecDeque<(Tick, Vec<EntityState>)>,
-    /// The latest tick the client acknowledged (0: none).
-    acked: Tick,
-}
-
-impl MockReplication {
-    fn new(id: u32) -> Self {
-        MockReplication {
-            player: EntityState {
-                id: EntityId(id),
-                x: 0,
-                y: 0,
-                vx: 0,
-                vy: 0,
-                heading: 0,
-            },
-            history: VecDeque::new(),
-            acked: 0,
-        }
-    }
-
-    fn on_ack(&mut self, tick: Tick) {
-        assert!(
-            tick >= self.acked,
-            "acks never go back: {tick} < {}",
-            self.acked
-        );
-        self.acked = tick;
-    }
-
-    fn on_input(&mut self, move_dir: MoveDir) {
-        self.player.vx = i16::from(move_dir.x);
-        self.player.vy = i16::from(move_dir.y);
-    }
-
-    fn world(&mut self, tick: Tick) -> Vec<EntityState> {
-        self.player.x += i32::from(self.player.vx);
-        self.player.y += i32::from(self.player.vy);
-        let t = tick as i32;
-        let mut view = vec![
-            self.player,
-            EntityState {
-                id: WALKER,
-                x: 500,
-                y: 7 * t,
-                vx: 0,
-                vy: 7,
-                heading: 16384,
-            },
-        ];
-        if (tick / 10) % 2 == 0 {
-            view.push(EntityState {
-                id: BLINKER,
-                x: t,
-                y: -t,
-                vx: 0,
-                vy: 0,
-                heading: 0,
-            });
-        }
-        view.sort_by_key(|e| e.id);
-        view
-    }
-
-    /// The snapshot of `tick`: a delta against the acknowledged view if still in history.
-    fn snapshot(&mut self, tick: Tick, last_input_seq: u32) -> Snapshot {
-        let view = self.world(tick);
-        let acked = self.acked;
-        let baseline = self.history.iter().find(|(t, _)| *t == acked && acked != 0);
-        let mut delta = Delta::default();
-        let baseline_tick = match baseline {
-            Some((baseline_tick, baseline)) => {
-                diff(baseline, &view, tick - baseline_tick, &mut delta);
-                *baseline_tick
-            }
-            None => {
-                delta.created = view.clone();
-                0
-            }
-        };
-        let checksum = view_checksum(&view);
-        self.history.push_back((tick, view));
-        if self.history.len() > HISTORY_TICKS {
-            self.history.pop_front();
-        }
-        Snapshot {
-            tick,
-            baseline_tick,
-            last_input_seq,
-            checksum,
-            created: delta.created,
-            changed: delta.changed,
-            removed: delta.removed,
-        }
-    }
-}
-
-async fn serve(stream: TcpStream, id: u32) {
-    let mut ws = tokio_tungstenite::accept_hdr_async(stream, check_subprotocol)
-        .await
-        .unwrap();
-    let Some(Ok(Message::Binary(hello))) = ws.next().await else {
-        return;
-    };
-    let ClientMessage::Hello(hello) = decode_client_message(&hello).unwrap() else {
-        panic!("first message was not Hello")
-    };
-    if hello.player_name == REFUSED_NAME {
-        let error = ErrorMessage {
-            code: ErrorCode::RoomFull,
-            message: "room is full".into(),
-        };
-        let _ = ws.send(binary(&ServerMessage::Error(error))).await;
-        let close = CloseFrame {
-            code: CloseCode::from(close_code::ROOM_FULL),
-            reason: "full".into(),
-        };
-        let _ = ws.close(Some(close)).await;
-        return;
-    }
-    let corrupt = hello.player_name == CORRUPTED_NAME;
-    let welcome = Welcome {
-        entity_id: EntityId(id),
-        tick_rate_hz: TICK_RATE_HZ,
-        tick: 0,
-        world_size: WorldSize {
-            width: 2000,
-            height: 2000,
-        },
-        resume_token: format!("{id:032x}"),
-        resumed: false,
-    };
-    ws.send(binary(&ServerMessage::Welcome(welcome)))
-        .await
-        .unwrap();
-
-    let mut ticks = tokio::time::interval(Duration::from_secs(1) / u32::from(TICK_RATE_HZ));
-    let (mut tick, mut last_input_seq) = (0u32, 0u32);
-    let mut replication = MockReplication::new(id);
-    loop {
-        tokio::select! {
-            _ = ticks.tick() => {
-                tick += 1;
-                let mut snapshot = replication.snapshot(tick, last_input_seq);
-                if corrupt && tick == CORRUPT_TICK {
-                    snapshot.checksum ^= 0x5a5a;
-                }
-                if ws.send(binary(&ServerMessage::Snapshot(snapshot))).await.is_err() {
-                    return;
-                }
-            }
-            frame = ws.next() => match frame {
-                Some(Ok(Message::Binary(payload))) => match decode_client_message(&payload) {
-                    Ok(ClientMessage::Input(input)) => {
-                        assert_eq!(input.seq, last_input_seq + 1, "inputs must be sequenced");
-                        last_input_seq = input.seq;
-                        replication.on_ack(input.ack_tick);
-                        replication.on_input(input.move_dir);
-                    }
-                    Ok(ClientMessage::Ack(ack)) => replication.on_ack(ack.tick),
-                    Ok(ClientMessage::Ping(ping)) => {
-                        let pong = Pong { client_time_us: ping.client_time_us, server_tick: tick };
-                        let _ = ws.send(binary(&ServerMessage::Pong(pong))).await;
-                    }
-                    Ok(ClientMessage::Leave) => {
-                        let close = CloseFrame { code: CloseCode::Normal, reason: "bye".into() };
-                        let _ = ws.close(Some(close)).await;
-                        // Drain until the client's close reply ends the stream.
-                        while let Some(Ok(_)) = ws.next().await {}
-                        return;
-                    }
-                    Ok(ClientMessage::Hello(_) | ClientMessage::Resume(_)) | Err(_) => return,
-                },
-                Some(Ok(_)) => {}
-                _ => return,
-            },
-        }
+fn input(move_dir: MoveDir) -> ArenaInput {
+    ArenaInput {
+        move_dir,
+        buttons: 0,
     }
 }
 
 /// Reads events until a snapshot is applied (sending an input first if `input` is set) and
-/// returns it; panics on anything but snapshots, pongs and desyncs (returned as `Err`).
+/// returns it; panics on anything but snapshots, pongs, the welcome, game messages and
+/// desyncs (returned as `Err`).
 async fn next_snapshot(
     client: &mut Client,
-    input: Option<MoveDir>,
-) -> Result<std::sync::Arc<Snapshot>, (Tick, DesyncReason)> {
+    move_dir: Option<MoveDir>,
+) -> Result<std::sync::Arc<Snapshot<ticksync_arena::ArenaEntity>>, (Tick, DesyncReason)> {
     loop {
-        if let Some(move_dir) = input {
-            client.send_input(move_dir, 0).await.unwrap();
+        if let Some(move_dir) = move_dir {
+            client.send_input(input(move_dir)).await.unwrap();
         }
         match client.next_event().await.unwrap() {
             ClientEvent::Snapshot(snapshot) => return Ok(snapshot),
-            ClientEvent::Pong { .. } => {}
+            ClientEvent::Pong { .. } | ClientEvent::Welcome(_) | ClientEvent::Message(_) => {}
             ClientEvent::Error(ClientError::Desync { tick, reason }) => return Err((tick, reason)),
             other => panic!("unexpected event {other:?}"),
         }
@@ -282,7 +55,12 @@ async fn client_connects_sends_inputs_sees_acks_and_leaves() {
         .await
         .unwrap();
     assert_eq!(client.welcome().tick_rate_hz, TICK_RATE_HZ);
-    let me = client.entity_id();
+    let me = client.entity_id().unwrap();
+    match client.next_event().await.unwrap() {
+        ClientEvent::Welcome(welcome) => assert_eq!(&welcome, client.welcome()),
+        other => panic!("the first event is the Welcome, not {other:?}"),
+    }
+    let mut world = None;
 
     let mut last_ack = 0;
     let mut sent = 0;
@@ -292,11 +70,19 @@ async fn client_connects_sends_inputs_sees_acks_and_leaves() {
     while last_ack < 10 {
         if sent < 10 {
             sent = client
-                .send_input(MoveDir { x: 100, y: 0 }, 0)
+                .send_input(input(MoveDir { x: 100, y: 0 }))
                 .await
                 .unwrap();
         }
         match client.next_event().await.unwrap() {
+            ClientEvent::Message(ticksync_arena::ArenaMessage::World { width, height }) => {
+                assert_eq!(
+                    client.view_tick(),
+                    0,
+                    "the world's size comes before snapshots"
+                );
+                world = Some((width, height));
+            }
             ClientEvent::Snapshot(snapshot) => {
                 assert!(snapshot.last_input_seq >= last_ack, "acks never go back");
                 last_ack = snapshot.last_input_seq;
@@ -313,6 +99,9 @@ async fn client_connects_sends_inputs_sees_acks_and_leaves() {
         }
     }
     assert!(got_pong);
+    assert_eq!(world, Some(WORLD));
+    assert_eq!(client.counters().game_messages_received, 1);
+    assert!(client.entity(me).is_some());
     // Inputs carry acks, so once one arrives the mock sends deltas.
     assert!(
         deltas > 0,
@@ -334,7 +123,7 @@ async fn client_connects_sends_inputs_sees_acks_and_leaves() {
     assert!(client.is_closed());
     assert!(client.next_event().await.is_none());
     assert!(matches!(
-        client.send_input(MoveDir::ZERO, 0).await,
+        client.send_input(input(MoveDir::ZERO)).await,
         Err(ClientError::Closed)
     ));
 }
@@ -391,7 +180,9 @@ async fn nothing_listening_is_a_connect_error() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn swarm_reports_what_its_bots_measured() {
     let url = start_mock_server().await;
-    let report = run_swarm(SwarmConfig::new(url, 8, Duration::from_millis(1500))).await;
+    let report = run_swarm(SwarmConfig::new(url, 8, Duration::from_millis(1500)))
+        .await
+        .unwrap();
     assert_eq!(report.bots_requested, 8);
     assert_eq!(report.bots_connected, 8);
     assert_eq!(report.connect_failures, 0);
@@ -404,6 +195,9 @@ async fn swarm_reports_what_its_bots_measured() {
     assert_eq!(report.desyncs, 0, "{report}");
     assert!(report.ack_latency_p50_ms.is_some(), "{report}");
     assert!(report.duration_s >= 1.5);
+    // Every arena bot learnt the world's size after its welcome.
+    assert_eq!(report.game_counters["welcomes"], 8, "{report}");
+    assert_eq!(report.game_counters["world_messages"], 8, "{report}");
 }
 
 #[tokio::test]
@@ -412,7 +206,7 @@ async fn full_and_delta_snapshots_rebuild_the_servers_world() {
     let mut client = Client::connect(&url, ClientOptions::named("bea"))
         .await
         .unwrap();
-    let me = client.entity_id();
+    let me = client.entity_id().unwrap();
     let east = MoveDir { x: 50, y: 0 };
     let first = next_snapshot(&mut client, Some(east)).await.unwrap();
     assert!(first.is_full(), "nothing acked yet: a full snapshot");
@@ -424,7 +218,7 @@ async fn full_and_delta_snapshots_rebuild_the_servers_world() {
         removed += u32::from(!snapshot.removed.is_empty());
         max_held = max_held.max(client.held_views());
         let tick = snapshot.tick as i32;
-        let walker = client.view().iter().find(|e| e.id == WALKER).unwrap();
+        let walker = client.entity(WALKER).unwrap();
         assert_eq!(walker.y, 7 * tick, "dead reckoned between deltas");
         let has_blinker = client.view().iter().any(|e| e.id == BLINKER);
         assert_eq!(has_blinker, (snapshot.tick / 10) % 2 == 0, "tick {tick}");
@@ -436,7 +230,7 @@ async fn full_and_delta_snapshots_rebuild_the_servers_world() {
     );
     // One ack per tick over a local round trip: a handful of views, far from the cap.
     assert!(max_held <= 16, "{max_held} views held");
-    let player = client.view().iter().find(|e| e.id == me).unwrap();
+    let player = client.entity(me).unwrap();
     assert!(player.x > 0 && player.vx == 50, "{player:?}");
     assert_eq!(client.counters().desyncs, 0);
 }
@@ -495,13 +289,17 @@ async fn a_client_that_never_acks_gets_full_snapshots_and_holds_one_view() {
     let mut client = Client::connect(&url, ClientOptions::named("lurker"))
         .await
         .unwrap();
-    assert_eq!(client.ack().await.unwrap(), 0, "nothing to acknowledge yet");
+    assert_eq!(
+        client.send_ack().await.unwrap(),
+        0,
+        "nothing to acknowledge yet"
+    );
     while client.view_tick() < 10 {
         assert!(next_snapshot(&mut client, None).await.unwrap().is_full());
         assert_eq!(client.held_views(), 1);
     }
     // An explicit ack makes the next snapshots deltas.
-    let acked = client.ack().await.unwrap();
+    let acked = client.send_ack().await.unwrap();
     assert!(acked >= 10);
     loop {
         let snapshot = next_snapshot(&mut client, None).await.unwrap();
@@ -523,9 +321,9 @@ async fn snapshot_loss_of_one_discards_everything() {
     let mut client = Client::connect(&url, options).await.unwrap();
     let reading = async {
         loop {
-            client.send_input(MoveDir::ZERO, 0).await.unwrap();
+            client.send_input(input(MoveDir::ZERO)).await.unwrap();
             match client.next_event().await.unwrap() {
-                ClientEvent::Pong { .. } => {}
+                ClientEvent::Pong { .. } | ClientEvent::Welcome(_) | ClientEvent::Message(_) => {}
                 other => panic!("no event expected, got {other:?}"),
             }
         }
@@ -578,7 +376,7 @@ async fn circling_and_idle_bots_on_a_ramp_play_cleanly() {
         trace: true,
         ..SwarmConfig::new(url, 4, Duration::from_millis(2000))
     };
-    let report = run_swarm(config).await;
+    let report = run_swarm(config).await.unwrap();
     assert_eq!(report.bots_requested, 4, "{report}");
     assert_eq!(report.bots_connected, 4, "{report}");
     assert_eq!((report.disconnects, report.reconnects), (0, 0), "{report}");
@@ -630,7 +428,7 @@ async fn chaos_bots_misbehave_reconnect_and_are_reported_apart() {
         },
         ..SwarmConfig::new(url, 4, Duration::from_millis(2500))
     };
-    let report = run_swarm(config).await;
+    let report = run_swarm(config).await.unwrap();
     let chaos = &report.chaos;
     assert_eq!(chaos.bots, 2, "{report}");
     assert!(chaos.connects >= 3, "{report}");
@@ -651,4 +449,100 @@ async fn chaos_bots_misbehave_reconnect_and_are_reported_apart() {
     assert_eq!(report.disconnects, 0, "{report}");
     assert_eq!(report.desyncs, 0, "{report}");
     assert!(report.to_string().contains("chaos bots (2"));
+}
+
+#[tokio::test]
+async fn another_games_client_is_refused_with_the_servers_reason() {
+    let url = start_mock_server().await;
+    let error =
+        ticksync_sim::client::Client::<TokenSchema>::connect(&url, ClientOptions::default())
+            .await
+            .unwrap_err();
+    let ClientError::UpgradeRejected { status, body } = &error else {
+        panic!("expected a refused upgrade, got {error:?}");
+    };
+    assert_eq!(*status, 400);
+    assert!(
+        body.contains("ticksync.v2.arena.") && body.contains("ticksync.v2.tokens."),
+        "{body}"
+    );
+    assert!(
+        error.to_string().contains("HTTP 400: this server speaks"),
+        "{error}"
+    );
+}
+
+/// A bot of a test's own through the generic swarm: it counts what it sees and sends a
+/// fixed input, and the report sums its counters.
+#[derive(Debug, Default)]
+struct Counting {
+    snapshots: u64,
+    inputs: u64,
+    largest_view: u64,
+}
+
+impl Bot for Counting {
+    type Schema = ArenaSchema;
+
+    fn on_snapshot(
+        &mut self,
+        _snapshot: &Snapshot<ticksync_arena::ArenaEntity>,
+        view: &[ticksync_protocol::Entity<ticksync_arena::ArenaEntity>],
+    ) {
+        self.snapshots += 1;
+        self.largest_view = self.largest_view.max(view.len() as u64);
+    }
+
+    fn next_input(&mut self, turn: &Turn<'_, ArenaSchema>) -> Option<ArenaInput> {
+        self.inputs += 1;
+        // Its own entity is in view once the first snapshot is in.
+        assert!(turn.view_tick == 0 || turn.own_entity().is_some());
+        Some(input(MoveDir { x: 0, y: 10 }))
+    }
+
+    fn counters(&self) -> Vec<(&'static str, u64)> {
+        vec![
+            ("snapshots_seen", self.snapshots),
+            ("inputs_chosen", self.inputs),
+            ("largest_view", self.largest_view),
+        ]
+    }
+}
+
+struct CountingBots;
+
+impl BotFactory for CountingBots {
+    type Bot = Counting;
+
+    fn behaviours(&self) -> &[&'static str] {
+        &["counting"]
+    }
+
+    fn bot(&self, _behaviour: &str, _seed: u64, _index: usize) -> Counting {
+        Counting::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bot_of_its_own_plays_through_the_generic_swarm() {
+    let url = start_mock_server().await;
+    let config = SwarmConfig::new(url.clone(), 3, Duration::from_millis(1200));
+    let report = run_swarm_with(config, CountingBots).await.unwrap();
+    assert_eq!(report.bots_connected, 3, "{report}");
+    assert_eq!(report.desyncs, 0, "{report}");
+    let counters = &report.game_counters;
+    assert!(counters["snapshots_seen"] >= 3 * 20, "{report}");
+    assert!(counters["inputs_chosen"] >= 3 * 20, "{report}");
+    assert!(counters["largest_view"] >= 3 * 2, "{report}");
+    assert!(report.to_string().contains("snapshots_seen"), "{report}");
+
+    let arena_mix = SwarmConfig {
+        mix: "random-walk".parse::<Mix>().unwrap(),
+        ..SwarmConfig::new(url, 1, Duration::from_millis(100))
+    };
+    let error = run_swarm_with(arena_mix, CountingBots).await.unwrap_err();
+    assert!(
+        error.to_string().contains("expected counting, chaos"),
+        "{error}"
+    );
 }

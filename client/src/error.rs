@@ -6,10 +6,9 @@
 
 use std::time::Duration;
 
+use ticksync_protocol::sync::DesyncReason;
 use ticksync_protocol::{CodecError, ErrorCode, Tick};
 use tokio_tungstenite::tungstenite;
-
-use crate::view::DesyncReason;
 
 /// Why a [`crate::Client`] operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -22,9 +21,19 @@ pub enum ClientError {
         source: Box<tungstenite::Error>,
     },
     /// The server answered the upgrade request with an HTTP status instead of switching
-    /// protocols: typically 400 for a missing subprotocol or 404 for a wrong path.
-    #[error("server refused the WebSocket upgrade with HTTP {status}")]
-    UpgradeRejected { status: u16 },
+    /// protocols: 400 for a subprotocol it does not serve (another game, another schema
+    /// hash, another envelope version: the body names what it serves), 401 for a missing
+    /// or refused join token, 404 for a wrong path, 503 when full or draining. `body` is
+    /// the server's explanation (at most [`MAX_REJECTION_BODY_BYTES`], lossy UTF-8).
+    #[error(
+        "server refused the WebSocket upgrade with HTTP {status}{}",
+        rejection_detail(body)
+    )]
+    UpgradeRejected { status: u16, body: String },
+    /// The schema's subprotocol is not a valid header value (a `Schema::NAME` outside
+    /// `[a-z0-9_-]`).
+    #[error("subprotocol {subprotocol:?} is not a valid header value; check the schema's NAME")]
+    InvalidSubprotocol { subprotocol: String },
     /// TCP connect or the WebSocket upgrade failed.
     #[error("could not connect: {0}")]
     Connect(#[source] Box<tungstenite::Error>),
@@ -43,8 +52,9 @@ pub enum ClientError {
         expected: &'static str,
         got: &'static str,
     },
-    /// A frame of a kind the binary codec never uses (a text frame, for instance).
-    #[error("unexpected {0} frame on the binary codec")]
+    /// A frame of a kind the connection's codec never uses (a text frame on bincode, a
+    /// binary frame on JSON).
+    #[error("unexpected {0} frame for the connection's codec")]
     UnexpectedFrame(&'static str),
     /// A frame did not decode, or a message did not encode.
     #[error(transparent)]
@@ -61,6 +71,25 @@ pub enum ClientError {
     /// The connection is already closed; nothing more can be sent.
     #[error("the connection is closed")]
     Closed,
+}
+
+/// Longest part of a refused upgrade's body kept in [`ClientError::UpgradeRejected`]: enough
+/// for any explanation a server gives, bounded whatever a peer sends.
+pub const MAX_REJECTION_BODY_BYTES: usize = 1024;
+
+/// A refused upgrade's body as text: lossy UTF-8, trimmed, at most
+/// [`MAX_REJECTION_BODY_BYTES`] bytes of it (a character cut in two shows as U+FFFD).
+fn rejection_body(bytes: &[u8]) -> String {
+    let bytes = &bytes[..bytes.len().min(MAX_REJECTION_BODY_BYTES)];
+    String::from_utf8_lossy(bytes).trim().to_owned()
+}
+
+fn rejection_detail(body: &str) -> String {
+    if body.is_empty() {
+        String::new()
+    } else {
+        format!(": {body}")
+    }
 }
 
 /// Why a bot never got `Welcome`, in a form a report can count: the reasons of a swarm's
@@ -84,7 +113,7 @@ pub enum ConnectFailure {
 impl ConnectFailure {
     pub fn of(error: &ClientError) -> ConnectFailure {
         match error {
-            ClientError::UpgradeRejected { status } => ConnectFailure::Http(*status),
+            ClientError::UpgradeRejected { status, .. } => ConnectFailure::Http(*status),
             ClientError::Refused { code, .. } => ConnectFailure::Refused(code.as_u16()),
             ClientError::HandshakeTimeout(_) => ConnectFailure::Timeout,
             ClientError::ClosedDuringHandshake { .. } | ClientError::Closed => {
@@ -107,7 +136,7 @@ impl std::fmt::Display for ConnectFailure {
             }
             ConnectFailure::Http(403) => f.write_str("HTTP 403: origin not allowed"),
             ConnectFailure::Http(400) => {
-                f.write_str("HTTP 400: subprotocol or room name refused")
+                f.write_str("HTTP 400: subprotocol (game, schema hash or codec) or room name refused")
             }
             ConnectFailure::Http(status) => write!(f, "HTTP {status}"),
             ConnectFailure::Refused(code) => {
@@ -140,8 +169,41 @@ impl ClientError {
         match error {
             tungstenite::Error::Http(response) => ClientError::UpgradeRejected {
                 status: response.status().as_u16(),
+                body: rejection_body(response.body().as_deref().unwrap_or_default()),
             },
             other => ClientError::Connect(Box::new(other)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_upgrade_shows_the_status_and_a_bounded_body() {
+        let response = http::Response::builder()
+            .status(400)
+            .body(Some(
+                b"server runs game shooter (1a2b3c4d); you offered arena\n".to_vec(),
+            ))
+            .expect("a valid response");
+        let error = ClientError::connect(tungstenite::Error::Http(Box::new(response)));
+        assert_eq!(
+            error.to_string(),
+            "server refused the WebSocket upgrade with HTTP 400: server runs game shooter \
+             (1a2b3c4d); you offered arena"
+        );
+        assert_eq!(ConnectFailure::of(&error), ConnectFailure::Http(400));
+        let huge = rejection_body(&vec![b'x'; 10 * MAX_REJECTION_BODY_BYTES]);
+        assert_eq!(huge.len(), MAX_REJECTION_BODY_BYTES);
+        let bare = ClientError::UpgradeRejected {
+            status: 404,
+            body: String::new(),
+        };
+        assert_eq!(
+            bare.to_string(),
+            "server refused the WebSocket upgrade with HTTP 404"
+        );
     }
 }

@@ -4,26 +4,34 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ticksync_protocol::{ErrorMessage, Pong, Snapshot};
+use ticksync_protocol::{ErrorMessage, Pong, Schema, Snapshot, Welcome};
 
 use crate::error::ClientError;
 
-/// One thing that happened on a connection, from [`crate::Client::next_event`].
+/// One thing that happened on a connection of game `S`, from
+/// [`crate::Client::next_event`].
 #[derive(Debug)]
-pub enum ClientEvent {
+pub enum ClientEvent<S: Schema> {
+    /// The first event of every connection: the server's `Welcome` (also kept in
+    /// [`crate::Client::welcome`]), before any game message or snapshot.
+    Welcome(Welcome),
     /// A snapshot was applied: [`crate::Client::view`] now holds the world after
     /// `snapshot.tick`. This is the raw (usually delta) message; read entities from the
     /// view. Shared (`Arc`) so the client can keep the latest one without copying it.
     /// Snapshots that fail to apply arrive as [`ClientEvent::Error`] with
     /// [`ClientError::Desync`] instead, and simulated losses not at all.
-    Snapshot(Arc<Snapshot>),
+    Snapshot(Arc<Snapshot<S::Entity>>),
+    /// A message of the game's own. One the server sent during tick T arrives before the
+    /// snapshot of tick T + 1, so events and state never contradict.
+    Message(S::ServerMessage),
     /// The answer to a [`crate::Client::ping`], with the measured round trip.
     Pong { pong: Pong, round_trip: Duration },
     /// The server reported an error; a close usually follows.
     ServerError(ErrorMessage),
-    /// A frame from the server could not be understood (malformed, a text frame, a message
-    /// out of place) or a snapshot could not be applied ([`ClientError::Desync`]). The
-    /// connection stays open; it is the caller's choice to give up.
+    /// A frame from the server could not be understood (malformed, a frame of the other
+    /// codec, a message out of place) or a snapshot could not be applied
+    /// ([`ClientError::Desync`]). The connection stays open; it is the caller's choice to
+    /// give up.
     Error(ClientError),
     /// The connection is over. `code` is the WebSocket close code (see
     /// `ticksync_protocol::close_code`), `None` when it ended without a close frame.

@@ -1,26 +1,34 @@
 //! Callback-style clients in the spirit of Python websocket-client's `WebSocketApp`:
-//! implement [`ClientHandler`], hand it to [`run_client`] (or [`Client::run`]), and the
-//! event loop calls you on open, on every tick, on every snapshot, on errors and on close.
+//! implement [`ClientHandler`] for your game's schema, hand it to [`run_client`] (or
+//! [`Client::run`]), and the event loop calls you on open, on every tick, on every snapshot,
+//! on every game message, on errors and on close.
 //!
 //! ```no_run
-//! use ticksync_protocol::{MoveDir, Snapshot, Welcome};
-//! use ticksync_sim::{run_client, Client, ClientError, ClientHandler, ClientOptions};
+//! use ticksync_arena::{ArenaEntity, ArenaInput, ArenaMessage, ArenaSchema, MoveDir};
+//! use ticksync_client::{run_client, Client, ClientError, ClientHandler, ClientOptions};
+//! use ticksync_protocol::{Snapshot, Welcome};
 //!
 //! /// Walks east and leaves after 90 snapshots.
 //! struct Walker { seen: u32 }
 //!
-//! impl ClientHandler for Walker {
-//!     async fn on_open(&mut self, _client: &mut Client, welcome: &Welcome) -> Result<(), ClientError> {
-//!         println!("joined as {} at {} Hz", welcome.entity_id, welcome.tick_rate_hz);
+//! impl ClientHandler<ArenaSchema> for Walker {
+//!     async fn on_open(&mut self, _client: &mut Client<ArenaSchema>, welcome: &Welcome) -> Result<(), ClientError> {
+//!         println!("joined as {} at {} Hz", welcome.player_id, welcome.tick_rate_hz);
 //!         Ok(())
 //!     }
-//!     async fn on_tick(&mut self, client: &mut Client) -> Result<(), ClientError> {
+//!     async fn on_tick(&mut self, client: &mut Client<ArenaSchema>) -> Result<(), ClientError> {
 //!         if !client.has_left() {
-//!             client.send_input(MoveDir::from_vector(1.0, 0.0), 0).await?;
+//!             let east = ArenaInput { move_dir: MoveDir::from_vector(1.0, 0.0), buttons: 0 };
+//!             client.send_input(east).await?;
 //!         }
 //!         Ok(())
 //!     }
-//!     async fn on_snapshot(&mut self, client: &mut Client, _snapshot: &Snapshot) -> Result<(), ClientError> {
+//!     async fn on_message(&mut self, _client: &mut Client<ArenaSchema>, message: &ArenaMessage) -> Result<(), ClientError> {
+//!         let ArenaMessage::World { width, height } = message;
+//!         println!("the world is {width} × {height}");
+//!         Ok(())
+//!     }
+//!     async fn on_snapshot(&mut self, client: &mut Client<ArenaSchema>, _snapshot: &Snapshot<ArenaEntity>) -> Result<(), ClientError> {
 //!         self.seen += 1;
 //!         if self.seen == 90 {
 //!             client.leave().await?;
@@ -42,12 +50,13 @@
 use std::future::Future;
 use std::time::Duration;
 
-use ticksync_protocol::{ErrorMessage, Pong, Snapshot, Welcome};
+use ticksync_protocol::{ErrorMessage, Pong, Schema, Snapshot, Welcome};
 use tracing::warn;
 
-use crate::client::{Client, ClientOptions};
+use crate::client::Client;
 use crate::error::ClientError;
 use crate::event::{ClientEvent, CloseInfo};
+use crate::options::ClientOptions;
 use crate::ticker::TickSource;
 
 /// Reactions to a connection's events. Every method has a default, so a handler implements
@@ -57,11 +66,11 @@ use crate::ticker::TickSource;
 ///
 /// The async methods may be written as `async fn` in an implementation; their futures must
 /// be `Send` so a handler can run in a spawned task.
-pub trait ClientHandler: Send {
+pub trait ClientHandler<S: Schema>: Send {
     /// Called once, right after `Welcome`.
     fn on_open(
         &mut self,
-        client: &mut Client,
+        client: &mut Client<S>,
         welcome: &Welcome,
     ) -> impl Future<Output = Result<(), ClientError>> + Send {
         let _ = (client, welcome);
@@ -72,7 +81,7 @@ pub trait ClientHandler: Send {
     /// place to send an input.
     fn on_tick(
         &mut self,
-        client: &mut Client,
+        client: &mut Client<S>,
     ) -> impl Future<Output = Result<(), ClientError>> + Send {
         let _ = client;
         async { Ok(()) }
@@ -83,10 +92,21 @@ pub trait ClientHandler: Send {
     /// [`ClientHandler::on_error`] as [`ClientError::Desync`].
     fn on_snapshot(
         &mut self,
-        client: &mut Client,
-        snapshot: &Snapshot,
+        client: &mut Client<S>,
+        snapshot: &Snapshot<S::Entity>,
     ) -> impl Future<Output = Result<(), ClientError>> + Send {
         let _ = (client, snapshot);
+        async { Ok(()) }
+    }
+
+    /// Called for every message of the game's own, in order with the snapshots (one sent
+    /// during tick T comes before the snapshot of tick T + 1).
+    fn on_message(
+        &mut self,
+        client: &mut Client<S>,
+        message: &S::ServerMessage,
+    ) -> impl Future<Output = Result<(), ClientError>> + Send {
+        let _ = (client, message);
         async { Ok(()) }
     }
 
@@ -114,21 +134,21 @@ pub trait ClientHandler: Send {
 
 /// Connects, then runs `handler` on the connection until it closes. See the module
 /// documentation for an example.
-pub async fn run_client<H: ClientHandler>(
+pub async fn run_client<S: Schema, H: ClientHandler<S>>(
     url: &str,
     options: ClientOptions,
     handler: &mut H,
 ) -> Result<CloseInfo, ClientError> {
-    let mut client = Client::connect(url, options).await?;
+    let mut client = Client::<S>::connect(url, options).await?;
     client.run(handler).await
 }
 
-impl Client {
+impl<S: Schema> Client<S> {
     /// Runs `handler` on this (already welcomed) connection: calls `on_open`, then
     /// dispatches events and ticks until the connection closes, and returns how it closed.
     ///
     /// If a callback fails, the connection is closed and the error returned.
-    pub async fn run<H: ClientHandler>(
+    pub async fn run<H: ClientHandler<S>>(
         &mut self,
         handler: &mut H,
     ) -> Result<CloseInfo, ClientError> {
@@ -138,7 +158,7 @@ impl Client {
 
     /// [`Client::run`] with ticks from `ticks` — a swarm passes a shared ticker
     /// ([`crate::ticker::TickHub`]) so its bots need no timer each.
-    pub async fn run_with_ticks<H: ClientHandler>(
+    pub async fn run_with_ticks<H: ClientHandler<S>>(
         &mut self,
         handler: &mut H,
         ticks: TickSource,
@@ -151,7 +171,7 @@ impl Client {
         result
     }
 
-    async fn dispatch<H: ClientHandler>(
+    async fn dispatch<H: ClientHandler<S>>(
         &mut self,
         handler: &mut H,
         mut ticks: TickSource,
@@ -163,8 +183,13 @@ impl Client {
             tokio::select! {
                 _ = ticks.tick(), if !self.is_closed() => handler.on_tick(self).await?,
                 event = self.next_event() => match event {
+                    // `on_open` has had it.
+                    Some(ClientEvent::Welcome(_)) => {}
                     Some(ClientEvent::Snapshot(snapshot)) => {
                         handler.on_snapshot(self, &snapshot).await?;
+                    }
+                    Some(ClientEvent::Message(message)) => {
+                        handler.on_message(self, &message).await?;
                     }
                     Some(ClientEvent::Pong { pong, round_trip }) => handler.on_pong(&pong, round_trip),
                     Some(ClientEvent::ServerError(error)) => handler.on_server_error(&error),

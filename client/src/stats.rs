@@ -5,13 +5,13 @@
 /// protocol message each), not counting WebSocket or TCP framing.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ClientCounters {
-    /// Payload bytes of every binary frame received, `Welcome` included.
+    /// Payload bytes of every data frame received, `Welcome` included.
     pub bytes_received: u64,
-    /// Payload bytes of every binary frame sent, `Hello` included.
+    /// Payload bytes of every data frame sent, `Hello` included.
     pub bytes_sent: u64,
-    /// Binary frames received.
+    /// Data frames (protocol messages) received.
     pub messages_received: u64,
-    /// Binary frames sent.
+    /// Data frames (protocol messages) sent.
     pub messages_sent: u64,
     /// `Snapshot` messages received and decoded (discarded ones included).
     pub snapshots_received: u64,
@@ -27,6 +27,10 @@ pub struct ClientCounters {
     pub inputs_sent: u64,
     /// Stand-alone `Ack` messages sent.
     pub acks_sent: u64,
+    /// The game's own messages sent ([`crate::Client::send_message`]).
+    pub game_messages_sent: u64,
+    /// The game's own messages received ([`crate::ClientEvent::Message`]).
+    pub game_messages_received: u64,
     /// Frames that could not be decoded or were out of place.
     pub malformed_frames: u64,
     /// Server ticks skipped between consecutive snapshots received (see [`tick_gap`]):
@@ -57,6 +61,8 @@ impl ClientCounters {
         self.desyncs += other.desyncs;
         self.inputs_sent += other.inputs_sent;
         self.acks_sent += other.acks_sent;
+        self.game_messages_sent += other.game_messages_sent;
+        self.game_messages_received += other.game_messages_received;
         self.malformed_frames += other.malformed_frames;
         self.tick_gaps += other.tick_gaps;
     }

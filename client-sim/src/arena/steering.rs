@@ -1,32 +1,18 @@
-//! The "arena" bot of ARCHITECTURE.md §4: one input per tick, moving in a random unit direction
-//! that changes once a second, from a per-bot seeded RNG so a run can be replayed.
-//!
-//! [`BotSteering`] is the pure part (which way to go at a given instant); [`ArenaBot`]
-//! plugs it into a connection as a [`ClientHandler`] and leaves at the end of the run.
-//! The other honest behaviours share that handler through [`Steering`]: a
-//! [`CircleSteering`] (one input per tick, going round a circle) and idling (no inputs; the
-//! client acknowledges snapshots with `Ack`).
+//! How arena bots move: the arena scenario's walk of ARCHITECTURE.md §4 ([`BotSteering`]: a
+//! random unit direction that changes once a second, from a per-bot seeded RNG so a run can
+//! be replayed), a circle ([`CircleSteering`]), a fresh random direction every input (what
+//! chaos bots send between their mischief), or idling. Pure: which way to go at a given
+//! instant; [`crate::arena::ArenaBot`] turns it into inputs.
 
 use std::f32::consts::TAU;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use ticksync_protocol::{MoveDir, Snapshot};
-use tracing::{debug, warn};
-
-use crate::client::Client;
-use crate::error::ClientError;
-use crate::handler::ClientHandler;
-use crate::live::LiveStats;
-use crate::stats::ClientCounters;
+use ticksync_arena::MoveDir;
 
 /// How long a bot keeps one direction: the arena scenario's "changes once a second".
 pub const DIRECTION_CHANGE_INTERVAL: Duration = Duration::from_secs(1);
-
-/// Arena bots press no buttons.
-const BOT_BUTTONS: u8 = 0;
 
 /// Time for a circling bot to go once round: at the arena's 300 units/s that is a circle of
 /// about 190 units radius, small enough to stay inside a 2000-unit world from most starts.
@@ -68,8 +54,10 @@ pub enum Steering {
     RandomWalk(BotSteering),
     /// Round a circle.
     Circle(CircleSteering),
-    /// No input at all (set [`crate::ClientOptions::ack_every_snapshot`] so the server
-    /// still gets acknowledgements and sends deltas).
+    /// A fresh random direction for every input.
+    Jitter(SmallRng),
+    /// No input at all (the client acknowledges snapshots with `Ack` instead, so the
+    /// server still sends deltas).
     Idle,
 }
 
@@ -79,6 +67,7 @@ impl Steering {
         match self {
             Steering::RandomWalk(steering) => Some(steering.direction_at(now)),
             Steering::Circle(steering) => Some(steering.direction_at(now)),
+            Steering::Jitter(rng) => Some(random_direction(rng)),
             Steering::Idle => None,
         }
     }
@@ -125,106 +114,15 @@ impl BotSteering {
         self.direction
     }
 
-    /// A uniformly random direction of length 1, quantized.
     fn random_direction(&mut self) -> MoveDir {
-        let angle: f32 = self.rng.random_range(0.0..TAU);
-        MoveDir::from_vector(angle.cos(), angle.sin())
+        random_direction(&mut self.rng)
     }
 }
 
-/// A bot playing the arena until `leave_at`, as a [`ClientHandler`].
-#[derive(Debug)]
-pub struct ArenaBot {
-    steering: Steering,
-    leave_at: Instant,
-    left: Option<BotDeparture>,
-    /// Where the swarm's live progress counts snapshots and desyncs.
-    live: Option<Arc<LiveStats>>,
-}
-
-/// What a bot measured up to the moment it left.
-#[derive(Debug, Clone, Copy)]
-pub struct BotDeparture {
-    pub at: Instant,
-    pub counters: ClientCounters,
-}
-
-impl ArenaBot {
-    /// A random walker.
-    pub fn new(steering: BotSteering, leave_at: Instant) -> Self {
-        ArenaBot::with_steering(Steering::RandomWalk(steering), leave_at)
-    }
-
-    /// A bot moving as `steering` says.
-    pub fn with_steering(steering: Steering, leave_at: Instant) -> Self {
-        ArenaBot {
-            steering,
-            leave_at,
-            left: None,
-            live: None,
-        }
-    }
-
-    /// Counts snapshots and desyncs into `live` as they happen.
-    pub fn report_to(mut self, live: Arc<LiveStats>) -> Self {
-        self.live = Some(live);
-        self
-    }
-
-    /// When and with what totals the bot sent `Leave`; `None` if it never did (its
-    /// connection ended first).
-    pub fn departure(&self) -> Option<BotDeparture> {
-        self.left
-    }
-
-    async fn leave(&mut self, client: &mut Client, now: Instant) -> Result<(), ClientError> {
-        self.left = Some(BotDeparture {
-            at: now,
-            counters: client.counters(),
-        });
-        client.leave().await
-    }
-}
-
-impl ClientHandler for ArenaBot {
-    async fn on_tick(&mut self, client: &mut Client) -> Result<(), ClientError> {
-        if self.left.is_some() {
-            return Ok(());
-        }
-        let now = Instant::now();
-        if now >= self.leave_at {
-            return self.leave(client, now).await;
-        }
-        if let Some(direction) = self.steering.direction_at(now) {
-            client.send_input(direction, BOT_BUTTONS).await?;
-        }
-        Ok(())
-    }
-
-    async fn on_snapshot(
-        &mut self,
-        _client: &mut Client,
-        _snapshot: &Snapshot,
-    ) -> Result<(), ClientError> {
-        if let Some(live) = &self.live {
-            live.snapshot();
-        }
-        Ok(())
-    }
-
-    /// Desyncs are counted and reported by the swarm, and a thousand bots desyncing at once
-    /// would drown the log in warnings; they are logged at debug level only.
-    fn on_error(&mut self, error: &ClientError) {
-        match error {
-            ClientError::Desync { .. } => {
-                if let Some(live) = &self.live {
-                    live.desync();
-                }
-                debug!(%error, "bot desynced")
-            }
-            _ => warn!(%error, "could not handle a frame from the server"),
-        }
-    }
+/// A uniformly random direction of length 1, quantized.
+fn random_direction(rng: &mut SmallRng) -> MoveDir {
+    let angle: f32 = rng.random_range(0.0..TAU);
+    MoveDir::from_vector(angle.cos(), angle.sin())
 }
 
 #[cfg(test)]
@@ -298,6 +196,9 @@ mod tests {
         assert!((fx * qx + fy * qy).abs() < 0.05);
         assert!((length(quarter) - 1.0).abs() < 0.02);
         assert_eq!(Steering::Idle.direction_at(t0), None);
+        let mut jitter = Steering::Jitter(SmallRng::seed_from_u64(1));
+        let a = jitter.direction_at(t0);
+        assert_ne!(a, jitter.direction_at(t0), "a new direction every input");
     }
 
     #[test]

@@ -1,0 +1,74 @@
+//! ticksync's Rust client library, for any game: generic over the game's
+//! [`Schema`](ticksync_protocol::Schema), so a game's own crate declares its state, input
+//! and messages and gets a client with no decoding code of its own.
+//!
+//! - [`Client`]: connect offering the schema's subprotocol, `Hello` (or `Resume`) →
+//!   `Welcome`, send sequenced inputs that acknowledge the last snapshot applied
+//!   ([`Client::send_input`]), the game's messages ([`Client::send_message`]), pings; read
+//!   [`ClientEvent`]s. Snapshots are applied with the protocol's
+//!   [`ViewStore`](ticksync_protocol::sync::ViewStore) and checked against the server's
+//!   checksum; [`Client::view`] is the result. Input→ack latency ([`latency`]), traffic
+//!   ([`ClientCounters`]) and desyncs are measured as it goes.
+//! - [`ClientHandler`] and [`run_client`]: the same as callbacks, ticked at the server's
+//!   rate ([`ticker`]).
+//! - [`ClientOptions`]: codec, TLS ([`tls_config`]), timeouts, resume, frame tracing
+//!   ([`mod@trace`]), simulated snapshot loss; [`server_url`] puts a room and a join token
+//!   on the URL.
+//! - [`ClientError`] and, for tools that count failed connects, [`ConnectFailure`].
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use ticksync_arena::{ArenaInput, ArenaSchema, MoveDir};
+//! use ticksync_client::{Client, ClientEvent, ClientOptions};
+//!
+//! let url = ticksync_client::server_url("ws://127.0.0.1:7878/ws", Some("lobby"), None)?;
+//! let mut client = Client::<ArenaSchema>::connect(&url, ClientOptions::named("ada")).await?;
+//! let mut ticks = 0;
+//! while let Some(event) = client.next_event().await {
+//!     match event {
+//!         ClientEvent::Welcome(welcome) => println!("joined at tick {}", welcome.tick),
+//!         ClientEvent::Message(message) => println!("the arena says {message:?}"),
+//!         ClientEvent::Snapshot(_) => {
+//!             let mine = client.entity_id().and_then(|id| client.entity(id));
+//!             println!("my state: {mine:?}");
+//!             let north = ArenaInput { move_dir: MoveDir::from_vector(0.0, 1.0), buttons: 0 };
+//!             client.send_input(north).await?;
+//!             ticks += 1;
+//!             if ticks == 30 {
+//!                 client.leave().await?;
+//!             }
+//!         }
+//!         ClientEvent::Closed { code, reason } => println!("closed {code:?}: {reason}"),
+//!         other => println!("{other:?}"),
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+
+pub mod client;
+pub mod error;
+pub mod event;
+pub mod handler;
+mod handshake;
+pub mod latency;
+pub mod options;
+mod receive;
+pub mod stats;
+pub mod ticker;
+pub mod tls;
+pub mod trace;
+pub mod url;
+
+pub use client::Client;
+pub use error::{ClientError, ConnectFailure};
+pub use event::{ClientEvent, CloseInfo};
+pub use handler::{run_client, tick_period, ClientHandler};
+pub use handshake::Socket;
+pub use latency::{AckLatencyTracker, SharedLatency};
+pub use options::{ClientOptions, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_READ_BUFFER_BYTES};
+pub use stats::ClientCounters;
+pub use ticker::{TickHub, TickSource};
+pub use tls::{tls_config, TlsConfig, TlsError, TlsTrust};
+/// The WebSocket library, re-exported for [`Client::send_raw`].
+pub use tokio_tungstenite::tungstenite;
+pub use url::{server_url, UrlError};

@@ -1,0 +1,245 @@
+//! The read side of a [`Client`]: [`Client::next_event`] turns server frames into
+//! [`ClientEvent`]s — it decodes with the connection's codec, times the input each snapshot
+//! acknowledges, applies snapshots to the view store (a failure is a desync, reported and
+//! survived), passes game messages through in order, and sends the `Ack`s
+//! [`crate::ClientOptions::ack_every_snapshot`] asks for.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use ticksync_protocol::{Schema, ServerMessage, Snapshot};
+use tokio_tungstenite::tungstenite::Message;
+use tracing::{debug, trace};
+
+use crate::client::Client;
+use crate::error::ClientError;
+use crate::event::ClientEvent;
+use crate::handshake::{close_info, frame_kind, frame_matches};
+use crate::latency::duration_to_us;
+use crate::stats::tick_gap;
+use crate::trace;
+
+impl<S: Schema> Client<S> {
+    /// Waits for the next event. The first is [`ClientEvent::Welcome`] (the same `Welcome`
+    /// as [`Client::welcome`]), then game messages and snapshots in the order the server
+    /// sent them. Returns `None` once [`ClientEvent::Closed`] has been returned.
+    ///
+    /// Cancel-safe: it can be a branch of `tokio::select!` next to a tick timer without
+    /// losing a frame.
+    pub async fn next_event(&mut self) -> Option<ClientEvent<S>> {
+        if self.welcome_due {
+            self.welcome_due = false;
+            return Some(ClientEvent::Welcome(self.welcome.clone()));
+        }
+        loop {
+            if self.pending_event.is_some() {
+                if self.ack_due {
+                    // If this is cancelled the flag and the event stay, and the ack is
+                    // retried on the next call: at worst sent twice, which is harmless.
+                    if let Err(error) = self.send_ack().await {
+                        // The connection is failing; the next read reports how.
+                        debug!(%error, "could not send an Ack");
+                    }
+                    self.ack_due = false;
+                }
+                if let Some(event) = self.pending_event.take() {
+                    return Some(event);
+                }
+            }
+            if let Some(info) = &self.pending_close {
+                // Push out tungstenite's automatic close reply. A failure changes nothing
+                // for the caller: the connection is over either way.
+                let _ = self.socket.flush().await;
+                let info = info.clone();
+                self.pending_close = None;
+                self.closed = true;
+                return Some(ClientEvent::Closed {
+                    code: info.code,
+                    reason: info.reason,
+                });
+            }
+            if self.closed {
+                return None;
+            }
+            let frame = match self.socket.next().await {
+                Some(Ok(frame)) => frame,
+                Some(Err(error)) => {
+                    self.closed = true;
+                    return Some(ClientEvent::Closed {
+                        code: None,
+                        reason: ClientError::transport(error).to_string(),
+                    });
+                }
+                None => {
+                    self.closed = true;
+                    return Some(ClientEvent::Closed {
+                        code: None,
+                        reason: "connection ended without a close frame".to_owned(),
+                    });
+                }
+            };
+            match frame {
+                Message::Binary(_) | Message::Text(_) if !frame_matches(&frame, self.format) => {
+                    self.counters.malformed_frames += 1;
+                    return Some(ClientEvent::Error(ClientError::UnexpectedFrame(
+                        frame_kind(&frame),
+                    )));
+                }
+                Message::Binary(_) | Message::Text(_) => {
+                    let payload = frame.into_data();
+                    self.counters.count_received(payload.len());
+                    match self.on_server_frame(&payload, Instant::now()) {
+                        // Handed out at the top of the loop, after the ack is sent.
+                        Some(event) if self.ack_due => self.pending_event = Some(event),
+                        Some(event) => return Some(event),
+                        // A snapshot lost on purpose: read on.
+                        None => {}
+                    }
+                }
+                Message::Close(frame) => {
+                    let info = close_info(frame);
+                    if self.trace {
+                        trace::event(&format!("received close {:?}: {}", info.code, info.reason));
+                    }
+                    debug!(code = ?info.code, reason = %info.reason, "server closed the connection");
+                    // Handed out at the top of the loop, after the close reply is flushed.
+                    self.pending_close = Some(info);
+                }
+                // WebSocket-level keepalives are answered by tungstenite itself.
+                Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
+            }
+        }
+    }
+
+    /// The event for one data frame; `None` for a snapshot thrown away by the simulated
+    /// loss.
+    fn on_server_frame(&mut self, payload: &[u8], received_at: Instant) -> Option<ClientEvent<S>> {
+        let message = match self.format.decode_server_message::<S>(payload) {
+            Ok(message) => message,
+            Err(error) => {
+                self.counters.malformed_frames += 1;
+                return Some(ClientEvent::Error(error.into()));
+            }
+        };
+        if self.trace {
+            trace::received(&message, payload.len());
+        }
+        Some(match message {
+            ServerMessage::Snapshot(snapshot) => return self.on_snapshot(snapshot, received_at),
+            ServerMessage::Message(message) => {
+                self.counters.game_messages_received += 1;
+                ClientEvent::Message(message)
+            }
+            ServerMessage::Pong(pong) => {
+                let sent_at = self
+                    .epoch
+                    .checked_add(Duration::from_micros(pong.client_time_us));
+                let round_trip = sent_at
+                    .map(|sent_at| received_at.saturating_duration_since(sent_at))
+                    .unwrap_or_default();
+                ClientEvent::Pong { pong, round_trip }
+            }
+            ServerMessage::Error(error) => ClientEvent::ServerError(error),
+            ServerMessage::Welcome(_) => {
+                self.counters.malformed_frames += 1;
+                ClientEvent::Error(ClientError::UnexpectedMessage {
+                    expected: "Snapshot, Message, Pong or Error",
+                    got: "Welcome",
+                })
+            }
+        })
+    }
+
+    /// Times the input it acknowledges, then applies it to the views. A desync leaves the
+    /// view, and so the tick acknowledged, at the last good snapshot.
+    fn on_snapshot(
+        &mut self,
+        snapshot: Snapshot<S::Entity>,
+        received_at: Instant,
+    ) -> Option<ClientEvent<S>> {
+        self.counters.snapshots_received += 1;
+        self.counters.tick_gaps += tick_gap(self.last_received_tick, snapshot.tick);
+        self.last_received_tick = self.last_received_tick.max(snapshot.tick);
+        if self.loss.as_mut().is_some_and(SnapshotLoss::loses_next) {
+            self.counters.snapshots_discarded += 1;
+            trace!(tick = snapshot.tick, "snapshot discarded (simulated loss)");
+            return None;
+        }
+        // The input ack is independent of the view: even a snapshot that fails to apply
+        // says which input the server has reached.
+        if let Some(latency) = self.acks.on_ack(snapshot.last_input_seq, received_at) {
+            match &self.shared_latency {
+                Some((shared, key)) => shared.record(*key, latency),
+                None => self
+                    .ack_latency_us
+                    .saturating_record(duration_to_us(latency).max(1)),
+            }
+            trace!(
+                seq = snapshot.last_input_seq,
+                ?latency,
+                "input acknowledged"
+            );
+        }
+        match self.views.apply(&snapshot) {
+            Ok(()) => {
+                self.counters.snapshots_applied += 1;
+                self.ack_due = self.ack_every_snapshot;
+                let snapshot = Arc::new(snapshot);
+                self.latest_snapshot = Some(Arc::clone(&snapshot));
+                Some(ClientEvent::Snapshot(snapshot))
+            }
+            Err(reason) => {
+                self.counters.desyncs += 1;
+                debug!(
+                    tick = snapshot.tick,
+                    baseline_tick = snapshot.baseline_tick,
+                    acked = self.views.tick(),
+                    %reason,
+                    "desync"
+                );
+                Some(ClientEvent::Error(ClientError::Desync {
+                    tick: snapshot.tick,
+                    reason,
+                }))
+            }
+        }
+    }
+}
+
+/// Simulated network loss of snapshots ([`crate::ClientOptions::snapshot_loss`]).
+#[derive(Debug)]
+pub(crate) struct SnapshotLoss {
+    /// In (0, 1].
+    probability: f64,
+    rng: SmallRng,
+}
+
+impl SnapshotLoss {
+    /// `None` when `probability` loses nothing (0, negative or NaN).
+    pub(crate) fn new(probability: f64, seed: u64) -> Option<SnapshotLoss> {
+        (probability > 0.0).then(|| SnapshotLoss {
+            probability: probability.min(1.0),
+            rng: SmallRng::seed_from_u64(seed),
+        })
+    }
+
+    fn loses_next(&mut self) -> bool {
+        self.rng.random::<f64>() < self.probability
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SnapshotLoss;
+
+    #[test]
+    fn loss_of_nothing_is_off_and_loss_of_everything_loses_everything() {
+        assert!(SnapshotLoss::new(0.0, 1).is_none());
+        assert!(SnapshotLoss::new(f64::NAN, 1).is_none());
+        let mut all = SnapshotLoss::new(7.0, 1).expect("on");
+        assert!((0..100).all(|_| all.loses_next()));
+    }
+}
