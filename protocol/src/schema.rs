@@ -210,10 +210,16 @@ mod tests {
     fn subprotocols_name_the_game_its_hash_and_the_codec() {
         let identity = SchemaIdentity::of::<TokenSchema>();
         let bincode = identity.subprotocol(WireFormat::Bincode).to_owned();
-        assert_eq!(bincode, format!("ticksync.v2.tokens.{}.bincode", identity.hash));
+        assert_eq!(
+            bincode,
+            format!("ticksync.v2.tokens.{}.bincode", identity.hash)
+        );
         assert_eq!(identity.format_of(&bincode), Some(WireFormat::Bincode));
         let parsed = parse_subprotocol(&bincode).unwrap();
-        assert_eq!((parsed.game, parsed.hash), ("tokens", identity.hash.as_str()));
+        assert_eq!(
+            (parsed.game, parsed.hash),
+            ("tokens", identity.hash.as_str())
+        );
         assert_eq!(parse_subprotocol("chat"), None);
         assert!(is_valid_game_name(TokenSchema::NAME));
     }

@@ -19,9 +19,9 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use ticksync_protocol::{EntityId, Input, MoveDir};
-use ticksync_server::game::arena::Arena;
-use ticksync_server::game::Game;
+use ticksync_arena::{Arena, ArenaEntity, MoveDir};
+use ticksync_game::Game;
+use ticksync_protocol::{EntityId, PlayerId};
 use ticksync_server::replication::{
     Execution, InterestPolicy, ReplicationSettings, Replicator, Viewer,
 };
@@ -32,22 +32,24 @@ const ACK_DELAY_TICKS: u32 = 2;
 struct World {
     arena: Arena,
     ids: Vec<EntityId>,
-    replicator: Replicator,
+    players: Vec<PlayerId>,
+    replicator: Replicator<ArenaEntity>,
     tick: u32,
 }
 
 impl World {
     fn new(players: usize, world_size: u32, interest: Option<InterestPolicy>) -> World {
         let mut arena = Arena::new(world_size);
-        let ids = (0..players).map(|_| arena.join("bench")).collect();
+        let players: Vec<PlayerId> = (1..=players as u32).map(PlayerId).collect();
+        let ids = players.iter().map(|player| arena.spawn(*player)).collect();
         let replicator = Replicator::new(ReplicationSettings {
             history_ticks: 30,
             interest,
-            world_steps: (world_size * 64) as i32,
         });
         let mut world = World {
             arena,
             ids,
+            players,
             replicator,
             tick: 0,
         };
@@ -73,21 +75,18 @@ impl World {
     fn tick(&mut self, execution: Execution) -> usize {
         self.tick += 1;
         let tick = self.tick;
-        for (i, id) in self.ids.iter().enumerate() {
+        for (i, player) in self.players.iter().enumerate() {
             if (i as u32 + tick) % 30 == 0 {
                 // A deterministic "random" angle per player and turn.
                 let angle = ((i as u32).wrapping_mul(2_654_435_761) ^ tick) as f32;
-                let input = Input {
-                    seq: tick,
-                    ack_tick: 0,
-                    move_dir: MoveDir::from_vector(angle.cos(), angle.sin()),
-                    buttons: 0,
-                };
-                self.arena.apply_input(*id, &input);
+                self.arena
+                    .steer(*player, MoveDir::from_vector(angle.cos(), angle.sin()));
             }
         }
-        self.arena.step(DT);
-        self.replicator.capture(tick, &self.arena);
+        self.arena.advance(DT);
+        let arena = &self.arena;
+        self.replicator
+            .capture(tick, |out| arena.write_entities(out));
         let acked_tick = tick.saturating_sub(ACK_DELAY_TICKS);
         self.replicator
             .serve(
@@ -95,7 +94,7 @@ impl World {
                 execution,
                 |&entity| {
                     Some(Viewer {
-                        entity,
+                        entity: Some(entity),
                         acked_tick,
                         last_input_seq: tick,
                     })

@@ -20,12 +20,14 @@ use bytes::Bytes;
 use clap::Parser;
 use futures_util::{SinkExt, StreamExt};
 use http::HeaderValue;
+use ticksync_arena::{ArenaEntity, ArenaSchema};
 use ticksync_protocol::codec::{
     decode_client_message, encode, encode_snapshot, EncodedBody, SnapshotHeader,
 };
 use ticksync_protocol::replicated::view_checksum;
+use ticksync_protocol::schema::subprotocol;
 use ticksync_protocol::{
-    ClientMessage, EntityId, EntityState, ServerMessage, Welcome, WorldSize, SUBPROTOCOL_BINCODE,
+    ClientMessage, Entity, EntityId, PlayerId, ServerMessage, Welcome, WireFormat,
 };
 use ticksync_server::net::websocket_config;
 use ticksync_server::ServerConfig;
@@ -75,22 +77,24 @@ async fn main() -> anyhow::Result<()> {
 }
 
 /// Entities whose full snapshot is about `bytes` long.
-fn filler_entities(bytes: usize) -> Vec<EntityState> {
+fn filler_entities(bytes: usize) -> Vec<Entity<ArenaEntity>> {
     (0..(bytes / ENTITY_BYTES).max(1) as u32)
-        .map(|i| EntityState {
+        .map(|i| Entity {
             id: EntityId(i + 1),
-            x: 64_000 + i as i32,
-            y: 64_000,
-            vx: 0,
-            vy: 0,
-            heading: 0,
+            state: ArenaEntity {
+                x: 64_000 + i as i32,
+                y: 64_000,
+                vx: 0,
+                vy: 0,
+                heading: 0,
+            },
         })
         .collect()
 }
 
 /// Encodes one snapshot frame per tick and publishes it to every connection.
-async fn ticker(tick_rate: u16, entities: Vec<EntityState>, frames: watch::Sender<Bytes>) {
-    let body = match EncodedBody::new(&entities, &[], &[]) {
+async fn ticker(tick_rate: u16, entities: Vec<Entity<ArenaEntity>>, frames: watch::Sender<Bytes>) {
+    let body = match EncodedBody::new::<ArenaEntity>(&entities, &[], &[]) {
         Ok(body) => body,
         Err(error) => return eprintln!("cannot encode: {error}"),
     };
@@ -122,11 +126,11 @@ async fn serve(
 ) -> anyhow::Result<()> {
     // The closure's signature is tungstenite's handshake callback; its error type is theirs.
     #[allow(clippy::result_large_err)]
+    let protocol = HeaderValue::from_str(&subprotocol::<ArenaSchema>(WireFormat::Bincode))?;
     let callback = |_: &Request, mut response: Response| {
-        response.headers_mut().insert(
-            "Sec-WebSocket-Protocol",
-            HeaderValue::from_static(SUBPROTOCOL_BINCODE),
-        );
+        response
+            .headers_mut()
+            .insert("Sec-WebSocket-Protocol", protocol.clone());
         Ok(response)
     };
     let ws = tokio_tungstenite::accept_hdr_async_with_config(
@@ -140,14 +144,11 @@ async fn serve(
     let Some(Ok(Message::Binary(_hello))) = stream.next().await else {
         return Ok(());
     };
-    let welcome = ServerMessage::Welcome(Welcome {
-        entity_id: EntityId(1),
+    let welcome = ServerMessage::<ArenaSchema>::Welcome(Welcome {
+        player_id: PlayerId(1),
+        entity_id: Some(EntityId(1)),
         tick_rate_hz: tick_rate,
         tick: 0,
-        world_size: WorldSize {
-            width: 2000,
-            height: 2000,
-        },
         resume_token: String::new(),
         resumed: false,
     });
@@ -156,7 +157,7 @@ async fn serve(
         while let Some(Ok(message)) = stream.next().await {
             if let Message::Binary(payload) = message {
                 // Decode like the server does, so the floor pays for it too.
-                if let Ok(ClientMessage::Leave) = decode_client_message(&payload) {
+                if let Ok(ClientMessage::Leave) = decode_client_message::<ArenaSchema>(&payload) {
                     return;
                 }
             }

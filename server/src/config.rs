@@ -271,7 +271,10 @@ impl ServerConfig {
             ("max_connections", self.max_connections),
             ("max_message_bytes", self.max_message_bytes),
             ("max_inputs_per_tick", self.max_inputs_per_tick),
-            ("max_game_messages_per_tick", self.max_game_messages_per_tick),
+            (
+                "max_game_messages_per_tick",
+                self.max_game_messages_per_tick,
+            ),
             (
                 "max_game_messages_per_second",
                 self.max_game_messages_per_second as usize,
@@ -1463,6 +1466,7 @@ mod tests {
                 tick_rate_hz: Some(20),
                 max_players: Some(2000),
                 aoi_radius: Some(200),
+                game: toml::toml! { world_size = 4000 },
                 ..RoomOverrides::default()
             },
         );

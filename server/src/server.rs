@@ -89,9 +89,16 @@ fn tls_acceptor(
 
 /// The game's settings for room `name`: `[game]` with the room's `[rooms.NAME.game]` on top,
 /// deserialized into the game's own type.
-pub fn game_settings<T: DeserializeOwned>(config: &ServerConfig, name: &str) -> Result<T, ConfigError> {
+pub fn game_settings<T: DeserializeOwned>(
+    config: &ServerConfig,
+    name: &str,
+) -> Result<T, ConfigError> {
     let table = config.room_config(name).game;
-    let section = if config.rooms.get(name).is_some_and(|room| !room.game.is_empty()) {
+    let section = if config
+        .rooms
+        .get(name)
+        .is_some_and(|room| !room.game.is_empty())
+    {
         format!("[game] with [rooms.{name}.game]")
     } else {
         "[game]".to_owned()

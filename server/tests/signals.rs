@@ -9,11 +9,14 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
+use ticksync_arena::ArenaSchema;
 use ticksync_protocol::codec::{decode_server_message, encode};
+use ticksync_protocol::schema::subprotocol;
 use ticksync_protocol::{
-    close_code, ClientMessage, ErrorCode, Hello, ServerMessage, PROTOCOL_VERSION,
-    SUBPROTOCOL_BINCODE,
+    close_code, ClientMessage, ErrorCode, Hello, WireFormat, PROTOCOL_VERSION,
 };
+
+type ServerMessage = ticksync_protocol::ServerMessage<ArenaSchema>;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -126,12 +129,14 @@ async fn sigterm_closes_players_with_1001_and_exits_cleanly() {
     let mut request = url.as_str().into_client_request().unwrap();
     request.headers_mut().insert(
         "Sec-WebSocket-Protocol",
-        SUBPROTOCOL_BINCODE.parse().unwrap(),
+        subprotocol::<ArenaSchema>(WireFormat::Bincode)
+            .parse()
+            .unwrap(),
     );
     let (mut ws, _) = tokio_tungstenite::connect_async(request)
         .await
         .expect("connects");
-    let hello = ClientMessage::Hello(Hello {
+    let hello = ClientMessage::<ArenaSchema>::Hello(Hello {
         protocol_version: PROTOCOL_VERSION,
         player_name: "signal".into(),
     });
@@ -147,7 +152,7 @@ async fn sigterm_closes_players_with_1001_and_exits_cleanly() {
         panic!("expected Welcome, got {first:?}")
     };
     assert!(matches!(
-        decode_server_message(&bytes).unwrap(),
+        decode_server_message::<ArenaSchema>(&bytes).unwrap(),
         ServerMessage::Welcome(_)
     ));
 
@@ -160,7 +165,9 @@ async fn sigterm_closes_players_with_1001_and_exits_cleanly() {
             .expect("server closes in time");
         match frame {
             Some(Ok(Message::Binary(bytes))) => {
-                if let ServerMessage::Error(error) = decode_server_message(&bytes).unwrap() {
+                if let ServerMessage::Error(error) =
+                    decode_server_message::<ArenaSchema>(&bytes).unwrap()
+                {
                     error_code = Some(error.code);
                 }
             }

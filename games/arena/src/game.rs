@@ -67,6 +67,8 @@ new_key_type! {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Mover {
     pub id: EntityId,
+    /// The player who controls it.
+    pub player: PlayerId,
     /// Position steps (1/64 unit), inside `[0, world size × 64]`.
     pub position: IVec2,
     /// Position steps moved in the last tick: the commanded velocity, except where the world
@@ -164,6 +166,7 @@ impl Arena {
         let position = self.spawn_point(id.0);
         let key = self.movers.insert(Mover {
             id,
+            player,
             position,
             velocity: IVec2::ZERO,
             heading: 0,

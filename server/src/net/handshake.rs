@@ -134,7 +134,10 @@ pub fn negotiate_subprotocol<'a>(
             }
             if let Some(parsed) = parse_subprotocol(protocol) {
                 other_schema.get_or_insert_with(|| {
-                    format!("{} {} (envelope {})", parsed.game, parsed.hash, parsed.envelope_version)
+                    format!(
+                        "{} {} (envelope {})",
+                        parsed.game, parsed.hash, parsed.envelope_version
+                    )
                 });
             }
             seen.push(protocol.to_owned());
@@ -277,7 +280,8 @@ where
     let mut refused = None;
     // The closure's signature is tungstenite's handshake callback; its error type is theirs.
     #[allow(clippy::result_large_err)]
-    let callback = |request: &Request, mut response: Response| match admit(request, config, schema) {
+    let callback = |request: &Request, mut response: Response| match admit(request, config, schema)
+    {
         Ok(admission) => {
             match HeaderValue::from_str(schema.subprotocol(admission.format)) {
                 Ok(value) => {
@@ -335,7 +339,10 @@ mod tests {
     }
 
     fn protocol() -> (&'static str, &'static str) {
-        ("Sec-WebSocket-Protocol", Box::leak(bincode().into_boxed_str()))
+        (
+            "Sec-WebSocket-Protocol",
+            Box::leak(bincode().into_boxed_str()),
+        )
     }
 
     fn request(uri: &str, headers: &[(&str, &str)]) -> Request {
@@ -346,23 +353,34 @@ mod tests {
         builder.body(()).unwrap()
     }
 
-
     #[test]
     fn picks_the_first_supported_subprotocol_among_others() {
         let schema = schema();
         let (bincode, json) = (bincode(), json());
         let chat = format!("chat, {bincode}");
-        assert_eq!(negotiate_subprotocol([chat.as_str()], &schema), Ok(WireFormat::Bincode));
-        assert_eq!(negotiate_subprotocol(["x", json.as_str()], &schema), Ok(WireFormat::Json));
+        assert_eq!(
+            negotiate_subprotocol([chat.as_str()], &schema),
+            Ok(WireFormat::Bincode)
+        );
+        assert_eq!(
+            negotiate_subprotocol(["x", json.as_str()], &schema),
+            Ok(WireFormat::Json)
+        );
         let both = format!("{json}, {bincode}");
-        assert_eq!(negotiate_subprotocol([both.as_str()], &schema), Ok(WireFormat::Json));
+        assert_eq!(
+            negotiate_subprotocol([both.as_str()], &schema),
+            Ok(WireFormat::Json)
+        );
     }
 
     #[test]
     fn the_room_comes_from_the_query_and_is_validated() {
         let config = ServerConfig::default();
         let plain = request("/ws", &[protocol()]);
-        assert_eq!(admit(&plain, &config, &schema()).unwrap().room, config.default_room);
+        assert_eq!(
+            admit(&plain, &config, &schema()).unwrap().room,
+            config.default_room
+        );
         let named = request("/ws?room=match-7", &[protocol()]);
         assert_eq!(admit(&named, &config, &schema()).unwrap().room, "match-7");
         let bad = request("/ws?room=a%20b", &[protocol()]);
@@ -381,13 +399,19 @@ mod tests {
         let text = negotiate_subprotocol(["ticksync.v1.bincode"], &schema)
             .unwrap_err()
             .to_string();
-        assert!(text.contains("ticksync.v1.bincode") && text.contains(&bincode()), "{text}");
+        assert!(
+            text.contains("ticksync.v1.bincode") && text.contains(&bincode()),
+            "{text}"
+        );
         // Another layout of the same game: both schemas are named.
         let stale = "ticksync.v2.tokens.0badc0de.bincode";
         let refusal = negotiate_subprotocol([stale], &schema).unwrap_err();
         assert_eq!(refusal.status(), StatusCode::BAD_REQUEST);
         let text = refusal.to_string();
-        assert!(text.contains("tokens 0badc0de") && text.contains(&schema.hash), "{text}");
+        assert!(
+            text.contains("tokens 0badc0de") && text.contains(&schema.hash),
+            "{text}"
+        );
     }
 
     #[test]
@@ -412,7 +436,10 @@ mod tests {
             require_origin: true,
             ..config
         };
-        assert_eq!(admit(&native, &strict, &schema()), Err(Refusal::OriginMissing));
+        assert_eq!(
+            admit(&native, &strict, &schema()),
+            Err(Refusal::OriginMissing)
+        );
     }
 
     #[test]
@@ -431,14 +458,20 @@ mod tests {
         );
         let bearer = format!("Bearer {token}");
         let by_header = request("/ws", &[protocol(), ("Authorization", bearer.as_str())]);
-        assert_eq!(admit(&by_header, &config, &schema()).unwrap().claims, Some(claims));
+        assert_eq!(
+            admit(&by_header, &config, &schema()).unwrap().claims,
+            Some(claims)
+        );
         let other_room = request(&format!("/ws?room=other&token={token}"), &[protocol()]);
         assert!(matches!(
             admit(&other_room, &config, &schema()),
             Err(Refusal::Token(TokenError::WrongRoom { .. }))
         ));
         let missing = request("/ws", &[protocol()]);
-        assert_eq!(admit(&missing, &config, &schema()), Err(Refusal::TokenMissing));
+        assert_eq!(
+            admit(&missing, &config, &schema()),
+            Err(Refusal::TokenMissing)
+        );
         assert_eq!(Refusal::TokenMissing.status(), StatusCode::UNAUTHORIZED);
     }
 }

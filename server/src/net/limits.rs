@@ -108,7 +108,9 @@ impl GameMessageBudget {
 
     /// Takes one message's token; `false` when the budget is spent.
     pub fn take(&mut self, now: Instant) -> bool {
-        let elapsed = now.saturating_duration_since(self.refilled_at).as_secs_f64();
+        let elapsed = now
+            .saturating_duration_since(self.refilled_at)
+            .as_secs_f64();
         self.refilled_at = now;
         self.tokens = (self.tokens + elapsed * self.per_second).min(self.per_second);
         if self.tokens >= 1.0 {
@@ -279,7 +281,10 @@ mod tests {
         let mut budget = GameMessageBudget::new(10, start);
         assert!((0..10).all(|_| budget.take(start)));
         assert!(!budget.take(start), "the burst is spent");
-        assert!(budget.take(start + Duration::from_millis(100)), "refilled at 10/s");
+        assert!(
+            budget.take(start + Duration::from_millis(100)),
+            "refilled at 10/s"
+        );
         assert!(!budget.take(start + Duration::from_millis(100)));
     }
 }

@@ -9,8 +9,8 @@ use tokio::sync::Semaphore;
 use tokio_util::task::TaskTracker;
 
 use super::{connection, SessionContext};
-use ticksync_protocol::Schema;
 use crate::metrics::ServerMetrics;
+use ticksync_protocol::Schema;
 
 /// Pause after a failed `accept` (typically out of file descriptors) so the loop does not
 /// spin while the condition lasts.

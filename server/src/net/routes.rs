@@ -66,7 +66,13 @@ impl WebClient {
         WebClient {
             files: files
                 .iter()
-                .map(|file| (file.path.to_owned(), file.content_type, file.body.as_bytes().to_vec()))
+                .map(|file| {
+                    (
+                        file.path.to_owned(),
+                        file.content_type,
+                        file.body.as_bytes().to_vec(),
+                    )
+                })
                 .collect(),
         }
     }

@@ -70,11 +70,16 @@ thread_local! {
 pub(super) fn with_thread_scratch<E: Replicated, R>(work: impl FnOnce(&mut Scratch<E>) -> R) -> R {
     THREAD_SCRATCH.with(|cell| match cell.try_borrow_mut() {
         Ok(mut slot) => {
-            let fits = slot.as_ref().is_some_and(|scratch| scratch.is::<Scratch<E>>());
+            let fits = slot
+                .as_ref()
+                .is_some_and(|scratch| scratch.is::<Scratch<E>>());
             if !fits {
                 *slot = Some(Box::new(Scratch::<E>::default()));
             }
-            match slot.as_mut().and_then(|scratch| scratch.downcast_mut::<Scratch<E>>()) {
+            match slot
+                .as_mut()
+                .and_then(|scratch| scratch.downcast_mut::<Scratch<E>>())
+            {
                 Some(scratch) => work(scratch),
                 None => work(&mut Scratch::default()),
             }
@@ -122,10 +127,11 @@ impl<'a, E: Replicated> TickFrames<'a, E> {
     /// baseline rule; `None`: a full snapshot.
     pub fn baseline(&self, acked_tick: Tick) -> Option<&'a WorldFrame<E>> {
         let history = self.history;
-        baseline_tick(acked_tick, self.current.tick, |tick| history.get(tick).is_some())
-            .and_then(|tick| history.get(tick))
+        baseline_tick(acked_tick, self.current.tick, |tick| {
+            history.get(tick).is_some()
+        })
+        .and_then(|tick| history.get(tick))
     }
-
 
     /// Everyone-sees-everyone mode: the body every client with `baseline` gets.
     pub fn encode_shared_body(

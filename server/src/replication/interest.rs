@@ -114,8 +114,7 @@ impl SpatialGrid {
     }
 
     fn cell_of(&self, (x, y): (i32, i32)) -> usize {
-        (self.coordinate(y, self.origin.1) * self.side + self.coordinate(x, self.origin.0))
-            as usize
+        (self.coordinate(y, self.origin.1) * self.side + self.coordinate(x, self.origin.0)) as usize
     }
 
     /// Calls `visit` with the index and position of every entity in the cells overlapping

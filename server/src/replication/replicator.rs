@@ -305,59 +305,64 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::game::arena::Arena;
     use proptest::prelude::*;
-    use std::collections::BTreeMap;
+    use ticksync_arena::{Arena, ArenaEntity, ArenaSchema, MoveDir};
+    use ticksync_game::Game;
     use ticksync_protocol::codec::decode_server_message;
-    use ticksync_protocol::delta::apply;
-    use ticksync_protocol::replicated::view_checksum;
-    use ticksync_protocol::{EntityState, Input, MoveDir, ServerMessage, Snapshot};
+    use ticksync_protocol::sync::ViewStore;
+    use ticksync_protocol::{Entity, PlayerId, ServerMessage, Snapshot};
+
+    type View = Vec<Entity<ArenaEntity>>;
+
+    /// Joins a new player and returns its entity.
+    fn join(arena: &mut Arena) -> EntityId {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static NEXT_PLAYER: AtomicU32 = AtomicU32::new(1);
+        arena.spawn(PlayerId(NEXT_PLAYER.fetch_add(1, Ordering::Relaxed)))
+    }
+
+    /// Steers the entity `id`.
+    fn steer(arena: &mut Arena, id: EntityId, move_dir: MoveDir) {
+        if let Some(player) = arena.entity(id).map(|mover| mover.player) {
+            arena.steer(player, move_dir);
+        }
+    }
+
+    fn leave(arena: &mut Arena, id: EntityId) {
+        if let Some(player) = arena.entity(id).map(|mover| mover.player) {
+            arena.remove(player);
+        }
+    }
+
+    fn capture(replicator: &mut Replicator<ArenaEntity>, tick: Tick, arena: &Arena) {
+        replicator.capture(tick, |out| arena.write_entities(out));
+    }
 
     const DT: f32 = 1.0 / 30.0;
 
-    fn decode(frame: &[u8]) -> Snapshot {
-        match decode_server_message(frame).unwrap() {
+    fn decode(frame: &[u8]) -> Snapshot<ArenaEntity> {
+        match decode_server_message::<ArenaSchema>(frame).unwrap() {
             ServerMessage::Snapshot(snapshot) => snapshot,
             other => panic!("not a snapshot: {other:?}"),
         }
     }
 
-    /// A client that keeps the views it may be sent deltas against, as a real one does.
+    /// A client that keeps the views it may be sent deltas against with the protocol's own
+    /// view store, as every real client does.
     #[derive(Default)]
     struct ModelClient {
-        views: BTreeMap<Tick, Vec<EntityState>>,
+        views: ViewStore<ArenaEntity>,
         acked: Tick,
     }
 
     impl ModelClient {
-        fn receive(&mut self, snapshot: &Snapshot) -> Vec<EntityState> {
-            let baseline = if snapshot.is_full() {
-                Vec::new()
-            } else {
-                self.views
-                    .get(&snapshot.baseline_tick)
-                    .cloned()
-                    .expect("the server only uses baselines the client acknowledged")
-            };
-            let mut view = Vec::new();
-            apply(
-                &baseline,
-                &snapshot.created,
-                &snapshot.changed,
-                &snapshot.removed,
-                snapshot.tick - snapshot.baseline_tick.min(snapshot.tick),
-                &mut view,
-            )
-            .unwrap();
-            assert_eq!(
-                view_checksum(&view),
-                snapshot.checksum,
-                "desync at tick {}",
-                snapshot.tick
-            );
-            self.views.insert(snapshot.tick, view.clone());
+        fn receive(&mut self, snapshot: &Snapshot<ArenaEntity>) -> View {
+            self.views
+                .apply(snapshot)
+                .unwrap_or_else(|error| panic!("desync at tick {}: {error}", snapshot.tick));
+            self.views.mark_current_acked();
             self.acked = snapshot.tick;
-            view
+            self.views.current().to_vec()
         }
     }
 
@@ -368,13 +373,12 @@ mod tests {
         players: usize,
         ticks: u32,
         losses: &[bool],
-    ) -> Vec<(Tick, Vec<EntityState>)> {
+    ) -> Vec<(Tick, View)> {
         let mut arena = Arena::new(200);
-        let ids: Vec<_> = (0..players).map(|_| arena.join("p")).collect();
+        let ids: Vec<_> = (0..players).map(|_| join(&mut arena)).collect();
         let mut replicator = Replicator::new(ReplicationSettings {
             history_ticks: 30,
             interest,
-            world_steps: 200 * 64,
         });
         let mut client = ModelClient::default();
         let mut applied = Vec::new();
@@ -383,18 +387,18 @@ mod tests {
             for (i, id) in ids.iter().enumerate() {
                 if (tick as usize + i * 7) % 11 == 0 {
                     let angle = (tick as f32 * 0.7) + i as f32;
-                    let input = Input {
-                        seq: tick,
-                        ack_tick: 0,
-                        move_dir: MoveDir::from_vector(angle.cos(), angle.sin()),
-                        buttons: 0,
-                    };
-                    arena_apply(&mut arena, *id, &input);
+                    steer(
+                        &mut arena,
+                        *id,
+                        MoveDir::from_vector(angle.cos(), angle.sin()),
+                    );
                 }
             }
-            crate::game::Game::step(&mut arena, DT);
-            replicator.capture(tick, &arena);
-            let frame = replicator.snapshot_for(ids[0], client.acked, 0).unwrap();
+            arena.advance(DT);
+            capture(&mut replicator, tick, &arena);
+            let frame = replicator
+                .snapshot_for(Some(ids[0]), client.acked, 0)
+                .unwrap();
             let snapshot = decode(&frame);
             if losses[tick as usize % losses.len()] {
                 continue;
@@ -402,10 +406,6 @@ mod tests {
             applied.push((tick, client.receive(&snapshot)));
         }
         applied
-    }
-
-    fn arena_apply(arena: &mut Arena, id: ticksync_protocol::EntityId, input: &Input) {
-        crate::game::Game::apply_input(arena, id, input);
     }
 
     #[test]
@@ -435,7 +435,7 @@ mod tests {
     }
 
     fn serve_all(
-        replicator: &mut Replicator,
+        replicator: &mut Replicator<ArenaEntity>,
         clients: &mut [ServedClient],
         execution: Execution,
     ) -> usize {
@@ -465,11 +465,10 @@ mod tests {
         use rand::{Rng, SeedableRng};
         let mut rng = rand::rngs::SmallRng::seed_from_u64(seed);
         let mut arena = Arena::new(400);
-        let mut ids: Vec<_> = (0..players).map(|_| arena.join("p")).collect();
+        let mut ids: Vec<_> = (0..players).map(|_| join(&mut arena)).collect();
         let settings = ReplicationSettings {
             history_ticks: 20,
             interest,
-            world_steps: 400 * 64,
         };
         let mut reference = Replicator::new(settings);
         let mut sequential = Replicator::new(settings);
@@ -477,26 +476,21 @@ mod tests {
         for tick in 1..=30u32 {
             for id in &ids {
                 if rng.random_bool(0.2) {
-                    let input = Input {
-                        seq: tick,
-                        ack_tick: 0,
-                        move_dir: MoveDir::from_vector(
-                            rng.random_range(-1.0..=1.0),
-                            rng.random_range(-1.0..=1.0),
-                        ),
-                        buttons: 0,
-                    };
-                    arena_apply(&mut arena, *id, &input);
+                    let move_dir = MoveDir::from_vector(
+                        rng.random_range(-1.0..=1.0),
+                        rng.random_range(-1.0..=1.0),
+                    );
+                    steer(&mut arena, *id, move_dir);
                 }
             }
             if rng.random_bool(0.3) {
                 // Leaves stay among the clients (a viewer not in the world), joins are new.
-                arena.leave(ids[rng.random_range(0..ids.len())]);
-                ids.push(arena.join("p"));
+                leave(&mut arena, ids[rng.random_range(0..ids.len())]);
+                ids.push(join(&mut arena));
             }
-            crate::game::Game::step(&mut arena, DT);
+            arena.advance(DT);
             for replicator in [&mut reference, &mut sequential, &mut parallel] {
-                replicator.capture(tick, &arena);
+                capture(replicator, tick, &arena);
             }
             if tick < 20 {
                 continue;
@@ -514,7 +508,7 @@ mod tests {
                         _ => common,
                     };
                     let viewer = Viewer {
-                        entity,
+                        entity: Some(entity),
                         acked_tick,
                         last_input_seq: rng.random(),
                     };
@@ -565,13 +559,12 @@ mod tests {
         let settings = |interest| ReplicationSettings {
             history_ticks: 30,
             interest,
-            world_steps: 64,
         };
-        let aoi = Replicator::new(settings(Some(InterestPolicy {
+        let aoi = Replicator::<ArenaEntity>::new(settings(Some(InterestPolicy {
             radius_steps: 64,
             max_entities: None,
         })));
-        let everyone = Replicator::new(settings(None));
+        let everyone = Replicator::<ArenaEntity>::new(settings(None));
         let parallel = if rayon::current_num_threads() > 1 {
             Execution::Parallel
         } else {
@@ -594,10 +587,9 @@ mod tests {
 
     #[test]
     fn serve_before_any_capture_is_an_error() {
-        let mut replicator = Replicator::new(ReplicationSettings {
+        let mut replicator = Replicator::<ArenaEntity>::new(ReplicationSettings {
             history_ticks: 30,
             interest: None,
-            world_steps: 64,
         });
         let mut clients = vec![ServedClient {
             viewer: None,

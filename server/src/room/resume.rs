@@ -137,7 +137,14 @@ mod tests {
     #[test]
     fn a_token_is_taken_once() {
         let mut detached = DetachedPlayers::default();
-        detached.detach(PlayerId(1), Some(EntityId(1)), "tok".into(), Arc::default(), 0, 100);
+        detached.detach(
+            PlayerId(1),
+            Some(EntityId(1)),
+            "tok".into(),
+            Arc::default(),
+            0,
+            100,
+        );
         assert_eq!(detached.take("tok").map(|d| d.player), Some(PlayerId(1)));
         assert!(detached.take("tok").is_none());
     }

@@ -501,11 +501,10 @@ impl<G: Game> Room<G> {
                     Recipients::Player(player) => member.player == player,
                     Recipients::All => true,
                     Recipients::AllExcept(player) => member.player != player,
-                    Recipients::Seeing(entity) => self.replicator.sees(
-                        member.entity,
-                        entity,
-                        &mut self.interest_scratch,
-                    ),
+                    Recipients::Seeing(entity) => {
+                        self.replicator
+                            .sees(member.entity, entity, &mut self.interest_scratch)
+                    }
                 };
                 if to_member {
                     member.deliver_message(frame.clone());
@@ -623,14 +622,16 @@ impl<G: Game> Room<G> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::game::arena::Arena;
-    use crate::room::SessionShared;
+    use crate::room::{SessionShared, MESSAGE_RESERVE};
+    use ticksync_arena::{Arena, ArenaEntity, ArenaInput, ArenaSchema, MoveDir};
     use ticksync_protocol::codec::decode_server_message;
-    use ticksync_protocol::{EntityId, MoveDir, ServerMessage, Snapshot};
+    use ticksync_protocol::{EntityId, Input, ServerMessage, Snapshot};
     use tokio::sync::oneshot;
 
+    type Schema = ArenaSchema;
+
     struct TestClient {
-        inputs: mpsc::Sender<Input>,
+        inputs: mpsc::Sender<FromClient<Schema>>,
         shared: Arc<SessionShared>,
         frames: mpsc::Receiver<Bytes>,
         disconnect: oneshot::Receiver<Disconnect>,
@@ -640,28 +641,29 @@ mod tests {
     fn settings() -> RoomSettings {
         RoomSettings {
             tick_rate_hz: 30,
-            world_size: 2000,
             max_players: 3,
             max_inputs_per_tick: 4,
+            max_messages_per_tick: 8,
             max_ticks_behind: 5,
             stats_interval: Duration::from_secs(3600),
             resume_grace_ticks: 0,
             replication: ReplicationSettings {
                 history_ticks: 30,
                 interest: None,
-                world_steps: 2000 * 64,
             },
         }
     }
 
-    fn new_room() -> (Room<Arena>, RoomHandle) {
+    fn new_room() -> (Room<Arena>, RoomHandle<Schema>) {
         let status = Arc::new(RoomStatus::new("test", &settings()));
         Room::new(settings(), Arena::new(2000), Arc::default(), status).unwrap()
     }
 
-    fn join(handle: &RoomHandle, outbound_capacity: usize) -> TestClient {
+    /// Joins with room for `outbound_capacity` snapshots after the arena's greeting message,
+    /// besides the message reserve.
+    fn join(handle: &RoomHandle<Schema>, outbound_capacity: usize) -> TestClient {
         let (input_tx, input_rx) = mpsc::channel(16);
-        let (frame_tx, frame_rx) = mpsc::channel(outbound_capacity);
+        let (frame_tx, frame_rx) = mpsc::channel(outbound_capacity + MESSAGE_RESERVE + 1);
         let (disconnect_tx, disconnect_rx) = oneshot::channel();
         let (reply_tx, reply_rx) = oneshot::channel();
         let shared = Arc::new(SessionShared::default());
@@ -669,7 +671,8 @@ mod tests {
             .joins
             .try_send(JoinRequest {
                 player_name: "t".into(),
-                inputs: input_rx,
+                claims: None,
+                from_client: input_rx,
                 outbound: frame_tx,
                 disconnect: disconnect_tx,
                 resume_token: None,
@@ -686,23 +689,25 @@ mod tests {
         }
     }
 
-    fn last_snapshot(client: &mut TestClient) -> Snapshot {
+    fn last_snapshot(client: &mut TestClient) -> Snapshot<ArenaEntity> {
         let mut last = None;
         while let Ok(frame) = client.frames.try_recv() {
-            if let ServerMessage::Snapshot(s) = decode_server_message(&frame).unwrap() {
+            if let ServerMessage::Snapshot(s) = decode_server_message::<Schema>(&frame).unwrap() {
                 last = Some(s);
             }
         }
         last.expect("no snapshot")
     }
 
-    fn input(seq: u32, x: i8) -> Input {
-        Input {
+    fn input(seq: u32, x: i8) -> FromClient<Schema> {
+        FromClient::Input(Input {
             seq,
             ack_tick: 0,
-            move_dir: MoveDir { x, y: 0 },
-            buttons: 0,
-        }
+            payload: ArenaInput {
+                move_dir: MoveDir { x, y: 0 },
+                buttons: 0,
+            },
+        })
     }
 
     #[test]
@@ -716,7 +721,7 @@ mod tests {
         assert_ne!(wa.entity_id, wb.entity_id);
         for client in [&mut a, &mut b] {
             let ids: Vec<EntityId> = last_snapshot(client).created.iter().map(|e| e.id).collect();
-            assert_eq!(ids, vec![wa.entity_id, wb.entity_id]);
+            assert_eq!(ids, vec![wa.entity_id.unwrap(), wb.entity_id.unwrap()]);
         }
     }
 
@@ -776,15 +781,15 @@ mod tests {
         let me = snapshot
             .created
             .iter()
-            .find(|e| e.id == welcome.entity_id)
+            .find(|e| Some(e.id) == welcome.entity_id)
             .unwrap();
-        assert!(me.vx > 0, "input 2 (moving +x) must win: {me:?}");
+        assert!(me.state.vx > 0, "input 2 (moving +x) must win: {me:?}");
         // A replayed old sequence is ignored.
         a.inputs.try_send(input(1, -127)).unwrap();
         room.tick(1.0 / 30.0);
         let snapshot = last_snapshot(&mut a);
         assert_eq!(snapshot.last_input_seq, 2);
-        assert!(snapshot.created[0].vx > 0);
+        assert!(snapshot.created[0].state.vx > 0);
     }
 
     #[test]
@@ -915,7 +920,8 @@ mod tests {
         assert_eq!(room.members.len(), players);
         for _ in 0..8 {
             room.tick += 1;
-            room.replicator.capture(room.tick, &room.game);
+            room.replicator
+                .capture(room.tick, |out| room.game.write_entities(out));
             room.serve_members(Execution::Parallel);
             for client in clients.iter_mut().skip(1).step_by(2) {
                 while client.frames.try_recv().is_ok() {}

@@ -22,9 +22,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
+use ticksync_game::Claims;
 use ticksync_protocol::codec::CodecError;
 use ticksync_protocol::messages::{validate_player_name, HelloError};
-use ticksync_game::Claims;
 use ticksync_protocol::{
     close_code, ClientMessage, ErrorCode, ErrorMessage, Hello, Resume, Schema, ServerMessage,
     Welcome, WireFormat,
