@@ -1,5 +1,6 @@
 //! Helpers for the end-to-end tests in `tests/tests/`: a real server on an ephemeral
-//! loopback port, and a raw WebSocket client for sending what an honest client never would.
+//! loopback port (the arena, or any game), and a raw WebSocket client for sending what an
+//! honest client never would — [`RawClient`] speaks the arena, [`RawClientOf`] any schema.
 //!
 //! Every wait here is bounded by [`WAIT`], so a broken server fails a test instead of
 //! hanging it.
@@ -12,15 +13,15 @@ use anyhow::{anyhow, bail, Context};
 use futures_util::{SinkExt, StreamExt};
 use http::header::SEC_WEBSOCKET_PROTOCOL;
 use http::HeaderValue;
+use ticksync_arena::{Arena, ArenaSchema};
+use ticksync_client::{tls_config, TlsTrust};
+use ticksync_game::{Game, RoomContext, WebFile};
 use ticksync_protocol::codec::decode_server_message;
-use ticksync_protocol::{
-    ClientMessage, ErrorMessage, Hello, ServerMessage, Snapshot, Tick, Welcome, WireFormat,
-    PROTOCOL_VERSION, SUBPROTOCOL_BINCODE, SUBPROTOCOL_JSON,
-};
+use ticksync_protocol::schema::subprotocol;
+use ticksync_protocol::{ErrorMessage, Hello, Schema, Tick, Welcome, WireFormat, PROTOCOL_VERSION};
 use ticksync_server::metrics::ServerMetrics;
 use ticksync_server::net::FaultInjector;
 use ticksync_server::{Server, ServerConfig, ServerSummary};
-use ticksync_sim::{tls_config, TlsTrust};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -83,14 +84,15 @@ pub struct TestServer {
 }
 
 impl TestServer {
-    /// Starts a server with the default configuration.
+    /// Starts an arena server with the default configuration.
     pub async fn start() -> TestServer {
         TestServer::start_with(ServerConfig::default()).await
     }
 
-    /// Starts a server with `config`, bound to 127.0.0.1:0 whatever `config.bind` says.
+    /// Starts an arena server with `config`, bound to 127.0.0.1:0 whatever `config.bind`
+    /// says.
     pub async fn start_with(config: ServerConfig) -> TestServer {
-        TestServer::launch(TestServer::bind(config).await)
+        TestServer::launch(TestServer::bind_arena(config).await)
     }
 
     /// Like [`TestServer::start_with`], with a fault injector losing outgoing frames.
@@ -98,19 +100,38 @@ impl TestServer {
         config: ServerConfig,
         faults: Arc<dyn FaultInjector>,
     ) -> TestServer {
-        TestServer::launch(TestServer::bind(config).await.with_fault_injector(faults))
+        TestServer::launch(
+            TestServer::bind_arena(config)
+                .await
+                .with_fault_injector(faults),
+        )
     }
 
-    async fn bind(config: ServerConfig) -> Server {
+    /// Starts a server of any game, bound to 127.0.0.1:0.
+    pub async fn start_game<G, F>(config: ServerConfig, make_game: F, web: &[WebFile]) -> TestServer
+    where
+        G: Game,
+        F: Fn(&RoomContext<G::Settings>) -> G + Send + Sync + 'static,
+    {
         init_logging();
-        let config = ServerConfig {
-            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
-            ..config
-        };
-        Server::bind(config).await.expect("test server binds")
+        let server = Server::<G::Schema>::bind_with_game(loopback(config), make_game, web)
+            .await
+            .expect("test server binds");
+        TestServer::launch(server)
     }
 
-    fn launch(server: Server) -> TestServer {
+    async fn bind_arena(config: ServerConfig) -> Server<ArenaSchema> {
+        init_logging();
+        Server::bind_with_game(
+            loopback(config),
+            Arena::for_room,
+            ticksync_arena::web::FILES,
+        )
+        .await
+        .expect("test server binds")
+    }
+
+    fn launch<P: Schema>(server: Server<P>) -> TestServer {
         let addr = server.local_addr();
         let url = server.url();
         let metrics = server.metrics();
@@ -142,6 +163,14 @@ impl TestServer {
     }
 }
 
+/// `config` bound to 127.0.0.1 on an ephemeral port.
+fn loopback(config: ServerConfig) -> ServerConfig {
+    ServerConfig {
+        bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+        ..config
+    }
+}
+
 /// Logs to the test output when `RUST_LOG` is set; silent otherwise.
 fn init_logging() {
     let _ = tracing_subscriber::fmt()
@@ -152,32 +181,55 @@ fn init_logging() {
 
 type RawWs = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
+/// The arena's messages, which most tests speak.
+pub type ClientMessage = ticksync_protocol::ClientMessage<ArenaSchema>;
+pub type ServerMessage = ticksync_protocol::ServerMessage<ArenaSchema>;
+pub type Snapshot = ticksync_protocol::Snapshot<ticksync_arena::ArenaEntity>;
+
 /// What a raw client saw.
 #[derive(Debug, Clone, PartialEq)]
-pub enum RawEvent {
-    Message(ServerMessage),
+pub enum RawEvent<P: Schema = ArenaSchema> {
+    Message(ticksync_protocol::ServerMessage<P>),
     /// The server's close frame: code and reason.
     Closed(Option<(u16, String)>),
 }
 
+/// A raw client of the arena.
+pub type RawClient = RawClientOf<ArenaSchema>;
+
+/// The subprotocol of the arena's schema in `format`.
+pub fn arena_subprotocol(format: WireFormat) -> String {
+    subprotocol::<ArenaSchema>(format)
+}
+
 /// A WebSocket client with no manners: it sends whatever the test tells it to.
-pub struct RawClient {
+pub struct RawClientOf<P: Schema> {
     ws: RawWs,
     /// The codec `send` and `next_event` speak.
     format: WireFormat,
+    schema: std::marker::PhantomData<P>,
 }
 
-impl RawClient {
-    /// Connects offering the ticksync subprotocol.
-    pub async fn connect(url: &str) -> anyhow::Result<RawClient> {
-        RawClient::connect_offering(url, Some(SUBPROTOCOL_BINCODE)).await
+impl<P: Schema> RawClientOf<P> {
+    /// Connects offering the schema's bincode subprotocol.
+    pub async fn connect(url: &str) -> anyhow::Result<RawClientOf<P>> {
+        RawClientOf::connect_offering(url, Some(&subprotocol::<P>(WireFormat::Bincode))).await
     }
 
     /// Connects offering the JSON subprotocol; messages go as JSON text frames.
-    pub async fn connect_json(url: &str) -> anyhow::Result<RawClient> {
-        let mut client = RawClient::connect_offering(url, Some(SUBPROTOCOL_JSON)).await?;
+    pub async fn connect_json(url: &str) -> anyhow::Result<RawClientOf<P>> {
+        let mut client =
+            RawClientOf::connect_offering(url, Some(&subprotocol::<P>(WireFormat::Json))).await?;
         client.format = WireFormat::Json;
         Ok(client)
+    }
+
+    /// Connects speaking `format`.
+    pub async fn connect_format(url: &str, format: WireFormat) -> anyhow::Result<RawClientOf<P>> {
+        match format {
+            WireFormat::Bincode => RawClientOf::connect(url).await,
+            WireFormat::Json => RawClientOf::connect_json(url).await,
+        }
     }
 
     /// Connects and completes Hello/Welcome over `wss://`, trusting the PEM certificate at
@@ -185,10 +237,11 @@ impl RawClient {
     pub async fn join_tls(
         url: &str,
         ca_cert: &std::path::Path,
-    ) -> anyhow::Result<(RawClient, Welcome)> {
-        let client = RawClient::connect_with(
+    ) -> anyhow::Result<(RawClientOf<P>, Welcome)> {
+        let protocol = subprotocol::<P>(WireFormat::Bincode);
+        let client = RawClientOf::connect_with(
             url,
-            &[("Sec-WebSocket-Protocol", SUBPROTOCOL_BINCODE)],
+            &[("Sec-WebSocket-Protocol", protocol.as_str())],
             Some(ca_cert),
         )
         .await?;
@@ -199,12 +252,12 @@ impl RawClient {
     pub async fn connect_offering(
         url: &str,
         subprotocol: Option<&str>,
-    ) -> anyhow::Result<RawClient> {
+    ) -> anyhow::Result<RawClientOf<P>> {
         let headers: Vec<(&str, &str)> = subprotocol
             .map(|protocol| (SEC_WEBSOCKET_PROTOCOL.as_str(), protocol))
             .into_iter()
             .collect();
-        RawClient::connect_with(url, &headers, None).await
+        RawClientOf::connect_with(url, &headers, None).await
     }
 
     /// Connects sending `headers` (the subprotocol among them, if wanted), over TLS trusting
@@ -213,7 +266,7 @@ impl RawClient {
         url: &str,
         headers: &[(&str, &str)],
         ca_cert: Option<&std::path::Path>,
-    ) -> anyhow::Result<RawClient> {
+    ) -> anyhow::Result<RawClientOf<P>> {
         let mut request = url.into_client_request()?;
         for (name, value) in headers {
             request.headers_mut().append(
@@ -232,15 +285,16 @@ impl RawClient {
         let (ws, _response) = tokio::time::timeout(WAIT, connecting)
             .await
             .context("connect timed out")??;
-        Ok(RawClient {
+        Ok(RawClientOf {
             ws,
             format: WireFormat::Bincode,
+            schema: std::marker::PhantomData,
         })
     }
 
     /// Connects and completes Hello/Welcome.
-    pub async fn join(url: &str, name: &str) -> anyhow::Result<(RawClient, Welcome)> {
-        RawClient::connect(url).await?.hello(name).await
+    pub async fn join(url: &str, name: &str) -> anyhow::Result<(RawClientOf<P>, Welcome)> {
+        RawClientOf::connect(url).await?.hello(name).await
     }
 
     /// Connects to room `room` (`?room=`) and completes Hello/Welcome.
@@ -248,29 +302,34 @@ impl RawClient {
         url: &str,
         room: &str,
         name: &str,
-    ) -> anyhow::Result<(RawClient, Welcome)> {
-        RawClient::connect(&format!("{url}?room={room}"))
+    ) -> anyhow::Result<(RawClientOf<P>, Welcome)> {
+        RawClientOf::connect(&format!("{url}?room={room}"))
             .await?
             .hello(name)
             .await
     }
 
     /// Sends `Hello` and waits for `Welcome`.
-    pub async fn hello(mut self, name: &str) -> anyhow::Result<(RawClient, Welcome)> {
+    pub async fn hello(mut self, name: &str) -> anyhow::Result<(RawClientOf<P>, Welcome)> {
         let client = &mut self;
         client
-            .send(&ClientMessage::Hello(Hello {
+            .send(&ticksync_protocol::ClientMessage::Hello(Hello {
                 protocol_version: PROTOCOL_VERSION,
                 player_name: name.into(),
             }))
             .await?;
         match client.next_event().await? {
-            RawEvent::Message(ServerMessage::Welcome(welcome)) => Ok((self, welcome)),
+            RawEvent::Message(ticksync_protocol::ServerMessage::Welcome(welcome)) => {
+                Ok((self, welcome))
+            }
             other => bail!("expected Welcome, got {other:?}"),
         }
     }
 
-    pub async fn send(&mut self, message: &ClientMessage) -> anyhow::Result<()> {
+    pub async fn send(
+        &mut self,
+        message: &ticksync_protocol::ClientMessage<P>,
+    ) -> anyhow::Result<()> {
         let bytes = self.format.encode(message)?;
         let frame = match self.format {
             WireFormat::Bincode => Message::Binary(bytes.into()),
@@ -284,17 +343,17 @@ impl RawClient {
     }
 
     /// The next message or close from the server, waiting at most [`WAIT`].
-    pub async fn next_event(&mut self) -> anyhow::Result<RawEvent> {
+    pub async fn next_event(&mut self) -> anyhow::Result<RawEvent<P>> {
         loop {
             let frame = tokio::time::timeout(WAIT, self.ws.next())
                 .await
                 .context("no frame from the server in time")?;
             match frame {
                 Some(Ok(Message::Binary(bytes))) if self.format == WireFormat::Bincode => {
-                    return Ok(RawEvent::Message(decode_server_message(&bytes)?));
+                    return Ok(RawEvent::Message(decode_server_message::<P>(&bytes)?));
                 }
                 Some(Ok(Message::Text(text))) if self.format == WireFormat::Json => {
-                    let message = WireFormat::Json.decode_server_message(text.as_bytes())?;
+                    let message = WireFormat::Json.decode_server_message::<P>(text.as_bytes())?;
                     return Ok(RawEvent::Message(message));
                 }
                 Some(Ok(frame @ (Message::Binary(_) | Message::Text(_)))) => {
@@ -321,7 +380,9 @@ impl RawClient {
             let mut error = None;
             loop {
                 match self.next_event().await? {
-                    RawEvent::Message(ServerMessage::Error(message)) => error = Some(message),
+                    RawEvent::Message(ticksync_protocol::ServerMessage::Error(message)) => {
+                        error = Some(message)
+                    }
                     RawEvent::Message(_) => continue,
                     RawEvent::Closed(close) => return Ok((error, close)),
                 }
@@ -333,10 +394,14 @@ impl RawClient {
     }
 
     /// The next snapshot, skipping other messages.
-    pub async fn next_snapshot(&mut self) -> anyhow::Result<Snapshot> {
+    pub async fn next_snapshot(
+        &mut self,
+    ) -> anyhow::Result<ticksync_protocol::Snapshot<P::Entity>> {
         loop {
             match self.next_event().await? {
-                RawEvent::Message(ServerMessage::Snapshot(snapshot)) => return Ok(snapshot),
+                RawEvent::Message(ticksync_protocol::ServerMessage::Snapshot(snapshot)) => {
+                    return Ok(snapshot)
+                }
                 RawEvent::Message(_) => continue,
                 RawEvent::Closed(close) => bail!("closed while waiting for a snapshot: {close:?}"),
             }
@@ -410,7 +475,7 @@ impl Observers {
 }
 
 /// The HTTP status and body of a refused upgrade.
-pub fn refused_upgrade(result: anyhow::Result<RawClient>) -> (u16, String) {
+pub fn refused_upgrade<P: Schema>(result: anyhow::Result<RawClientOf<P>>) -> (u16, String) {
     let error = match result {
         Ok(_) => panic!("the upgrade should have been refused"),
         Err(error) => error,
