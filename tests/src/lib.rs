@@ -5,6 +5,8 @@
 //! Every wait here is bounded by [`WAIT`], so a broken server fails a test instead of
 //! hanging it.
 
+pub mod token_game;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
