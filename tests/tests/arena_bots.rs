@@ -8,10 +8,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ticksync_protocol::quantize::{dequantize_position, dequantize_velocity};
-use ticksync_protocol::{EntityId, EntityState, MoveDir};
+use ticksync_arena::quantize::{dequantize_position, dequantize_velocity};
+use ticksync_arena::{ArenaEntity, ArenaInput, ArenaMessage, ArenaSchema, MoveDir};
+use ticksync_client::{Client, ClientEvent, ClientOptions};
+use ticksync_protocol::{EntityId, Welcome};
 use ticksync_server::ServerConfig;
-use ticksync_sim::{run_swarm, Client, ClientEvent, ClientOptions, SwarmConfig};
+use ticksync_sim::{run_swarm, SwarmConfig};
 use ticksync_tests::{RawClient, TestServer, WAIT};
 use tokio::sync::Barrier;
 use tokio::time::Instant;
@@ -25,7 +27,7 @@ struct Seen {
     tick: u32,
     last_input_seq: u32,
     /// The bot's whole view after applying the snapshot (snapshots themselves are deltas).
-    view: Vec<EntityState>,
+    view: Vec<(EntityId, ArenaEntity)>,
 }
 
 /// What one bot observed.
@@ -37,29 +39,49 @@ struct BotRun {
 }
 
 async fn play_bot(url: String, index: usize, start: Arc<Barrier>) -> BotRun {
-    let mut client = Client::connect(&url, ClientOptions::named(format!("e2e-{index}")))
-        .await
-        .expect("bot connects");
-    let me = client.entity_id();
+    let mut client =
+        Client::<ArenaSchema>::connect(&url, ClientOptions::named(format!("e2e-{index}")))
+            .await
+            .expect("bot connects");
+    let me = client.entity_id().expect("an arena player owns an entity");
     let angle = index as f32 / BOTS as f32 * std::f32::consts::TAU;
     let move_dir = MoveDir::from_vector(angle.cos(), angle.sin());
     // Start playing only when every bot is in, so every snapshot from here has 20 entities.
     start.wait().await;
     let mut snapshots = Vec::new();
+    // The client reports `Welcome` first, then the arena's world size, then snapshots.
+    let mut welcomed = false;
+    let mut world_seen = false;
     let mut input_timer = tokio::time::interval(Duration::from_millis(33));
     let deadline = Instant::now() + PLAY_TIME;
     loop {
         tokio::select! {
             _ = tokio::time::sleep_until(deadline) => break,
             _ = input_timer.tick() => {
-                client.send_input(move_dir, 0).await.expect("input sent");
+                client
+                    .send_input(ArenaInput { move_dir, buttons: 0 })
+                    .await
+                    .expect("input sent");
             }
             event = client.next_event() => match event {
-                Some(ClientEvent::Snapshot(snapshot)) => snapshots.push(Seen {
-                    tick: snapshot.tick,
-                    last_input_seq: snapshot.last_input_seq,
-                    view: client.view().to_vec(),
-                }),
+                Some(ClientEvent::Welcome(welcome)) => {
+                    assert!(!welcomed && !world_seen && snapshots.is_empty(), "bot {index}: Welcome not first");
+                    assert_eq!(welcome.entity_id, Some(me));
+                    welcomed = true;
+                }
+                Some(ClientEvent::Message(ArenaMessage::World { width, height })) => {
+                    assert!(welcomed && !world_seen && snapshots.is_empty(), "bot {index}: World not between Welcome and the first snapshot");
+                    assert!(width > 0 && height > 0, "bot {index}: world {width}x{height}");
+                    world_seen = true;
+                }
+                Some(ClientEvent::Snapshot(snapshot)) => {
+                    assert!(world_seen, "bot {index}: a snapshot before the world's size");
+                    snapshots.push(Seen {
+                        tick: snapshot.tick,
+                        last_input_seq: snapshot.last_input_seq,
+                        view: client.view().iter().map(|e| (e.id, e.state)).collect(),
+                    })
+                }
                 Some(ClientEvent::Pong { .. }) => {}
                 other => panic!("bot {index}: unexpected event {other:?}"),
             },
@@ -78,12 +100,17 @@ async fn play_bot(url: String, index: usize, start: Arc<Barrier>) -> BotRun {
     }
 }
 
-fn own_state(seen: &Seen, me: EntityId) -> EntityState {
-    *seen
-        .view
+fn own_state(seen: &Seen, me: EntityId) -> ArenaEntity {
+    seen.view
         .iter()
-        .find(|e| e.id == me)
+        .find(|(id, _)| *id == me)
+        .map(|(_, state)| *state)
         .expect("a bot always sees its own entity")
+}
+
+/// The entity an arena player controls (the arena gives every player one).
+fn entity(welcome: &Welcome) -> EntityId {
+    welcome.entity_id.expect("an arena player owns an entity")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -195,9 +222,9 @@ async fn leaving_or_vanishing_players_disappear_from_snapshots() {
     assert_eq!(
         ids,
         vec![
-            me.entity_id,
-            leaver_welcome.entity_id,
-            vanisher_welcome.entity_id
+            entity(&me),
+            entity(&leaver_welcome),
+            entity(&vanisher_welcome)
         ]
     );
 
@@ -212,20 +239,22 @@ async fn leaving_or_vanishing_players_disappear_from_snapshots() {
         close.map(|c| c.0),
         Some(ticksync_protocol::close_code::NORMAL)
     );
-    wait_until_gone(&mut observer, leaver_welcome.entity_id).await;
+    wait_until_gone(&mut observer, entity(&leaver_welcome)).await;
 
     // A connection dropped without a word: the entity goes too.
     drop(vanisher);
-    wait_until_gone(&mut observer, vanisher_welcome.entity_id).await;
+    wait_until_gone(&mut observer, entity(&vanisher_welcome)).await;
     let ids = ids_after(&mut observer, 0).await;
-    assert_eq!(ids, vec![me.entity_id]);
+    assert_eq!(ids, vec![entity(&me)]);
     server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn swarm_reports_a_short_run() {
     let server = TestServer::start().await;
-    let report = run_swarm(SwarmConfig::new(server.url(), 10, Duration::from_secs(2))).await;
+    let report = run_swarm(SwarmConfig::new(server.url(), 10, Duration::from_secs(2)))
+        .await
+        .expect("the default mix is the arena's");
     assert_eq!(report.bots_requested, 10);
     assert_eq!(report.bots_connected, 10);
     assert_eq!(report.connect_failures, 0);

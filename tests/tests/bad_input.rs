@@ -7,11 +7,13 @@
 
 use std::time::Duration;
 
-use ticksync_protocol::{
-    close_code, ClientMessage, ErrorCode, Hello, Input, MoveDir, PROTOCOL_VERSION,
-};
+use ticksync_arena::{ArenaInput, MoveDir};
+use ticksync_protocol::schema::schema_hash;
+use ticksync_protocol::{close_code, ErrorCode, Hello, Input, WireFormat, PROTOCOL_VERSION};
 use ticksync_server::ServerConfig;
-use ticksync_tests::{refused_upgrade, Observers, RawClient, TestServer};
+use ticksync_tests::{
+    arena_subprotocol, refused_upgrade, ClientMessage, Observers, RawClient, TestServer,
+};
 use tokio_tungstenite::tungstenite::Message;
 
 fn hello(version: u16, name: &str) -> ClientMessage {
@@ -127,8 +129,10 @@ async fn input_before_hello() {
             let input = ClientMessage::Input(Input {
                 seq: 1,
                 ack_tick: 0,
-                move_dir: MoveDir::ZERO,
-                buttons: 0,
+                payload: ArenaInput {
+                    move_dir: MoveDir::ZERO,
+                    buttons: 0,
+                },
             });
             c.send(&input).await.unwrap();
             c
@@ -170,16 +174,37 @@ async fn player_name_with_control_characters() {
 #[tokio::test]
 async fn upgrade_without_or_with_a_wrong_subprotocol_is_refused_with_a_reason() {
     let server = TestServer::start().await;
+    let bincode = arena_subprotocol(WireFormat::Bincode);
+    let json = arena_subprotocol(WireFormat::Json);
     let (status, body) = refused_upgrade(RawClient::connect_offering(&server.url(), None).await);
     assert_eq!(status, 400);
-    assert!(body.contains("ticksync.v1.bincode"), "{body}");
+    assert!(body.contains(&bincode) && body.contains(&json), "{body}");
 
+    // Not a subprotocol of this schema at all (the name of the pre-schema protocol).
     let (status, body) = refused_upgrade(
-        RawClient::connect_offering(&server.url(), Some("ticksync.v2.bincode")).await,
+        RawClient::connect_offering(&server.url(), Some("ticksync.v1.bincode")).await,
     );
     assert_eq!(status, 400);
     assert!(
-        body.contains("ticksync.v2.bincode") && body.contains("ticksync.v1.bincode"),
+        body.contains("ticksync.v1.bincode") && body.contains(&bincode),
+        "{body}"
+    );
+
+    // A client built for another layout of the arena: the refusal names both schemas.
+    let served_hash = format!("{:08x}", schema_hash::<ticksync_arena::ArenaSchema>());
+    let stale_hash = if served_hash == "00000000" {
+        "00000001"
+    } else {
+        "00000000"
+    };
+    let stale = format!("ticksync.v{PROTOCOL_VERSION}.arena.{stale_hash}.bincode");
+    let (status, body) =
+        refused_upgrade(RawClient::connect_offering(&server.url(), Some(&stale)).await);
+    assert_eq!(status, 400);
+    assert!(
+        body.contains(&format!("arena {stale_hash}"))
+            && body.contains(&format!("arena {served_hash}"))
+            && body.contains(&bincode),
         "{body}"
     );
 
