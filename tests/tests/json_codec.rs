@@ -1,16 +1,17 @@
-//! The JSON text codec (`ticksync.v1.json`) end to end: the same messages and semantics as
+//! The JSON text codec (`ticksync.v2.arena.<hash>.json`) end to end: the same messages and semantics as
 //! bincode — identical snapshots for identical requests, bots of both codecs in one room
 //! without desyncs — and the same refusals for bad input, each with its error and close code
 //! while honest players keep receiving every tick.
 
 use std::time::Duration;
 
-use ticksync_protocol::{
-    close_code, ClientMessage, ErrorCode, Input, MoveDir, ServerMessage, Snapshot, WireFormat,
-};
+use ticksync_arena::{ArenaInput, ArenaMessage, MoveDir};
+use ticksync_protocol::{close_code, ErrorCode, Input, WireFormat, PROTOCOL_VERSION};
 use ticksync_server::ServerConfig;
 use ticksync_sim::{run_swarm, SwarmConfig};
-use ticksync_tests::{Observers, RawClient, RawEvent, TestServer};
+use ticksync_tests::{
+    ClientMessage, Observers, RawClient, RawEvent, ServerMessage, Snapshot, TestServer,
+};
 use tokio_tungstenite::tungstenite::Message;
 
 /// The next snapshot of `client` whose tick is at least `tick`.
@@ -57,28 +58,42 @@ async fn a_json_player_moves_by_its_inputs_and_gets_deltas_against_its_acks() {
         .hello("mover")
         .await
         .expect("json join");
-    let me = welcome.entity_id;
+    let me = welcome.entity_id.expect("an arena player owns an entity");
     let start = snapshot_at_or_after(&mut player, 0).await;
     let x_of = |snapshot: &Snapshot| {
         snapshot
             .created
             .iter()
             .find(|entity| entity.id == me)
-            .map(|entity| entity.x)
+            .map(|entity| entity.state.x)
     };
     let start_x = x_of(&start).expect("own entity in the first full snapshot");
     let mut ack = start.tick;
     let mut saw_delta = false;
     for seq in 1..=30 {
-        player
-            .send(&ClientMessage::Input(Input {
-                seq,
-                ack_tick: ack,
-                move_dir: MoveDir { x: 127, y: 0 },
-                buttons: 0,
-            }))
-            .await
-            .expect("send input");
+        if seq == 1 {
+            // The documented JSON shape of an input, written by hand as a client in another
+            // language would: the transport fields, then the game's payload.
+            let text = format!(
+                r#"{{"Input":{{"seq":{seq},"ack_tick":{ack},"payload":{{"move_dir":{{"x":127,"y":0}},"buttons":0}}}}}}"#
+            );
+            player
+                .send_raw(Message::Text(text.into()))
+                .await
+                .expect("send input");
+        } else {
+            player
+                .send(&ClientMessage::Input(Input {
+                    seq,
+                    ack_tick: ack,
+                    payload: ArenaInput {
+                        move_dir: MoveDir { x: 127, y: 0 },
+                        buttons: 0,
+                    },
+                }))
+                .await
+                .expect("send input");
+        }
         let snapshot = player.next_snapshot().await.expect("snapshot");
         saw_delta |= snapshot.baseline_tick != 0;
         ack = snapshot.tick;
@@ -110,7 +125,11 @@ async fn bots_of_both_codecs_share_a_room_without_desyncs() {
         let mut config = SwarmConfig::new(server.url(), 10, Duration::from_secs(4));
         config.format = format;
         config.seed = seed;
-        run_swarm(config)
+        async move {
+            run_swarm(config)
+                .await
+                .expect("the default mix is the arena's")
+        }
     };
     let (json, bincode) = tokio::join!(swarm(WireFormat::Json, 1), swarm(WireFormat::Bincode, 2));
     for (codec, report) in [("json", &json), ("bincode", &bincode)] {
@@ -151,7 +170,7 @@ async fn bad_json_input_gets_an_error_and_a_close_code_while_others_play_on() {
     let server = TestServer::start().await;
     let observers = Observers::join(&server).await;
     let oversized = format!(
-        r#"{{"Hello":{{"protocol_version":1,"player_name":"{}"}}}}"#,
+        r#"{{"Hello":{{"protocol_version":{PROTOCOL_VERSION},"player_name":"{}"}}}}"#,
         "x".repeat(3000)
     );
     let cases = [
@@ -216,6 +235,8 @@ async fn leave_as_json_closes_normally() {
     loop {
         match client.next_event().await.expect("event") {
             RawEvent::Message(ServerMessage::Snapshot(_)) => continue,
+            // The arena tells every player the world's size at join.
+            RawEvent::Message(ServerMessage::Message(ArenaMessage::World { .. })) => continue,
             RawEvent::Message(other) => panic!("unexpected {other:?}"),
             RawEvent::Closed(close) => {
                 assert_eq!(close.map(|(code, _)| code), Some(close_code::NORMAL));
