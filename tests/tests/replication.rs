@@ -8,16 +8,32 @@ use std::time::Duration;
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
+use ticksync_arena::{ArenaEntity, ArenaInput, ArenaMessage, ArenaSchema, MoveDir};
+use ticksync_client::{ClientEvent, ClientOptions};
 use ticksync_protocol::codec::is_snapshot_frame;
-use ticksync_protocol::{EntityId, EntityState, MoveDir, Tick};
+use ticksync_protocol::{Entity, EntityId, PlayerId, Tick};
 use ticksync_server::net::FaultInjector;
 use ticksync_server::ServerConfig;
-use ticksync_sim::{Client, ClientEvent, ClientOptions};
 use ticksync_tests::TestServer;
 use tokio::sync::Barrier;
 use tokio::time::Instant;
 
-/// Loses a fraction of the snapshots sent to players with even entity ids, while switched on.
+type Client = ticksync_client::Client<ArenaSchema>;
+
+/// The input of a bot moving in `direction`.
+fn moving(move_dir: MoveDir) -> ArenaInput {
+    ArenaInput {
+        move_dir,
+        buttons: 0,
+    }
+}
+
+/// The entity an arena player controls (the arena gives every player one).
+fn own_entity(client: &Client) -> EntityId {
+    client.entity_id().expect("an arena player owns an entity")
+}
+
+/// Loses a fraction of the snapshots sent to players with even player ids, while switched on.
 struct LossyNetwork {
     active: AtomicBool,
     loss: f64,
@@ -25,8 +41,8 @@ struct LossyNetwork {
 }
 
 impl FaultInjector for LossyNetwork {
-    fn drop_frame(&self, entity: EntityId, frame: &[u8]) -> bool {
-        if !self.active.load(Ordering::Relaxed) || entity.0 % 2 != 0 || !is_snapshot_frame(frame) {
+    fn drop_frame(&self, player: PlayerId, frame: &[u8]) -> bool {
+        if !self.active.load(Ordering::Relaxed) || player.0 % 2 != 0 || !is_snapshot_frame(frame) {
             return false;
         }
         match self.rng.lock() {
@@ -39,17 +55,19 @@ impl FaultInjector for LossyNetwork {
 /// What a bot saw: the tick of every snapshot it applied, and how many were deltas.
 struct BotLog {
     me: EntityId,
+    player: PlayerId,
     ticks: Vec<Tick>,
     deltas: usize,
     desyncs: u64,
-    final_view: Vec<EntityState>,
+    final_view: Vec<Entity<ArenaEntity>>,
 }
 
 async fn play(url: String, index: usize, until: Instant, done: Arc<Barrier>) -> BotLog {
     let mut client = Client::connect(&url, ClientOptions::named(format!("lossy-{index}")))
         .await
         .expect("bot connects");
-    let me = client.entity_id();
+    let me = own_entity(&client);
+    let player = client.player_id();
     let mut ticks = Vec::new();
     let mut deltas = 0;
     let mut input_timer = tokio::time::interval(Duration::from_millis(33));
@@ -64,7 +82,7 @@ async fn play(url: String, index: usize, until: Instant, done: Arc<Barrier>) -> 
                     let angle: f32 = rng.random_range(0.0..std::f32::consts::TAU);
                     direction = MoveDir::from_vector(angle.cos(), angle.sin());
                 }
-                client.send_input(direction, 0).await.expect("input sent");
+                client.send_input(moving(direction)).await.expect("input sent");
             }
             event = client.next_event() => match event {
                 Some(ClientEvent::Snapshot(snapshot)) => {
@@ -74,6 +92,8 @@ async fn play(url: String, index: usize, until: Instant, done: Arc<Barrier>) -> 
                     }
                 }
                 Some(ClientEvent::Pong { .. }) => {}
+                // Before the first snapshot: the handshake's Welcome and the world's size.
+                Some(ClientEvent::Welcome(_) | ClientEvent::Message(ArenaMessage::World { .. })) => {}
                 other => panic!("bot {index}: unexpected event {other:?}"),
             },
         }
@@ -88,6 +108,7 @@ async fn play(url: String, index: usize, until: Instant, done: Arc<Barrier>) -> 
         .expect("leaves");
     BotLog {
         me,
+        player,
         ticks,
         deltas,
         desyncs,
@@ -128,13 +149,13 @@ async fn twenty_percent_snapshot_loss_to_half_the_bots_causes_no_desync() {
             log.ticks.len()
         );
         let gaps = log.ticks.windows(2).filter(|w| w[1] != w[0] + 1).count();
-        if log.me.0 % 2 == 0 {
+        if log.player.0 % 2 == 0 {
             lossy_gaps += gaps;
         } else {
             assert_eq!(
                 gaps, 0,
-                "entity {} was not on the lossy half but missed ticks",
-                log.me
+                "player {} was not on the lossy half but missed ticks",
+                log.player
             );
         }
     }
@@ -156,29 +177,30 @@ async fn twenty_percent_snapshot_loss_to_half_the_bots_causes_no_desync() {
 }
 
 /// Positions of entities in a client's view, tick by tick.
-type Views = BTreeMap<Tick, Vec<EntityState>>;
+type Views = BTreeMap<Tick, Vec<Entity<ArenaEntity>>>;
 
 async fn watch(client: &mut Client, direction: MoveDir, until: Instant, views: &mut Views) {
     let mut input_timer = tokio::time::interval(Duration::from_millis(33));
     loop {
         tokio::select! {
             _ = tokio::time::sleep_until(until) => return,
-            _ = input_timer.tick() => { client.send_input(direction, 0).await.expect("input"); }
+            _ = input_timer.tick() => { client.send_input(moving(direction)).await.expect("input"); }
             event = client.next_event() => match event {
                 Some(ClientEvent::Snapshot(snapshot)) => {
                     views.insert(snapshot.tick, client.view().to_vec());
                 }
                 Some(ClientEvent::Pong { .. }) => {}
+                Some(ClientEvent::Welcome(_) | ClientEvent::Message(ArenaMessage::World { .. })) => {}
                 other => panic!("unexpected event {other:?}"),
             },
         }
     }
 }
 
-fn position_of(view: &[EntityState], id: EntityId) -> Option<(i64, i64)> {
+fn position_of(view: &[Entity<ArenaEntity>], id: EntityId) -> Option<(i64, i64)> {
     view.iter()
         .find(|e| e.id == id)
-        .map(|e| (i64::from(e.x), i64::from(e.y)))
+        .map(|e| (i64::from(e.state.x), i64::from(e.state.y)))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -195,7 +217,7 @@ async fn entities_appear_and_disappear_at_the_interest_radius() {
     let mut runner = Client::connect(&server.url(), ClientOptions::named("runner"))
         .await
         .unwrap();
-    let (watcher_id, runner_id) = (watcher.entity_id(), runner.entity_id());
+    let (watcher_id, runner_id) = (own_entity(&watcher), own_entity(&runner));
     let (mut watcher_views, mut runner_views) = (Views::new(), Views::new());
     // The runner runs away from the spawn area for 0.8 s (240 units), then back.
     for direction in [
@@ -271,11 +293,14 @@ async fn a_player_far_from_everyone_sees_only_itself() {
             match client.next_event().await {
                 Some(ClientEvent::Snapshot(_)) => break,
                 Some(ClientEvent::Pong { .. }) => {}
+                Some(
+                    ClientEvent::Welcome(_) | ClientEvent::Message(ArenaMessage::World { .. }),
+                ) => {}
                 other => panic!("unexpected event {other:?}"),
             }
         }
         let ids: Vec<EntityId> = client.view().iter().map(|e| e.id).collect();
-        assert_eq!(ids, vec![client.entity_id()]);
+        assert_eq!(ids, vec![own_entity(client)]);
     }
     server.stop().await;
 }
