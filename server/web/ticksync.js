@@ -1,49 +1,67 @@
-// ticksync.js — the ticksync wire protocol for browsers, over the JSON codec.
+// ticksync.js — the generic ticksync client library for browsers, over the JSON codec.
 //
-// A plain ES module with no dependencies and no build step. It holds everything a browser
-// client needs that is not about drawing or keyboards:
+// A plain ES module with no dependencies and no build step, served by every ticksync server
+// at `/ticksync.js` whatever its game. It knows no game: everything game-specific comes from
+// the schema description the server publishes at `GET /schema` (entity fields with their
+// wire types, dead-reckoning rules and checksum order; the subprotocol names). A game's page
+// draws, reads its keyboard and predicts its own entity; this library does the rest:
 //
-// - the WebSocket URL of the server (`serverUrl`), with `?server=`, `?room=` and `?token=`;
-// - the messages, in serde_json's default form of the Rust types in
-//   protocol/src/messages.rs (`ClientMessages`, `encodeClientMessage`,
-//   `decodeServerMessage`);
-// - delta snapshots (`ViewStore`): the views of recent ticks, dead reckoning
-//   (`predictEntity`, x + vx × ticks as protocol/src/game_state.rs does), the
-//   created/changed/removed lists applied like protocol/src/delta.rs, and the FNV-1a view
-//   checksum of protocol/src/replicated.rs verified after every snapshot;
-// - the arena's integer motion (`arenaStep`), the same arithmetic as
-//   server/src/game/arena.rs, so client-side prediction lands on the server's positions;
-// - `TicksyncConnection`: a session (Hello → Welcome → Snapshots/Inputs, Ping/Pong) with
-//   the figures an overlay shows (round trip, snapshot rate, bytes per second, desyncs).
+// - URLs: the server's WebSocket URL from the page's (`serverUrl`, `?server= ?room= ?token=`)
+//   and its schema URL (`schemaUrl`);
+// - `Schema`: a description compiled into validators, dead reckoning, delta application and
+//   the FNV-1a checksums (protocol/src/replicated.rs), for any field types (u8 … i64, bool,
+//   f32; 64-bit integers are BigInt, exact even past 2^53: `parseJson` keeps them);
+// - `ViewStore`: the views a client must hold for delta baselines (the Quake 3 model: keep
+//   every view acknowledged until a snapshot's baseline moves past it) and `apply`, which
+//   checks the server's checksum after every snapshot;
+// - `TicksyncConnection`: a session — Hello or Resume → Welcome → snapshots, game messages,
+//   inputs (the game's payload), acknowledgements, Ping/Pong — with callbacks in arrival
+//   order and the figures an overlay shows (round trip, snapshot rate, bytes, desyncs).
 //
-// Units on the wire: positions are integers in 1/64 world unit, velocities in position
-// steps per tick, headings in 1/65536 of a turn (0 = +x, counter-clockwise).
+// The wire format is specified in PROTOCOL.md; tests/browser/schema_vectors.json (made by
+// the Rust protocol crate) holds this file to the Rust implementation
+// (tests/browser/schema_vectors_test.mjs).
 
-/** Version of the message layout; `Hello` must name it. */
-export const PROTOCOL_VERSION = 1;
-/** WebSocket subprotocol of the JSON codec (text frames). */
-export const SUBPROTOCOL_JSON = "ticksync.v1.json";
+/** Version of the envelope (the messages every game shares); `Hello` and `Resume` name it. */
+export const ENVELOPE_VERSION = 2;
 /** Path of the WebSocket endpoint on the server. */
 export const WEBSOCKET_PATH = "/ws";
-/** Position steps per world unit. */
-export const POSITION_STEPS_PER_UNIT = 64;
-/** Move-direction steps per unit on each axis. */
-export const DIRECTION_STEPS_PER_UNIT = 127;
-/** Arena speed in world units per second (server/src/game/arena.rs). */
-export const ARENA_SPEED = 300;
+/** Path of the schema description on the server. */
+export const SCHEMA_PATH = "/schema";
 /**
- * Views kept for use as delta baselines. The server deltas against the last tick this
- * client acknowledged and keeps about a second of history, so 64 ticks is plenty at 30 Hz.
+ * Most views held for use as delta baselines, whatever the server does (it keeps about a
+ * second of history, so 64 ticks is plenty at 30 Hz).
  */
 export const MAX_HELD_VIEWS = 64;
 /** Longest player name the server accepts, in UTF-8 bytes. */
 export const MAX_PLAYER_NAME_BYTES = 32;
 
-const I32_MIN = -2147483648;
-const I32_MAX = 2147483647;
+/** Error codes of the server's `Error` message (protocol/src/messages.rs). */
+export const ErrorCode = Object.freeze({
+  MalformedMessage: 1,
+  UnsupportedProtocolVersion: 2,
+  UnexpectedTextFrame: 3,
+  MessageTooLarge: 4,
+  UnexpectedMessage: 5,
+  InvalidHello: 6,
+  RoomFull: 7,
+  ServerShuttingDown: 8,
+  TooSlow: 9,
+  IdleTimeout: 10,
+  Internal: 11,
+  Flooding: 12,
+  ResumeRefused: 13,
+  Replaced: 14,
+  NoRoomAvailable: 15,
+  UnexpectedBinaryFrame: 16,
+  JoinRefused: 17,
+  Kicked: 18,
+  RoomEnded: 19,
+  TooManyMessages: 20,
+});
 
 // ---------------------------------------------------------------------------------------
-// URL
+// URLs
 
 /**
  * The WebSocket URL to connect to, from the page's location: `?server=ws://host:port/ws`
@@ -75,226 +93,393 @@ export function serverUrl(location) {
   return url.toString();
 }
 
-// ---------------------------------------------------------------------------------------
-// Messages
-
-/** Constructors of every client message, in serde_json's externally tagged form. */
-export const ClientMessages = {
-  hello(playerName) {
-    return { Hello: { protocol_version: PROTOCOL_VERSION, player_name: playerName } };
-  },
-  input(seq, ackTick, moveDir, buttons = 0) {
-    return {
-      Input: {
-        seq,
-        ack_tick: ackTick,
-        move_dir: { x: moveDir.x, y: moveDir.y },
-        buttons,
-      },
-    };
-  },
-  ping(clientTimeUs) {
-    return { Ping: { client_time_us: clientTimeUs } };
-  },
-  ack(tick) {
-    return { Ack: { tick } };
-  },
-  leave() {
-    return "Leave";
-  },
-};
-
-export function encodeClientMessage(message) {
-  return JSON.stringify(message);
+/** The `GET /schema` URL of the server behind a WebSocket URL (ws → http, wss → https). */
+export function schemaUrl(webSocketUrl) {
+  const url = new URL(webSocketUrl);
+  url.protocol = url.protocol === "wss:" ? "https:" : "http:";
+  url.pathname = SCHEMA_PATH;
+  url.search = "";
+  url.hash = "";
+  return url.toString();
 }
 
-/** A server frame that is not a well-formed server message. */
+/** Fetches and compiles the schema a server runs. */
+export async function fetchSchema(url) {
+  let response;
+  try {
+    response = await fetch(url, { cache: "no-store" });
+  } catch (error) {
+    throw new Error(`cannot fetch the game schema from ${url}: ${error.message}`);
+  }
+  if (!response.ok) throw new Error(`GET ${url} answered ${response.status}`);
+  return new Schema(parseJson(await response.text()));
+}
+
+// ---------------------------------------------------------------------------------------
+// JSON with exact 64-bit integers
+
+/** A frame or description that is not what the protocol allows. */
 export class ProtocolError extends Error {}
 
-const isInt = (v, min, max) => Number.isInteger(v) && v >= min && v <= max;
-const isU32 = (v) => isInt(v, 0, 0xffffffff);
-const isU16 = (v) => isInt(v, 0, 0xffff);
-const isI16 = (v) => isInt(v, -32768, 32767);
-const isI32 = (v) => isInt(v, I32_MIN, I32_MAX);
-
-function check(condition, what) {
-  if (!condition) throw new ProtocolError(`malformed ${what}`);
-}
-
-function checkEntityState(e) {
-  check(
-    e !== null &&
-      typeof e === "object" &&
-      isU32(e.id) &&
-      isI32(e.x) &&
-      isI32(e.y) &&
-      isI16(e.vx) &&
-      isI16(e.vy) &&
-      isU16(e.heading),
-    "entity state",
-  );
-  return { id: e.id, x: e.x, y: e.y, vx: e.vx, vy: e.vy, heading: e.heading };
-}
-
-function checkEntityDelta(d) {
-  check(d !== null && typeof d === "object" && isU32(d.id), "entity delta");
-  const pair = (p, ok) => p === null || p === undefined || (Array.isArray(p) && p.length === 2 && ok(p[0]) && ok(p[1]));
-  check(pair(d.position_offset, isI32), "position_offset");
-  check(pair(d.velocity, isI16), "velocity");
-  check(d.heading === null || d.heading === undefined || isU16(d.heading), "heading");
-  return {
-    id: d.id,
-    position_offset: d.position_offset ?? null,
-    velocity: d.velocity ?? null,
-    heading: d.heading ?? null,
-  };
-}
-
 /**
- * Parses one text frame into `{ type, body }` with `type` one of "Welcome", "Snapshot",
- * "Pong", "Error", checking every field's type and range. Throws `ProtocolError`.
+ * `JSON.parse`, except that integers beyond ±2^53 become BigInt instead of losing digits.
+ * Integers of up to 15 digits are exact as numbers, so text without a longer digit run
+ * goes to the native parser.
  */
-export function decodeServerMessage(text) {
-  let value;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    throw new ProtocolError(`not JSON: ${error.message}`);
+export function parseJson(text) {
+  if (!/\d{16}/.test(text)) return JSON.parse(text);
+  return new ExactJsonParser(text).document();
+}
+
+/** A small JSON parser for the rare frame that holds a long integer. */
+class ExactJsonParser {
+  constructor(text) {
+    this.text = text;
+    this.i = 0;
   }
-  check(value !== null && typeof value === "object" && !Array.isArray(value), "message");
-  const keys = Object.keys(value);
-  check(keys.length === 1, "message (one variant expected)");
-  const type = keys[0];
-  const body = value[type];
-  check(body !== null && typeof body === "object", `${type}`);
-  switch (type) {
-    case "Welcome":
-      check(
-        isU32(body.entity_id) &&
-          isU16(body.tick_rate_hz) &&
-          body.tick_rate_hz > 0 &&
-          isU32(body.tick) &&
-          body.world_size &&
-          isU32(body.world_size.width) &&
-          isU32(body.world_size.height) &&
-          typeof body.resume_token === "string" &&
-          typeof body.resumed === "boolean",
-        "Welcome",
-      );
-      return { type, body };
-    case "Snapshot": {
-      check(
-        isU32(body.tick) &&
-          isU32(body.baseline_tick) &&
-          isU32(body.last_input_seq) &&
-          isU32(body.checksum) &&
-          Array.isArray(body.created) &&
-          Array.isArray(body.changed) &&
-          Array.isArray(body.removed),
-        "Snapshot",
-      );
-      const removed = body.removed;
-      for (const id of removed) check(isU32(id), "removed id");
-      return {
-        type,
-        body: {
-          tick: body.tick,
-          baseline_tick: body.baseline_tick,
-          last_input_seq: body.last_input_seq,
-          checksum: body.checksum,
-          created: body.created.map(checkEntityState),
-          changed: body.changed.map(checkEntityDelta),
-          removed,
-        },
-      };
+
+  document() {
+    const value = this.value();
+    this.space();
+    if (this.i !== this.text.length) this.fail("trailing characters");
+    return value;
+  }
+
+  fail(what) {
+    throw new SyntaxError(`JSON: ${what} at offset ${this.i}`);
+  }
+
+  space() {
+    const t = this.text;
+    while (this.i < t.length && (t[this.i] === " " || t[this.i] === "\n" || t[this.i] === "\r" || t[this.i] === "\t")) {
+      this.i++;
     }
-    case "Pong":
-      check(Number.isSafeInteger(body.client_time_us) && isU32(body.server_tick), "Pong");
-      return { type, body };
-    case "Error":
-      check(isU16(body.code) && typeof body.message === "string", "Error");
-      return { type, body };
-    default:
-      throw new ProtocolError(`unknown server message ${JSON.stringify(type)}`);
   }
+
+  value() {
+    this.space();
+    const t = this.text;
+    const c = t[this.i];
+    if (c === "{") {
+      this.i++;
+      const object = {};
+      this.space();
+      if (t[this.i] === "}") {
+        this.i++;
+        return object;
+      }
+      for (;;) {
+        this.space();
+        if (t[this.i] !== '"') this.fail("expected a key");
+        const key = this.string();
+        this.space();
+        if (t[this.i++] !== ":") this.fail("expected ':'");
+        Object.defineProperty(object, key, { value: this.value(), enumerable: true, writable: true, configurable: true });
+        this.space();
+        const next = t[this.i++];
+        if (next === "}") return object;
+        if (next !== ",") this.fail("expected ',' or '}'");
+      }
+    }
+    if (c === "[") {
+      this.i++;
+      const array = [];
+      this.space();
+      if (t[this.i] === "]") {
+        this.i++;
+        return array;
+      }
+      for (;;) {
+        array.push(this.value());
+        this.space();
+        const next = t[this.i++];
+        if (next === "]") return array;
+        if (next !== ",") this.fail("expected ',' or ']'");
+      }
+    }
+    if (c === '"') return this.string();
+    for (const [word, value] of [["true", true], ["false", false], ["null", null]]) {
+      if (t.startsWith(word, this.i)) {
+        this.i += word.length;
+        return value;
+      }
+    }
+    const match = /-?(?:0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/y;
+    match.lastIndex = this.i;
+    const m = match.exec(t);
+    if (m === null) this.fail("unexpected character");
+    this.i = match.lastIndex;
+    const number = Number(m[0]);
+    if (m[1] === undefined && m[2] === undefined && !Number.isSafeInteger(number)) return BigInt(m[0]);
+    return number;
+  }
+
+  string() {
+    const t = this.text;
+    const start = this.i;
+    this.i++;
+    while (this.i < t.length && t[this.i] !== '"') this.i += t[this.i] === "\\" ? 2 : 1;
+    if (this.i >= t.length) this.fail("unterminated string");
+    this.i++;
+    return JSON.parse(t.slice(start, this.i));
+  }
+}
+
+/** `JSON.stringify`, writing BigInt values as plain integers. */
+export function stringifyJson(value) {
+  let big = false;
+  const text = JSON.stringify(value, (key, v) => {
+    if (typeof v !== "bigint") return v;
+    big = true;
+    return `\u0000bigint:${v}`;
+  });
+  return big ? text.replace(/"\\u0000bigint:(-?\d+)"/g, "$1") : text;
 }
 
 // ---------------------------------------------------------------------------------------
-// Checksums: 32-bit FNV-1a over little-endian field bytes (protocol/src/replicated.rs).
+// Wire types and checksums
 
 const FNV_OFFSET_BASIS = 0x811c9dc5;
 const FNV_PRIME = 0x01000193;
 
-function fnvByte(hash, byte) {
-  return Math.imul(hash ^ byte, FNV_PRIME) >>> 0;
+const fnvByte = (hash, byte) => Math.imul(hash ^ byte, FNV_PRIME) >>> 0;
+
+/** Feeds the low `bytes` bytes of a 32-bit integer, little-endian. */
+function fnvInt(hash, value, bytes) {
+  for (let k = 0; k < bytes; k++) {
+    hash = fnvByte(hash, value & 0xff);
+    value >>>= 8;
+  }
+  return hash;
 }
 
-/** Feeds the 4 little-endian bytes of a u32 or i32 (two's complement). */
-function fnvWord(hash, value) {
-  const v = value >>> 0;
-  hash = fnvByte(hash, v & 0xff);
-  hash = fnvByte(hash, (v >>> 8) & 0xff);
-  hash = fnvByte(hash, (v >>> 16) & 0xff);
-  return fnvByte(hash, (v >>> 24) & 0xff);
-}
-
-/** Feeds the 2 little-endian bytes of a u16 or i16. */
-function fnvHalf(hash, value) {
-  const v = value & 0xffff;
-  hash = fnvByte(hash, v & 0xff);
-  return fnvByte(hash, v >>> 8);
-}
-
-/** FNV-1a of raw bytes (for tests against the published vectors). */
+/** FNV-1a 32 of raw bytes. */
 export function fnv1a(bytes) {
   let hash = FNV_OFFSET_BASIS;
   for (const byte of bytes) hash = fnvByte(hash, byte);
   return hash;
 }
 
-/** Checksum of one entity: id, x, y (u32/i32), vx, vy (i16), heading (u16). */
-export function entityChecksum(e) {
-  let hash = FNV_OFFSET_BASIS;
-  hash = fnvWord(hash, e.id);
-  hash = fnvWord(hash, e.x);
-  hash = fnvWord(hash, e.y);
-  hash = fnvHalf(hash, e.vx);
-  hash = fnvHalf(hash, e.vy);
-  return fnvHalf(hash, e.heading);
+const floatBits = new DataView(new ArrayBuffer(4));
+
+/**
+ * Each wire type: its range and how a value is checked, normalized and fed to the
+ * checksum. Integers up to 32 bits are numbers; 64-bit ones are BigInt; bool is boolean;
+ * f32 is a number holding an f32 value.
+ */
+function smallInt(bits, signed) {
+  const min = signed ? -(2 ** (bits - 1)) : 0;
+  const max = signed ? 2 ** (bits - 1) - 1 : 2 ** bits - 1;
+  const span = 2 ** bits;
+  return {
+    integer: true,
+    wide: false,
+    min,
+    max,
+    check: (v) => (Number.isInteger(v) && v >= min && v <= max ? v : undefined),
+    clamp: (v) => (v < min ? min : v > max ? max : v),
+    /** Two's-complement wrap of an exact integer (|v| < 2^53) into the range. */
+    wrap: (v) => {
+      let r = v % span;
+      if (r < 0) r += span;
+      return r > max ? r - span : r;
+    },
+    feed: (hash, v) => fnvInt(hash, v, bits / 8),
+  };
 }
 
-/** Checksum of a view (entities sorted by id): FNV-1a over the entity checksums. */
-export function viewChecksum(entities) {
-  let hash = FNV_OFFSET_BASIS;
-  for (const e of entities) hash = fnvWord(hash, entityChecksum(e));
-  return hash;
+function wideInt(signed) {
+  const min = signed ? -(2n ** 63n) : 0n;
+  const max = signed ? 2n ** 63n - 1n : 2n ** 64n - 1n;
+  return {
+    integer: true,
+    wide: true,
+    min,
+    max,
+    check: (v) => {
+      if (typeof v === "number") {
+        if (!Number.isSafeInteger(v)) return undefined;
+        v = BigInt(v);
+      }
+      return typeof v === "bigint" && v >= min && v <= max ? v : undefined;
+    },
+    clamp: (v) => (v < min ? min : v > max ? max : v),
+    wrap: (v) => (signed ? BigInt.asIntN(64, v) : BigInt.asUintN(64, v)),
+    feed: (hash, v) => {
+      const u = BigInt.asUintN(64, v);
+      hash = fnvInt(hash, Number(u & 0xffffffffn), 4);
+      return fnvInt(hash, Number(u >> 32n), 4);
+    },
+  };
+}
+
+export const WIRE_TYPES = Object.freeze({
+  u8: smallInt(8, false),
+  i8: smallInt(8, true),
+  u16: smallInt(16, false),
+  i16: smallInt(16, true),
+  u32: smallInt(32, false),
+  i32: smallInt(32, true),
+  u64: wideInt(false),
+  i64: wideInt(true),
+  bool: {
+    integer: false,
+    check: (v) => (typeof v === "boolean" ? v : undefined),
+    feed: (hash, v) => fnvByte(hash, v ? 1 : 0),
+  },
+  f32: {
+    integer: false,
+    // serde_json writes a non-finite float as null; it can only be NaN or ±infinity, whose
+    // bits JSON does not carry, so it is taken as NaN (and any checksum over it may fail).
+    check: (v) => (typeof v === "number" ? Math.fround(v) : v === null ? NaN : undefined),
+    feed: (hash, v) => {
+      floatBits.setFloat32(0, v, true);
+      return fnvInt(hash, floatBits.getUint32(0, true), 4);
+    },
+  },
+});
+
+// ---------------------------------------------------------------------------------------
+// Schema
+
+/**
+ * A game's schema compiled from its description (`GET /schema`): everything needed to
+ * check, dead-reckon, apply and checksum its entities. Entities are `{ id, state }` with
+ * `state` an object of the fields by name; states are never modified in place, so a view
+ * can be kept by reference.
+ */
+export class Schema {
+  constructor(description) {
+    const d = description;
+    if (d === null || typeof d !== "object" || d.entity === null || typeof d.entity !== "object") {
+      throw new ProtocolError("schema description: no entity");
+    }
+    if (d.envelope_version !== ENVELOPE_VERSION) {
+      throw new ProtocolError(`schema description: envelope version ${d.envelope_version}, this library speaks ${ENVELOPE_VERSION}`);
+    }
+    this.description = d;
+    this.game = String(d.game);
+    this.hash = String(d.hash);
+    this.subprotocols = { ...(d.subprotocols ?? {}) };
+    this.positionScale = d.entity.position_scale ?? 1;
+    if (!Array.isArray(d.entity.fields) || d.entity.fields.length === 0) {
+      throw new ProtocolError("schema description: the entity has no fields");
+    }
+    const names = d.entity.fields.map((f) => f.name);
+    this.fields = d.entity.fields.map((f, index) => {
+      const type = WIRE_TYPES[f.type];
+      if (typeof f.name !== "string" || names.indexOf(f.name) !== index) {
+        throw new ProtocolError(`schema description: bad or repeated field name ${JSON.stringify(f.name)}`);
+      }
+      if (!type) throw new ProtocolError(`schema description: field ${f.name} has unknown type ${JSON.stringify(f.type)}`);
+      const field = { name: f.name, type: f.type, wire: type, velocity: null, interest: f.interest ?? null };
+      if (f.predict !== undefined && f.predict !== null) {
+        const velocity = d.entity.fields.find((g) => g.name === f.predict);
+        if (!velocity || !type.integer || !WIRE_TYPES[velocity.type]?.integer || velocity.predict) {
+          throw new ProtocolError(`schema description: field ${f.name} is predicted by ${JSON.stringify(f.predict)}, which is not an integer velocity field`);
+        }
+        field.velocity = { name: velocity.name, wire: WIRE_TYPES[velocity.type] };
+      }
+      return field;
+    });
+    this.predicted = this.fields.filter((f) => f.velocity !== null);
+    this.fieldsByName = new Map(this.fields.map((f) => [f.name, f]));
+    const axis = (a) => this.fields.find((f) => f.interest === a)?.name ?? null;
+    /** The fields the server's area of interest reads as coordinates (or null). */
+    this.interest = { x: axis("x"), y: axis("y") };
+  }
+
+  /** A state from the wire, checked field by field and normalized. Throws `ProtocolError`. */
+  checkState(value) {
+    if (value === null || typeof value !== "object" || Array.isArray(value)) throw new ProtocolError("malformed entity state");
+    const state = {};
+    for (const f of this.fields) {
+      const v = f.wire.check(value[f.name]);
+      if (v === undefined) throw new ProtocolError(`malformed entity state: ${f.name} is not a ${f.type}`);
+      state[f.name] = v;
+    }
+    for (const key of Object.keys(value)) {
+      if (!this.fieldsByName.has(key)) throw new ProtocolError(`malformed entity state: unknown field ${key}`);
+    }
+    return state;
+  }
+
+  /** A delta from the wire: an object of some fields (offsets for predicted ones). */
+  checkDelta(value) {
+    if (value === null || typeof value !== "object" || Array.isArray(value)) throw new ProtocolError("malformed entity delta");
+    const delta = {};
+    for (const key of Object.keys(value)) {
+      const f = this.fieldsByName.get(key);
+      if (!f) throw new ProtocolError(`malformed entity delta: unknown field ${key}`);
+      const v = f.wire.check(value[key]);
+      if (v === undefined) throw new ProtocolError(`malformed entity delta: ${key} is not a ${f.type}`);
+      delta[key] = v;
+    }
+    return delta;
+  }
+
+  /**
+   * Dead reckoning: the state `ticks` ticks later if nothing changes. Each predicted field
+   * becomes `value + velocity × ticks`, saturated to its type (exact, as the server's i128
+   * arithmetic); everything else is unchanged. Returns `state` itself when nothing moves.
+   */
+  predict(state, ticks) {
+    if (ticks === 0) return state;
+    let out = null;
+    for (const f of this.predicted) {
+      const velocity = state[f.velocity.name];
+      if (velocity === 0 || velocity === 0n) continue;
+      const value = state[f.name];
+      let next;
+      if (!f.wire.wide && !f.velocity.wire.wide) {
+        const step = velocity * ticks;
+        // |value| < 2^32: exact below 2^52, and saturated by its sign beyond.
+        next = Math.abs(step) <= 2 ** 52 ? f.wire.clamp(value + step) : step < 0 ? f.wire.min : f.wire.max;
+      } else {
+        const exact = BigInt(value) + BigInt(velocity) * BigInt(ticks);
+        const min = BigInt(f.wire.min);
+        const max = BigInt(f.wire.max);
+        const clamped = exact < min ? min : exact > max ? max : exact;
+        next = f.wire.wide ? clamped : Number(clamped);
+      }
+      if (next !== value) {
+        out ??= { ...state };
+        out[f.name] = next;
+      }
+    }
+    return out ?? state;
+  }
+
+  /**
+   * Applies a checked delta to a predicted state: a predicted field's value is an offset
+   * added with wrapping in its type, any other field's is the new value.
+   */
+  applyDelta(predicted, delta) {
+    const state = { ...predicted };
+    for (const key of Object.keys(delta)) {
+      const f = this.fieldsByName.get(key);
+      state[key] = f.velocity !== null ? f.wire.wrap(predicted[key] + delta[key]) : delta[key];
+    }
+    return state;
+  }
+
+  /** FNV-1a 32 over the id (u32) and every field in declaration order, little-endian. */
+  entityChecksum(id, state) {
+    let hash = fnvInt(FNV_OFFSET_BASIS, id >>> 0, 4);
+    for (const f of this.fields) hash = f.wire.feed(hash, state[f.name]);
+    return hash;
+  }
+
+  /** FNV-1a 32 over the entity checksums (u32, little-endian) of a view sorted by id. */
+  viewChecksum(entities) {
+    let hash = FNV_OFFSET_BASIS;
+    for (const e of entities) hash = fnvInt(hash, this.entityChecksum(e.id, e.state), 4);
+    return hash;
+  }
 }
 
 // ---------------------------------------------------------------------------------------
-// Dead reckoning and delta application (protocol/src/game_state.rs, delta.rs)
-
-const clampI32 = (v) => Math.min(I32_MAX, Math.max(I32_MIN, v));
-
-/** The state `ticks` ticks later if nothing changes: x + vx × ticks, saturating at i32. */
-export function predictEntity(e, ticks) {
-  // |vx × ticks| < 2^47: exact in a double.
-  return { ...e, x: clampI32(e.x + e.vx * ticks), y: clampI32(e.y + e.vy * ticks) };
-}
-
-/** Applies a delta to the prediction of the baseline state (wrapping adds, like Rust). */
-function applyEntityDelta(predicted, d) {
-  const state = { ...predicted };
-  if (d.position_offset) {
-    state.x = (state.x + d.position_offset[0]) | 0;
-    state.y = (state.y + d.position_offset[1]) | 0;
-  }
-  if (d.velocity) {
-    state.vx = d.velocity[0];
-    state.vy = d.velocity[1];
-  }
-  if (d.heading !== null) state.heading = d.heading;
-  return state;
-}
+// Snapshots and views
 
 /** A snapshot that does not fit the views this client holds: a desync. */
 export class DesyncError extends Error {}
@@ -307,10 +492,12 @@ function sortedBy(list, key) {
 }
 
 /**
- * Applies created/changed/removed to `baseline` (sorted by id, `ticks` ticks old) and
- * returns the new view, sorted by id. Throws `DesyncError` when the lists do not fit.
+ * Applies created/changed/removed to `baseline` (a view sorted by id, `ticks` ticks old) and
+ * returns the new view, sorted by id: every baseline entity dead-reckoned, the removed ones
+ * gone, the changed ones with their delta, the created ones added. Throws `DesyncError`
+ * when the lists do not fit the baseline (protocol/src/delta.rs).
  */
-export function applyDelta(baseline, created, changed, removed, ticks) {
+export function applyDelta(schema, baseline, created, changed, removed, ticks) {
   if (!sortedBy(created, (e) => e.id) || !sortedBy(changed, (d) => d.id) || !sortedBy(removed, (id) => id)) {
     throw new DesyncError("delta lists are not sorted by id");
   }
@@ -324,24 +511,19 @@ export function applyDelta(baseline, created, changed, removed, ticks) {
       if (created[c].id === id) throw new DesyncError(`entity #${id} is created but already exists`);
       out.push(created[c++]);
     }
-    if (r < removed.length) {
-      if (removed[r] < id) throw new DesyncError(`entity #${removed[r]} is removed but does not exist`);
-      if (removed[r] === id) {
-        r++;
-        if (d < changed.length && changed[d].id === id) {
-          throw new DesyncError(`entity #${id} is both changed and removed`);
-        }
-        continue;
-      }
+    if (r < removed.length && removed[r] < id) throw new DesyncError(`entity #${removed[r]} is removed but does not exist`);
+    if (d < changed.length && changed[d].id < id) throw new DesyncError(`entity #${changed[d].id} is changed but does not exist`);
+    if (r < removed.length && removed[r] === id) {
+      r++;
+      if (d < changed.length && changed[d].id === id) throw new DesyncError(`entity #${id} is both changed and removed`);
+      continue;
     }
-    if (d < changed.length) {
-      if (changed[d].id < id) throw new DesyncError(`entity #${changed[d].id} is changed but does not exist`);
-      if (changed[d].id === id) {
-        out.push(applyEntityDelta(predictEntity(old, ticks), changed[d++]));
-        continue;
-      }
+    const predicted = schema.predict(old.state, ticks);
+    if (d < changed.length && changed[d].id === id) {
+      out.push({ id, state: schema.applyDelta(predicted, changed[d++].delta) });
+    } else {
+      out.push(predicted === old.state ? old : { id, state: predicted });
     }
-    out.push(predictEntity(old, ticks));
   }
   if (r < removed.length) throw new DesyncError(`entity #${removed[r]} is removed but does not exist`);
   if (d < changed.length) throw new DesyncError(`entity #${changed[d].id} is changed but does not exist`);
@@ -350,121 +532,183 @@ export function applyDelta(baseline, created, changed, removed, ticks) {
 }
 
 /**
- * The views (entity lists sorted by id) of recent ticks, any of which the server may use
- * as the baseline of its next delta, and the step that turns a snapshot into the next view.
+ * The views (entity lists sorted by id) a client holds, newest last, and the step that turns
+ * a snapshot into the next view (protocol/src/sync/view.rs). The server deltas against the
+ * latest tick this client acknowledged, so every acknowledged view is kept until a
+ * snapshot's baseline moves past it; a view never acknowledged is dropped as soon as a newer
+ * one exists.
  */
 export class ViewStore {
-  constructor() {
-    /** tick → entities, in insertion (= tick) order. */
-    this.views = new Map();
-    this.currentTick = 0;
-    this.currentView = [];
+  constructor(schema) {
+    this.schema = schema;
+    /** { tick, acked, entities }, oldest first. */
+    this.views = [];
   }
 
   /** The tick to acknowledge: the last snapshot applied (0 before the first). */
   tick() {
-    return this.currentTick;
+    return this.views.length ? this.views[this.views.length - 1].tick : 0;
   }
 
+  /** The current view, sorted by id; empty before the first snapshot. */
   current() {
-    return this.currentView;
+    return this.views.length ? this.views[this.views.length - 1].entities : [];
+  }
+
+  heldViews() {
+    return this.views.length;
+  }
+
+  /** Records that the current view's tick went to the server as an acknowledgement. */
+  markCurrentAcked() {
+    if (this.views.length) this.views[this.views.length - 1].acked = true;
   }
 
   /**
-   * Applies a decoded snapshot on top of its baseline view, verifies the checksum and
-   * makes the result current. On error (`DesyncError`) nothing changes, so the next ack
-   * still names a view this client holds.
+   * Applies a decoded snapshot on top of its baseline view, verifies the checksum and makes
+   * the result current. On error (`DesyncError`) nothing changes, so the next ack still
+   * names a view this client holds.
    */
   apply(snapshot) {
-    if (snapshot.tick <= this.currentTick) {
-      throw new DesyncError(`snapshot ${snapshot.tick} is not newer than ${this.currentTick}`);
+    const applied = this.tick();
+    if (snapshot.tick <= applied) {
+      throw new DesyncError(`snapshot ${snapshot.tick} is not newer than the view already applied (tick ${applied})`);
     }
     let baseline = [];
     let ticks = 0;
     if (snapshot.baseline_tick !== 0) {
-      const held = this.views.get(snapshot.baseline_tick);
-      if (!held) throw new DesyncError(`baseline tick ${snapshot.baseline_tick} is not a view this client holds`);
-      baseline = held;
+      const held = this.views.find((v) => v.tick === snapshot.baseline_tick);
+      if (!held) throw new DesyncError(`its baseline (tick ${snapshot.baseline_tick}) is not a view this client holds`);
+      baseline = held.entities;
       ticks = snapshot.tick - snapshot.baseline_tick;
     }
-    const view = applyDelta(baseline, snapshot.created, snapshot.changed, snapshot.removed, ticks);
-    const actual = viewChecksum(view);
+    const entities = applyDelta(this.schema, baseline, snapshot.created, snapshot.changed, snapshot.removed, ticks);
+    const actual = this.schema.viewChecksum(entities);
     if (actual !== snapshot.checksum) {
-      throw new DesyncError(
-        `view checksum 0x${actual.toString(16).padStart(8, "0")} does not match the server's 0x${snapshot.checksum
-          .toString(16)
-          .padStart(8, "0")}`,
-      );
+      const hex = (v) => `0x${v.toString(16).padStart(8, "0")}`;
+      throw new DesyncError(`view checksum ${hex(actual)} does not match the server's ${hex(snapshot.checksum)}`);
     }
-    // The server's baseline only moves forward: older views are never needed again.
-    if (snapshot.baseline_tick !== 0) {
-      for (const tick of this.views.keys()) {
-        if (tick < snapshot.baseline_tick) this.views.delete(tick);
-      }
-    }
-    this.views.set(snapshot.tick, view);
-    while (this.views.size > MAX_HELD_VIEWS) {
-      this.views.delete(this.views.keys().next().value);
-    }
-    this.currentTick = snapshot.tick;
-    this.currentView = view;
-    return view;
-  }
-
-  heldViews() {
-    return this.views.size;
+    this.views = this.views.filter((v) => v.acked && v.tick >= snapshot.baseline_tick);
+    this.views.push({ tick: snapshot.tick, acked: false, entities });
+    if (this.views.length > MAX_HELD_VIEWS) this.views.splice(0, this.views.length - MAX_HELD_VIEWS);
+    return entities;
   }
 }
 
 // ---------------------------------------------------------------------------------------
-// The arena's motion (server/src/game/arena.rs), in the server's f32 arithmetic
+// Messages
 
-const f32 = Math.fround;
-/** Rust's f32::round: half away from zero. */
-const roundHalfAway = (v) => (v < 0 ? -Math.round(-v) : Math.round(v));
+/** Constructors of every client message, in serde_json's externally tagged form. */
+export const ClientMessages = {
+  hello(playerName) {
+    return { Hello: { protocol_version: ENVELOPE_VERSION, player_name: playerName } };
+  },
+  resume(resumeToken) {
+    return { Resume: { protocol_version: ENVELOPE_VERSION, resume_token: resumeToken } };
+  },
+  /** `payload` is the game's input, as its serde JSON form. */
+  input(seq, ackTick, payload) {
+    return { Input: { seq, ack_tick: ackTick, payload } };
+  },
+  ack(tick) {
+    return { Ack: { tick } };
+  },
+  ping(clientTimeUs) {
+    return { Ping: { client_time_us: clientTimeUs } };
+  },
+  leave() {
+    return "Leave";
+  },
+  /** A game message, as its serde JSON form (e.g. `{ Say: "hi" }` or `"Ready"`). */
+  message(message) {
+    return { Message: message };
+  },
+};
 
-/** A direction quantized like `MoveDir::from_vector`: each axis in [-127, 127], length ≤ 1. */
-export function moveDirFromVector(x, y) {
-  x = Number.isFinite(x) ? f32(x) : 0;
-  y = Number.isFinite(y) ? f32(y) : 0;
-  const length = f32(Math.sqrt(f32(f32(x * x) + f32(y * y))));
-  const scale = length > 1 ? f32(1 / length) : 1;
-  const axis = (v) =>
-    Math.max(-DIRECTION_STEPS_PER_UNIT, Math.min(DIRECTION_STEPS_PER_UNIT, roundHalfAway(f32(f32(v * scale) * DIRECTION_STEPS_PER_UNIT))));
-  return { x: axis(x) || 0, y: axis(y) || 0 };
+const isInt = (v, min, max) => Number.isInteger(v) && v >= min && v <= max;
+const isU32 = (v) => isInt(v, 0, 0xffffffff);
+const isU16 = (v) => isInt(v, 0, 0xffff);
+
+function check(condition, what) {
+  if (!condition) throw new ProtocolError(`malformed ${what}`);
 }
 
-/** `MoveDir::to_unit_vector`: the direction as floats with length at most 1. */
-function unitVector(dir) {
-  const x = f32(Math.max(dir.x, -127) / DIRECTION_STEPS_PER_UNIT);
-  const y = f32(Math.max(dir.y, -127) / DIRECTION_STEPS_PER_UNIT);
-  const length = f32(Math.sqrt(f32(f32(x * x) + f32(y * y))));
-  return length > 1 ? [f32(x / length), f32(y / length)] : [x, y];
+function isObject(v) {
+  return v !== null && typeof v === "object" && !Array.isArray(v);
 }
 
 /**
- * Position steps per tick at full speed for a tick rate (about 640 at 30 Hz), computed as
- * the server does: its tick period is a whole number of nanoseconds and `dt` is that
- * period as an f32 (`Duration::as_secs_f32`).
+ * Parses one text frame into `{ type, body }`, `type` one of "Welcome", "Snapshot", "Pong",
+ * "Error", "Message", checking every envelope field and, in snapshots, every entity field
+ * against the schema. A game message's body is passed on as parsed. Throws `ProtocolError`.
  */
-export function fullSpeedSteps(tickRateHz) {
-  const nanos = Math.round(1e9 / Math.max(1, tickRateHz));
-  const secs = Math.floor(nanos / 1e9);
-  const dt = f32(f32(secs) + f32(f32(nanos - secs * 1e9) / f32(1e9)));
-  return f32(f32(ARENA_SPEED * dt) * POSITION_STEPS_PER_UNIT);
-}
-
-/**
- * One arena tick of one entity moving along `dir`: the commanded step, rounded once, then
- * integer motion clamped to the world `[0, sizeSteps]`. Returns the new `{ x, y, vx, vy }`.
- */
-export function arenaStep(state, dir, fullSpeed, sizeSteps) {
-  const [ux, uy] = unitVector(dir);
-  const cx = roundHalfAway(f32(ux * fullSpeed));
-  const cy = roundHalfAway(f32(uy * fullSpeed));
-  const x = Math.min(sizeSteps, Math.max(0, state.x + cx));
-  const y = Math.min(sizeSteps, Math.max(0, state.y + cy));
-  return { x, y, vx: x - state.x, vy: y - state.y };
+export function decodeServerMessage(schema, text) {
+  let value;
+  try {
+    value = parseJson(text);
+  } catch (error) {
+    throw new ProtocolError(`not JSON: ${error.message}`);
+  }
+  check(isObject(value) && Object.keys(value).length === 1, "message (one variant expected)");
+  const type = Object.keys(value)[0];
+  const body = value[type];
+  switch (type) {
+    case "Welcome":
+      check(
+        isObject(body) &&
+          isU32(body.player_id) &&
+          (body.entity_id === null || isU32(body.entity_id)) &&
+          isU16(body.tick_rate_hz) &&
+          body.tick_rate_hz > 0 &&
+          isU32(body.tick) &&
+          typeof body.resume_token === "string" &&
+          typeof body.resumed === "boolean",
+        "Welcome",
+      );
+      return { type, body };
+    case "Snapshot": {
+      check(
+        isObject(body) &&
+          isU32(body.tick) &&
+          isU32(body.baseline_tick) &&
+          isU32(body.last_input_seq) &&
+          isU32(body.checksum) &&
+          Array.isArray(body.created) &&
+          Array.isArray(body.changed) &&
+          Array.isArray(body.removed),
+        "Snapshot",
+      );
+      for (const id of body.removed) check(isU32(id), "removed id");
+      return {
+        type,
+        body: {
+          tick: body.tick,
+          baseline_tick: body.baseline_tick,
+          last_input_seq: body.last_input_seq,
+          checksum: body.checksum,
+          created: body.created.map((e) => {
+            check(isObject(e) && isU32(e.id), "created entity");
+            return { id: e.id, state: schema.checkState(e.state) };
+          }),
+          changed: body.changed.map((e) => {
+            check(isObject(e) && isU32(e.id), "changed entity");
+            return { id: e.id, delta: schema.checkDelta(e.delta) };
+          }),
+          removed: body.removed,
+        },
+      };
+    }
+    case "Pong":
+      check(isObject(body) && (Number.isSafeInteger(body.client_time_us) || typeof body.client_time_us === "bigint") && isU32(body.server_tick), "Pong");
+      return { type, body };
+    case "Error":
+      check(isObject(body) && isU16(body.code) && typeof body.message === "string", "Error");
+      return { type, body };
+    case "Message":
+      return { type, body };
+    default:
+      throw new ProtocolError(`unknown server message ${JSON.stringify(type)}`);
+  }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -475,20 +719,27 @@ export class RateMeter {
   constructor(windowMs = 1000) {
     this.windowMs = windowMs;
     this.events = [];
+    this.head = 0;
     this.sum = 0;
     this.started = null;
   }
 
   record(now, amount = 1) {
     if (this.started === null) this.started = now;
-    this.events.push([now, amount]);
+    this.events.push(now, amount);
     this.sum += amount;
     this.trim(now);
   }
 
   trim(now) {
-    while (this.events.length && this.events[0][0] <= now - this.windowMs) {
-      this.sum -= this.events.shift()[1];
+    const events = this.events;
+    while (this.head < events.length && events[this.head] <= now - this.windowMs) {
+      this.sum -= events[this.head + 1];
+      this.head += 2;
+    }
+    if (this.head > 1024) {
+      events.splice(0, this.head);
+      this.head = 0;
     }
   }
 
@@ -504,38 +755,61 @@ export class RateMeter {
 // ---------------------------------------------------------------------------------------
 // A session
 
-/** Bytes of a string in UTF-8 (frames are almost all ASCII; this is exact either way). */
 const encoder = new TextEncoder();
+/** Bytes of a string in UTF-8 (frames are almost all ASCII; this is exact either way). */
 function utf8Length(text) {
-  let ascii = true;
   for (let i = 0; i < text.length; i++) {
-    if (text.charCodeAt(i) > 0x7f) {
-      ascii = false;
-      break;
-    }
+    if (text.charCodeAt(i) > 0x7f) return encoder.encode(text).length;
   }
-  return ascii ? text.length : encoder.encode(text).length;
+  return text.length;
+}
+
+/** What the server's refusal of an upgrade says, rebuilt for a browser (which cannot read it). */
+function schemaMismatch(offered, served) {
+  return (
+    `this client was built for game schema ${offered}, but this server runs ${served.game} ${served.hash} ` +
+    `(subprotocols ${served.subprotocols.bincode} and ${served.subprotocols.json}); ` +
+    `rebuild the client against the server's schema (GET ${SCHEMA_PATH} describes it)`
+  );
 }
 
 /**
- * One WebSocket session with a ticksync server over the JSON codec.
+ * One WebSocket session with a ticksync server over the JSON codec, for any game.
  *
- * Callbacks (all optional): `onWelcome(welcome)`, `onSnapshot(snapshot, view)` after a
- * snapshot applied, `onPong(pong, rttMs)`, `onServerError(error)`, `onDesync(message)`,
- * `onClose({ code, reason })`.
+ * Options: `url` (the WebSocket URL, e.g. from `serverUrl(location)`), `schema` (a `Schema`
+ * or a description; fetched from the server's `/schema` when absent), `expectSchema`
+ * (`{ game, hash }`, either optional: what the page was built for; a server running
+ * another game or layout is refused with a message naming both, as the server's own
+ * refusal of a mismatched subprotocol does), `playerName`, `resumeToken` (send `Resume`
+ * instead of `Hello`), `pingIntervalMs` (500), `ack` (`"auto"`: send `Ack` for a snapshot
+ * when no input has acknowledged one since the previous snapshot — a spectator acks every
+ * snapshot, a player sending inputs every tick almost never needs to; `"every"`; `"manual"`:
+ * inputs and `sendAck()` only).
+ *
+ * Callbacks (all optional), called in the order the frames arrive: `onSchema(schema)`,
+ * `onWelcome(welcome)`, `onSnapshot(snapshot, view, now)` after a snapshot applied,
+ * `onMessage(message, tick)` for a game message (`tick`: the last snapshot applied before
+ * it), `onPong(pong, rttMs)`, `onError({ code, message })` for a server `Error` or a failure
+ * here (code 0), `onDesync(message)`, `onClose({ code, reason })`.
  */
 export class TicksyncConnection {
-  constructor(url, { playerName = "web", pingIntervalMs = 500, ...callbacks } = {}) {
+  constructor({ url, schema = null, expectSchema = null, playerName = "web", resumeToken = null, pingIntervalMs = 500, ack = "auto", ...callbacks }) {
     this.url = url;
+    this.schema = schema === null || schema instanceof Schema ? schema : new Schema(schema);
+    this.expectSchema = expectSchema;
     this.playerName = playerName;
+    this.resumeToken = resumeToken;
     this.pingIntervalMs = pingIntervalMs;
+    this.ackMode = ack;
     this.callbacks = callbacks;
     this.ws = null;
     this.status = "idle";
+    this.opened = false;
     this.welcome = null;
-    this.views = new ViewStore();
+    this.views = null;
     this.lastSnapshot = null;
     this.nextInputSeq = 1;
+    this.ackedSinceSnapshot = false;
     this.rttMs = null;
     this.rttSmoothedMs = null;
     this.pingTimer = null;
@@ -550,6 +824,9 @@ export class TicksyncConnection {
       desyncs: 0,
       malformed: 0,
       inputsSent: 0,
+      acksSent: 0,
+      messagesIn: 0,
+      messagesOut: 0,
       pongs: 0,
     };
     this.snapshotRate = new RateMeter();
@@ -557,51 +834,97 @@ export class TicksyncConnection {
     this.bytesOutRate = new RateMeter();
   }
 
-  /** Opens the WebSocket (offering the JSON subprotocol) and sends `Hello` once open. */
-  connect() {
+  /** The subprotocol this connection offers (the schema's JSON one). */
+  subprotocol() {
+    return this.schema.subprotocols.json;
+  }
+
+  /**
+   * Fetches the schema if needed, checks it against `expectSchema`, opens the WebSocket
+   * with the schema's JSON subprotocol and sends `Hello` (or `Resume`) once open. Resolves
+   * once the socket is opening; failures go to `onError` and `status` "error".
+   */
+  async connect() {
     this.status = "connecting";
+    try {
+      this.schema ??= await fetchSchema(schemaUrl(this.url));
+    } catch (error) {
+      this.fail(error.message);
+      return;
+    }
+    this.views = new ViewStore(this.schema);
+    this.callbacks.onSchema?.(this.schema);
+    if (this.expectSchema !== null && !this.matchesExpected(this.schema)) {
+      const { game = this.schema.game, hash = "(any layout)" } = this.expectSchema;
+      this.fail(schemaMismatch(`${game} ${hash}`, this.schema));
+      return;
+    }
     let ws;
     try {
-      ws = new WebSocket(this.url, [SUBPROTOCOL_JSON]);
+      ws = new WebSocket(this.url, [this.subprotocol()]);
     } catch (error) {
       this.fail(`cannot open ${this.url}: ${error.message}`);
       return;
     }
     this.ws = ws;
     ws.addEventListener("open", () => {
-      if (ws.protocol !== SUBPROTOCOL_JSON) {
-        this.fail(`server chose subprotocol ${JSON.stringify(ws.protocol)}, not ${SUBPROTOCOL_JSON}`);
+      this.opened = true;
+      if (ws.protocol !== this.subprotocol()) {
+        this.fail(`server chose subprotocol ${JSON.stringify(ws.protocol)}, not ${this.subprotocol()}`);
         ws.close(1002, "subprotocol");
         return;
       }
       this.status = "handshake";
-      this.send(ClientMessages.hello(this.playerName));
+      this.send(this.resumeToken ? ClientMessages.resume(this.resumeToken) : ClientMessages.hello(this.playerName));
     });
     ws.addEventListener("message", (event) => this.onFrame(event.data));
-    ws.addEventListener("close", (event) => {
-      this.stopPings();
-      this.close = { code: event.code, reason: event.reason };
-      if (this.status !== "error") this.status = "closed";
-      this.callbacks.onClose?.(this.close);
-    });
+    ws.addEventListener("close", (event) => this.onSocketClose(ws, event));
     ws.addEventListener("error", () => {
       this.lastError ??= `WebSocket error on ${this.url}`;
     });
   }
 
+  /** Whether `schema` is the one `expectSchema` names (its game, and its hash if given). */
+  matchesExpected(schema) {
+    const { game = schema.game, hash = schema.hash } = this.expectSchema;
+    return game === schema.game && hash === schema.hash;
+  }
+
+  async onSocketClose(ws, event) {
+    this.stopPings();
+    this.close = { code: event.code, reason: event.reason };
+    if (!this.opened && this.status !== "error") {
+      // A refused upgrade: a browser does not show the server's answer, so find out whether
+      // the server runs another schema than the one offered and say so as the server would.
+      let message = `could not connect to ${this.url} (close ${event.code})`;
+      try {
+        const served = await fetchSchema(schemaUrl(this.url));
+        if (served.hash !== this.schema.hash || served.game !== this.schema.game) {
+          message = schemaMismatch(`${this.schema.game} ${this.schema.hash}`, served);
+        }
+      } catch {
+        // The server is unreachable: the generic message says enough.
+      }
+      this.fail(message);
+    }
+    if (this.status !== "error") this.status = "closed";
+    this.callbacks.onClose?.(this.close);
+  }
+
   fail(message) {
     this.status = "error";
     this.lastError = message;
-    this.callbacks.onServerError?.({ code: 0, message });
+    this.callbacks.onError?.({ code: 0, message });
   }
 
   isOpen() {
-    return this.ws !== null && this.ws.readyState === WebSocket.OPEN;
+    return this.ws !== null && this.ws.readyState === 1; // WebSocket.OPEN
   }
 
+  /** Sends one client message (see `ClientMessages`); false when not connected. */
   send(message) {
     if (!this.isOpen()) return false;
-    const text = encodeClientMessage(message);
+    const text = stringifyJson(message);
     this.ws.send(text);
     const bytes = utf8Length(text);
     this.counters.bytesOut += bytes;
@@ -611,15 +934,38 @@ export class TicksyncConnection {
 
   /**
    * Sends one input with the next sequence number, acknowledging the last snapshot
-   * applied. Returns the sequence number, or 0 when not connected.
+   * applied; `payload` is the game's input. Returns the sequence number, or 0 when not
+   * playing.
    */
-  sendInput(moveDir, buttons = 0) {
+  sendInput(payload) {
     if (this.status !== "playing") return 0;
     const seq = this.nextInputSeq;
-    if (!this.send(ClientMessages.input(seq, this.views.tick(), moveDir, buttons))) return 0;
+    if (!this.send(ClientMessages.input(seq, this.views.tick(), payload))) return 0;
+    this.acknowledged();
     this.nextInputSeq += 1;
     this.counters.inputsSent += 1;
     return seq;
+  }
+
+  /** Sends `Ack` for the last snapshot applied (nothing before the first); returns its tick. */
+  sendAck() {
+    const tick = this.views?.tick() ?? 0;
+    if (tick === 0 || this.status !== "playing" || !this.send(ClientMessages.ack(tick))) return 0;
+    this.acknowledged();
+    this.counters.acksSent += 1;
+    return tick;
+  }
+
+  acknowledged() {
+    this.views.markCurrentAcked();
+    this.ackedSinceSnapshot = true;
+  }
+
+  /** Sends a game message (its serde JSON form); false when not playing. */
+  sendMessage(message) {
+    if (this.status !== "playing" || !this.send(ClientMessages.message(message))) return false;
+    this.counters.messagesOut += 1;
+    return true;
   }
 
   ping() {
@@ -627,7 +973,7 @@ export class TicksyncConnection {
     this.send(ClientMessages.ping(Math.round(performance.now() * 1000)));
   }
 
-  /** Sends `Leave`; the server removes the entity and closes. */
+  /** Sends `Leave`; the server removes the player and closes. */
   leave() {
     this.send(ClientMessages.leave());
     this.stopPings();
@@ -653,55 +999,67 @@ export class TicksyncConnection {
     this.bytesInRate.record(now, bytes);
     let message;
     try {
-      message = decodeServerMessage(data);
+      message = decodeServerMessage(this.schema, data);
     } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
       this.counters.malformed += 1;
       this.lastError = error.message;
       return;
     }
+    const body = message.body;
     switch (message.type) {
       case "Welcome":
-        this.welcome = message.body;
+        this.welcome = body;
         this.status = "playing";
         this.ping();
+        this.stopPings();
         this.pingTimer = setInterval(() => this.ping(), this.pingIntervalMs);
-        this.callbacks.onWelcome?.(message.body);
+        this.callbacks.onWelcome?.(body);
         break;
-      case "Snapshot": {
-        const snapshot = message.body;
-        let view;
-        try {
-          view = this.views.apply(snapshot);
-        } catch (error) {
-          if (!(error instanceof DesyncError)) throw error;
-          this.counters.desyncs += 1;
-          this.lastError = `desync at tick ${snapshot.tick}: ${error.message}`;
-          this.callbacks.onDesync?.(this.lastError);
-          return;
-        }
-        this.counters.snapshots += 1;
-        if (snapshot.baseline_tick === 0) this.counters.fullSnapshots += 1;
-        this.snapshotRate.record(now);
-        this.lastSnapshot = snapshot;
-        this.callbacks.onSnapshot?.(snapshot, view, now);
+      case "Snapshot":
+        this.onSnapshot(body, now);
         break;
-      }
+      case "Message":
+        this.counters.messagesIn += 1;
+        this.callbacks.onMessage?.(body, this.views.tick());
+        break;
       case "Pong": {
-        const sentUs = message.body.client_time_us;
-        const rtt = (now * 1000 - sentUs) / 1000;
+        const rtt = now - Number(body.client_time_us) / 1000;
         if (rtt >= 0 && rtt < 60000) {
           this.counters.pongs += 1;
           this.rttMs = rtt;
           this.rttSmoothedMs = this.rttSmoothedMs === null ? rtt : this.rttSmoothedMs * 0.8 + rtt * 0.2;
-          this.callbacks.onPong?.(message.body, rtt);
+          this.callbacks.onPong?.(body, rtt);
         }
         break;
       }
       case "Error":
-        this.lastError = `server error ${message.body.code}: ${message.body.message}`;
-        this.callbacks.onServerError?.(message.body);
+        this.lastError = `server error ${body.code}: ${body.message}`;
+        this.callbacks.onError?.(body);
         break;
     }
+  }
+
+  onSnapshot(snapshot, now) {
+    let view;
+    try {
+      view = this.views.apply(snapshot);
+    } catch (error) {
+      if (!(error instanceof DesyncError)) throw error;
+      this.counters.desyncs += 1;
+      this.lastError = `desync at tick ${snapshot.tick}: ${error.message}`;
+      this.callbacks.onDesync?.(this.lastError);
+      return;
+    }
+    this.counters.snapshots += 1;
+    if (snapshot.baseline_tick === 0) this.counters.fullSnapshots += 1;
+    this.snapshotRate.record(now);
+    this.lastSnapshot = snapshot;
+    const owed = this.ackMode === "every" || (this.ackMode === "auto" && !this.ackedSinceSnapshot);
+    this.ackedSinceSnapshot = false;
+    this.callbacks.onSnapshot?.(snapshot, view, now);
+    // After the callback, so an input sent from it carries the ack instead.
+    if (owed && !this.ackedSinceSnapshot) this.sendAck();
   }
 
   /** Figures for an overlay, at time `now` (performance.now()). */
@@ -711,6 +1069,7 @@ export class TicksyncConnection {
       snapshotRate: this.snapshotRate.perSecond(now),
       bytesInPerSecond: this.bytesInRate.perSecond(now),
       bytesOutPerSecond: this.bytesOutRate.perSecond(now),
+      heldViews: this.views ? this.views.heldViews() : 0,
       ...this.counters,
     };
   }

@@ -1,13 +1,18 @@
-// Headless Chromium test of the ticksync browser client.
+// Headless Chromium test of the ticksync browser client: the generic library the server
+// serves at /ticksync.js and the arena's page on top of it.
 //
 //   node browser_test.mjs <page url> [--screenshot PATH] [--min-entities N] [--hold-ms MS]
 //                         [--timeout-ms MS] [--chromium PATH]
 //
-// Opens the page, waits until it has joined and shows at least N entities, checks the
-// figures it exposes on `window.ticksync.state()` (own entity id, round trip, snapshot rate,
-// bytes per second, no desync, canvas drawing), holds 'D' for a while and checks the page
-// saw its entity move right, saves a screenshot, and exits 0. Any failure exits 1 with a
-// line starting `FAIL:`; the overall time limit exits 2.
+// First replays tests/browser/schema_vectors.json through the library in node (the Rust
+// protocol crate's views and checksums for two schemas; see schema_vectors_test.mjs). Then
+// opens the page, waits until it has joined and shows at least N entities, checks the
+// figures it exposes on `window.ticksync.state()` (own entity id, the schema it fetched,
+// the world size from the arena's `World` message, round trip, snapshot rate, bytes per
+// second, no desync, canvas drawing), holds 'D' for a while and checks the page saw its
+// entity move right, saves a screenshot, and checks that a page pinned to another schema
+// hash (`?schema=00000000`) refuses the server with a message naming both. Exits 0 when all
+// passed; any failure exits 1 with a line starting `FAIL:`; the overall time limit exits 2.
 //
 // Lines on stdout are a small protocol for the Rust test driving this script
 // (tests/tests/browser.rs), which checks the movement from the server's side:
@@ -22,6 +27,8 @@ import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+
+import { checkSchemaVectors } from "./schema_vectors_test.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -142,6 +149,14 @@ async function waitForState(page, what, predicate, ms) {
 }
 
 async function run() {
+  // The library against the Rust implementation, before any browser.
+  const vectors = checkSchemaVectors();
+  check(
+    vectors.failures.length === 0,
+    `the library disagrees with the Rust protocol crate on schema_vectors.json (${vectors.failures.length} checks): ${vectors.failures.slice(0, 3).join(" | ")}`,
+  );
+  console.log(`schema vectors: ${vectors.summary}`);
+
   // A fresh profile in a temporary folder (Playwright passes it as --user-data-dir).
   browser = await chromium.launchPersistentContext(profile, {
     executablePath: options.chromium,
@@ -185,7 +200,16 @@ async function run() {
     20000,
   );
   console.log(`ENTITY ${joined.entityId}`);
-  console.log(`joined as #${joined.entityId} at tick ${joined.tick} with ${joined.entities} entities in view`);
+  console.log(
+    `joined as #${joined.entityId} at tick ${joined.tick} with ${joined.entities} entities in view ` +
+      `(schema ${joined.schema?.game} ${joined.schema?.hash})`,
+  );
+  check(joined.schema !== null && joined.schema.game === "arena", `the page's schema is ${JSON.stringify(joined.schema)}`);
+  // The arena sends `World` at join, before the first snapshot.
+  check(
+    joined.worldSize !== null && joined.worldSize.width > 0 && joined.worldSize.height > 0 && joined.messages >= 1,
+    `no World message before the entities showed: worldSize ${JSON.stringify(joined.worldSize)}, ${joined.messages} messages`,
+  );
 
   // A second of play: round trips measured, the snapshot stream steady, the canvas drawing.
   const steady = await waitForState(
@@ -271,6 +295,33 @@ async function run() {
   mkdirSync(dirname(options.screenshot), { recursive: true });
   await page.screenshot({ path: options.screenshot });
   console.log(`screenshot saved to ${options.screenshot}`);
+
+  // A page built for another layout of the arena refuses this server, naming both schemas.
+  const pinned = new URL(options.url);
+  pinned.searchParams.set("schema", "00000000");
+  pinned.searchParams.set("name", "pinned");
+  const other = await browser.newPage();
+  other.on("pageerror", (error) => pageProblems.push(`pinned page error: ${error.message}`));
+  await other.goto(pinned.toString(), { waitUntil: "load" });
+  let refusal = null;
+  for (let waited = 0; waited < 10000; waited += 100) {
+    refusal = await other.evaluate(() => (window.ticksync ? window.ticksync.state() : null));
+    if (refusal !== null && refusal.status === "error") break;
+    await sleep(100);
+  }
+  check(
+    refusal !== null &&
+      refusal.status === "error" &&
+      refusal.entityId === null &&
+      refusal.lastError.includes("arena 00000000") &&
+      refusal.lastError.includes(`arena ${settled.schema.hash}`),
+    `a page pinned to schema 00000000 was not refused with both schemas named: ${JSON.stringify(refusal)}`,
+  );
+  const statusText = await other.locator("#status").textContent();
+  check(statusText.includes("00000000"), `the pinned page does not show the refusal: ${JSON.stringify(statusText)}`);
+  console.log(`pinned to another schema: ${refusal.lastError}`);
+  await other.close();
+
   console.log(`OK ${JSON.stringify(settled)}`);
 }
 

@@ -16,4 +16,9 @@ pub const FILES: &[WebFile] = &[
         content_type: "text/javascript; charset=utf-8",
         body: include_str!("../web/app.js"),
     },
+    WebFile {
+        path: "/arena.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../web/arena.js"),
+    },
 ];

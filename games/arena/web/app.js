@@ -1,4 +1,6 @@
-// app.js — the browser client of the ticksync arena.
+// app.js — the browser client of the ticksync arena, on the generic library the server
+// serves at /ticksync.js (which fetches the schema, applies deltas and checks checksums; it
+// knows no game). What is the arena's lives here and in ./arena.js:
 //
 // - Draws the live arena on a canvas: every entity in view, this player's own highlighted
 //   (yellow, with a hollow ring where the server last put it).
@@ -9,21 +11,25 @@
 //   blended out over ~100 ms instead of snapping.
 // - Everyone else: interpolation between snapshots, drawn a few ticks in the past on a
 //   clock fitted to snapshot arrivals; dead reckoning covers a late snapshot.
+// - The world's size comes from the arena's `World` message, sent at join before the
+//   first snapshot.
 // - An overlay shows round trip, server tick, snapshot rate and bytes per second.
 // - `window.ticksync.state()` exposes the same figures to tests (see tests/browser/).
+//
+// URL parameters: ?server=ws://host:port/ws ?room= ?token= (a join token) ?name= and
+// ?schema=HASH (refuse a server whose arena layout is not that one).
 //
 // World coordinates have +y up on screen (heading 0 = +x = right, counter-clockwise), so W
 // sends move_dir.y = +127.
 
-import {
-  TicksyncConnection,
-  arenaStep,
-  fullSpeedSteps,
-  moveDirFromVector,
-  serverUrl,
-  MAX_PLAYER_NAME_BYTES,
-  POSITION_STEPS_PER_UNIT,
-} from "./ticksync.js";
+import { TicksyncConnection, serverUrl, MAX_PLAYER_NAME_BYTES } from "./ticksync.js";
+import { arenaStep, fullSpeedSteps, moveDirFromVector, POSITION_STEPS_PER_UNIT } from "./arena.js";
+
+/** The game this page draws, and the entity fields it reads (any layout that has them). */
+const GAME = "arena";
+const REQUIRED_FIELDS = ["x", "y", "vx", "vy", "heading"];
+/** World size until the `World` message says otherwise, in world units. */
+const DEFAULT_WORLD_UNITS = 2000;
 
 /** Others are drawn this many ticks behind the newest snapshot (100 ms at 30 Hz). */
 const INTERPOLATION_DELAY_TICKS = 3;
@@ -64,9 +70,13 @@ const game = {
   url: null,
   conn: null,
   welcome: null,
+  /** The `World` message: { width, height } in world units, or null before it. */
+  world: null,
   tickMs: 1000 / 30,
   fullSpeed: fullSpeedSteps(30),
-  sizeSteps: 2000 * POSITION_STEPS_PER_UNIT,
+  /** The world's far corner in position steps. */
+  max: { x: DEFAULT_WORLD_UNITS * POSITION_STEPS_PER_UNIT, y: DEFAULT_WORLD_UNITS * POSITION_STEPS_PER_UNIT },
+  messages: 0,
   keys: new Set(),
   moveDir: { x: 0, y: 0 },
   inputTimer: null,
@@ -121,14 +131,21 @@ function start() {
     setStatus(error.message, true);
     return;
   }
-  const conn = new TicksyncConnection(game.url, {
+  const conn = new TicksyncConnection({
+    url: game.url,
+    // `?schema=HASH` pins the layout too: a server running another one is refused here,
+    // with a message naming both.
+    expectSchema: params.get("schema") ? { game: GAME, hash: params.get("schema") } : { game: GAME },
     playerName,
+    onSchema,
     onWelcome,
     onSnapshot,
-    onServerError: (error) => setStatus(`server error ${error.code}: ${error.message}`, true),
+    onMessage,
+    onError: (error) => setStatus(error.code ? `server error ${error.code}: ${error.message}` : error.message, true),
     onDesync: (message) => console.warn(`ticksync: ${message}`),
     onClose: ({ code, reason }) => {
       stopInputs();
+      if (conn.status === "error") return; // the error says more than the close
       setStatus(`disconnected (${code}${reason ? ` ${reason}` : ""}) — reload to rejoin`, code !== 1000);
     },
   });
@@ -138,14 +155,34 @@ function start() {
   addEventListener("pagehide", () => conn.leave());
 }
 
+/** The page reads these fields; a server whose arena lacks one is not one it can draw. */
+function onSchema(schema) {
+  const missing = REQUIRED_FIELDS.filter((name) => !schema.fieldsByName.has(name));
+  if (missing.length) {
+    game.pageError = `the server's ${schema.game} schema ${schema.hash} has no ${missing.join(", ")}: this page cannot draw it`;
+    setStatus(game.pageError, true);
+  }
+}
+
 function onWelcome(welcome) {
   game.welcome = welcome;
   game.tickMs = 1000 / welcome.tick_rate_hz;
   game.fullSpeed = fullSpeedSteps(welcome.tick_rate_hz);
-  game.sizeSteps = welcome.world_size.width * POSITION_STEPS_PER_UNIT;
-  setStatus(`playing as #${welcome.entity_id} on ${game.url}`);
+  setStatus(welcome.entity_id === null ? `watching on ${game.url}` : `playing as #${welcome.entity_id} on ${game.url}`);
   stopInputs();
   game.inputTimer = setInterval(sendInput, game.tickMs);
+}
+
+/** The arena's messages: `World` (the world's size, at join). */
+function onMessage(message) {
+  game.messages += 1;
+  const world = message?.World;
+  if (world && Number.isInteger(world.width) && Number.isInteger(world.height)) {
+    game.world = { width: world.width, height: world.height };
+    game.max = { x: world.width * POSITION_STEPS_PER_UNIT, y: world.height * POSITION_STEPS_PER_UNIT };
+  } else {
+    console.warn(`ticksync: unknown arena message ${JSON.stringify(message)}`);
+  }
 }
 
 function stopInputs() {
@@ -175,14 +212,14 @@ function currentMoveDir() {
 function sendInput() {
   const dir = currentMoveDir();
   game.moveDir = dir;
-  const seq = game.conn.sendInput(dir);
+  const seq = game.conn.sendInput({ move_dir: dir, buttons: 0 });
   if (seq === 0) return;
   const own = game.own;
   own.pending.push({ seq, dir });
   if (own.pending.length > MAX_PENDING_INPUTS) own.pending.shift();
   if (own.predicted) {
     own.previous = own.predicted;
-    own.predicted = arenaStep(own.predicted, dir, game.fullSpeed, game.sizeSteps);
+    own.predicted = arenaStep(own.predicted, dir, game.fullSpeed, game.max);
     own.steppedAt = performance.now();
   }
 }
@@ -194,7 +231,7 @@ function reconcile(server, lastInputSeq) {
   own.ackedInput = lastInputSeq;
   own.pending = own.pending.filter((input) => input.seq > lastInputSeq);
   let state = { x: server.x, y: server.y, vx: server.vx, vy: server.vy };
-  for (const input of own.pending) state = arenaStep(state, input.dir, game.fullSpeed, game.sizeSteps);
+  for (const input of own.pending) state = arenaStep(state, input.dir, game.fullSpeed, game.max);
   if (own.predicted === null) {
     own.predicted = state;
     own.previous = state;
@@ -224,8 +261,9 @@ function reconcile(server, lastInputSeq) {
 
 function onSnapshot(snapshot, view, now) {
   const interp = game.interpolation;
+  // Entities are { id, state } with the schema's fields in `state`.
   const byId = new Map();
-  for (const e of view) byId.set(e.id, e);
+  for (const e of view) byId.set(e.id, e.state);
   interp.buffer.push({ tick: snapshot.tick, byId });
   if (interp.buffer.length > INTERPOLATION_BUFFER) interp.buffer.shift();
 
@@ -239,7 +277,7 @@ function onSnapshot(snapshot, view, now) {
     interp.clockOffsetMs += (sample - interp.clockOffsetMs) * rate;
   }
 
-  const me = game.welcome ? byId.get(game.welcome.entity_id) : undefined;
+  const me = game.welcome && game.welcome.entity_id !== null ? byId.get(game.welcome.entity_id) : undefined;
   if (me) reconcile(me, snapshot.last_input_seq);
 }
 
@@ -264,12 +302,12 @@ function interpolatedEntities(now) {
   if (a.tick > renderTick || i === buffer.length - 1) {
     // Before the oldest snapshot kept: draw it. After the newest: dead-reckon a little.
     const ticks = Math.max(0, Math.min(renderTick - a.tick, MAX_EXTRAPOLATION_TICKS));
-    const max = game.sizeSteps;
-    for (const e of a.byId.values()) {
+    const max = game.max;
+    for (const [id, e] of a.byId) {
       out.push({
-        id: e.id,
-        x: Math.min(max, Math.max(0, e.x + e.vx * ticks)),
-        y: Math.min(max, Math.max(0, e.y + e.vy * ticks)),
+        id,
+        x: Math.min(max.x, Math.max(0, e.x + e.vx * ticks)),
+        y: Math.min(max.y, Math.max(0, e.y + e.vy * ticks)),
         heading: e.heading,
       });
     }
@@ -277,12 +315,12 @@ function interpolatedEntities(now) {
   }
   const b = buffer[i + 1];
   const t = (renderTick - a.tick) / (b.tick - a.tick);
-  for (const e of b.byId.values()) {
-    const from = a.byId.get(e.id);
+  for (const [id, e] of b.byId) {
+    const from = a.byId.get(id);
     if (from) {
-      out.push({ id: e.id, x: lerp(from.x, e.x, t), y: lerp(from.y, e.y, t), heading: lerpHeading(from.heading, e.heading, t) });
+      out.push({ id, x: lerp(from.x, e.x, t), y: lerp(from.y, e.y, t), heading: lerpHeading(from.heading, e.heading, t) });
     } else {
-      out.push({ id: e.id, x: e.x, y: e.y, heading: e.heading });
+      out.push({ id, x: e.x, y: e.y, heading: e.heading });
     }
   }
   return out;
@@ -343,29 +381,31 @@ function draw(now, dt) {
   ctx.fillRect(0, 0, w, h);
   game.frames += 1;
 
-  const world = game.sizeSteps;
+  const world = game.max;
   const margin = 16 * (window.devicePixelRatio || 1);
-  const scale = Math.max(1e-6, Math.min(w - 2 * margin, h - 2 * margin) / world);
-  const ox = (w - world * scale) / 2;
-  const oy = (h - world * scale) / 2;
+  const scale = Math.max(1e-6, Math.min((w - 2 * margin) / world.x, (h - 2 * margin) / world.y));
+  const ox = (w - world.x * scale) / 2;
+  const oy = (h - world.y * scale) / 2;
   const sx = (x) => ox + x * scale;
-  const sy = (y) => oy + (world - y) * scale;
+  const sy = (y) => oy + (world.y - y) * scale;
 
   // The world: border and a 100-unit grid.
   ctx.strokeStyle = "#1f2630";
   ctx.lineWidth = 1;
   ctx.beginPath();
   const step = 100 * POSITION_STEPS_PER_UNIT;
-  for (let g = step; g < world; g += step) {
+  for (let g = step; g < world.x; g += step) {
     ctx.moveTo(sx(g), sy(0));
-    ctx.lineTo(sx(g), sy(world));
+    ctx.lineTo(sx(g), sy(world.y));
+  }
+  for (let g = step; g < world.y; g += step) {
     ctx.moveTo(sx(0), sy(g));
-    ctx.lineTo(sx(world), sy(g));
+    ctx.lineTo(sx(world.x), sy(g));
   }
   ctx.stroke();
   ctx.strokeStyle = "#3b4552";
   ctx.lineWidth = 2;
-  ctx.strokeRect(sx(0), sy(world), world * scale, world * scale);
+  ctx.strokeRect(sx(0), sy(world.y), world.x * scale, world.y * scale);
 
   const radius = Math.max(3, ENTITY_RADIUS_UNITS * POSITION_STEPS_PER_UNIT * scale);
   const ownId = game.welcome ? game.welcome.entity_id : null;
@@ -449,6 +489,7 @@ function updateOverlay(now) {
     `inputs     ${s.lastInputSeq} sent, ${s.ackedInputSeq} applied, ${s.pendingInputs} pending`,
     `correction ${s.lastCorrectionUnits.toFixed(1)} u (${s.corrections})`,
     `desyncs    ${s.desyncs}`,
+    `schema     ${s.schema ? `${s.schema.game} ${s.schema.hash}` : "—"}`,
   ].join("\n");
 }
 
@@ -456,6 +497,7 @@ function updateOverlay(now) {
 function state(now = performance.now()) {
   const conn = game.conn;
   const stats = conn ? conn.stats(now) : null;
+  const views = conn ? conn.views : null;
   const units = (p) => (p ? { x: p.x / POSITION_STEPS_PER_UNIT, y: p.y / POSITION_STEPS_PER_UNIT } : null);
   const own = game.own;
   return {
@@ -464,10 +506,13 @@ function state(now = performance.now()) {
     playerName,
     entityId: game.welcome ? game.welcome.entity_id : null,
     tickRateHz: game.welcome ? game.welcome.tick_rate_hz : null,
-    worldSize: game.welcome ? game.welcome.world_size : null,
-    tick: conn ? conn.views.tick() : 0,
-    entities: conn ? conn.views.current().length : 0,
-    entityIds: conn ? conn.views.current().map((e) => e.id) : [],
+    playerId: game.welcome ? game.welcome.player_id : null,
+    worldSize: game.world,
+    schema: conn && conn.schema ? { game: conn.schema.game, hash: conn.schema.hash } : null,
+    messages: game.messages,
+    tick: views ? views.tick() : 0,
+    entities: views ? views.current().length : 0,
+    entityIds: views ? views.current().map((e) => e.id) : [],
     drawn: game.drawn,
     drawnOthers: game.drawnOthers,
     frames: game.frames,
@@ -487,8 +532,9 @@ function state(now = performance.now()) {
     snapshots: stats ? stats.snapshots : 0,
     fullSnapshots: stats ? stats.fullSnapshots : 0,
     desyncs: stats ? stats.desyncs : 0,
+    acksSent: stats ? stats.acksSent : 0,
     malformed: stats ? stats.malformed : 0,
-    heldViews: conn ? conn.views.heldViews() : 0,
+    heldViews: views ? views.heldViews() : 0,
     interpolationDelayMs: INTERPOLATION_DELAY_TICKS * game.tickMs,
     close: conn ? conn.close : null,
     lastError: game.pageError ?? (conn ? conn.lastError : null),
@@ -496,7 +542,7 @@ function state(now = performance.now()) {
 }
 
 window.ticksync = Object.freeze({
-  version: 1,
+  version: 2,
   state,
   /** Where the last frame drew each entity, in world units (interpolated / predicted). */
   drawnEntities: () =>
