@@ -8,15 +8,18 @@
 
 use std::time::Duration;
 
+use ticksync_arena::ArenaEntity;
 use ticksync_protocol::codec::encode;
 use ticksync_protocol::{
-    close_code, ClientMessage, EntityId, ErrorCode, Hello, Resume, ServerMessage, Welcome,
-    PROTOCOL_VERSION, SUBPROTOCOL_BINCODE,
+    close_code, EntityId, ErrorCode, Hello, Resume, Welcome, WireFormat, PROTOCOL_VERSION,
 };
 use ticksync_server::metrics::ServerMetrics;
 use ticksync_server::ServerConfig;
 use ticksync_sim::{run_swarm, SwarmConfig};
-use ticksync_tests::{Observers, RawClient, RawEvent, TestServer, WAIT};
+use ticksync_tests::{
+    arena_subprotocol, ClientMessage, Observers, RawClient, RawEvent, ServerMessage, TestServer,
+    WAIT,
+};
 use tokio::net::TcpSocket;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
@@ -47,7 +50,7 @@ async fn a_client_that_stops_reading_is_closed_and_nobody_else_notices() {
     let mut request = server.url().into_client_request().unwrap();
     request.headers_mut().insert(
         "Sec-WebSocket-Protocol",
-        SUBPROTOCOL_BINCODE.parse().unwrap(),
+        arena_subprotocol(WireFormat::Bincode).parse().unwrap(),
     );
     let (mut stalled, _) = tokio_tungstenite::client_async(request, tcp).await.unwrap();
     let hello = ClientMessage::Hello(Hello {
@@ -79,7 +82,10 @@ async fn a_client_that_stops_reading_is_closed_and_nobody_else_notices() {
         "RSS grew from {rss_at_stall} to {rss_after}"
     );
     observers.assert_no_gaps().await;
-    let report = swarm.await.unwrap();
+    let report = swarm
+        .await
+        .unwrap()
+        .expect("the default mix is the arena's");
     assert_eq!(report.bots_connected, 100, "{report}");
     assert_eq!(report.disconnects, 0, "{report}");
     assert_eq!(report.desyncs, 0);
@@ -95,6 +101,11 @@ async fn resume(url: &str, token: &str) -> RawClient {
     });
     client.send(&resume).await.unwrap();
     client
+}
+
+/// The entity an arena player controls (the arena gives every player one).
+fn entity(welcome: &Welcome) -> EntityId {
+    welcome.entity_id.expect("an arena player owns an entity")
 }
 
 async fn expect_welcome(client: &mut RawClient) -> Welcome {
@@ -116,11 +127,15 @@ async fn state_of(
     client: &mut RawClient,
     entity: EntityId,
     after_tick: u32,
-) -> Option<ticksync_protocol::EntityState> {
+) -> Option<ArenaEntity> {
     loop {
         let snapshot = client.next_snapshot().await.unwrap();
         if snapshot.tick > after_tick {
-            return snapshot.created.iter().find(|e| e.id == entity).copied();
+            return snapshot
+                .created
+                .iter()
+                .find(|e| e.id == entity)
+                .map(|e| e.state);
         }
     }
 }
@@ -135,13 +150,14 @@ async fn a_dropped_player_resumes_the_same_entity_within_the_grace_period() {
     let (mut observer, _) = RawClient::join(&server.url(), "observer").await.unwrap();
     let (player, welcome) = RawClient::join(&server.url(), "player").await.unwrap();
     assert!(!welcome.resumed);
-    let before = state_of(&mut observer, welcome.entity_id, welcome.tick)
+    let me = entity(&welcome);
+    let before = state_of(&mut observer, me, welcome.tick)
         .await
         .expect("player visible");
     drop(player);
     // Still there while the server waits for a resume.
     let dropped_at = observer.next_snapshot().await.unwrap().tick;
-    let waiting = state_of(&mut observer, welcome.entity_id, dropped_at + 5).await;
+    let waiting = state_of(&mut observer, me, dropped_at + 5).await;
     assert_eq!(
         waiting,
         Some(before),
@@ -151,7 +167,7 @@ async fn a_dropped_player_resumes_the_same_entity_within_the_grace_period() {
     let mut back = resume(&server.url(), &welcome.resume_token).await;
     let resumed = expect_welcome(&mut back).await;
     assert!(resumed.resumed);
-    assert_eq!(resumed.entity_id, welcome.entity_id);
+    assert_eq!(resumed.entity_id, Some(me));
     assert_ne!(
         resumed.resume_token, welcome.resume_token,
         "tokens are single-use"
@@ -161,11 +177,7 @@ async fn a_dropped_player_resumes_the_same_entity_within_the_grace_period() {
         first.is_full(),
         "a resumed session starts from a full snapshot"
     );
-    let mine = first
-        .created
-        .iter()
-        .find(|e| e.id == welcome.entity_id)
-        .copied();
+    let mine = first.created.iter().find(|e| e.id == me).map(|e| e.state);
     assert_eq!(mine, Some(before), "same id, same state");
 
     // The old token is spent.
@@ -183,7 +195,8 @@ async fn resume_after_the_grace_period_or_with_a_forged_token_is_refused() {
     .await;
     let (mut observer, _) = RawClient::join(&server.url(), "observer").await.unwrap();
     let (player, welcome) = RawClient::join(&server.url(), "player").await.unwrap();
-    state_of(&mut observer, welcome.entity_id, welcome.tick)
+    let me = entity(&welcome);
+    state_of(&mut observer, me, welcome.tick)
         .await
         .expect("player visible");
     drop(player);
@@ -191,7 +204,7 @@ async fn resume_after_the_grace_period_or_with_a_forged_token_is_refused() {
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         let snapshot = observer.next_snapshot().await.unwrap();
-        if snapshot.created.iter().all(|e| e.id != welcome.entity_id) {
+        if snapshot.created.iter().all(|e| e.id != me) {
             break;
         }
         assert!(
@@ -214,6 +227,7 @@ async fn two_connections_racing_for_one_token_exactly_one_wins() {
     })
     .await;
     let (player, welcome) = RawClient::join(&server.url(), "player").await.unwrap();
+    let me = entity(&welcome);
     drop(player);
     let url = server.url();
     let (mut first, mut second) = tokio::join!(
@@ -224,7 +238,7 @@ async fn two_connections_racing_for_one_token_exactly_one_wins() {
     let outcomes = [a.unwrap(), b.unwrap()];
     let winners = outcomes
         .iter()
-        .filter(|event| matches!(event, RawEvent::Message(ServerMessage::Welcome(w)) if w.entity_id == welcome.entity_id && w.resumed))
+        .filter(|event| matches!(event, RawEvent::Message(ServerMessage::Welcome(w)) if w.entity_id == Some(me) && w.resumed))
         .count();
     let refused = outcomes
         .iter()
@@ -238,15 +252,16 @@ async fn two_connections_racing_for_one_token_exactly_one_wins() {
 async fn resuming_while_the_old_connection_lingers_replaces_it() {
     let server = TestServer::start().await;
     let (mut old, welcome) = RawClient::join(&server.url(), "player").await.unwrap();
+    let me = entity(&welcome);
     // The old connection is still open (the server has not noticed anything wrong).
     let mut new = resume(&server.url(), &welcome.resume_token).await;
     let resumed = expect_welcome(&mut new).await;
-    assert_eq!(resumed.entity_id, welcome.entity_id);
+    assert_eq!(resumed.entity_id, Some(me));
     let (error, close) = old.expect_close().await.unwrap();
     assert_eq!(error.map(|e| e.code), Some(ErrorCode::Replaced));
     assert_eq!(close.map(|c| c.0), Some(close_code::REPLACED));
     // The entity lives on with the new connection.
     let snapshot = new.next_snapshot().await.unwrap();
-    assert!(snapshot.created.iter().any(|e| e.id == welcome.entity_id));
+    assert!(snapshot.created.iter().any(|e| e.id == me));
     server.stop().await;
 }
