@@ -7,10 +7,11 @@ use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use ticksync_protocol::{close_code, ErrorCode};
+use ticksync_arena::ArenaMessage;
+use ticksync_protocol::{close_code, EntityId, ErrorCode};
 use ticksync_server::config::RoomOverrides;
 use ticksync_server::ServerConfig;
-use ticksync_tests::{http_get, RawClient, TestServer, WAIT};
+use ticksync_tests::{http_get, RawClient, RawEvent, ServerMessage, TestServer, WAIT};
 use tokio_tungstenite::tungstenite::Message;
 
 /// The rooms `GET /rooms` lists, as JSON values by name.
@@ -23,6 +24,16 @@ async fn listed_rooms(server: &TestServer) -> BTreeMap<String, serde_json::Value
         .into_iter()
         .map(|room| (room["name"].as_str().unwrap_or_default().to_owned(), room))
         .collect()
+}
+
+/// The world's size the arena tells a player right after `Welcome`, before any snapshot.
+async fn world_size(client: &mut RawClient) -> (u32, u32) {
+    match client.next_event().await.expect("an event after Welcome") {
+        RawEvent::Message(ServerMessage::Message(ArenaMessage::World { width, height })) => {
+            (width, height)
+        }
+        other => panic!("expected the arena's World message first, got {other:?}"),
+    }
 }
 
 /// Polls `condition` every 20 ms until it holds, failing the test after [`WAIT`].
@@ -74,24 +85,23 @@ async fn rooms_are_created_on_first_join_and_never_see_each_other() {
 #[tokio::test]
 async fn rooms_take_their_own_settings_and_capacity_from_the_config() {
     let mut rooms = BTreeMap::new();
-    rooms.insert(
-        "duel".to_owned(),
-        RoomOverrides {
-            tick_rate_hz: Some(60),
-            world_size: Some(500),
-            max_players: Some(2),
-            ..RoomOverrides::default()
-        },
-    );
+    let mut duel = RoomOverrides {
+        tick_rate_hz: Some(60),
+        max_players: Some(2),
+        ..RoomOverrides::default()
+    };
+    // The world's size is the arena's own setting (`[rooms.duel.game] world_size`).
+    duel.game.insert("world_size".into(), 500i64.into());
+    rooms.insert("duel".to_owned(), duel);
     let server = TestServer::start_with(ServerConfig {
         rooms,
         ..ServerConfig::default()
     })
     .await;
     let url = server.url();
-    let (_first, welcome) = RawClient::join_room(&url, "duel", "p1").await.expect("p1");
+    let (mut first, welcome) = RawClient::join_room(&url, "duel", "p1").await.expect("p1");
     assert_eq!(welcome.tick_rate_hz, 60);
-    assert_eq!(welcome.world_size.width, 500);
+    assert_eq!(world_size(&mut first).await, (500, 500));
     let (_second, _) = RawClient::join_room(&url, "duel", "p2").await.expect("p2");
     let refused = RawClient::connect(&format!("{url}?room=duel"))
         .await
@@ -101,10 +111,13 @@ async fn rooms_take_their_own_settings_and_capacity_from_the_config() {
     let message = format!("{:?}", refused.err());
     assert!(message.contains("RoomFull"), "{message}");
     // Other rooms keep the server-wide settings.
-    let (_other, welcome) = RawClient::join_room(&url, "other", "p")
+    let (mut other, welcome) = RawClient::join_room(&url, "other", "p")
         .await
         .expect("other");
     assert_eq!(welcome.tick_rate_hz, 30);
+    let default_size = ticksync_arena::ArenaSettings::default().world_size;
+    assert_ne!(default_size, 500);
+    assert_eq!(world_size(&mut other).await, (default_size, default_size));
     assert_eq!(listed_rooms(&server).await["duel"]["capacity"], 2);
     server.stop().await;
 }
@@ -191,7 +204,11 @@ async fn an_empty_room_closes_after_its_timeout_and_comes_back_on_the_next_join(
     let (mut again, welcome) = RawClient::join_room(&url, "match", "p")
         .await
         .expect("rejoin");
-    assert_eq!(welcome.entity_id.0, 1, "a fresh room numbers entities anew");
+    assert_eq!(
+        welcome.entity_id,
+        Some(EntityId(1)),
+        "a fresh room numbers entities anew"
+    );
     again.next_snapshot().await.expect("playing again");
     eventually("the new room's ticks are exported", || async {
         sample(&scrape(&server).await, series).is_some_and(|ticks| ticks > 0.0)
