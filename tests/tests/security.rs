@@ -4,19 +4,29 @@
 
 use std::time::Duration;
 
+use ticksync_arena::{ArenaInput, MoveDir};
 use ticksync_protocol::token::{mint, JoinClaims};
-use ticksync_protocol::{
-    close_code, ClientMessage, ErrorCode, Input, MoveDir, SUBPROTOCOL_BINCODE,
-};
+use ticksync_protocol::{close_code, EntityId, ErrorCode, Input, Welcome, WireFormat};
 use ticksync_server::config::Secret;
 use ticksync_server::ServerConfig;
-use ticksync_tests::{refused_upgrade, Observers, RawClient, TestServer, WAIT};
+use ticksync_tests::{
+    arena_subprotocol, refused_upgrade, ClientMessage, Observers, RawClient, TestServer, WAIT,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 const SECRET: &str = "correct horse battery staple";
-const PROTOCOL: (&str, &str) = ("Sec-WebSocket-Protocol", SUBPROTOCOL_BINCODE);
+
+/// The arena's bincode subprotocol, the header value an honest native client offers.
+fn bincode_protocol() -> String {
+    arena_subprotocol(WireFormat::Bincode)
+}
+
+/// The entity an arena player controls (the arena gives every player one).
+fn entity(welcome: &Welcome) -> EntityId {
+    welcome.entity_id.expect("an arena player owns an entity")
+}
 
 fn with_tokens() -> ServerConfig {
     ServerConfig {
@@ -37,13 +47,20 @@ async fn a_valid_token_joins_under_its_display_name() {
     let url = format!("{}?token={}", server.url(), token(SECRET, "arena", 60));
     let (mut client, welcome) = RawClient::join(&url, "ignored-name").await.unwrap();
     let snapshot = client.next_snapshot().await.unwrap();
-    assert!(snapshot.created.iter().any(|e| e.id == welcome.entity_id));
+    assert!(snapshot.created.iter().any(|e| e.id == entity(&welcome)));
     // The bearer header works too.
     let bearer = format!("Bearer {}", token(SECRET, "arena", 60));
-    let client =
-        RawClient::connect_with(&server.url(), &[PROTOCOL, ("Authorization", &bearer)], None)
-            .await
-            .unwrap();
+    let protocol = bincode_protocol();
+    let client = RawClient::connect_with(
+        &server.url(),
+        &[
+            ("Sec-WebSocket-Protocol", &protocol),
+            ("Authorization", &bearer),
+        ],
+        None,
+    )
+    .await
+    .unwrap();
     client.hello("x").await.unwrap();
     server.stop().await;
 }
@@ -90,9 +107,13 @@ async fn origins_outside_the_allow_list_get_403() {
         ..ServerConfig::default()
     })
     .await;
+    let protocol = bincode_protocol();
     let allowed = RawClient::connect_with(
         &server.url(),
-        &[PROTOCOL, ("Origin", "https://play.example.com")],
+        &[
+            ("Sec-WebSocket-Protocol", &protocol),
+            ("Origin", "https://play.example.com"),
+        ],
         None,
     )
     .await
@@ -101,7 +122,10 @@ async fn origins_outside_the_allow_list_get_403() {
     let (status, body) = refused_upgrade(
         RawClient::connect_with(
             &server.url(),
-            &[PROTOCOL, ("Origin", "https://evil.example")],
+            &[
+                ("Sec-WebSocket-Protocol", &protocol),
+                ("Origin", "https://evil.example"),
+            ],
             None,
         )
         .await,
@@ -177,8 +201,10 @@ async fn an_input_flood_closes_the_flooder_with_1008_and_spares_the_others() {
         let input = ClientMessage::Input(Input {
             seq,
             ack_tick: 0,
-            move_dir: MoveDir::from_vector(1.0, 0.0),
-            buttons: 0,
+            payload: ArenaInput {
+                move_dir: MoveDir::from_vector(1.0, 0.0),
+                buttons: 0,
+            },
         });
         if flooder.send(&input).await.is_err() {
             break;
@@ -240,7 +266,7 @@ async fn plain_http_to_the_websocket_path_gets_426() {
         .unwrap();
     let answer = read_until_closed(&mut tcp).await;
     assert!(answer.starts_with("HTTP/1.1 426"), "{answer}");
-    assert!(answer.contains(SUBPROTOCOL_BINCODE), "{answer}");
+    assert!(answer.contains(&bincode_protocol()), "{answer}");
     let mut tcp = TcpStream::connect(server.addr).await.unwrap();
     tcp.write_all(b"GET /favicon.ico HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         .await
@@ -265,7 +291,7 @@ async fn wss_round_trip_with_a_generated_certificate() {
     assert!(url.starts_with("wss://"), "{url}");
     let (mut client, welcome) = RawClient::join_tls(&url, &cert).await.unwrap();
     let snapshot = client.next_snapshot().await.unwrap();
-    assert!(snapshot.created.iter().any(|e| e.id == welcome.entity_id));
+    assert!(snapshot.created.iter().any(|e| e.id == entity(&welcome)));
     // A client that does not trust the certificate cannot connect.
     let other = dir.join("other.pem");
     let other_cert = rcgen_free_cert(&other);
@@ -296,13 +322,17 @@ async fn the_swarm_plays_over_wss_with_per_bot_tokens() {
     let mut config = ticksync_sim::SwarmConfig::new(server.url(), 8, Duration::from_secs(2));
     config.tls = ticksync_sim::tls_config(&ticksync_sim::TlsTrust::CaFile(cert)).unwrap();
     config.token_secret = Some(SECRET.to_owned());
-    let report = ticksync_sim::run_swarm(config.clone()).await;
+    let report = ticksync_sim::run_swarm(config.clone())
+        .await
+        .expect("the default mix is the arena's");
     assert_eq!(report.bots_connected, 8, "{report}");
     assert_eq!(report.desyncs, 0);
     assert!(report.snapshots_per_bot_per_s > 15.0, "{report}");
     // The same swarm with the wrong secret is refused at the handshake.
     config.token_secret = Some("wrong".to_owned());
-    let refused = ticksync_sim::run_swarm(config).await;
+    let refused = ticksync_sim::run_swarm(config)
+        .await
+        .expect("the default mix is the arena's");
     assert_eq!(refused.bots_connected, 0);
     assert_eq!(refused.connect_failures, 8);
     server.stop().await;
