@@ -1,216 +1,772 @@
-//! Holds PROTOCOL.md to the code: every hex dump and JSON line in it is compared with what
-//! `codec::encode` and `WireFormat::Json.encode` produce, every annotated byte listing must add
-//! up to its dump, and the varint table, the delta and checksum worked examples and the tables
-//! of codes and limits are recomputed here. A protocol change fails this test until the
-//! document follows it (and an edit to the document fails it until the code agrees).
+//! Holds PROTOCOL.md to the code, and regenerates the parts of it that the code determines.
+//!
+//! The document's hex dumps, annotated byte listings, JSON examples, the varint table, the
+//! schema description and hash, and the numbers of the delta and checksum worked examples sit
+//! between `<!-- BEGIN GENERATED name -->` and `<!-- END GENERATED name -->` lines. This test
+//! builds every such block from the encoder (the arena's schema is the worked example, the
+//! test game's schema shows game messages both ways) and fails, listing every stale block,
+//! when the document differs. After a deliberate protocol or schema change, regenerate them:
+//!
+//! ```text
+//! TICKSYNC_BLESS=1 cargo test -p ticksync-protocol --test wire_examples
+//! ```
+//!
+//! which rewrites the blocks in PROTOCOL.md and then checks the rewritten text. Besides the
+//! blocks, the test checks that every annotated listing adds up to its frame and decodes
+//! back to its message, that no hex dump or JSON line lies outside a generated block, that
+//! the prose quotes the real limits, codes and constants, and — with a small client written
+//! from the document's rules alone (`doc_client` below) — that a client in another language
+//! can decode, apply and verify snapshots of any game from `GET /schema`'s description.
 
-use ticksync_protocol::codec::{self, MAX_CLIENT_JSON_MESSAGE_BYTES, MAX_CLIENT_MESSAGE_BYTES};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use serde::Serialize;
+use serde_json::Value;
+use ticksync_arena::{ArenaEntity, ArenaInput, ArenaMessage, ArenaSchema, MoveDir};
+use ticksync_protocol::codec::{
+    self, MAX_CLIENT_JSON_MESSAGE_BYTES, MAX_CLIENT_MESSAGE_BYTES, MAX_SERVER_JSON_MESSAGE_BYTES,
+    MAX_SERVER_MESSAGE_BYTES,
+};
 use ticksync_protocol::delta::{apply, diff, Delta};
+use ticksync_protocol::describe::{layout_hash, WireType};
 use ticksync_protocol::replicated::{entity_checksum, view_checksum, Checksum};
+use ticksync_protocol::schema::{describe, schema_hash, subprotocol, ENVELOPE_VERSION};
+use ticksync_protocol::testing::{Token, TokenClientMessage, TokenSchema, TokenServerMessage};
 use ticksync_protocol::*;
 
-/// The document under test.
-const DOC: &str = include_str!("../../PROTOCOL.md");
+// ---------------------------------------------------------------------------------------------
+// The document, its generated blocks, and bless mode.
+// ---------------------------------------------------------------------------------------------
+
+const BLESS_VAR: &str = "TICKSYNC_BLESS";
+const BLESS_COMMAND: &str = "TICKSYNC_BLESS=1 cargo test -p ticksync-protocol --test wire_examples";
+const BEGIN: &str = "<!-- BEGIN GENERATED ";
+const END: &str = "<!-- END GENERATED ";
+const MARKER_TAIL: &str = " -->";
+
+fn doc_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../PROTOCOL.md")
+}
+
+fn blessing() -> bool {
+    std::env::var(BLESS_VAR).is_ok_and(|value| !value.is_empty() && value != "0")
+}
+
+/// The document as the tests see it: as on disk, or as rewritten by bless mode.
+struct Document {
+    text: String,
+    /// Generated blocks whose text differs from the code's: name and first difference.
+    stale: Vec<(String, String)>,
+    /// Problems bless cannot fix: unbalanced markers, unknown or missing blocks.
+    broken: Vec<String>,
+}
+
+fn document() -> &'static Document {
+    static DOCUMENT: OnceLock<Document> = OnceLock::new();
+    DOCUMENT.get_or_init(|| {
+        let path = doc_path();
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|error| panic!("cannot read {}: {error}", path.display()));
+        let mut document = splice(&text, &generated_blocks());
+        if blessing() && document.text != text {
+            std::fs::write(&path, &document.text)
+                .unwrap_or_else(|error| panic!("cannot write {}: {error}", path.display()));
+            eprintln!(
+                "{BLESS_VAR}: rewrote {} generated block(s) of {}",
+                document.stale.len(),
+                path.display()
+            );
+        }
+        if blessing() {
+            document.stale.clear();
+        }
+        document
+    })
+}
+
+/// The document's text (blessed, in bless mode).
+fn doc() -> &'static str {
+    &document().text
+}
+
+/// Replaces the content of every generated block of `text` with `blocks`' (in bless mode the
+/// caller keeps the result; otherwise it only reports what differs).
+fn splice(text: &str, blocks: &BTreeMap<&'static str, String>) -> Document {
+    let mut out: Vec<String> = Vec::new();
+    let mut stale = Vec::new();
+    let mut broken = Vec::new();
+    let mut seen = BTreeSet::new();
+    let mut lines = text.split('\n').enumerate();
+    while let Some((number, line)) = lines.next() {
+        out.push(line.to_owned());
+        let Some(name) = marker(line, BEGIN) else {
+            if let Some(name) = marker(line, END) {
+                broken.push(format!(
+                    "line {}: END of {name} without its BEGIN",
+                    number + 1
+                ));
+            }
+            continue;
+        };
+        let mut content = Vec::new();
+        let mut closed = false;
+        for (inner_number, inner) in lines.by_ref() {
+            if marker(inner, END) == Some(name) {
+                closed = true;
+                break;
+            }
+            if marker(inner, BEGIN).is_some() || marker(inner, END).is_some() {
+                broken.push(format!(
+                    "line {}: a marker inside block {name}",
+                    inner_number + 1
+                ));
+            }
+            content.push(inner);
+        }
+        if !closed {
+            broken.push(format!("block {name} (line {}) has no END", number + 1));
+        }
+        if !seen.insert(name.to_owned()) {
+            broken.push(format!("block {name} appears twice"));
+        }
+        let content = content.join("\n");
+        match blocks.get(name) {
+            None => {
+                broken.push(format!(
+                    "block {name} (line {}) is generated by nothing in wire_examples.rs",
+                    number + 1
+                ));
+                out.push(content);
+            }
+            Some(generated) => {
+                if &content != generated {
+                    stale.push((name.to_owned(), first_difference(&content, generated)));
+                }
+                out.push(generated.clone());
+            }
+        }
+        out.push(format!("{END}{name}{MARKER_TAIL}"));
+    }
+    for name in blocks.keys() {
+        if !seen.contains(*name) {
+            broken.push(format!(
+                "PROTOCOL.md has no block {name}: add `{BEGIN}{name}{MARKER_TAIL}` and `{END}{name}{MARKER_TAIL}` lines where it belongs, then bless"
+            ));
+        }
+    }
+    Document {
+        text: out.join("\n"),
+        stale,
+        broken,
+    }
+}
+
+fn marker<'a>(line: &'a str, kind: &str) -> Option<&'a str> {
+    line.strip_prefix(kind)?.strip_suffix(MARKER_TAIL)
+}
+
+fn first_difference(found: &str, expected: &str) -> String {
+    let (mut found_lines, mut expected_lines) = (found.lines(), expected.lines());
+    for number in 1.. {
+        match (found_lines.next(), expected_lines.next()) {
+            (None, None) => break,
+            (found, expected) if found == expected => continue,
+            (found, expected) => {
+                return format!(
+                    "line {number} of the block:\n      document: {}\n      encoder:  {}",
+                    found.unwrap_or("(nothing)"),
+                    expected.unwrap_or("(nothing)")
+                )
+            }
+        }
+    }
+    "only in trailing whitespace".to_owned()
+}
+
+/// Every generated block, by name.
+fn generated_blocks() -> BTreeMap<&'static str, String> {
+    let mut blocks = BTreeMap::new();
+    let mut add = |name: &'static str, content: String| {
+        assert!(
+            blocks
+                .insert(name, format!("\n{}\n", content.trim_end()))
+                .is_none(),
+            "{name} twice"
+        );
+    };
+    add("subprotocols", subprotocols_block());
+    add("schema-arena", schema_block::<ArenaSchema>());
+    add("schema-hash-arena", schema_hash_block::<ArenaSchema>());
+    add("schema-tokens", schema_block::<TokenSchema>());
+    add("varint-table", varint_table_block());
+    for example in examples() {
+        add(example.name, example.listing_block());
+    }
+    add("json-client", json_block(Side::Client));
+    add("json-server", json_block(Side::Server));
+    add("delta-example-views", delta_views_block());
+    add("delta-example-steps", delta_steps_block());
+    add("checksum-example", checksum_block());
+    blocks
+}
 
 // ---------------------------------------------------------------------------------------------
-// The examples, as the document shows them.
+// The examples.
 // ---------------------------------------------------------------------------------------------
 
 const RESUME_TOKEN: &str = "5f0c1e2d3b4a69788796a5b4c3d2e1f0";
 const CLIENT_TIME_US: u64 = 1_700_000_000_123_456;
 
+/// A message of one of the two schemas the document uses.
+#[derive(Debug, Clone, PartialEq)]
 enum Message {
-    Client(ClientMessage),
-    Server(ServerMessage),
+    ArenaClient(ClientMessage<ArenaSchema>),
+    ArenaServer(ServerMessage<ArenaSchema>),
+    TokenClient(ClientMessage<TokenSchema>),
+    TokenServer(ServerMessage<TokenSchema>),
 }
 
-struct Example {
-    /// The variant name, as in the document's tables and annotations.
-    name: &'static str,
-    message: Message,
-    hex: &'static str,
-    json: &'static str,
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Client,
+    Server,
 }
 
-fn entity(id: u32, x: i32, y: i32, vx: i16, vy: i16, heading: u16) -> EntityState {
-    EntityState {
-        id: EntityId(id),
-        x,
-        y,
-        vx,
-        vy,
-        heading,
+impl Message {
+    fn encode(&self, format: WireFormat) -> Vec<u8> {
+        match self {
+            Message::ArenaClient(m) => format.encode(m),
+            Message::ArenaServer(m) => format.encode(m),
+            Message::TokenClient(m) => format.encode(m),
+            Message::TokenServer(m) => format.encode(m),
+        }
+        .unwrap()
+    }
+
+    /// Decodes `frame` as a message of the same schema and direction.
+    fn decode_like(&self, format: WireFormat, frame: &[u8]) -> Message {
+        match self {
+            Message::ArenaClient(_) => {
+                Message::ArenaClient(format.decode_client_message(frame).unwrap())
+            }
+            Message::ArenaServer(_) => {
+                Message::ArenaServer(format.decode_server_message(frame).unwrap())
+            }
+            Message::TokenClient(_) => {
+                Message::TokenClient(format.decode_client_message(frame).unwrap())
+            }
+            Message::TokenServer(_) => {
+                Message::TokenServer(format.decode_server_message(frame).unwrap())
+            }
+        }
+    }
+
+    fn side(&self) -> Side {
+        match self {
+            Message::ArenaClient(_) | Message::TokenClient(_) => Side::Client,
+            Message::ArenaServer(_) | Message::TokenServer(_) => Side::Server,
+        }
     }
 }
 
-/// The view of the full snapshot and of the checksum example (§4, §8).
-fn full_view() -> Vec<EntityState> {
+struct Example {
+    /// The generated block's name.
+    name: &'static str,
+    /// The envelope variant, as in §3's tables.
+    variant: &'static str,
+    message: Message,
+    listing: Listing,
+}
+
+impl Example {
+    fn listing_block(&self) -> String {
+        let frame = self.message.encode(WireFormat::Bincode);
+        assert_eq!(
+            self.listing.bytes, frame,
+            "the annotation of {} does not add up to the encoder's frame",
+            self.name
+        );
+        format!(
+            "```text\n{}\n\n{}\n```",
+            wrapped_hex(&frame, 0),
+            self.listing.lines.join("\n")
+        )
+    }
+}
+
+fn arena(id: u32, x: i32, y: i32, vx: i16, vy: i16, heading: u16) -> Entity<ArenaEntity> {
+    Entity {
+        id: EntityId(id),
+        state: ArenaEntity {
+            x,
+            y,
+            vx,
+            vy,
+            heading,
+        },
+    }
+}
+
+/// The view of the full snapshot and of the checksum example.
+fn full_view() -> Vec<Entity<ArenaEntity>> {
     vec![
-        entity(2, 70000, 12800, -453, 453, 24576),
-        entity(7, 64000, 64000, 0, 0, 0),
+        arena(2, 70000, 12800, -453, 453, 24576),
+        arena(7, 64000, 64000, 0, 0, 0),
     ]
 }
 
-/// The worked delta example (§7): the acknowledged view at tick 1238...
-fn delta_baseline() -> Vec<EntityState> {
+const FULL_TICK: Tick = 1235;
+const DELTA_BASELINE_TICK: Tick = 1238;
+const DELTA_TICK: Tick = 1240;
+
+/// The worked delta example: the acknowledged view at tick 1238...
+fn delta_baseline() -> Vec<Entity<ArenaEntity>> {
     vec![
-        entity(3, 64000, 32000, 640, 0, 0),
-        entity(5, 1000, 1000, 0, 640, 16384),
-        entity(6, 5000, 5000, 640, 0, 0),
-        entity(8, 20000, 20000, 0, 0, 0),
+        arena(3, 64000, 32000, 640, 0, 0),
+        arena(5, 1000, 1000, 0, 640, 16384),
+        arena(6, 5000, 5000, 640, 0, 0),
+        arena(8, 20000, 20000, 0, 0, 0),
     ]
 }
 
 /// ...and the view at tick 1240.
-fn delta_target() -> Vec<EntityState> {
+fn delta_target() -> Vec<Entity<ArenaEntity>> {
     vec![
-        entity(3, 65280, 32000, 640, 0, 0),
-        entity(5, 360, 1640, -640, 0, 32768),
-        entity(6, 5640, 5000, 0, 0, 0),
-        entity(9, 12800, 64000, 0, 0, 49152),
+        arena(3, 65280, 32000, 640, 0, 0),
+        arena(5, 360, 1640, -640, 0, 32768),
+        arena(6, 5640, 5000, 0, 0, 0),
+        arena(9, 12800, 64000, 0, 0, 49152),
     ]
 }
 
-const DELTA_BASELINE_TICK: Tick = 1238;
-const DELTA_TICK: Tick = 1240;
+fn full_snapshot() -> Snapshot<ArenaEntity> {
+    let created = full_view();
+    Snapshot {
+        tick: FULL_TICK,
+        baseline_tick: 0,
+        last_input_seq: 0,
+        checksum: view_checksum(&created),
+        created,
+        changed: vec![],
+        removed: vec![],
+    }
+}
 
-fn delta_snapshot() -> Snapshot {
+/// The server's snapshot for the worked example, made by the crate's own diff.
+fn delta_snapshot() -> Snapshot<ArenaEntity> {
+    let (baseline, target) = (delta_baseline(), delta_target());
+    let mut delta = Delta::default();
+    diff(
+        &baseline,
+        &target,
+        DELTA_TICK - DELTA_BASELINE_TICK,
+        &mut delta,
+    );
     Snapshot {
         tick: DELTA_TICK,
         baseline_tick: DELTA_BASELINE_TICK,
         last_input_seq: 42,
-        checksum: 0x1d35_fd44,
-        created: vec![entity(9, 12800, 64000, 0, 0, 49152)],
-        changed: vec![
-            EntityDelta {
-                id: EntityId(5),
-                position_offset: Some((-640, -640)),
-                velocity: Some((-640, 0)),
-                heading: Some(32768),
-            },
-            EntityDelta {
-                id: EntityId(6),
-                position_offset: Some((-640, 0)),
-                velocity: Some((0, 0)),
-                heading: None,
-            },
-        ],
-        removed: vec![EntityId(8)],
+        checksum: view_checksum(&target),
+        created: delta.created,
+        changed: delta.changed,
+        removed: delta.removed,
     }
 }
 
 fn examples() -> Vec<Example> {
-    use Message::{Client, Server};
+    let hello = Hello {
+        protocol_version: PROTOCOL_VERSION,
+        player_name: "ada".into(),
+    };
+    let input = Input {
+        seq: 42,
+        ack_tick: 1238,
+        payload: ArenaInput {
+            move_dir: MoveDir { x: 127, y: -90 },
+            buttons: 1,
+        },
+    };
+    let welcome = Welcome {
+        player_id: PlayerId(3),
+        entity_id: Some(EntityId(7)),
+        tick_rate_hz: 30,
+        tick: 1234,
+        resume_token: RESUME_TOKEN.into(),
+        resumed: false,
+    };
+    let world = ArenaMessage::World {
+        width: 2000,
+        height: 2000,
+    };
+    let error = ErrorMessage {
+        code: ErrorCode::JoinRefused,
+        message: "the match has already started".into(),
+    };
+    let said = TokenServerMessage::Said {
+        from: PlayerId(3),
+        text: "gg".into(),
+    };
     vec![
         Example {
-            name: "Hello",
-            message: Client(ClientMessage::Hello(Hello {
-                protocol_version: PROTOCOL_VERSION,
-                player_name: "ada".into(),
-            })),
-            hex: "00 01 03 61 64 61",
-            json: r#"{"Hello":{"protocol_version":1,"player_name":"ada"}}"#,
+            name: "bincode-hello",
+            variant: "Hello",
+            listing: Listing::new()
+                .variant(0, "Hello")
+                .field(
+                    0,
+                    &hello.protocol_version,
+                    format!("protocol_version = {PROTOCOL_VERSION}"),
+                )
+                .string(0, "player_name", &hello.player_name),
+            message: Message::ArenaClient(ClientMessage::Hello(hello)),
         },
         Example {
-            name: "Input",
-            message: Client(ClientMessage::Input(Input {
-                seq: 42,
-                ack_tick: 1238,
-                move_dir: MoveDir { x: 127, y: -90 },
-                buttons: 1,
-            })),
-            hex: "01 2a fb d6 04 7f a6 01",
-            json: r#"{"Input":{"seq":42,"ack_tick":1238,"move_dir":{"x":127,"y":-90},"buttons":1}}"#,
+            name: "bincode-input",
+            variant: "Input",
+            listing: Listing::new()
+                .variant(1, "Input")
+                .field(0, &input.seq, format!("seq = {}", input.seq))
+                .field(0, &input.ack_tick, format!("ack_tick = {}", input.ack_tick))
+                .note(0, "payload: the arena's ArenaInput")
+                .field(
+                    1,
+                    &input.payload.move_dir.x,
+                    "move_dir.x = 127 (raw i8: +1.0)",
+                )
+                .field(
+                    1,
+                    &input.payload.move_dir.y,
+                    "move_dir.y = -90 (raw i8, two's complement)",
+                )
+                .field(1, &input.payload.buttons, "buttons = 1"),
+            message: Message::ArenaClient(ClientMessage::Input(input)),
         },
         Example {
-            name: "Ping",
-            message: Client(ClientMessage::Ping(Ping {
+            name: "bincode-ping",
+            variant: "Ping",
+            listing: Listing::new().variant(2, "Ping").field(
+                0,
+                &CLIENT_TIME_US,
+                format!("client_time_us = {CLIENT_TIME_US} (tag fd, 8 bytes)"),
+            ),
+            message: Message::ArenaClient(ClientMessage::Ping(Ping {
                 client_time_us: CLIENT_TIME_US,
             })),
-            hex: "02 fd 40 22 20 18 24 0a 06 00",
-            json: r#"{"Ping":{"client_time_us":1700000000123456}}"#,
         },
         Example {
-            name: "Ack",
-            message: Client(ClientMessage::Ack(Ack { tick: 1240 })),
-            hex: "03 fb d8 04",
-            json: r#"{"Ack":{"tick":1240}}"#,
+            name: "bincode-ack",
+            variant: "Ack",
+            listing: Listing::new().variant(3, "Ack").field(
+                0,
+                &1240u32,
+                "tick = 1240 (tag fb, then 0x04d8 little-endian)",
+            ),
+            message: Message::ArenaClient(ClientMessage::Ack(Ack { tick: 1240 })),
         },
         Example {
-            name: "Leave",
-            message: Client(ClientMessage::Leave),
-            hex: "04",
-            json: r#""Leave""#,
+            name: "bincode-leave",
+            variant: "Leave",
+            listing: Listing::new().variant(4, "Leave (no fields)"),
+            message: Message::ArenaClient(ClientMessage::Leave),
         },
         Example {
-            name: "Resume",
-            message: Client(ClientMessage::Resume(Resume {
+            name: "bincode-resume",
+            variant: "Resume",
+            listing: Listing::new()
+                .variant(5, "Resume")
+                .field(
+                    0,
+                    &PROTOCOL_VERSION,
+                    format!("protocol_version = {PROTOCOL_VERSION}"),
+                )
+                .string(0, "resume_token", RESUME_TOKEN),
+            message: Message::ArenaClient(ClientMessage::Resume(Resume {
                 protocol_version: PROTOCOL_VERSION,
                 resume_token: RESUME_TOKEN.into(),
             })),
-            hex: "05 01 20 35 66 30 63 31 65 32 64 33 62 34 61 36 39 37 38 38 37 39 36 61 35 62 34 63 33 64 32 65 31 66 30",
-            json: r#"{"Resume":{"protocol_version":1,"resume_token":"5f0c1e2d3b4a69788796a5b4c3d2e1f0"}}"#,
         },
         Example {
-            name: "Welcome",
-            message: Server(ServerMessage::Welcome(Welcome {
-                entity_id: EntityId(7),
-                tick_rate_hz: 30,
-                tick: 1234,
-                world_size: WorldSize {
-                    width: 2000,
-                    height: 2000,
-                },
-                resume_token: RESUME_TOKEN.into(),
-                resumed: false,
-            })),
-            hex: "00 07 1e fb d2 04 fb d0 07 fb d0 07 20 35 66 30 63 31 65 32 64 33 62 34 61 36 39 37 38 38 37 39 36 61 35 62 34 63 33 64 32 65 31 66 30 00",
-            json: r#"{"Welcome":{"entity_id":7,"tick_rate_hz":30,"tick":1234,"world_size":{"width":2000,"height":2000},"resume_token":"5f0c1e2d3b4a69788796a5b4c3d2e1f0","resumed":false}}"#,
+            name: "bincode-client-message",
+            variant: "Message",
+            listing: Listing::new()
+                .variant(6, "Message")
+                .note(0, "payload: the test game's TokenClientMessage")
+                .field(1, &0u32, "variant 0: Say")
+                .string(1, "text", "gg"),
+            message: Message::TokenClient(ClientMessage::Message(TokenClientMessage::Say(
+                "gg".into(),
+            ))),
         },
         Example {
-            name: "Snapshot",
-            message: Server(ServerMessage::Snapshot(Snapshot {
-                tick: 1235,
-                baseline_tick: 0,
-                last_input_seq: 0,
-                checksum: 0x75e2_b5d9,
-                created: full_view(),
-                changed: vec![],
-                removed: vec![],
-            })),
-            hex: "01 fb d3 04 00 00 fc d9 b5 e2 75 02 02 fc e0 22 02 00 fb 00 64 fb 89 03 fb 8a 03 fb 00 60 07 fc 00 f4 01 00 fc 00 f4 01 00 00 00 00 00 00",
-            json: r#"{"Snapshot":{"tick":1235,"baseline_tick":0,"last_input_seq":0,"checksum":1977791961,"created":[{"id":2,"x":70000,"y":12800,"vx":-453,"vy":453,"heading":24576},{"id":7,"x":64000,"y":64000,"vx":0,"vy":0,"heading":0}],"changed":[],"removed":[]}}"#,
+            name: "bincode-welcome",
+            variant: "Welcome",
+            listing: Listing::new()
+                .variant(0, "Welcome")
+                .field(0, &welcome.player_id, "player_id = 3")
+                .field(0, &1u8, "entity_id: Some")
+                .field(1, &EntityId(7), "7")
+                .field(0, &welcome.tick_rate_hz, "tick_rate_hz = 30")
+                .field(0, &welcome.tick, "tick = 1234")
+                .string(0, "resume_token", RESUME_TOKEN)
+                .field(0, &false, "resumed = false"),
+            message: Message::ArenaServer(ServerMessage::Welcome(welcome)),
         },
         Example {
-            name: "Snapshot",
-            message: Server(ServerMessage::Snapshot(delta_snapshot())),
-            hex: "01 fb d8 04 fb d6 04 2a fc 44 fd 35 1d 01 09 fb 00 64 fc 00 f4 01 00 00 00 fb 00 c0 02 05 01 fb ff 04 fb ff 04 01 fb ff 04 00 01 fb 00 80 06 01 fb ff 04 00 01 00 00 00 01 08",
-            json: r#"{"Snapshot":{"tick":1240,"baseline_tick":1238,"last_input_seq":42,"checksum":490077508,"created":[{"id":9,"x":12800,"y":64000,"vx":0,"vy":0,"heading":49152}],"changed":[{"id":5,"position_offset":[-640,-640],"velocity":[-640,0],"heading":32768},{"id":6,"position_offset":[-640,0],"velocity":[0,0],"heading":null}],"removed":[8]}}"#,
+            name: "bincode-world",
+            variant: "Message",
+            listing: Listing::new()
+                .variant(4, "Message")
+                .note(0, "payload: the arena's ArenaMessage")
+                .field(1, &0u32, "variant 0: World")
+                .field(1, &2000u32, "width = 2000")
+                .field(1, &2000u32, "height = 2000"),
+            message: Message::ArenaServer(ServerMessage::Message(world)),
         },
         Example {
-            name: "Pong",
-            message: Server(ServerMessage::Pong(Pong {
+            name: "bincode-snapshot-full",
+            variant: "Snapshot",
+            listing: snapshot_listing(&full_snapshot(), 0),
+            message: Message::ArenaServer(ServerMessage::Snapshot(full_snapshot())),
+        },
+        Example {
+            name: "bincode-snapshot-delta",
+            variant: "Snapshot",
+            listing: snapshot_listing(&delta_snapshot(), DELTA_TICK - DELTA_BASELINE_TICK),
+            message: Message::ArenaServer(ServerMessage::Snapshot(delta_snapshot())),
+        },
+        Example {
+            name: "bincode-pong",
+            variant: "Pong",
+            listing: Listing::new()
+                .variant(2, "Pong")
+                .field(
+                    0,
+                    &CLIENT_TIME_US,
+                    format!("client_time_us = {CLIENT_TIME_US}"),
+                )
+                .field(0, &1240u32, "server_tick = 1240"),
+            message: Message::ArenaServer(ServerMessage::Pong(Pong {
                 client_time_us: CLIENT_TIME_US,
                 server_tick: 1240,
             })),
-            hex: "02 fd 40 22 20 18 24 0a 06 00 fb d8 04",
-            json: r#"{"Pong":{"client_time_us":1700000000123456,"server_tick":1240}}"#,
         },
         Example {
-            name: "Error",
-            message: Server(ServerMessage::Error(ErrorMessage {
-                code: ErrorCode::RoomFull,
-                message: "the room is full (10000 players)".into(),
-            })),
-            hex: "03 07 20 74 68 65 20 72 6f 6f 6d 20 69 73 20 66 75 6c 6c 20 28 31 30 30 30 30 20 70 6c 61 79 65 72 73 29",
-            json: r#"{"Error":{"code":7,"message":"the room is full (10000 players)"}}"#,
+            name: "bincode-error",
+            variant: "Error",
+            listing: Listing::new()
+                .variant(3, "Error")
+                .field(
+                    0,
+                    &error.code,
+                    format!("code = {} ({:?})", error.code.as_u16(), error.code),
+                )
+                .string(0, "message", &error.message),
+            message: Message::ArenaServer(ServerMessage::Error(error)),
+        },
+        Example {
+            name: "bincode-server-message",
+            variant: "Message",
+            listing: Listing::new()
+                .variant(4, "Message")
+                .note(0, "payload: the test game's TokenServerMessage")
+                .field(1, &0u32, "variant 0: Said")
+                .field(2, &PlayerId(3), "from = 3")
+                .string(2, "text", "gg"),
+            message: Message::TokenServer(ServerMessage::Message(said)),
         },
     ]
 }
 
+/// The annotated listing of an arena snapshot, its fields read from the schema description
+/// so a new field shows up by itself.
+fn snapshot_listing(snapshot: &Snapshot<ArenaEntity>, ticks: u32) -> Listing {
+    let fields = Fields::of::<ArenaEntity>();
+    let mut listing = Listing::new().variant(1, "Snapshot").field(
+        0,
+        &snapshot.tick,
+        format!("tick = {}", snapshot.tick),
+    );
+    listing = if snapshot.is_full() {
+        listing.field(0, &0u32, "baseline_tick = 0: a full snapshot")
+    } else {
+        listing.field(
+            0,
+            &snapshot.baseline_tick,
+            format!(
+                "baseline_tick = {} ({ticks} ticks earlier)",
+                snapshot.baseline_tick
+            ),
+        )
+    };
+    listing = listing
+        .field(
+            0,
+            &snapshot.last_input_seq,
+            format!("last_input_seq = {}", snapshot.last_input_seq),
+        )
+        .field(
+            0,
+            &snapshot.checksum,
+            format!("checksum = {:#010x}", snapshot.checksum),
+        )
+        .field(
+            0,
+            &(snapshot.created.len() as u64),
+            count("created", snapshot.created.len(), "entity", "entities"),
+        );
+    for entity in &snapshot.created {
+        listing = listing.field(1, &entity.id, format!("id = {}", entity.id.0));
+        for (field, value) in fields.iter().zip(fields.values(&entity.state)) {
+            let zigzag = match field.ty.as_str() {
+                "i16" | "i32" | "i64" if !(-125..=125).contains(&value) => {
+                    format!(" (zigzag {})", zigzag(value))
+                }
+                _ => String::new(),
+            };
+            listing = listing.raw(
+                1,
+                &field.encode(value),
+                format!("{} = {value}{zigzag}", field.name),
+            );
+        }
+    }
+    listing = listing.field(
+        0,
+        &(snapshot.changed.len() as u64),
+        count("changed", snapshot.changed.len(), "entry", "entries"),
+    );
+    for changed in &snapshot.changed {
+        let present = fields.delta_values(&changed.delta);
+        let mask: u64 = present
+            .iter()
+            .enumerate()
+            .filter(|(_, value)| value.is_some())
+            .map(|(bit, _)| 1u64 << bit)
+            .sum();
+        let names: Vec<&str> = fields
+            .iter()
+            .zip(&present)
+            .filter(|(_, value)| value.is_some())
+            .map(|(field, _)| field.name.as_str())
+            .collect();
+        listing = listing
+            .field(1, &changed.id, format!("id = {}", changed.id.0))
+            .field(
+                1,
+                &mask,
+                format!("mask = {mask} = {}: {}", binary(mask, fields.0.len()), names.join(", ")),
+            );
+        for (field, value) in fields.iter().zip(&present) {
+            let Some(value) = *value else { continue };
+            let note = if field.predict.is_some() {
+                format!("{}: {value} from the prediction", field.name)
+            } else {
+                format!("{} = {value}", field.name)
+            };
+            listing = listing.raw(2, &field.encode(value), note);
+        }
+    }
+    listing = listing.field(
+        0,
+        &(snapshot.removed.len() as u64),
+        count("removed", snapshot.removed.len(), "id", "ids"),
+    );
+    for id in &snapshot.removed {
+        listing = listing.field(1, id, format!("{}", id.0));
+    }
+    listing
+}
+
+/// A delta mask in binary, one digit per field.
+fn binary(mask: u64, fields: usize) -> String {
+    format!("{mask:#0width$b}", width = fields + 2)
+}
+
+fn count(list: &str, n: usize, one: &str, many: &str) -> String {
+    format!("{list}: {n} {}", if n == 1 { one } else { many })
+}
+
+fn zigzag(value: i128) -> i128 {
+    if value < 0 {
+        -2 * value - 1
+    } else {
+        2 * value
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
-// Helpers.
+// Annotated listings.
 // ---------------------------------------------------------------------------------------------
+
+/// The bytes of a frame built part by part from the encoder, each part with its annotation.
+#[derive(Debug, Default)]
+struct Listing {
+    bytes: Vec<u8>,
+    lines: Vec<String>,
+}
+
+/// Where the annotation starts on a line of depth 0; each level of nesting indents both
+/// columns by two.
+const NOTE_COLUMN: usize = 16;
+
+impl Listing {
+    fn new() -> Listing {
+        Listing::default()
+    }
+
+    fn variant(self, index: u32, name: &str) -> Listing {
+        self.field(0, &index, format!("variant {index}: {name}"))
+    }
+
+    /// Appends `value` as the encoder writes it.
+    fn field<T: Serialize>(self, depth: usize, value: &T, note: impl Into<String>) -> Listing {
+        let bytes = codec::encode(value).unwrap();
+        self.raw(depth, &bytes, note)
+    }
+
+    fn raw(mut self, depth: usize, bytes: &[u8], note: impl Into<String>) -> Listing {
+        let indent = " ".repeat(2 * depth);
+        let shown = hex(bytes);
+        if shown.len() + 2 <= NOTE_COLUMN {
+            self.lines.push(format!(
+                "{indent}{shown:<width$}{}",
+                note.into(),
+                width = NOTE_COLUMN
+            ));
+        } else {
+            self.lines.push(wrapped_hex(bytes, 2 * depth));
+            self.lines.push(format!(
+                "{indent}{}{}",
+                " ".repeat(NOTE_COLUMN),
+                note.into()
+            ));
+        }
+        self.bytes.extend_from_slice(bytes);
+        self
+    }
+
+    fn note(mut self, depth: usize, note: &str) -> Listing {
+        self.lines
+            .push(format!("{}{note}", " ".repeat(2 * depth + NOTE_COLUMN)));
+        self
+    }
+
+    /// A string: its length, then its bytes 16 a line with the text they spell.
+    fn string(self, depth: usize, name: &str, text: &str) -> Listing {
+        let mut listing = self.field(
+            depth,
+            &(text.len() as u64),
+            format!("{name}: length {}", text.len()),
+        );
+        for chunk in text.as_bytes().chunks(16) {
+            let spelled = format!("{:?}", std::str::from_utf8(chunk).unwrap());
+            listing = listing.raw(depth, chunk, spelled);
+        }
+        listing
+    }
+}
 
 fn hex(bytes: &[u8]) -> String {
     bytes
@@ -220,6 +776,15 @@ fn hex(bytes: &[u8]) -> String {
         .join(" ")
 }
 
+/// `bytes` as hex, 16 a line, each line indented by `indent`.
+fn wrapped_hex(bytes: &[u8], indent: usize) -> String {
+    bytes
+        .chunks(16)
+        .map(|chunk| format!("{}{}", " ".repeat(indent), hex(chunk)))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 fn is_hex_byte(token: &str) -> bool {
     token.len() == 2
         && token
@@ -227,196 +792,173 @@ fn is_hex_byte(token: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
-fn parse_hex(text: &str) -> Vec<u8> {
-    text.split_whitespace()
-        .map(|token| {
-            assert!(is_hex_byte(token), "not a hex byte: {token:?} in {text:?}");
-            u8::from_str_radix(token, 16).unwrap()
-        })
-        .collect()
-}
-
-fn encode_example(message: &Message, format: WireFormat) -> Vec<u8> {
-    match message {
-        Message::Client(message) => format.encode(message).unwrap(),
-        Message::Server(message) => format.encode(message).unwrap(),
-    }
-}
-
-/// The annotated listing that follows the dump `hex` in the document: the first ```text block
-/// after the inline code span `` `hex` ``. Returns its lines.
-fn annotation_of(hex: &str) -> Vec<&'static str> {
-    let marker = format!("`{hex}`");
-    let at = DOC
-        .find(&marker)
-        .unwrap_or_else(|| panic!("PROTOCOL.md lacks the dump {marker}"));
-    let rest = &DOC[at + marker.len()..];
-    let start = rest.find("```text\n").expect("an annotated listing") + "```text\n".len();
-    let block = &rest[start..];
-    let end = block.find("\n```").expect("the listing's end");
-    block[..end].lines().collect()
-}
-
-/// The bytes of an annotated listing: on each line, what comes before the first run of two
-/// spaces, when it is hex bytes (lines that start with spaces continue the previous one).
-fn annotated_bytes(lines: &[&str]) -> Vec<u8> {
-    let mut bytes = Vec::new();
-    for line in lines {
-        let column = line.split_once("  ").map_or(*line, |(bytes, _)| bytes);
-        bytes.extend(parse_hex(column));
-    }
-    bytes
-}
-
-/// FNV-1a 32 written from PROTOCOL.md §8 alone, independent of the crate's `Checksum`.
-fn fnv1a(bytes: &[u8]) -> u32 {
-    bytes.iter().fold(0x811c_9dc5u32, |hash, byte| {
-        (hash ^ u32::from(*byte)).wrapping_mul(0x0100_0193)
+fn hex_line(line: &str) -> Option<Vec<u8>> {
+    let tokens: Vec<&str> = line.split_whitespace().collect();
+    (!tokens.is_empty() && tokens.iter().all(|t| is_hex_byte(t))).then(|| {
+        tokens
+            .iter()
+            .map(|t| u8::from_str_radix(t, 16).unwrap())
+            .collect()
     })
 }
 
-/// The entity's checksum input as §8 describes it: 18 bytes, fixed-width little-endian.
-fn checksum_bytes(e: &EntityState) -> Vec<u8> {
-    let mut bytes = Vec::new();
-    bytes.extend(e.id.0.to_le_bytes());
-    bytes.extend(e.x.to_le_bytes());
-    bytes.extend(e.y.to_le_bytes());
-    bytes.extend(e.vx.to_le_bytes());
-    bytes.extend(e.vy.to_le_bytes());
-    bytes.extend(e.heading.to_le_bytes());
-    bytes
-}
-
-/// The view checksum as §8 describes it.
-fn documented_view_checksum(view: &[EntityState]) -> u32 {
-    let bytes: Vec<u8> = view
-        .iter()
-        .flat_map(|e| fnv1a(&checksum_bytes(e)).to_le_bytes())
+/// Reads a listing block back as a reader would: the frame (the hex lines before the blank
+/// line) and the annotated bytes (on each later line, what precedes the first two spaces).
+fn read_listing(block: &str) -> (Vec<u8>, Vec<u8>) {
+    let body = block
+        .trim()
+        .strip_prefix("```text\n")
+        .and_then(|b| b.strip_suffix("\n```"))
+        .expect("a ```text block");
+    let (frame, annotated) = body.split_once("\n\n").expect("frame, blank line, listing");
+    let frame = frame
+        .lines()
+        .flat_map(|l| hex_line(l).expect("hex"))
         .collect();
-    fnv1a(&bytes)
-}
-
-/// Collapses every run of whitespace to one space, so a phrase may wrap across lines.
-fn normalized(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-fn assert_in_doc(text: &str) {
-    assert!(
-        normalized(DOC).contains(&normalized(text)),
-        "PROTOCOL.md lacks {text:?}"
-    );
+    let annotated = annotated
+        .lines()
+        .flat_map(|line| {
+            let trimmed = line.trim_start();
+            let column = trimmed.split_once("  ").map_or(trimmed, |(bytes, _)| bytes);
+            hex_line(column).unwrap_or_default()
+        })
+        .collect();
+    (frame, annotated)
 }
 
 // ---------------------------------------------------------------------------------------------
-// The tests.
+// Entity fields, read from the schema description (what a client in another language has).
 // ---------------------------------------------------------------------------------------------
 
-#[test]
-fn every_hex_dump_is_the_bincode_encoders_output() {
-    for example in examples() {
-        let encoded = encode_example(&example.message, WireFormat::Bincode);
-        assert_eq!(hex(&encoded), example.hex, "{}", example.name);
-        let bytes = parse_hex(example.hex);
-        match &example.message {
-            Message::Client(message) => {
-                assert_eq!(&codec::decode_client_message(&bytes).unwrap(), message)
-            }
-            Message::Server(message) => {
-                assert_eq!(&codec::decode_server_message(&bytes).unwrap(), message)
-            }
-        }
+struct Field {
+    name: String,
+    ty: String,
+    /// Index of the velocity field that advances this one.
+    predict: Option<usize>,
+}
+
+struct Fields(Vec<Field>);
+
+impl Fields {
+    /// The fields as `GET /schema` describes them.
+    fn from_description(entity: &Value) -> Fields {
+        let raw = entity["fields"].as_array().expect("fields");
+        let names: Vec<&str> = raw.iter().map(|f| f["name"].as_str().unwrap()).collect();
+        Fields(
+            raw.iter()
+                .map(|f| Field {
+                    name: f["name"].as_str().unwrap().to_owned(),
+                    ty: f["type"].as_str().unwrap().to_owned(),
+                    predict: f["predict"]
+                        .as_str()
+                        .map(|v| names.iter().position(|n| *n == v).expect("velocity")),
+                })
+                .collect(),
+        )
+    }
+
+    fn of<E: Replicated>() -> Fields {
+        Fields::from_description(&serde_json::to_value(E::description()).unwrap())
+    }
+
+    fn iter(&self) -> std::slice::Iter<'_, Field> {
+        self.0.iter()
+    }
+
+    /// A state's field values in declaration order (booleans as 0 and 1).
+    fn values<E: Serialize>(&self, state: &E) -> Vec<i128> {
+        let json = serde_json::to_value(state).unwrap();
+        self.iter().map(|f| number(&json[&f.name])).collect()
+    }
+
+    /// A delta's present fields, by the JSON object that lists only those.
+    fn delta_values<D: Serialize>(&self, delta: &D) -> Vec<Option<i128>> {
+        let json = serde_json::to_value(delta).unwrap();
+        self.iter().map(|f| json.get(&f.name).map(number)).collect()
     }
 }
 
-#[test]
-fn every_json_example_is_the_json_encoders_output() {
-    assert!(WireFormat::Json.uses_text_frames());
-    for example in examples() {
-        let encoded = encode_example(&example.message, WireFormat::Json);
-        assert_eq!(
-            String::from_utf8(encoded).unwrap(),
-            example.json,
-            "{}",
-            example.name
-        );
-        let bytes = example.json.as_bytes();
-        match &example.message {
-            Message::Client(message) => {
-                assert!(bytes.len() <= MAX_CLIENT_JSON_MESSAGE_BYTES);
-                assert_eq!(
-                    &WireFormat::Json.decode_client_message(bytes).unwrap(),
-                    message
-                )
-            }
-            Message::Server(message) => assert_eq!(
-                &WireFormat::Json.decode_server_message(bytes).unwrap(),
-                message
-            ),
-        }
+fn number(value: &Value) -> i128 {
+    match value {
+        Value::Bool(b) => i128::from(*b),
+        Value::Number(n) => n
+            .as_i64()
+            .map(i128::from)
+            .or_else(|| n.as_u64().map(i128::from))
+            .expect("an integer"),
+        other => panic!("not a field value: {other}"),
     }
 }
 
-#[test]
-fn every_example_appears_verbatim_in_protocol_md() {
-    for example in examples() {
-        assert_in_doc(&format!("`{}`", example.hex));
-        assert!(
-            DOC.lines().any(|line| line == example.json),
-            "PROTOCOL.md lacks the JSON line {}",
-            example.json
-        );
+impl Field {
+    /// The field's bincode bytes, by its wire type.
+    fn encode(&self, value: i128) -> Vec<u8> {
+        let encoded = match self.ty.as_str() {
+            "u8" => codec::encode(&(value as u8)),
+            "i8" => codec::encode(&(value as i8)),
+            "u16" => codec::encode(&(value as u16)),
+            "i16" => codec::encode(&(value as i16)),
+            "u32" => codec::encode(&(value as u32)),
+            "i32" => codec::encode(&(value as i32)),
+            "u64" => codec::encode(&(value as u64)),
+            "i64" => codec::encode(&(value as i64)),
+            "bool" => codec::encode(&(value != 0)),
+            other => panic!("no example uses {other}"),
+        };
+        encoded.unwrap()
     }
 }
 
-#[test]
-fn every_annotated_listing_adds_up_to_its_dump() {
-    for example in examples() {
-        let lines = annotation_of(example.hex);
-        assert_eq!(
-            hex(&annotated_bytes(&lines)),
-            example.hex,
-            "annotation of {}",
-            example.name
-        );
-        // The first line names the variant, and the variant table agrees.
-        let variant = parse_hex(example.hex)[0];
-        let first = format!("variant {variant}: {}", example.name);
-        assert!(lines[0].contains(&first), "{:?} lacks {first:?}", lines[0]);
-        assert_in_doc(&format!("| {variant} | `{}` |", example.name));
-    }
+// ---------------------------------------------------------------------------------------------
+// The other generated blocks.
+// ---------------------------------------------------------------------------------------------
+
+fn subprotocols_block() -> String {
+    let rows: Vec<String> = WireFormat::ALL
+        .into_iter()
+        .map(|format| {
+            let (frames, encoding) = match format {
+                WireFormat::Bincode => ("binary", "bincode 2, standard configuration ([§4](#4-the-bincode-encoding)) — compact, the default"),
+                WireFormat::Json => ("text", "JSON, serde's default shape ([§5](#5-the-json-encoding)) — for browsers and scripts"),
+            };
+            format!("| `{}` | {frames} | {encoding} |", subprotocol::<ArenaSchema>(format))
+        })
+        .collect();
+    format!(
+        "| subprotocol (the arena) | frames | encoding |\n|---|---|---|\n{}",
+        rows.join("\n")
+    )
 }
 
-#[test]
-fn protocol_md_has_no_unchecked_dumps_or_json() {
-    let table_bytes: Vec<String> = varint_table().into_iter().map(|row| row.2).collect();
-    let dumps: Vec<&str> = examples().iter().map(|e| e.hex).collect();
-    // Inline code spans of four or more hex bytes are example dumps or varint-table rows.
-    for (index, span) in DOC.split('`').enumerate() {
-        let tokens: Vec<&str> = span.split(' ').collect();
-        if index % 2 == 1 && tokens.len() >= 4 && tokens.iter().all(|t| is_hex_byte(t)) {
-            assert!(
-                dumps.contains(&span) || table_bytes.iter().any(|bytes| bytes == span),
-                "PROTOCOL.md shows bytes no test checks: `{span}`"
-            );
-        }
-    }
-    // Every line of a ```json block is an example.
-    let jsons: Vec<&str> = examples().iter().map(|e| e.json).collect();
-    let mut in_json = false;
-    for line in DOC.lines() {
-        match line {
-            "```json" => in_json = true,
-            "```" => in_json = false,
-            _ if in_json => assert!(jsons.contains(&line), "unchecked JSON: {line}"),
-            _ => {}
-        }
-    }
+fn schema_block<S: Schema>() -> String {
+    format!(
+        "```json\n{}\n```",
+        serde_json::to_string_pretty(&describe::<S>()).unwrap()
+    )
+}
+
+/// The canonical text of the schema hash, as the document explains it.
+fn canonical_text<S: Schema>() -> String {
+    format!(
+        "ticksync.v{ENVELOPE_VERSION};game={};entity={};layout={}",
+        S::NAME,
+        serde_json::to_string(&S::Entity::description()).unwrap(),
+        S::LAYOUT
+    )
+}
+
+fn schema_hash_block<S: Schema>() -> String {
+    let hash = schema_hash::<S>();
+    format!(
+        "```text\n{}\n\nFNV-1a of those {} bytes = {hash:#010x}: hash \"{hash:08x}\"\n```",
+        canonical_text::<S>(),
+        canonical_text::<S>().len()
+    )
 }
 
 /// The rows of §4's table: type, value as written, bytes as encoded.
 fn varint_table() -> Vec<(&'static str, &'static str, String)> {
-    fn row<T: serde::Serialize>(
+    fn row<T: Serialize>(
         ty: &'static str,
         shown: &'static str,
         value: T,
@@ -432,6 +974,7 @@ fn varint_table() -> Vec<(&'static str, &'static str, String)> {
         row("u32", "65536", 65536u32),
         row("u32", "4294967295", u32::MAX),
         row("u64", "4294967296", 1u64 << 32),
+        row("u64", "31 (a delta mask)", 31u64),
         row("u16", "32768", 32768u16),
         row("i32", "0", 0i32),
         row("i32", "-1", -1i32),
@@ -446,87 +989,615 @@ fn varint_table() -> Vec<(&'static str, &'static str, String)> {
         row("i8", "127", 127i8),
         row("i8", "-90", -90i8),
         row("bool", "true", true),
-        row("Option<u16>", "None", None::<u16>),
-        row("Option<u16>", "Some(16384)", Some(16384u16)),
-        row("(i16, i16)", "(-640, 0)", (-640i16, 0i16)),
+        row("Option<u32>", "None", None::<u32>),
+        row("Option<u32>", "Some(7)", Some(7u32)),
         row("Vec<u32>", "[8, 300]", vec![8u32, 300]),
         row("String", "\"ada\"", "ada".to_owned()),
     ]
 }
 
+fn varint_table_block() -> String {
+    let rows: Vec<String> = varint_table()
+        .into_iter()
+        .map(|(ty, shown, bytes)| format!("| `{ty}` | {shown} | `{bytes}` |"))
+        .collect();
+    format!(
+        "| type | value | bytes |\n|---|---|---|\n{}",
+        rows.join("\n")
+    )
+}
+
+fn json_block(side: Side) -> String {
+    let lines: Vec<String> = examples()
+        .into_iter()
+        .filter(|example| example.message.side() == side)
+        .map(|example| String::from_utf8(example.message.encode(WireFormat::Json)).unwrap())
+        .collect();
+    format!("```json\n{}\n```", lines.join("\n"))
+}
+
+fn values_tuple(values: &[i128]) -> String {
+    let shown: Vec<String> = values.iter().map(i128::to_string).collect();
+    format!("({})", shown.join(", "))
+}
+
+fn delta_views_block() -> String {
+    let fields = Fields::of::<ArenaEntity>();
+    let names: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
+    let mut rows = vec![
+        format!("| entity | {} |", names.join(" | ")),
+        format!("|---|{}", "---|".repeat(names.len())),
+    ];
+    for (label, tick, view) in [
+        ("baseline", DELTA_BASELINE_TICK, delta_baseline()),
+        ("target", DELTA_TICK, delta_target()),
+    ] {
+        for entity in view {
+            let values: Vec<String> = fields
+                .values(&entity.state)
+                .iter()
+                .map(i128::to_string)
+                .collect();
+            rows.push(format!(
+                "| {label} (tick {tick}) #{} | {} |",
+                entity.id.0,
+                values.join(" | ")
+            ));
+        }
+    }
+    rows.join("\n")
+}
+
+fn delta_steps_block() -> String {
+    let fields = Fields::of::<ArenaEntity>();
+    let names: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
+    let ticks = DELTA_TICK - DELTA_BASELINE_TICK;
+    let (baseline, target, snapshot) = (delta_baseline(), delta_target(), delta_snapshot());
+    let mut lines = vec![format!(
+        "`n` = {DELTA_TICK} − {DELTA_BASELINE_TICK} = {ticks}; states are {}.\n",
+        values_tuple_names(&names)
+    )];
+    for old in &baseline {
+        let id = old.id.0;
+        let predicted = fields.values(&old.state.predict(ticks));
+        let Some(new) = target.iter().find(|e| e.id == old.id) else {
+            lines.push(format!("- #{id} left the view: `removed` lists it."));
+            continue;
+        };
+        let wanted = fields.values(&new.state);
+        if predicted == wanted {
+            lines.push(format!(
+                "- #{id} predicted {} is its state: not in the snapshot (a straight line costs nothing).",
+                values_tuple(&predicted)
+            ));
+            continue;
+        }
+        let mut parts = Vec::new();
+        let mut mask = 0u64;
+        for (bit, field) in fields.iter().enumerate() {
+            if predicted[bit] == wanted[bit] {
+                continue;
+            }
+            mask |= 1 << bit;
+            parts.push(if field.predict.is_some() {
+                format!(
+                    "`{}` {} − {} = {}",
+                    field.name,
+                    wanted[bit],
+                    predicted[bit],
+                    wanted[bit] - predicted[bit]
+                )
+            } else {
+                format!("`{}` = {}", field.name, wanted[bit])
+            });
+        }
+        lines.push(format!(
+            "- #{id} predicted {}, actual {}: `changed` with mask {mask} = `{}` and {}.",
+            values_tuple(&predicted),
+            values_tuple(&wanted),
+            binary(mask, fields.0.len()),
+            parts.join(", ")
+        ));
+    }
+    for new in target
+        .iter()
+        .filter(|e| !baseline.iter().any(|b| b.id == e.id))
+    {
+        lines.push(format!(
+            "- #{} is new: `created` with its full state {}.",
+            new.id.0,
+            values_tuple(&fields.values(&new.state))
+        ));
+    }
+    lines.push(String::new());
+    lines.push(format!(
+        "The view's checksum ([§8](#8-the-view-checksum)) is `{:#010x}` ({}), which the snapshot carries.",
+        snapshot.checksum, snapshot.checksum
+    ));
+    lines.join("\n")
+}
+
+fn values_tuple_names(names: &[&str]) -> String {
+    format!("({})", names.join(", "))
+}
+
+/// The bytes an entity's checksum covers, as §8 describes them: the id as a `u32`, then each
+/// field in declaration order as its type's little-endian bytes (`bool` one byte).
+fn documented_checksum_bytes(fields: &Fields, id: u32, values: &[i128]) -> Vec<u8> {
+    let mut bytes = id.to_le_bytes().to_vec();
+    for (field, value) in fields.iter().zip(values) {
+        let width = doc_client::width(&field.ty);
+        bytes.extend_from_slice(&(*value as u128).to_le_bytes()[..width]);
+    }
+    bytes
+}
+
+fn checksum_block() -> String {
+    let fields = Fields::of::<ArenaEntity>();
+    let mut lines = Vec::new();
+    let mut view_bytes = Vec::new();
+    for entity in full_view() {
+        let values = fields.values(&entity.state);
+        let shown: Vec<String> = fields
+            .iter()
+            .zip(&values)
+            .map(|(f, v)| format!("{}={v}", f.name))
+            .collect();
+        let bytes = documented_checksum_bytes(&fields, entity.id.0, &values);
+        let checksum = entity_checksum(entity.id, &entity.state);
+        assert_eq!(fnv1a(&bytes), checksum, "§8's entity checksum bytes");
+        lines.push(format!("#{:<3}{}", entity.id.0, shown.join(" ")));
+        lines.push(format!("    bytes   {}", hex(&bytes)));
+        lines.push(format!("    entity checksum {checksum:#010x}"));
+        view_bytes.extend(checksum.to_le_bytes());
+    }
+    let checksum = view_checksum(&full_view());
+    assert_eq!(fnv1a(&view_bytes), checksum, "§8's view checksum");
+    lines.push(format!("view: FNV-1a over {}", hex(&view_bytes)));
+    lines.push(format!("    view checksum {checksum:#010x} ({checksum})"));
+    format!("```text\n{}\n```", lines.join("\n"))
+}
+
+/// FNV-1a 32 written from PROTOCOL.md §8 alone, independent of the crate's `Checksum`.
+fn fnv1a(bytes: &[u8]) -> u32 {
+    bytes.iter().fold(0x811c_9dc5u32, |hash, byte| {
+        (hash ^ u32::from(*byte)).wrapping_mul(0x0100_0193)
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// A client written from the document alone: it knows the envelope and the generic rules of
+// §4, §7 and §8, and learns the game's entity from `GET /schema`'s description.
+// ---------------------------------------------------------------------------------------------
+
+mod doc_client {
+    use super::{Fields, Value};
+
+    /// An entity: its id and its field values in declaration order (booleans 0 and 1).
+    pub type Entity = (u32, Vec<i128>);
+
+    #[derive(Debug, PartialEq)]
+    pub struct Snapshot {
+        pub tick: u32,
+        pub baseline_tick: u32,
+        pub last_input_seq: u32,
+        pub checksum: u32,
+        pub created: Vec<Entity>,
+        pub changed: Vec<(u32, Vec<Option<i128>>)>,
+        pub removed: Vec<u32>,
+    }
+
+    /// Bytes of a field's type in the checksum; its range follows.
+    pub fn width(ty: &str) -> usize {
+        match ty {
+            "u8" | "i8" | "bool" => 1,
+            "u16" | "i16" => 2,
+            "u32" | "i32" | "f32" => 4,
+            "u64" | "i64" => 8,
+            other => panic!("unknown wire type {other}"),
+        }
+    }
+
+    fn signed(ty: &str) -> bool {
+        ty.starts_with('i')
+    }
+
+    fn range(ty: &str) -> (i128, i128) {
+        let bits = 8 * width(ty) as u32;
+        match ty {
+            "bool" => (0, 1),
+            _ if signed(ty) => (-(1i128 << (bits - 1)), (1i128 << (bits - 1)) - 1),
+            _ => (0, (1i128 << bits) - 1),
+        }
+    }
+
+    struct Reader<'a>(&'a [u8]);
+
+    impl Reader<'_> {
+        fn byte(&mut self) -> Result<u8, String> {
+            let (first, rest) = self.0.split_first().ok_or("truncated")?;
+            self.0 = rest;
+            Ok(*first)
+        }
+
+        fn le(&mut self, n: usize) -> Result<u64, String> {
+            let mut value = 0u64;
+            for i in 0..n {
+                value |= u64::from(self.byte()?) << (8 * i);
+            }
+            Ok(value)
+        }
+
+        /// §4: below 251 one byte; `fb` + 2 bytes, `fc` + 4, `fd` + 8.
+        fn varint(&mut self) -> Result<u64, String> {
+            match self.byte()? {
+                b @ 0..=250 => Ok(u64::from(b)),
+                251 => self.le(2),
+                252 => self.le(4),
+                253 => self.le(8),
+                tag => Err(format!("bad varint tag {tag:#x}")),
+            }
+        }
+
+        fn u32(&mut self) -> Result<u32, String> {
+            u32::try_from(self.varint()?).map_err(|e| e.to_string())
+        }
+
+        fn value(&mut self, ty: &str) -> Result<i128, String> {
+            Ok(match ty {
+                "u8" => i128::from(self.byte()?),
+                "i8" => i128::from(self.byte()? as i8),
+                "bool" => match self.byte()? {
+                    b @ (0 | 1) => i128::from(b),
+                    b => return Err(format!("bad bool {b}")),
+                },
+                _ if signed(ty) => {
+                    let z = self.varint()?;
+                    i128::from((z >> 1) as i64 ^ -((z & 1) as i64))
+                }
+                _ => i128::from(self.varint()?),
+            })
+        }
+    }
+
+    /// Reads a bincode `Snapshot` frame (envelope variant 1).
+    pub fn read_bincode(fields: &Fields, frame: &[u8]) -> Result<Snapshot, String> {
+        let mut r = Reader(frame);
+        if r.u32()? != 1 {
+            return Err("not a Snapshot".into());
+        }
+        let (tick, baseline_tick, last_input_seq, checksum) =
+            (r.u32()?, r.u32()?, r.u32()?, r.u32()?);
+        let mut created = Vec::new();
+        for _ in 0..r.varint()? {
+            let id = r.u32()?;
+            let values = fields
+                .iter()
+                .map(|f| r.value(&f.ty))
+                .collect::<Result<_, _>>()?;
+            created.push((id, values));
+        }
+        let mut changed = Vec::new();
+        for _ in 0..r.varint()? {
+            let id = r.u32()?;
+            let mask = r.varint()?;
+            if fields.0.len() < 64 && mask >> fields.0.len() != 0 {
+                return Err(format!("mask {mask:#x} names unknown fields"));
+            }
+            let mut present = Vec::new();
+            for (bit, field) in fields.iter().enumerate() {
+                present.push(if mask & (1 << bit) != 0 {
+                    Some(r.value(&field.ty)?)
+                } else {
+                    None
+                });
+            }
+            changed.push((id, present));
+        }
+        let mut removed = Vec::new();
+        for _ in 0..r.varint()? {
+            removed.push(r.u32()?);
+        }
+        if !r.0.is_empty() {
+            return Err("trailing bytes".into());
+        }
+        Ok(Snapshot {
+            tick,
+            baseline_tick,
+            last_input_seq,
+            checksum,
+            created,
+            changed,
+            removed,
+        })
+    }
+
+    /// Reads a JSON `Snapshot` text frame.
+    pub fn read_json(fields: &Fields, text: &[u8]) -> Result<Snapshot, String> {
+        let json: Value = serde_json::from_slice(text).map_err(|e| e.to_string())?;
+        let s = &json["Snapshot"];
+        let int = |v: &Value| super::number(v);
+        let u32_of = |v: &Value| v.as_u64().map(|n| n as u32).ok_or("not a u32");
+        let list = |v: &Value| v.as_array().cloned().ok_or("not a list");
+        Ok(Snapshot {
+            tick: u32_of(&s["tick"])?,
+            baseline_tick: u32_of(&s["baseline_tick"])?,
+            last_input_seq: u32_of(&s["last_input_seq"])?,
+            checksum: u32_of(&s["checksum"])?,
+            created: list(&s["created"])?
+                .iter()
+                .map(|e| {
+                    Ok((
+                        u32_of(&e["id"])?,
+                        fields.iter().map(|f| int(&e["state"][&f.name])).collect(),
+                    ))
+                })
+                .collect::<Result<_, &str>>()?,
+            changed: list(&s["changed"])?
+                .iter()
+                .map(|e| {
+                    Ok((
+                        u32_of(&e["id"])?,
+                        fields
+                            .iter()
+                            .map(|f| e["delta"].get(&f.name).map(int))
+                            .collect(),
+                    ))
+                })
+                .collect::<Result<_, &str>>()?,
+            removed: list(&s["removed"])?
+                .iter()
+                .map(u32_of)
+                .collect::<Result<_, _>>()?,
+        })
+    }
+
+    /// §7: predict `n` ticks: a field with `predict` adds velocity × n, saturated to its range.
+    pub fn predict(fields: &Fields, values: &[i128], n: u32) -> Vec<i128> {
+        fields
+            .iter()
+            .zip(values)
+            .map(|(field, value)| match field.predict {
+                Some(velocity) => {
+                    let (min, max) = range(&field.ty);
+                    (value + values[velocity] * i128::from(n)).clamp(min, max)
+                }
+                None => *value,
+            })
+            .collect()
+    }
+
+    /// §7: a present predicted field adds its offset with wrap-around in its type's width; any
+    /// other present field replaces the value.
+    fn apply_delta(fields: &Fields, predicted: &[i128], delta: &[Option<i128>]) -> Vec<i128> {
+        fields
+            .iter()
+            .zip(predicted.iter().zip(delta))
+            .map(|(field, (value, present))| match (present, field.predict) {
+                (None, _) => *value,
+                (Some(new), None) => *new,
+                (Some(offset), Some(_)) => {
+                    let (min, _) = range(&field.ty);
+                    let modulus = 1i128 << (8 * width(&field.ty));
+                    (value + offset - min).rem_euclid(modulus) + min
+                }
+            })
+            .collect()
+    }
+
+    /// §7's steps, on the view held for `baseline_tick`.
+    pub fn apply(
+        fields: &Fields,
+        baseline: &[Entity],
+        s: &Snapshot,
+    ) -> Result<Vec<Entity>, String> {
+        let strictly_increasing = |ids: &[u32]| ids.windows(2).all(|w| w[0] < w[1]);
+        let created_ids: Vec<u32> = s.created.iter().map(|e| e.0).collect();
+        let changed_ids: Vec<u32> = s.changed.iter().map(|e| e.0).collect();
+        if !strictly_increasing(&created_ids)
+            || !strictly_increasing(&changed_ids)
+            || !strictly_increasing(&s.removed)
+        {
+            return Err("unsorted".into());
+        }
+        let n = if s.baseline_tick == 0 {
+            0
+        } else {
+            s.tick - s.baseline_tick
+        };
+        let mut view = Vec::new();
+        for (id, values) in baseline {
+            let changed = s.changed.iter().find(|c| c.0 == *id);
+            if s.removed.contains(id) {
+                if changed.is_some() {
+                    return Err(format!("#{id} both changed and removed"));
+                }
+                continue;
+            }
+            let predicted = predict(fields, values, n);
+            view.push((
+                *id,
+                match changed {
+                    Some((_, delta)) => apply_delta(fields, &predicted, delta),
+                    None => predicted,
+                },
+            ));
+        }
+        for id in s.removed.iter().chain(&changed_ids) {
+            if !baseline.iter().any(|e| e.0 == *id) {
+                return Err(format!("#{id} is not in the baseline"));
+            }
+        }
+        for created in &s.created {
+            if baseline.iter().any(|e| e.0 == created.0) {
+                return Err(format!("#{} created twice", created.0));
+            }
+            view.push(created.clone());
+        }
+        view.sort_by_key(|e| e.0);
+        Ok(view)
+    }
+
+    /// §8: FNV-1a over the entity checksums, each over the id and the fields' bytes.
+    pub fn view_checksum(fields: &Fields, view: &[Entity]) -> u32 {
+        let mut bytes = Vec::new();
+        for (id, values) in view {
+            let entity = super::fnv1a(&super::documented_checksum_bytes(fields, *id, values));
+            bytes.extend(entity.to_le_bytes());
+        }
+        super::fnv1a(&bytes)
+    }
+}
+
+fn generic_view<E: Replicated>(fields: &Fields, view: &[Entity<E>]) -> Vec<doc_client::Entity> {
+    view.iter()
+        .map(|e| (e.id.0, fields.values(&e.state)))
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Prose checks.
+// ---------------------------------------------------------------------------------------------
+
+/// Collapses every run of whitespace to one space, so a phrase may wrap across lines.
+fn normalized(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn assert_in_doc(text: &str) {
+    assert!(
+        normalized(doc()).contains(&normalized(text)),
+        "PROTOCOL.md lacks {text:?}"
+    );
+}
+
+/// The document with every generated block's content removed: the hand-written prose.
+fn prose() -> String {
+    let mut out = Vec::new();
+    let mut inside = false;
+    for line in doc().lines() {
+        if marker(line, BEGIN).is_some() {
+            inside = true;
+        } else if marker(line, END).is_some() {
+            inside = false;
+        } else if !inside {
+            out.push(line);
+        }
+    }
+    out.join("\n")
+}
+
+// ---------------------------------------------------------------------------------------------
+// The tests.
+// ---------------------------------------------------------------------------------------------
+
 #[test]
-fn the_varint_table_is_what_bincode_writes() {
-    for (ty, shown, bytes) in varint_table() {
-        assert_in_doc(&format!("| `{ty}` | {shown} | `{bytes}` |"));
+fn generated_blocks_are_current() {
+    let document = document();
+    assert!(
+        document.broken.is_empty(),
+        "PROTOCOL.md's generated blocks are out of shape (bless cannot fix this):\n  {}",
+        document.broken.join("\n  ")
+    );
+    if !document.stale.is_empty() {
+        let listed: Vec<String> = document
+            .stale
+            .iter()
+            .map(|(name, difference)| format!("  {name}: {difference}"))
+            .collect();
+        panic!(
+            "{} generated block(s) of PROTOCOL.md differ from what the encoder produces:\n{}\n\n\
+             If the code is right (a deliberate protocol or schema change), regenerate them with\n\n    \
+             {BLESS_COMMAND}\n\nand review the diff of PROTOCOL.md (its prose may need the same change).",
+            document.stale.len(),
+            listed.join("\n")
+        );
     }
 }
 
 #[test]
-fn the_decoder_behaves_as_documented() {
-    // A longer varint than needed is accepted; a tag wider than the type is not.
-    assert_eq!(
-        codec::decode_client_message(&parse_hex("fb 04 00")).unwrap(),
-        ClientMessage::Leave
-    );
-    assert_in_doc("(`fb 04 00` reads as 4)");
-    assert!(codec::decode_client_message(&parse_hex("00 fc 01 00 00 00 00")).is_err());
-    assert!(codec::decode_client_message(&parse_hex("03 fd 05 00 00 00 00 00 00 00")).is_err());
-    assert!(codec::decode_client_message(&parse_hex("03 ff")).is_err());
-    // bool and Option tags other than 0 and 1, invalid UTF-8, trailing bytes.
-    let welcome = parse_hex("00 01 1e 01 01 01 00 02");
-    assert!(codec::decode_server_message(&welcome).is_err());
-    let option = parse_hex("01 01 00 00 00 00 01 01 02 00 00 00");
-    assert!(codec::decode_server_message(&option).is_err());
-    assert!(codec::decode_client_message(&parse_hex("00 01 01 ff")).is_err());
-    assert!(codec::decode_client_message(&parse_hex("04 00")).is_err());
-    // JSON: any key order, whitespace and unknown keys; integers only; every field required.
-    let json = |text: &str| WireFormat::Json.decode_client_message(text.as_bytes());
-    assert_eq!(
-        json(r#" { "Ack" : { "extra" : 1, "tick" : 5 } } "#).unwrap(),
-        ClientMessage::Ack(Ack { tick: 5 })
-    );
-    assert!(json(r#"{"Ack":{"tick":5.0}}"#).is_err());
-    assert!(json(r#"{"Ack":{}}"#).is_err());
-    // An i8 is a raw byte: -128 is legal on the wire and read as -127.
-    assert_eq!(
-        MoveDir { x: -128, y: 0 }.to_unit_vector(),
-        MoveDir { x: -127, y: 0 }.to_unit_vector()
-    );
+fn every_example_round_trips_through_both_codecs() {
+    for example in examples() {
+        for format in WireFormat::ALL {
+            let frame = example.message.encode(format);
+            assert_eq!(
+                example.message.decode_like(format, &frame),
+                example.message,
+                "{} in {format}",
+                example.name
+            );
+            if example.message.side() == Side::Client {
+                assert!(frame.len() <= format.max_client_message_bytes());
+            }
+        }
+    }
 }
 
 #[test]
-fn size_limits_are_the_documented_ones() {
-    assert_in_doc(&format!(
-        "(`MAX_CLIENT_MESSAGE_BYTES`) | {MAX_CLIENT_MESSAGE_BYTES} bytes |"
-    ));
-    assert_in_doc(&format!(
-        "(`MAX_CLIENT_JSON_MESSAGE_BYTES`) | {MAX_CLIENT_JSON_MESSAGE_BYTES} bytes |"
-    ));
-    assert_in_doc(&format!("≤ {MAX_PLAYER_NAME_BYTES} bytes of UTF-8"));
-    assert_in_doc(&format!("≤ {MAX_RESUME_TOKEN_BYTES} bytes |"));
-    assert_in_doc(&format!("must be {PROTOCOL_VERSION}."));
-    assert_in_doc(&format!("The path is exactly `{WEBSOCKET_PATH}`."));
-    for format in WireFormat::ALL {
-        assert_in_doc(&format!("| `{}` |", format.subprotocol()));
+fn every_listing_in_the_document_adds_up_to_its_frame() {
+    let blocks = generated_blocks();
+    for example in examples() {
+        let block = &blocks[example.name];
+        assert!(
+            doc().contains(block.as_str()),
+            "{} is not in the document",
+            example.name
+        );
+        let (frame, annotated) = read_listing(block);
+        assert_eq!(
+            frame,
+            example.message.encode(WireFormat::Bincode),
+            "{}",
+            example.name
+        );
+        assert_eq!(annotated, frame, "the annotation of {}", example.name);
+        // The first line names the envelope variant, and §3's table agrees.
+        let variant = frame[0];
+        assert!(
+            block.contains(&format!("variant {variant}: {}", example.variant)),
+            "{}",
+            example.name
+        );
+        assert_in_doc(&format!("| {variant} | `{}` |", example.variant));
     }
-    // The largest bincode entity state, as §2 says.
-    let widest = entity(u32::MAX, i32::MIN, i32::MIN, i16::MIN, i16::MIN, u16::MAX);
-    let bytes = codec::encode(&widest).unwrap().len();
-    assert_in_doc(&format!("at most {bytes} bytes each in bincode"));
+}
+
+#[test]
+fn no_bytes_or_json_outside_generated_blocks() {
+    let prose = prose();
+    for (index, span) in prose.split('`').enumerate() {
+        let tokens: Vec<&str> = span.split(' ').collect();
+        if index % 2 == 1 && tokens.len() >= 4 && tokens.iter().all(|t| is_hex_byte(t)) {
+            panic!(
+                "PROTOCOL.md shows bytes outside a generated block, which no test checks: `{span}`"
+            );
+        }
+    }
+    let mut in_json = false;
+    for line in prose.lines() {
+        match line {
+            "```json" => in_json = true,
+            "```" => in_json = false,
+            _ if in_json && line.starts_with('{') => {
+                panic!("PROTOCOL.md shows JSON outside a generated block: {line}")
+            }
+            _ => {}
+        }
+    }
 }
 
 #[test]
 fn the_worked_delta_example_is_what_the_server_sends_and_the_client_applies() {
     let (baseline, target) = (delta_baseline(), delta_target());
     let ticks = DELTA_TICK - DELTA_BASELINE_TICK;
-    // The server's diff produces exactly the documented lists...
-    let mut delta = Delta::default();
-    diff(&baseline, &target, ticks, &mut delta);
     let snapshot = delta_snapshot();
-    assert_eq!(delta.created, snapshot.created);
-    assert_eq!(delta.changed, snapshot.changed);
-    assert_eq!(delta.removed, snapshot.removed);
-    // ...which turn the baseline into the target, whose checksum the snapshot carries.
+    // The example shows every kind of entry, and a mask that leaves fields out.
+    assert!(!snapshot.created.is_empty() && !snapshot.removed.is_empty());
+    assert_eq!(snapshot.changed.len(), 2);
+    assert!(
+        baseline.len() > snapshot.changed.len() + snapshot.removed.len(),
+        "one as predicted"
+    );
     let mut view = Vec::new();
     apply(
         &baseline,
@@ -538,96 +1609,270 @@ fn the_worked_delta_example_is_what_the_server_sends_and_the_client_applies() {
     )
     .unwrap();
     assert_eq!(view, target);
-    assert_eq!(view_checksum(&target), snapshot.checksum);
-    assert_eq!(documented_view_checksum(&target), snapshot.checksum);
-    assert_in_doc(&format!(
-        "its checksum is `{:#010x}` ({})",
-        snapshot.checksum, snapshot.checksum
-    ));
-    // The tables and the predictions in the text.
-    for (label, view) in [("baseline", &baseline), ("target", &target)] {
-        for e in view {
-            assert_in_doc(&format!(
-                "| {label} #{} | {} | {} | {} | {} | {} |",
-                e.id.0, e.x, e.y, e.vx, e.vy, e.heading
-            ));
+    // The document's client agrees, from the bytes and from the JSON.
+    let fields = Fields::of::<ArenaEntity>();
+    let message = ServerMessage::<ArenaSchema>::Snapshot(snapshot.clone());
+    let generic_baseline = generic_view(&fields, &baseline);
+    for format in WireFormat::ALL {
+        let frame = format.encode(&message).unwrap();
+        let read = match format {
+            WireFormat::Bincode => doc_client::read_bincode(&fields, &frame),
+            WireFormat::Json => doc_client::read_json(&fields, &frame),
         }
+        .unwrap();
+        let applied = doc_client::apply(&fields, &generic_baseline, &read).unwrap();
+        assert_eq!(applied, generic_view(&fields, &target), "{format}");
+        assert_eq!(doc_client::view_checksum(&fields, &applied), read.checksum);
     }
-    let predicted = |id: u32| {
-        let e = baseline.iter().find(|e| e.id.0 == id).unwrap();
-        e.predict(ticks)
-    };
-    for id in [5, 6] {
-        let p = predicted(id);
-        assert_in_doc(&format!(
-            "predicted ({}, {}, {}, {}, {})",
-            p.x, p.y, p.vx, p.vy, p.heading
-        ));
+}
+
+/// A small deterministic generator, so the cross-check needs no extra crate.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0 >> 33
     }
-    let p3 = predicted(3);
-    assert_in_doc(&format!("predicted `64000 + 640·{ticks} = {}`", p3.x));
-    assert_eq!(
-        p3, target[0],
-        "#3 is not in the snapshot because it is as predicted"
-    );
+
+    fn pick<T: Copy>(&mut self, choices: &[T]) -> T {
+        choices[self.next() as usize % choices.len()]
+    }
 }
 
 #[test]
-fn the_worked_checksum_example_holds() {
-    let view = full_view();
-    let mut view_bytes = Vec::new();
-    for e in &view {
-        let bytes = checksum_bytes(e);
-        assert_eq!(bytes.len(), 18);
-        let mut checksum = Checksum::new();
-        checksum.write_bytes(&bytes);
-        assert_eq!(checksum.finish(), entity_checksum(e));
-        assert_eq!(fnv1a(&bytes), entity_checksum(e));
-        assert_in_doc(&format!("    bytes   {}\n", hex(&bytes)));
-        assert_in_doc(&format!(
-            "    entity checksum {:#010x}\n",
-            entity_checksum(e)
-        ));
-        view_bytes.extend(entity_checksum(e).to_le_bytes());
-    }
-    let checksum = view_checksum(&view);
-    assert_eq!(fnv1a(&view_bytes), checksum);
-    assert_eq!(documented_view_checksum(&view), checksum);
-    assert_in_doc(&format!("view: FNV-1a over {}\n", hex(&view_bytes)));
-    assert_in_doc(&format!("view checksum {checksum:#010x} ({checksum})"));
-    // The full snapshot example carries it.
-    let full = examples()
-        .into_iter()
-        .find(|e| e.hex.starts_with("01 fb d3 04 00"))
-        .unwrap();
-    let Message::Server(ServerMessage::Snapshot(snapshot)) = full.message else {
-        panic!("not the full snapshot")
+fn a_client_written_from_the_document_follows_any_schema() {
+    // The test game's entity has a u8 and a bool besides a predicted position; extremes
+    // exercise saturating prediction and wrapping offsets.
+    let description = serde_json::to_value(describe::<TokenSchema>()).unwrap();
+    let fields = Fields::from_description(&description["entity"]);
+    let mut rng = Lcg(12);
+    let coordinates = [0, 5, -7, 1000, -64000, i32::MAX - 3, i32::MIN + 2];
+    let velocities = [0, 1, -1, 640, -640, i16::MAX, i16::MIN];
+    let token = |rng: &mut Lcg| Token {
+        x: rng.pick(&coordinates),
+        y: rng.pick(&coordinates),
+        dx: rng.pick(&velocities),
+        dy: rng.pick(&velocities),
+        hp: rng.pick(&[0, 1, 99, 255]),
+        down: rng.pick(&[false, true]),
     };
-    assert_eq!(snapshot.checksum, checksum);
-    assert_eq!(snapshot.created, view);
-    // The empty view, and the FNV-1a reference vectors quoted.
-    assert_eq!(view_checksum::<EntityState>(&[]), 0x811c_9dc5);
-    assert_in_doc("An empty view's checksum is the offset basis,\n`0x811c9dc5`");
+    for round in 0..300 {
+        let ticks = rng.pick(&[1u32, 2, 3, 29]);
+        let mut baseline = Vec::new();
+        let mut target = Vec::new();
+        for id in 1..=8u32 {
+            let in_baseline = rng.next() % 4 != 0;
+            let in_target = rng.next() % 4 != 0;
+            let old = token(&mut rng);
+            if in_baseline {
+                baseline.push(Entity {
+                    id: EntityId(id),
+                    state: old.clone(),
+                });
+            }
+            if in_target {
+                let state = match (in_baseline, rng.next() % 3) {
+                    (true, 0) => old.predict(ticks),
+                    (true, 1) => Token {
+                        hp: old.hp.wrapping_add(1),
+                        ..old.predict(ticks)
+                    },
+                    _ => token(&mut rng),
+                };
+                target.push(Entity {
+                    id: EntityId(id),
+                    state,
+                });
+            }
+        }
+        let mut delta = Delta::default();
+        diff(&baseline, &target, ticks, &mut delta);
+        let message = ServerMessage::<TokenSchema>::Snapshot(Snapshot {
+            tick: 100 + ticks,
+            baseline_tick: 100,
+            last_input_seq: round,
+            checksum: view_checksum(&target),
+            created: delta.created,
+            changed: delta.changed,
+            removed: delta.removed,
+        });
+        for format in WireFormat::ALL {
+            let frame = format.encode(&message).unwrap();
+            let read = match format {
+                WireFormat::Bincode => doc_client::read_bincode(&fields, &frame),
+                WireFormat::Json => doc_client::read_json(&fields, &frame),
+            }
+            .unwrap();
+            let applied = doc_client::apply(&fields, &generic_view(&fields, &baseline), &read)
+                .unwrap_or_else(|error| panic!("round {round} {format}: {error}"));
+            assert_eq!(
+                applied,
+                generic_view(&fields, &target),
+                "round {round} {format}"
+            );
+            assert_eq!(doc_client::view_checksum(&fields, &applied), read.checksum);
+        }
+    }
+}
+
+#[test]
+fn the_checksum_and_hash_examples_hold() {
+    let snapshot = full_snapshot();
+    let fields = Fields::of::<ArenaEntity>();
+    assert_eq!(
+        doc_client::view_checksum(&fields, &generic_view(&fields, &snapshot.created)),
+        snapshot.checksum
+    );
+    assert_eq!(view_checksum::<ArenaEntity>(&[]), 0x811c_9dc5);
+    assert_in_doc("An empty view's checksum is the offset basis, `0x811c9dc5`");
     for (text, hash) in [("a", 0xe40c_292cu32), ("foobar", 0xbf9c_f968)] {
         let mut checksum = Checksum::new();
         checksum.write_bytes(text.as_bytes());
         assert_eq!(checksum.finish(), hash);
         assert_eq!(fnv1a(text.as_bytes()), hash);
-        assert_in_doc(&format!("`{text}`"));
-        assert_in_doc(&format!("`{hash:#010x}`"));
+        assert_in_doc(&format!("`{text}` → `{hash:#010x}`"));
     }
+    // The schema hash is FNV-1a over the canonical text the document shows, for any game.
+    assert_eq!(
+        fnv1a(canonical_text::<ArenaSchema>().as_bytes()),
+        schema_hash::<ArenaSchema>()
+    );
+    assert_eq!(
+        fnv1a(canonical_text::<TokenSchema>().as_bytes()),
+        schema_hash::<TokenSchema>()
+    );
+    assert_eq!(layout_hash("a"), 0xe40c_292c);
+}
+
+#[test]
+fn the_description_format_is_documented() {
+    let description = serde_json::to_value(describe::<ArenaSchema>()).unwrap();
+    for key in description.as_object().unwrap().keys() {
+        assert_in_doc(&format!("| `{key}` |"));
+    }
+    for key in description["entity"].as_object().unwrap().keys() {
+        assert_in_doc(&format!("| `entity.{key}` |"));
+    }
+    for key in ["name", "type", "predict", "interest"] {
+        assert_in_doc(&format!("| `entity.fields[].{key}` |"));
+    }
+    for ty in [
+        WireType::U8,
+        WireType::I8,
+        WireType::U16,
+        WireType::I16,
+        WireType::U32,
+        WireType::I32,
+        WireType::U64,
+        WireType::I64,
+        WireType::Bool,
+        WireType::F32,
+    ] {
+        let name = serde_json::to_value(ty).unwrap();
+        assert_in_doc(&format!("| `{}` |", name.as_str().unwrap()));
+    }
+    assert_in_doc(&format!(
+        "`ticksync.v{ENVELOPE_VERSION}.<game>.<hash>.<codec>`"
+    ));
+}
+
+#[test]
+fn the_decoder_behaves_as_documented() {
+    type Arena = ClientMessage<ArenaSchema>;
+    let decode = |hex: &str| {
+        let bytes: Vec<u8> = hex
+            .split(' ')
+            .map(|t| u8::from_str_radix(t, 16).unwrap())
+            .collect();
+        codec::decode_client_message::<ArenaSchema>(&bytes)
+    };
+    // A longer varint than needed is accepted; a tag wider than the type is not.
+    assert_eq!(decode("fb 04 00").unwrap(), Arena::Leave);
+    assert_in_doc("(`fb 04 00` reads as 4)");
+    assert!(decode("00 fc 02 00 00 00 00").is_err(), "fc for a u16");
+    assert!(
+        decode("03 fd 05 00 00 00 00 00 00 00").is_err(),
+        "fd for a u32"
+    );
+    assert!(decode("03 ff").is_err());
+    // Invalid UTF-8, trailing bytes.
+    assert!(decode("00 02 01 ff").is_err());
+    assert!(decode("04 00").is_err());
+    // A game without client messages: `Message` never decodes.
+    assert!(decode("06").is_err() && decode("06 00").is_err());
+    // A delta mask naming a field the entity does not have.
+    let bad_mask = [1u8, 5, 4, 0, 1, 0, 1, 7, 0x20, 0, 0];
+    assert!(codec::decode_server_message::<ArenaSchema>(&bad_mask).is_err());
+    let fields = Fields::of::<ArenaEntity>();
+    assert!(doc_client::read_bincode(&fields, &bad_mask).is_err());
+    // JSON: any key order, whitespace and unknown keys; integers only; every field required.
+    let json = |text: &str| WireFormat::Json.decode_client_message::<ArenaSchema>(text.as_bytes());
+    assert_eq!(
+        json(r#" { "Ack" : { "extra" : 1, "tick" : 5 } } "#).unwrap(),
+        Arena::Ack(Ack { tick: 5 })
+    );
+    assert!(json(r#"{"Ack":{"tick":5.0}}"#).is_err());
+    assert!(json(r#"{"Ack":{}}"#).is_err());
+    // A JSON delta with an unknown or repeated field is refused.
+    let server =
+        |text: &str| WireFormat::Json.decode_server_message::<ArenaSchema>(text.as_bytes());
+    let snapshot = |delta: &str| {
+        format!(
+            r#"{{"Snapshot":{{"tick":2,"baseline_tick":1,"last_input_seq":0,"checksum":0,"created":[],"changed":[{{"id":1,"delta":{delta}}}],"removed":[]}}}}"#
+        )
+    };
+    assert!(server(&snapshot(r#"{"x":1}"#)).is_ok());
+    assert!(server(&snapshot(r#"{"z":1}"#)).is_err());
+    assert!(server(&snapshot(r#"{"x":1,"x":2}"#)).is_err());
+    // An i8 is a raw byte: -128 is legal on the wire and read as -127.
+    assert_eq!(
+        MoveDir { x: -128, y: 0 }.to_unit_vector(),
+        MoveDir { x: -127, y: 0 }.to_unit_vector()
+    );
+}
+
+#[test]
+fn limits_and_constants_are_the_documented_ones() {
+    assert_in_doc(&format!(
+        "(`MAX_CLIENT_MESSAGE_BYTES`) | {MAX_CLIENT_MESSAGE_BYTES} bytes |"
+    ));
+    assert_in_doc(&format!(
+        "(`MAX_CLIENT_JSON_MESSAGE_BYTES`) | {MAX_CLIENT_JSON_MESSAGE_BYTES} bytes |"
+    ));
+    assert_in_doc(&format!("≤ {MAX_PLAYER_NAME_BYTES} bytes of UTF-8"));
+    assert_in_doc(&format!("≤ {MAX_RESUME_TOKEN_BYTES} bytes |"));
+    assert_in_doc(&format!("must be {PROTOCOL_VERSION}."));
+    assert_in_doc(&format!("The path is exactly `{WEBSOCKET_PATH}`."));
+    assert_in_doc(&format!(
+        "up to {} MiB (bincode) and {} MiB (JSON)",
+        MAX_SERVER_MESSAGE_BYTES >> 20,
+        MAX_SERVER_JSON_MESSAGE_BYTES >> 20
+    ));
+    // The largest bincode arena entity, as §2 says.
+    let widest = arena(u32::MAX, i32::MIN, i32::MIN, i16::MIN, i16::MIN, u16::MAX);
+    let bytes = codec::encode(&widest).unwrap().len();
+    assert_in_doc(&format!("at most {bytes} bytes each in bincode"));
+    // The arena's units.
+    let description = ArenaEntity::description();
+    assert_in_doc(&format!("`position_scale` {}", description.position_scale));
+    assert_eq!(ArenaSchema::NAME, "arena");
+    assert_in_doc(&format!("`{}`", ArenaSchema::LAYOUT));
 }
 
 #[test]
 fn the_code_tables_match_the_code() {
-    // Error codes: 1 to 16 are named, the next is unknown to this build.
-    for number in 1..=16u16 {
+    // Error codes: 1 to 20 are named, the next is unknown to this build.
+    for number in 1..=20u16 {
         let code = ErrorCode::from(number);
         assert!(!matches!(code, ErrorCode::Other(_)), "{number}");
         assert_eq!(code.as_u16(), number);
         assert_in_doc(&format!("| {number} | `{code:?}` |"));
     }
-    assert_eq!(ErrorCode::from(17), ErrorCode::Other(17));
+    assert_eq!(ErrorCode::from(21), ErrorCode::Other(21));
     // Close codes: every constant of `close_code`, with its name.
     for (code, name) in [
         (close_code::NORMAL, "Normal"),
@@ -643,6 +1888,9 @@ fn the_code_tables_match_the_code() {
         (close_code::RESUME_REFUSED, "Resume refused"),
         (close_code::REPLACED, "Replaced"),
         (close_code::NO_ROOM_AVAILABLE, "No room available"),
+        (close_code::JOIN_REFUSED, "Join refused"),
+        (close_code::KICKED, "Kicked"),
+        (close_code::ROOM_ENDED, "Room ended"),
     ] {
         assert_in_doc(&format!("| {code} | {name} |"));
     }
