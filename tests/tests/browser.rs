@@ -2,10 +2,14 @@
 //! `tests/browser/browser_test.mjs`) loads the page the server serves on `GET /`, joins a
 //! room where 20 bots play, and holds 'D' for two seconds.
 //!
-//! The node script checks the page's side through `window.ticksync.state()`: it joined,
+//! The node script first replays `tests/browser/schema_vectors.json` (the Rust protocol
+//! crate's views and checksums for two schemas) through the generic library
+//! `server/web/ticksync.js`. Then it checks the page's side through
+//! `window.ticksync.state()`: it fetched the arena's schema, got the `World` message, joined,
 //! shows every entity, measured a round trip and a snapshot rate, never desynced, drew on
 //! the canvas, and predicted its own move; it saves a screenshot to
-//! `target/browser-screenshot.png`. This test checks the server's side: an observer client
+//! `target/browser-screenshot.png`; and a page pinned to another schema hash is refused
+//! with both schemas named. This test checks the server's side: an observer client
 //! sees the browser player's entity move right by a clear margin while the key is held,
 //! and not sideways.
 //!
@@ -18,10 +22,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use ticksync_protocol::quantize::dequantize_position;
-use ticksync_protocol::{EntityId, EntityState, MoveDir};
+use ticksync_arena::quantize::dequantize_position;
+use ticksync_arena::{ArenaEntity, ArenaInput, ArenaSchema, MoveDir};
+use ticksync_client::{Client, ClientEvent, ClientOptions};
+use ticksync_protocol::{Entity, EntityId};
 use ticksync_server::ServerConfig;
-use ticksync_sim::{Client, ClientEvent, ClientOptions};
 use ticksync_tests::{TestServer, WAIT};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -94,9 +99,10 @@ fn shout(message: &str) {
 /// leave; returns its desync count.
 async fn play_bot(url: String, index: usize, stop: watch::Receiver<bool>) -> u64 {
     let mut stop = stop;
-    let mut client = Client::connect(&url, ClientOptions::named(format!("bot-{index}")))
-        .await
-        .expect("bot connects");
+    let mut client =
+        Client::<ArenaSchema>::connect(&url, ClientOptions::named(format!("bot-{index}")))
+            .await
+            .expect("bot connects");
     let mut ticks = tokio::time::interval(Duration::from_millis(33));
     let mut angle = index as f32 / BOTS as f32 * std::f32::consts::TAU;
     loop {
@@ -105,12 +111,18 @@ async fn play_bot(url: String, index: usize, stop: watch::Receiver<bool>) -> u64
             _ = ticks.tick() => {
                 angle += 0.03;
                 client
-                    .send_input(MoveDir::from_vector(angle.cos(), angle.sin()), 0)
+                    .send_input(ArenaInput {
+                        move_dir: MoveDir::from_vector(angle.cos(), angle.sin()),
+                        buttons: 0,
+                    })
                     .await
                     .expect("bot input sent");
             }
             event = client.next_event() => match event {
-                Some(ClientEvent::Snapshot(_)) | Some(ClientEvent::Pong { .. }) => {}
+                Some(ClientEvent::Snapshot(_))
+                | Some(ClientEvent::Pong { .. })
+                | Some(ClientEvent::Welcome(_))
+                | Some(ClientEvent::Message(_)) => {}
                 other => panic!("bot {index}: unexpected event {other:?}"),
             },
         }
@@ -200,12 +212,12 @@ fn forward_lines(
 }
 
 /// The browser player's entity in the observer's current view.
-fn find(view: &[EntityState], id: Option<EntityId>) -> Option<EntityState> {
+fn find(view: &[Entity<ArenaEntity>], id: Option<EntityId>) -> Option<ArenaEntity> {
     let id = id?;
-    view.iter().find(|e| e.id == id).copied()
+    view.iter().find(|e| e.id == id).map(|e| e.state)
 }
 
-fn units(state: &EntityState) -> (f32, f32) {
+fn units(state: &ArenaEntity) -> (f32, f32) {
     (dequantize_position(state.x), dequantize_position(state.y))
 }
 
@@ -236,7 +248,7 @@ async fn browser_client_joins_shows_the_bots_and_moves_with_the_keys() {
     let bots: Vec<JoinHandle<u64>> = (0..BOTS)
         .map(|i| tokio::spawn(play_bot(server.url(), i, bots_stopped.clone())))
         .collect();
-    let mut observer = Client::connect(
+    let mut observer = Client::<ArenaSchema>::connect(
         &server.url(),
         ClientOptions {
             ack_every_snapshot: true,
@@ -255,9 +267,9 @@ async fn browser_client_joins_shows_the_bots_and_moves_with_the_keys() {
 
     let mut output = Vec::new();
     let mut web_entity: Option<EntityId> = None;
-    let mut latest: Option<EntityState> = None;
-    let mut at_press: Option<EntityState> = None;
-    let mut at_release: Option<EntityState> = None;
+    let mut latest: Option<ArenaEntity> = None;
+    let mut at_press: Option<ArenaEntity> = None;
+    let mut at_release: Option<ArenaEntity> = None;
     let mut max_entities_seen = 0;
     loop {
         tokio::select! {
@@ -285,7 +297,9 @@ async fn browser_client_joins_shows_the_bots_and_moves_with_the_keys() {
                         latest = Some(state);
                     }
                 }
-                Some(ClientEvent::Pong { .. }) => {}
+                Some(ClientEvent::Pong { .. })
+                | Some(ClientEvent::Welcome(_))
+                | Some(ClientEvent::Message(_)) => {}
                 other => panic!("observer: unexpected event {other:?}"),
             },
         }
@@ -310,7 +324,9 @@ async fn browser_client_joins_shows_the_bots_and_moves_with_the_keys() {
                     latest = Some(state);
                 }
             }
-            Some(ClientEvent::Pong { .. }) => {}
+            Some(ClientEvent::Pong { .. })
+            | Some(ClientEvent::Welcome(_))
+            | Some(ClientEvent::Message(_)) => {}
             other => panic!("observer: unexpected event {other:?}"),
         }
     }

@@ -7,6 +7,11 @@
 //! pointed every way), then disappeared when the client sent `Leave`. The client must exit 0
 //! and have printed status lines with a measured round trip and no desync.
 //!
+//! Two more runs: the client's generic library (`examples/python/ticksync.py`) replays the
+//! Rust protocol crate's schema vectors (`examples/python/test_ticksync.py` on
+//! `tests/browser/schema_vectors.json`), and a client pinned to another arena layout
+//! (`--schema 00000000`) is refused by the server with both schemas named, and says so.
+//!
 //! Python comes from `TICKSYNC_PYTHON` (default `python3`). Without it, or without the
 //! `websocket` module, the test prints `SKIPPED` and passes — unless
 //! `TICKSYNC_REQUIRE_PYTHON=1` (CI sets it), where that is a failure.
@@ -17,9 +22,11 @@ use std::path::PathBuf;
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+use ticksync_arena::{ArenaEntity, ArenaSchema};
+use ticksync_protocol::schema::SchemaIdentity;
+use ticksync_protocol::sync::ViewStore;
 use ticksync_protocol::{ClientMessage, EntityId, Ping, Tick};
 use ticksync_server::ServerConfig;
-use ticksync_sim::ViewStore;
 use ticksync_tests::{RawClient, TestServer};
 use tokio_util::sync::CancellationToken;
 
@@ -157,12 +164,56 @@ fn client_script() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/python/ticksync_client.py")
 }
 
+fn vectors_script() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/python/test_ticksync.py")
+}
+
+/// The Python to run, or `None` (after saying why) when the test is to be skipped.
+async fn python_or_skip(test: &str) -> Option<String> {
+    let python = std::env::var("TICKSYNC_PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    let required = std::env::var("TICKSYNC_REQUIRE_PYTHON").is_ok_and(|v| v == "1");
+    let probe = {
+        let python = python.clone();
+        tokio::task::spawn_blocking(move || probe_python(&python))
+            .await
+            .expect("probe task")
+    };
+    match probe {
+        Ok(()) => Some(python),
+        Err(why) => {
+            assert!(!required, "TICKSYNC_REQUIRE_PYTHON=1 but {why}");
+            eprintln!("==================================================================");
+            eprintln!("SKIPPED {test}: {why}.");
+            eprintln!("Set TICKSYNC_PYTHON to a Python with websocket-client installed");
+            eprintln!("(pip install -r examples/python/requirements.txt).");
+            eprintln!("==================================================================");
+            None
+        }
+    }
+}
+
+/// Runs `command` to its end (bounded) and returns its status and output, for asserts.
+async fn run_to_end(command: Command) -> (ExitStatus, String) {
+    let run = tokio::task::spawn_blocking(move || run_bounded(command, CHILD_TIMEOUT))
+        .await
+        .expect("child task")
+        .expect("the Python process starts");
+    let output = format!(
+        "--- stdout ---\n{}--- stderr ---\n{}",
+        run.stdout, run.stderr
+    );
+    let status = run.status.unwrap_or_else(|| {
+        panic!("the Python process was killed after {CHILD_TIMEOUT:?}\n{output}")
+    });
+    (status, output)
+}
+
 /// Joins over the binary codec and records every other entity's state each tick, until
 /// `stop`. It never acknowledges, so every snapshot is full; the `ViewStore` applies them
 /// anyway and checks their checksums. A ping every two seconds keeps it from idling out.
 async fn observe(mut client: RawClient, me: EntityId, stop: CancellationToken) -> Observed {
     let mut observed = Observed::default();
-    let mut views = ViewStore::new();
+    let mut views = ViewStore::<ArenaEntity>::new();
     let mut pings = tokio::time::interval(Duration::from_secs(2));
     loop {
         tokio::select! {
@@ -184,10 +235,10 @@ async fn observe(mut client: RawClient, me: EntityId, stop: CancellationToken) -
                     observed.last_view.push(entity.id);
                     observed.tracks.entry(entity.id).or_default().push(Sample {
                         tick: snapshot.tick,
-                        x: entity.x,
-                        y: entity.y,
-                        vx: entity.vx,
-                        vy: entity.vy,
+                        x: entity.state.x,
+                        y: entity.state.y,
+                        vx: entity.state.vx,
+                        vy: entity.state.vy,
                     });
                 }
             }
@@ -219,30 +270,19 @@ fn status_rtt_ms(line: &str) -> Option<f64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_client_runs_a_circle_and_leaves() {
-    let python = std::env::var("TICKSYNC_PYTHON").unwrap_or_else(|_| "python3".to_owned());
-    let required = std::env::var("TICKSYNC_REQUIRE_PYTHON").is_ok_and(|v| v == "1");
-    let probe = {
-        let python = python.clone();
-        tokio::task::spawn_blocking(move || probe_python(&python))
-            .await
-            .expect("probe task")
-    };
-    if let Err(why) = probe {
-        assert!(!required, "TICKSYNC_REQUIRE_PYTHON=1 but {why}");
-        eprintln!("==================================================================");
-        eprintln!("SKIPPED python_client: {why}.");
-        eprintln!("Set TICKSYNC_PYTHON to a Python with websocket-client installed");
-        eprintln!("(pip install -r examples/python/requirements.txt).");
-        eprintln!("==================================================================");
+    let Some(python) = python_or_skip("python_client_runs_a_circle_and_leaves").await else {
         return;
-    }
+    };
 
     let server = TestServer::start_with(ServerConfig::default()).await;
     let (observer, welcome) = RawClient::join(&server.url(), "observer")
         .await
         .expect("observer joins");
+    let me = welcome
+        .entity_id
+        .expect("the arena gives the observer an entity");
     let stop = CancellationToken::new();
-    let watching = tokio::spawn(observe(observer, welcome.entity_id, stop.clone()));
+    let watching = tokio::spawn(observe(observer, me, stop.clone()));
 
     let mut command = python_command(&python);
     command.arg(client_script()).args([
@@ -281,6 +321,11 @@ async fn python_client_runs_a_circle_and_leaves() {
     // What the client printed.
     let entity = joined_entity(&run.stdout)
         .unwrap_or_else(|| panic!("no `joined: entity=#N` line\n{output}"));
+    // The arena's World message, with the default world size.
+    assert!(
+        run.stdout.lines().any(|line| line == "world: 2000x2000"),
+        "no `world: 2000x2000` line (the arena's World message)\n{output}"
+    );
     let rtts: Vec<f64> = run.stdout.lines().filter_map(status_rtt_ms).collect();
     assert!(
         rtts.len() >= PLAY_SECONDS as usize - 1,
@@ -344,5 +389,56 @@ async fn python_client_runs_a_circle_and_leaves() {
         !observed.last_view.contains(&entity),
         "the entity should be gone after `Leave` (last seen at tick {:?})",
         track.last().map(|s| s.tick)
+    );
+}
+
+/// The generic library against the Rust implementation: the schema vectors replay to the
+/// same views and checksums (arena and a schema with every wire type).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_library_matches_the_rust_schema_vectors() {
+    let Some(python) = python_or_skip("python_library_matches_the_rust_schema_vectors").await
+    else {
+        return;
+    };
+    let mut command = python_command(&python);
+    command.arg(vectors_script());
+    let (status, output) = run_to_end(command).await;
+    assert!(
+        status.success(),
+        "examples/python/test_ticksync.py failed ({status})\n{output}"
+    );
+}
+
+/// A player built for another arena layout is refused at the upgrade, and prints the
+/// server's answer naming both schemas.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_client_pinned_to_another_schema_is_refused_naming_both() {
+    let Some(python) =
+        python_or_skip("python_client_pinned_to_another_schema_is_refused_naming_both").await
+    else {
+        return;
+    };
+    let server = TestServer::start_with(ServerConfig::default()).await;
+    let mut command = python_command(&python);
+    command.arg(client_script()).args([
+        "--url",
+        &server.url(),
+        "--duration",
+        "1",
+        "--schema",
+        "00000000",
+    ]);
+    let (status, output) = run_to_end(command).await;
+    server.stop().await;
+    assert_eq!(status.code(), Some(1), "expected exit 1\n{output}");
+    let served = SchemaIdentity::of::<ArenaSchema>();
+    assert!(
+        output.contains("arena 00000000") && output.contains(&format!("arena {}", served.hash)),
+        "the refusal should name both schemas (arena 00000000 and arena {})\n{output}",
+        served.hash
+    );
+    assert!(
+        !output.contains("joined:"),
+        "a refused client never joins\n{output}"
     );
 }
