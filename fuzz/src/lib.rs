@@ -6,25 +6,38 @@
 //! `unwrap` and `assert!`, because an unwrap that fails means the code under test broke a
 //! promise (never panic on peer data, round-trip exactly, produce decodable snapshots).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
+use ticksync_arena::{Arena, ArenaEntity, ArenaSchema, ARENA_SPEED};
+use ticksync_game::Game;
 use ticksync_protocol::codec::{
     decode_client_message, decode_server_message, encode, encode_snapshot, is_snapshot_frame,
     EncodedBody, SnapshotHeader,
 };
 use ticksync_protocol::delta::apply;
 use ticksync_protocol::replicated::view_checksum;
+use ticksync_protocol::sync::{baseline_tick, ticks_between, ViewStore};
+use ticksync_protocol::testing::TokenSchema;
 use ticksync_protocol::{
-    ClientMessage, EntityId, EntityState, Input, InputSeq, ServerMessage, Snapshot, Tick,
+    ClientMessage, Entity, EntityId, Input, InputSeq, PlayerId, Replicated, Schema, ServerMessage,
+    Snapshot, Tick,
 };
-use ticksync_server::game::arena::{Arena, ARENA_SPEED};
-use ticksync_server::game::Game;
 use ticksync_server::replication::{InterestPolicy, ReplicationSettings, Replicator};
 
+/// The arena's input, the one `server_handling` plays.
+type ArenaInputs = Input<ticksync_arena::ArenaInput>;
+
 /// `decode_client`: decoding arbitrary bytes never panics; whatever decodes re-encodes to
-/// bytes that decode to the same message; validating a decoded `Hello` never panics.
+/// bytes that decode to the same message; validating a decoded `Hello` never panics — for
+/// the arena's schema and for the test schema (other input and message types, a `u8` and a
+/// `bool` field).
 pub fn check_decode_client(data: &[u8]) {
-    let Ok(message) = decode_client_message(data) else {
+    check_decode_client_of::<ArenaSchema>(data);
+    check_decode_client_of::<TokenSchema>(data);
+}
+
+fn check_decode_client_of<S: Schema>(data: &[u8]) {
+    let Ok(message) = decode_client_message::<S>(data) else {
         return;
     };
     match &message {
@@ -37,7 +50,7 @@ pub fn check_decode_client(data: &[u8]) {
         _ => {}
     }
     let reencoded = encode(&message).unwrap();
-    let again = decode_client_message(&reencoded).unwrap();
+    let again = decode_client_message::<S>(&reencoded).unwrap();
     assert_eq!(again, message, "client message changed on a round trip");
 }
 
@@ -45,11 +58,16 @@ pub fn check_decode_client(data: &[u8]) {
 /// the snapshot fast path (`is_snapshot_frame`, `encode_snapshot`) agrees with the generic
 /// codec; applying a decoded snapshot's delta returns `Ok` or `Err`, never panics.
 pub fn check_decode_server(data: &[u8]) {
-    let Ok(message) = decode_server_message(data) else {
+    check_decode_server_of::<ArenaSchema>(data);
+    check_decode_server_of::<TokenSchema>(data);
+}
+
+fn check_decode_server_of<S: Schema>(data: &[u8]) {
+    let Ok(message) = decode_server_message::<S>(data) else {
         return;
     };
     let reencoded = encode(&message).unwrap();
-    let again = decode_server_message(&reencoded).unwrap();
+    let again = decode_server_message::<S>(&reencoded).unwrap();
     assert_eq!(again, message, "server message changed on a round trip");
     // Judged on the canonical re-encoding: bincode also accepts non-canonical varints, e.g.
     // the tag `fb 01 00` for Snapshot, which `is_snapshot_frame` (one byte) cannot see
@@ -66,7 +84,7 @@ pub fn check_decode_server(data: &[u8]) {
 }
 
 /// `encode_snapshot` (header + shared body) must write exactly the generic encoding.
-fn check_snapshot_fast_path(snapshot: &Snapshot, generic_encoding: &[u8]) {
+fn check_snapshot_fast_path<E: Replicated>(snapshot: &Snapshot<E>, generic_encoding: &[u8]) {
     let body = EncodedBody::new(&snapshot.created, &snapshot.changed, &snapshot.removed).unwrap();
     let header = SnapshotHeader {
         tick: snapshot.tick,
@@ -84,10 +102,10 @@ fn check_snapshot_fast_path(snapshot: &Snapshot, generic_encoding: &[u8]) {
 
 /// Applies a snapshot from an untrusted server to an empty view and, when the created list
 /// is a valid view, to that view too: either may fail, neither may panic.
-fn apply_untrusted_snapshot(snapshot: &Snapshot) {
+fn apply_untrusted_snapshot<E: Replicated>(snapshot: &Snapshot<E>) {
     let ticks = snapshot.tick.saturating_sub(snapshot.baseline_tick);
     let mut view = Vec::new();
-    let applied = apply::<EntityState>(
+    let applied = apply::<E>(
         &[],
         &snapshot.created,
         &snapshot.changed,
@@ -117,7 +135,7 @@ fn apply_untrusted_snapshot(snapshot: &Snapshot) {
     }
 }
 
-fn ids_strictly_increase(entities: &[EntityState]) -> bool {
+fn ids_strictly_increase<E: Replicated>(entities: &[Entity<E>]) -> bool {
     entities.windows(2).all(|pair| pair[0].id < pair[1].id)
 }
 
@@ -132,7 +150,8 @@ const TICK_BIT: u8 = 0x80;
 const MAX_INPUTS_PER_TICK: usize = 4;
 const INPUT_QUEUE_CAPACITY: usize = 16;
 const HISTORY_TICKS: usize = 30;
-/// World sides to fuzz with: the arena's, and tiny ones where every input hits an edge.
+/// World sides to fuzz with: the arena's, and tiny ones where every input hits an edge
+/// (the arena clamps 0 to 1).
 const WORLD_SIZES: [u32; 4] = [2000, 20, 1, 0];
 /// Position steps per unit (1/64 unit), for the speed bound.
 const STEPS_PER_UNIT: f32 = 64.0;
@@ -172,7 +191,8 @@ pub fn check_server_handling(data: &[u8]) {
 /// A room as the server runs it, minus sockets and clocks.
 struct FuzzRoom {
     arena: Arena,
-    replicator: Replicator,
+    replicator: Replicator<ArenaEntity>,
+    next_player: u32,
     interest: Option<InterestPolicy>,
     tick: Tick,
     connections: Vec<Connection>,
@@ -187,17 +207,20 @@ enum Connection {
 /// A joined player, with both the server's bookkeeping (session + room member) and what
 /// the client holds.
 struct Player {
+    player: PlayerId,
     entity: EntityId,
     /// Session: the highest sequence forwarded to the room.
     last_forwarded_seq: InputSeq,
     /// Session → room: the bounded input queue.
-    queued_inputs: VecDeque<Input>,
+    queued_inputs: VecDeque<ArenaInputs>,
     /// Room member: the last input applied.
     last_applied_seq: InputSeq,
     /// Shared session/room acknowledgement.
     acked_tick: Tick,
-    /// Client: the view after each snapshot it applied, by tick.
-    views: BTreeMap<Tick, Vec<EntityState>>,
+    /// Client: the views it holds, kept by the protocol's view store as every client does.
+    views: ViewStore<ArenaEntity>,
+    /// Client: the ticks of the snapshots it applied, the last second of them.
+    applied: VecDeque<Tick>,
 }
 
 impl FuzzRoom {
@@ -211,11 +234,11 @@ impl FuzzRoom {
         let replicator = Replicator::new(ReplicationSettings {
             history_ticks: HISTORY_TICKS,
             interest,
-            world_steps: arena.size_steps(),
         });
         FuzzRoom {
             arena,
             replicator,
+            next_player: 1,
             interest,
             tick: 0,
             connections: (0..CONNECTIONS)
@@ -226,7 +249,7 @@ impl FuzzRoom {
 
     /// One binary frame from connection `index`, handled as `session.rs` does.
     fn receive(&mut self, index: usize, frame: &[u8]) {
-        let Ok(message) = decode_client_message(frame) else {
+        let Ok(message) = decode_client_message::<ArenaSchema>(frame) else {
             // Malformed or too large: the session ends with an error and a close code.
             return self.close(index);
         };
@@ -236,14 +259,18 @@ impl FuzzRoom {
                 if hello.validate().is_err() {
                     return;
                 }
-                let entity = self.arena.join(&hello.player_name);
+                let player = PlayerId(self.next_player);
+                self.next_player += 1;
+                let entity = self.arena.spawn(player);
                 self.connections[index] = Connection::Playing(Player {
+                    player,
                     entity,
                     last_forwarded_seq: 0,
                     queued_inputs: VecDeque::new(),
                     last_applied_seq: 0,
                     acked_tick: 0,
-                    views: BTreeMap::new(),
+                    views: ViewStore::new(),
+                    applied: VecDeque::new(),
                 });
             }
             // A Resume names a token this model never issued: refused, like anything else
@@ -264,7 +291,9 @@ impl FuzzRoom {
             (Connection::Playing(player), ClientMessage::Ack(ack)) => {
                 player.acknowledge(ack.tick, current_tick)
             }
-            (Connection::Playing(_), ClientMessage::Ping(_)) => {}
+            // The arena has no client messages: `NoMessage` never decodes, so this arm
+            // cannot be reached; a game message to a game without any ends the session.
+            (Connection::Playing(_), ClientMessage::Ping(_) | ClientMessage::Message(_)) => {}
             (
                 Connection::Playing(_),
                 ClientMessage::Leave | ClientMessage::Hello(_) | ClientMessage::Resume(_),
@@ -277,7 +306,7 @@ impl FuzzRoom {
         if let Connection::Playing(player) =
             std::mem::replace(&mut self.connections[index], Connection::AwaitingHello)
         {
-            self.arena.leave(player.entity);
+            self.arena.remove(player.player);
         }
     }
 
@@ -292,7 +321,7 @@ impl FuzzRoom {
     fn tick(&mut self) {
         for connection in &mut self.connections {
             if let Connection::Playing(player) = connection {
-                let mut inputs: Vec<Input> = Vec::new();
+                let mut inputs: Vec<ArenaInputs> = Vec::new();
                 while inputs.len() < MAX_INPUTS_PER_TICK {
                     let Some(input) = player.queued_inputs.pop_front() else {
                         break;
@@ -304,22 +333,24 @@ impl FuzzRoom {
                 inputs.sort_unstable_by_key(|input| input.seq);
                 inputs.dedup_by_key(|input| input.seq);
                 for input in &inputs {
-                    self.arena.apply_input(player.entity, input);
+                    self.arena.steer(player.player, input.payload.move_dir);
                     player.last_applied_seq = input.seq;
                 }
             }
         }
-        self.arena.step(DT);
+        self.arena.advance(DT);
         self.tick += 1;
         let world = self.check_world();
-        self.replicator.capture(self.tick, &self.arena);
+        let arena = &self.arena;
+        self.replicator
+            .capture(self.tick, |out| arena.write_entities(out));
         let tick = self.tick;
         let everyone_sees_everyone = self.interest.is_none();
         for connection in &mut self.connections {
             if let Connection::Playing(player) = connection {
                 let frame = self
                     .replicator
-                    .snapshot_for(player.entity, player.acked_tick, player.last_applied_seq)
+                    .snapshot_for(Some(player.entity), player.acked_tick, player.last_applied_seq)
                     .unwrap();
                 let world_if_seen_whole = everyone_sees_everyone.then_some(&world[..]);
                 player.receive_snapshot(&frame, tick, world_if_seen_whole);
@@ -329,7 +360,7 @@ impl FuzzRoom {
 
     /// The world after a step: ids sorted and unique, one entity per player, every position
     /// inside the world, no entity faster than the arena speed. Returns the entities.
-    fn check_world(&self) -> Vec<EntityState> {
+    fn check_world(&self) -> Vec<Entity<ArenaEntity>> {
         let mut entities = Vec::new();
         self.arena.write_entities(&mut entities);
         assert!(ids_strictly_increase(&entities), "entity ids not sorted");
@@ -337,7 +368,7 @@ impl FuzzRoom {
         let max = self.arena.size_steps();
         // One step at full speed, plus rounding.
         let max_speed = (ARENA_SPEED * DT * STEPS_PER_UNIT).round() as i32 + 1;
-        for entity in &entities {
+        for Entity { state: entity, .. } in &entities {
             assert!(
                 (0..=max).contains(&entity.x) && (0..=max).contains(&entity.y),
                 "entity outside the world: {entity:?}, side {max}"
@@ -366,11 +397,16 @@ impl Player {
         }
     }
 
-    /// The client's side: decode the frame, apply it to the view it was made against and
-    /// check the promised checksum. With everyone seeing everyone the view must be the
-    /// whole world.
-    fn receive_snapshot(&mut self, frame: &[u8], tick: Tick, whole_world: Option<&[EntityState]>) {
-        let snapshot = match decode_server_message(frame).unwrap() {
+    /// The client's side: decode the frame, apply it with the protocol's view store (as
+    /// every client does) and check the promised checksum. With everyone seeing everyone the
+    /// view must be the whole world.
+    fn receive_snapshot(
+        &mut self,
+        frame: &[u8],
+        tick: Tick,
+        whole_world: Option<&[Entity<ArenaEntity>]>,
+    ) {
+        let snapshot = match decode_server_message::<ArenaSchema>(frame).unwrap() {
             ServerMessage::Snapshot(snapshot) => snapshot,
             other => panic!("snapshot_for produced {other:?}"),
         };
@@ -385,38 +421,25 @@ impl Player {
             snapshot.removed.windows(2).all(|w| w[0] < w[1]),
             "removed unsorted"
         );
-        let acked_is_in_history =
-            self.acked_tick != 0 && tick - self.acked_tick < HISTORY_TICKS as Tick;
-        if acked_is_in_history {
-            assert_eq!(
-                snapshot.baseline_tick, self.acked_tick,
-                "an acknowledged tick still in the history must be the baseline"
-            );
-        } else {
-            assert_eq!(
-                snapshot.baseline_tick, 0,
-                "no usable baseline: full snapshot"
-            );
-        }
-        let baseline = if snapshot.baseline_tick == 0 {
-            Some(Vec::new())
-        } else {
-            self.views.get(&snapshot.baseline_tick).cloned()
-        };
-        let ticks = tick - snapshot.baseline_tick;
-        let mut view = Vec::new();
-        match baseline {
-            Some(baseline) => {
-                apply(
-                    &baseline,
-                    &snapshot.created,
-                    &snapshot.changed,
-                    &snapshot.removed,
-                    ticks,
-                    &mut view,
-                )
-                .unwrap();
-                assert_eq!(view_checksum(&view), snapshot.checksum, "checksum mismatch");
+        // The baseline rule, as the protocol states it, with the history the room keeps.
+        let oldest_held = tick.saturating_sub(HISTORY_TICKS as Tick - 1).max(1);
+        let expected = baseline_tick(self.acked_tick, tick, |held| held >= oldest_held);
+        assert_eq!(
+            snapshot.baseline_tick,
+            expected.unwrap_or(0),
+            "the baseline must follow the protocol's rule"
+        );
+        let holds_baseline =
+            snapshot.is_full() || self.applied.contains(&snapshot.baseline_tick);
+        match self.views.apply(&snapshot) {
+            Ok(()) => {
+                self.views.mark_current_acked();
+                self.applied.push_back(tick);
+                if self.applied.len() > HISTORY_TICKS {
+                    self.applied.pop_front();
+                }
+                let view = self.views.current();
+                assert_eq!(view_checksum(view), snapshot.checksum, "checksum mismatch");
                 assert!(
                     view.iter().any(|e| e.id == self.entity),
                     "a player always sees its own entity"
@@ -424,11 +447,17 @@ impl Player {
                 if let Some(world) = whole_world {
                     assert_eq!(view, world, "view differs from the world");
                 }
-                self.views.insert(tick, view);
             }
             // The client acknowledged a tick it never received (from before it joined): a
-            // lie the server cannot detect. It only has to survive it.
-            None => {
+            // lie the server cannot detect. It only has to survive it, and must never see
+            // a failure for a baseline it does hold.
+            Err(error) => {
+                assert!(
+                    !holds_baseline,
+                    "a snapshot against a view the client applied failed: {error}"
+                );
+                let ticks = ticks_between(snapshot.baseline_tick, tick);
+                let mut view = Vec::new();
                 let _ = apply(
                     &[],
                     &snapshot.created,
@@ -439,18 +468,17 @@ impl Player {
                 );
             }
         }
-        let oldest_useful = tick.saturating_sub(HISTORY_TICKS as Tick);
-        self.views.retain(|&kept, _| kept >= oldest_useful);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ticksync_arena::{ArenaInput, MoveDir};
     use ticksync_protocol::codec::encode;
-    use ticksync_protocol::{Hello, MoveDir, PROTOCOL_VERSION};
+    use ticksync_protocol::{Hello, PROTOCOL_VERSION};
 
-    fn record(connection: u8, message: &ClientMessage) -> Vec<u8> {
+    fn record(connection: u8, message: &ClientMessage<ArenaSchema>) -> Vec<u8> {
         let bytes = encode(message).unwrap();
         let mut out = vec![connection, bytes.len() as u8];
         out.extend(bytes);
@@ -478,8 +506,10 @@ mod tests {
                     &ClientMessage::Input(Input {
                         seq,
                         ack_tick: seq.saturating_sub(2),
-                        move_dir: MoveDir { x: 127, y: -128 },
-                        buttons: 0,
+                        payload: ArenaInput {
+                            move_dir: MoveDir { x: 127, y: -128 },
+                            buttons: 0,
+                        },
                     }),
                 ));
                 data.push(TICK_BIT);
