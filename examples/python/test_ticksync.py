@@ -1,6 +1,6 @@
 """Checks the generic Python client library (ticksync.py) against the Rust protocol crate.
 
-Replays tests/browser/schema_vectors.json (made by tests/browser/schema-vectors from the
+Replays tests/browser/schema_vectors.json (made by tests/tests/schema_vectors.rs from the
 Rust implementation, for the arena's schema and one with every wire type): every snapshot
 frame in order, acknowledging every view applied. Each view, entity checksum and view
 checksum must be the Rust one, and every snapshot the Rust client refuses must be refused.

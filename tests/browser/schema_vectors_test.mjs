@@ -1,5 +1,5 @@
 // Checks the generic browser library (server/web/ticksync.js) against the Rust protocol
-// crate: replays tests/browser/schema_vectors.json (made by tests/browser/schema-vectors from
+// crate: replays tests/browser/schema_vectors.json (made by tests/tests/schema_vectors.rs from
 // the Rust implementation) and requires every view, entity checksum and view checksum to be
 // the Rust ones, and every snapshot the Rust client refuses to be refused.
 //
