@@ -9,12 +9,14 @@
 //!   [`SwarmReport`]: N bots on one runtime, driven by [`BotDriver`], and the figures they
 //!   measured; a [`Mix`] of behaviours, [`chaos`] bots for every game, a connect [`ramp`],
 //!   release [`gates`], join tokens ([`auth`]), live [`progress`].
+//! - [`cli::run`]: a swarm binary's whole `main`, for any game's bots.
 
 pub mod arena;
 pub mod auth;
 pub mod behaviour;
 pub mod bot;
 pub mod chaos;
+pub mod cli;
 pub mod driver;
 pub mod fdlimit;
 pub mod gates;
