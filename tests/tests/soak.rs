@@ -21,7 +21,9 @@ async fn two_hundred_bots_with_chaos_for_twenty_seconds_pass_the_release_gates()
     let mut config = SwarmConfig::new(server.url(), 200, Duration::from_secs(20));
     config.ramp = Some(100.0);
     config.mix = "random-walk=90,chaos=10".parse().expect("valid mix");
-    let report = run_swarm(config).await;
+    let report = run_swarm(config)
+        .await
+        .expect("the mix names arena behaviours");
     let gates = Gates {
         max_desyncs: Some(0),
         max_disconnects: Some(0),
