@@ -252,3 +252,27 @@ async fn a_client_of_another_schema_is_refused_naming_both() {
     assert_eq!(description["entity"]["fields"][4]["type"], "u8");
     server.stop().await;
 }
+
+/// The README's tutorial game runs with its own bots through the stock swarm machinery: every
+/// bot connects, paints, hears the others paint, and never desyncs.
+#[tokio::test]
+async fn the_tutorial_game_runs_with_the_swarm() {
+    use ticksync_example_paint::{Paint, PaintBots};
+    let server = TestServer::start_game(ServerConfig::default(), Paint::for_room, &[]).await;
+    let config =
+        ticksync_sim::SwarmConfig::new(server.url(), 8, std::time::Duration::from_millis(2500));
+    let report = ticksync_sim::run_swarm_with(config, PaintBots)
+        .await
+        .expect("the swarm runs");
+    assert_eq!(report.bots_connected, 8);
+    assert_eq!(report.desyncs, 0);
+    assert_eq!(report.disconnects, 0);
+    // Each bot paints about once per two seconds and hears everyone's.
+    let seen = report
+        .game_counters
+        .get("painted_seen")
+        .copied()
+        .unwrap_or(0);
+    assert!(seen >= 8 * 8, "paint events seen: {seen}");
+    server.stop().await;
+}
