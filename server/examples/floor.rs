@@ -124,9 +124,9 @@ async fn serve(
     config: &ServerConfig,
     tick_rate: u16,
 ) -> anyhow::Result<()> {
+    let protocol = HeaderValue::from_str(&subprotocol::<ArenaSchema>(WireFormat::Bincode))?;
     // The closure's signature is tungstenite's handshake callback; its error type is theirs.
     #[allow(clippy::result_large_err)]
-    let protocol = HeaderValue::from_str(&subprotocol::<ArenaSchema>(WireFormat::Bincode))?;
     let callback = |_: &Request, mut response: Response| {
         response
             .headers_mut()

@@ -183,7 +183,7 @@ impl Bot for PaintBot {
     }
 
     fn next_message(&mut self, _turn: &Turn<'_, PaintSchema>) -> Option<PaintRequest> {
-        (self.ticks % 60 == 1).then(|| PaintRequest::Paint((self.ticks / 60) as u8))
+        (self.ticks % 60 == 1).then_some(PaintRequest::Paint((self.ticks / 60) as u8))
     }
 
     fn counters(&self) -> Vec<(&'static str, u64)> {

@@ -245,7 +245,7 @@ impl<E: Replicated> Replicator<E> {
                 missing.push((tick, baseline));
             }
         }
-        let mut bodies: Vec<(Tick, Option<&WorldFrame<E>>, Option<EncodedBody>)> = missing
+        let mut bodies: Vec<PendingBody<'_, E>> = missing
             .into_iter()
             .map(|(tick, baseline)| (tick, baseline, None))
             .collect();
@@ -278,6 +278,10 @@ impl<E: Replicated> Replicator<E> {
         );
     }
 }
+
+/// A shared body to encode: its baseline tick, the baseline frame (none: full), and the
+/// encoding once done.
+type PendingBody<'a, E> = (Tick, Option<&'a WorldFrame<E>>, Option<EncodedBody>);
 
 /// Builds and delivers the frames of `clients` in order — `viewers[i]` is `clients[i]`'s
 /// viewer; a client without one is skipped — and sums what `deliver` returns. The one loop
