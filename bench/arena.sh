@@ -66,8 +66,10 @@ for n in "${players[@]}"; do
   json="$OUT/sim-$n.json"
   world_args=()
   if [ -n "${AOI_RADIUS:-}" ]; then
+    # The world size is the arena's own setting ([game] in a config file).
     side=$(awk -v n="$n" 'BEGIN { printf "%d", 2000 * sqrt(n / 1000) }')
-    world_args=(--aoi-radius "$AOI_RADIUS" --world-size "$side")
+    printf '[game]\nworld_size = %d\n' "$side" >"$OUT/arena-$n.toml"
+    world_args=(--aoi-radius "$AOI_RADIUS" --config "$OUT/arena-$n.toml")
   fi
   if [ -n "${FLOOR_FRAME_BYTES:-}" ]; then
     target/release/examples/floor --bind "127.0.0.1:$PORT" --tick-rate "$TICK_RATE" \
