@@ -1,5 +1,5 @@
 //! The chaos bot: a player that misbehaves on purpose, to check that one bad peer never
-//! moves the other players' tick rate or desyncs them (ARCHITECTURE.md §2.6). Each tick it rolls
+//! moves the other players' tick rate or desyncs them (ARCHITECTURE.md §2.7). Each tick it rolls
 //! one [`ChaosAction`]: usually a normal input, sometimes a burst of inputs, a garbage or an
 //! oversized frame, a stall (it stops reading and writing for a few seconds), or a
 //! disconnect (abrupt or clean); after any disconnect, its own or the server's, it

@@ -9,7 +9,7 @@
 //!
 //! Messages the game sends during tick T go into each recipient's queue before its snapshot
 //! of tick T, so they arrive before snapshot T + 1 and never contradict the state
-//! (ARCHITECTURE.md §2).
+//! (ARCHITECTURE.md §2.5).
 //!
 //! A large room builds and hands over its members' frames on several cores (its own thread
 //! together with rayon's global pool, see `replication::Execution`); each member is handled
