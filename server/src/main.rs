@@ -2,8 +2,13 @@
 //! environment, flags), set up logging, run the server until Ctrl-C or SIGTERM — or, with
 //! `--print-config`, print the effective configuration and exit; or, with the `token`
 //! subcommand, mint a join token and exit.
+//!
+//! Errors are printed as one line of causes, never with a backtrace (even with
+//! `RUST_BACKTRACE=1`): a configuration mistake is the user's to fix, not a bug. The exit
+//! status is 2 for a configuration error, as for a bad flag, and 1 for any other failure.
 
 use std::io::IsTerminal;
+use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,18 +23,39 @@ use tracing_subscriber::EnvFilter;
 /// Log filter when `RUST_LOG` is not set: startup, periodic stats and warnings only.
 const DEFAULT_LOG_FILTER: &str = "info";
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+/// Exit status of a configuration the server cannot run with.
+const EXIT_CONFIG: u8 = 2;
+
+fn main() -> ExitCode {
     let mut args = ServerArgs::parse_with_defaults();
-    let config =
-        config::load(&args, std::env::vars_os()).context("could not load the configuration")?;
-    if let Some(Command::Token(token_args)) = args.command.take() {
-        return print_token(&config, token_args);
+    let config = match config::load(&args, std::env::vars_os()) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("ticksync-server: configuration error: {error}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let result = match args.command.take() {
+        Some(Command::Token(token_args)) => print_token(&config, token_args),
+        None if args.print_config => config
+            .to_toml()
+            .map(|toml| print!("{toml}"))
+            .map_err(Into::into),
+        None => serve(config),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            // `{:#}`: the causes on one line, and no backtrace (which `{:?}` would add).
+            eprintln!("ticksync-server: {error:#}");
+            ExitCode::FAILURE
+        }
     }
-    if args.print_config {
-        print!("{}", config.to_toml()?);
-        return Ok(());
-    }
+}
+
+/// Runs the server until Ctrl-C or SIGTERM.
+#[tokio::main]
+async fn serve(config: ServerConfig) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env()
@@ -39,10 +65,14 @@ async fn main() -> anyhow::Result<()> {
         .with_ansi(std::io::stdout().is_terminal())
         .init();
     for variable in config::unknown_env_variables(std::env::vars_os()) {
-        tracing::warn!(
-            %variable,
-            "ignored: no config key of that name (keys: ticksync-server --print-config)"
-        );
+        match variable.did_you_mean {
+            Some(meant) => tracing::warn!(
+                variable = %variable.name,
+                "ignored: no config key of that name; did you mean {meant}? (keys: ticksync-server --print-config)"
+            ),
+            // Most likely another program's (the bot swarm's TICKSYNC_URL, say).
+            None => tracing::debug!(variable = %variable.name, "ignored: not a config key"),
+        }
     }
     raise_open_file_limit(config.max_connections);
 
