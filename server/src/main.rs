@@ -138,8 +138,9 @@ fn raise_open_file_limit(max_connections: usize) {
     match rlimit::increase_nofile_limit(wanted) {
         Ok(limit) if limit < wanted => tracing::warn!(
             open_files = limit,
+            needed = wanted,
             max_connections,
-            "the open-file limit is below max_connections: connections past it fail at accept; raise it (ulimit -n, LimitNOFILE= in systemd) or lower max_connections"
+            "the open-file limit ({limit}) is below max_connections + {FD_HEADROOM} = {wanted}: connections past it fail at accept; raise it to {wanted} (ulimit -n, LimitNOFILE= in systemd) or lower max_connections"
         ),
         Ok(limit) => tracing::debug!(open_files = limit, "open-file limit"),
         Err(error) => tracing::warn!(%error, "could not read or raise the open-file limit"),
