@@ -86,9 +86,9 @@ impl ServerArgs {
         ServerArgs::from_matches(&matches).map_err(|error| error.format(&mut command))
     }
 
-    /// The clap command: `--config`, `--print-config`, a flag for each key in [`KEYS`] that
-    /// has one (its id is the key), and the subcommands. The help of each flag ends with its
-    /// range, where it has a limit, and its default.
+    /// The clap command: `--config`, `--print-config`, a flag for each key in the table of
+    /// keys that has one (its id is the key), and the subcommands. The help of each flag ends
+    /// with its range, where it has a limit, and its default.
     pub fn command() -> clap::Command {
         let defaults = Value::serialize(ServerConfig::default())
             .ok()
@@ -126,7 +126,7 @@ impl ServerArgs {
     }
 
     /// The settings given as flags: each key, its flag (without dashes) and its values.
-    pub fn settings(&self) -> impl Iterator<Item = (&'static Key, &'static str, &[String])> {
+    pub(super) fn settings(&self) -> impl Iterator<Item = (&'static Key, &'static str, &[String])> {
         self.settings.iter().filter_map(|(key, values)| {
             key.flag
                 .as_ref()

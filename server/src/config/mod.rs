@@ -17,25 +17,28 @@
 //! be at least 32 bytes, and is never printed.
 //!
 //! One concept per file, in the order a value travels:
-//! - [`keys`]: the table of config keys — kind, range and flag of each;
-//! - [`cli`]: the command line built from that table, and the `token` subcommand;
+//! - `keys`: the table of config keys — kind, range and flag of each;
+//! - `cli`: the command line built from that table ([`ServerArgs`]), and the `token`
+//!   subcommand;
 //! - `file`, `env`, `layers`: the file, environment and flag layers as figment providers, and
-//!   which layer set a value;
-//! - [`value`]: text read as a key's kind, and the serde forms of durations and addresses;
-//! - [`settings`]: the settings themselves, with their defaults; `validate` checks them;
-//! - [`secret`]: the join-token secret; `print`: `--print-config`; `error`: [`ConfigError`].
+//!   which layer set a value ([`Origin`]);
+//! - `value`: text read as a key's kind, and the serde forms of durations and addresses;
+//! - `settings`: the settings themselves ([`ServerConfig`]), with their defaults; `validate`
+//!   checks them;
+//! - `secret`: the join-token secret ([`Secret`]); `print`: `--print-config`; `error`:
+//!   [`ConfigError`].
 
-pub mod cli;
+mod cli;
 mod env;
 mod error;
 mod file;
-pub mod keys;
+mod keys;
 mod layers;
 mod print;
-pub mod secret;
-pub mod settings;
+mod secret;
+mod settings;
 mod validate;
-pub mod value;
+mod value;
 
 #[cfg(test)]
 mod tests;
@@ -51,7 +54,6 @@ pub use settings::{
     default_dev_tls_cert, RoomOverrides, ServerConfig, DEFAULT_ROOM_NAME, MAX_TICK_RATE_HZ,
     MAX_WORLD_SIZE,
 };
-pub use validate::check_origin;
 
 use layers::Layers;
 
@@ -92,7 +94,7 @@ where
     Ok(config)
 }
 
-/// The keys of the config file and of `TICKSYNC_<KEY>`, in the order of [`keys::KEYS`].
+/// The keys of the config file and of `TICKSYNC_<KEY>`, in the order `--help` lists them.
 pub fn config_keys() -> Vec<&'static str> {
     keys::names().collect()
 }
