@@ -37,7 +37,14 @@ const GATE_FAILURE_EXIT: u8 = 3;
 #[command(name = "ticksync-sim", version)]
 struct Args {
     /// WebSocket URL of the server (ws:// or wss://).
-    #[arg(long, default_value = "ws://127.0.0.1:7878/ws", env = "TICKSYNC_URL")]
+    // The help names the variable only: clap would print "[env: TICKSYNC_URL=]" when it is
+    // unset, which reads as an empty URL.
+    #[arg(
+        long,
+        default_value = "ws://127.0.0.1:7878/ws",
+        env = "TICKSYNC_URL",
+        hide_env_values = true
+    )]
     url: String,
 
     /// Number of bots to connect (honest and chaos together).

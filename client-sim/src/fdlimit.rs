@@ -32,38 +32,21 @@ pub fn files_needed(bots: usize) -> u64 {
 }
 
 /// Makes sure the soft open-file limit covers `bots` bots; returns the limit now in force.
+/// The hard limit is raised too where the process may (as root).
 #[cfg(unix)]
-#[allow(clippy::useless_conversion)] // rlim_t is u64 on Linux, not on every unix
 pub fn ensure_open_files(bots: usize) -> Result<u64, FdLimitError> {
+    use rlimit::Resource;
+
     let needed = files_needed(bots);
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: `limit` is a valid, writable rlimit for getrlimit to fill in.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
-        return Err(too_low(bots, needed, 0, 0, std::io::Error::last_os_error()));
-    }
-    let (soft, hard) = (u64::from(limit.rlim_cur), u64::from(limit.rlim_max));
+    let (soft, hard) = Resource::NOFILE
+        .get()
+        .map_err(|error| too_low(bots, needed, 0, 0, error))?;
     if soft >= needed {
         return Ok(soft);
     }
-    let raised = libc::rlimit {
-        rlim_cur: libc::rlim_t::try_from(needed).unwrap_or(libc::rlim_t::MAX),
-        rlim_max: limit
-            .rlim_max
-            .max(libc::rlim_t::try_from(needed).unwrap_or(libc::rlim_t::MAX)),
-    };
-    // SAFETY: `raised` is a valid rlimit; setrlimit only reads it.
-    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } != 0 {
-        return Err(too_low(
-            bots,
-            needed,
-            soft,
-            hard,
-            std::io::Error::last_os_error(),
-        ));
-    }
+    Resource::NOFILE
+        .set(needed, hard.max(needed))
+        .map_err(|error| too_low(bots, needed, soft, hard, error))?;
     Ok(needed)
 }
 

@@ -2,8 +2,13 @@
 //! game's `main.rs` what the stock `ticksync-server` binary has — the configuration layers
 //! (defaults, config file, `TICKSYNC_*` environment, flags), `--print-config`, the `token`
 //! subcommand, logging, the open-file limit, signals and draining.
+//!
+//! Errors are printed as one line of causes, never with a backtrace (even with
+//! `RUST_BACKTRACE=1`): a configuration mistake is the user's to fix, not a bug. The exit
+//! status is 2 for a configuration error, as for a bad flag, and 1 for any other failure.
 
 use std::io::IsTerminal;
+use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,42 +26,67 @@ use crate::{Server, ServerArgs, ServerConfig};
 /// Log filter when `RUST_LOG` is not set: startup, periodic stats and warnings only.
 const DEFAULT_LOG_FILTER: &str = "info";
 
+/// Exit status of a configuration the server cannot run with.
+const EXIT_CONFIG: u8 = 2;
+
 /// Runs a game's server binary: parses the command line, then mints a token, prints the
 /// configuration, or runs the server until Ctrl-C or SIGTERM. `make_game` makes each room's
 /// game; `web` is the game's web client (empty for none), compiled in.
 ///
 /// ```no_run
-/// fn main() -> anyhow::Result<()> {
+/// fn main() -> std::process::ExitCode {
 ///     ticksync_server::cli::run(ticksync_arena::Arena::for_room, ticksync_arena::web::FILES)
 /// }
 /// ```
-pub fn run<G, F>(make_game: F, web: &'static [WebFile]) -> anyhow::Result<()>
-where
-    G: Game,
-    F: Fn(&RoomContext<G::Settings>) -> G + Send + Sync + 'static,
-{
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("could not start the async runtime")?;
-    runtime.block_on(serve(make_game, web))
-}
-
-async fn serve<G, F>(make_game: F, web: &'static [WebFile]) -> anyhow::Result<()>
+pub fn run<G, F>(make_game: F, web: &'static [WebFile]) -> ExitCode
 where
     G: Game,
     F: Fn(&RoomContext<G::Settings>) -> G + Send + Sync + 'static,
 {
     let mut args = ServerArgs::parse_with_defaults();
-    let config =
-        config::load(&args, std::env::vars_os()).context("could not load the configuration")?;
-    if let Some(Command::Token(token_args)) = args.command.take() {
-        return print_token(&config, token_args);
+    let config = match config::load(&args, std::env::vars_os()) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("ticksync-server: configuration error: {error}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let result = match args.command.take() {
+        Some(Command::Token(token_args)) => print_token(&config, token_args),
+        None if args.print_config => config
+            .to_toml()
+            .map(|toml| print!("{toml}"))
+            .map_err(Into::into),
+        None => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .context("could not start the async runtime")
+            .and_then(|runtime| runtime.block_on(serve(config, make_game, web))),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            // `{:#}`: the causes on one line, and no backtrace (which `{:?}` would add).
+            if error.downcast_ref::<config::ConfigError>().is_some() {
+                eprintln!("ticksync-server: configuration error: {error:#}");
+                return ExitCode::from(EXIT_CONFIG);
+            }
+            eprintln!("ticksync-server: {error:#}");
+            ExitCode::FAILURE
+        }
     }
-    if args.print_config {
-        print!("{}", config.to_toml()?);
-        return Ok(());
-    }
+}
+
+/// Runs the server until Ctrl-C or SIGTERM.
+async fn serve<G, F>(
+    config: ServerConfig,
+    make_game: F,
+    web: &'static [WebFile],
+) -> anyhow::Result<()>
+where
+    G: Game,
+    F: Fn(&RoomContext<G::Settings>) -> G + Send + Sync + 'static,
+{
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env()
@@ -66,10 +96,14 @@ where
         .with_ansi(std::io::stdout().is_terminal())
         .init();
     for variable in config::unknown_env_variables(std::env::vars_os()) {
-        tracing::warn!(
-            %variable,
-            "ignored: no config key of that name (keys: ticksync-server --print-config)"
-        );
+        match variable.did_you_mean {
+            Some(meant) => tracing::warn!(
+                variable = %variable.name,
+                "ignored: no config key of that name; did you mean {meant}? (keys: ticksync-server --print-config)"
+            ),
+            // Most likely another program's (the bot swarm's TICKSYNC_URL, say).
+            None => tracing::debug!(variable = %variable.name, "ignored: not a config key"),
+        }
     }
     raise_open_file_limit(config.max_connections);
 
@@ -134,8 +168,9 @@ fn raise_open_file_limit(max_connections: usize) {
     match rlimit::increase_nofile_limit(wanted) {
         Ok(limit) if limit < wanted => tracing::warn!(
             open_files = limit,
+            needed = wanted,
             max_connections,
-            "the open-file limit is below max_connections: connections past it fail at accept; raise it (ulimit -n, LimitNOFILE= in systemd) or lower max_connections"
+            "the open-file limit ({limit}) is below max_connections + {FD_HEADROOM} = {wanted}: connections past it fail at accept; raise it to {wanted} (ulimit -n, LimitNOFILE= in systemd) or lower max_connections"
         ),
         Ok(limit) => tracing::debug!(open_files = limit, "open-file limit"),
         Err(error) => tracing::warn!(%error, "could not read or raise the open-file limit"),

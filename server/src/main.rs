@@ -1,6 +1,6 @@
 //! The stock `ticksync-server` binary: the full server (see `ticksync_server::cli`) running
 //! the arena, ticksync's canonical game, with its browser page.
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
     ticksync_server::cli::run(ticksync_arena::Arena::for_room, ticksync_arena::web::FILES)
 }

@@ -9,7 +9,8 @@ use std::process::{Command, Output};
 use ticksync_protocol::token::verify;
 use ticksync_server::ServerConfig;
 
-const SECRET: &str = "cli test secret";
+/// At least 32 bytes, the shortest secret the server accepts.
+const SECRET: &str = "cli test secret, long enough to be accepted";
 
 /// The server binary with no `TICKSYNC_*` variables inherited from the test's environment.
 fn server() -> Command {
@@ -162,6 +163,31 @@ fn bad_values_fail_naming_the_setting_and_its_source() {
 }
 
 #[test]
+fn configuration_mistakes_exit_2_with_one_clean_line_even_with_rust_backtrace() {
+    let output = run(server()
+        .args(["--tick-rate", "70000", "--print-config"])
+        .env("RUST_BACKTRACE", "1"));
+    let message = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{message}");
+    assert_eq!(
+        message,
+        "ticksync-server: configuration error: flag --tick-rate: tick_rate_hz 70000 is out of \
+         range: it is a whole number from 1 to 240\n"
+    );
+    assert!(!message.contains("backtrace"), "{message}");
+}
+
+#[test]
+fn short_token_secrets_are_refused() {
+    let output = run(server()
+        .args(["token", "--player", "p1"])
+        .env("TICKSYNC_TOKEN_SECRET", "hunter2"));
+    let message = stderr(&output);
+    assert!(message.contains("at least 32"), "{message}");
+    assert!(!message.contains("hunter2"), "{message}");
+}
+
+#[test]
 fn printed_config_reads_back_to_the_same_printout() {
     let source = temp_file(
         "print-source.toml",
@@ -175,9 +201,9 @@ fn printed_config_reads_back_to_the_same_printout() {
             "--idle-timeout",
             "1m 30s",
         ])
-        .env("TICKSYNC_TOKEN_SECRET", "hunter2")));
+        .env("TICKSYNC_TOKEN_SECRET", SECRET)));
     assert!(first.starts_with('#'), "{first}");
-    assert!(!first.contains("hunter2"), "{first}");
+    assert!(!first.contains(SECRET), "{first}");
     let printed = temp_file("printed.toml", &first);
     let second = stdout(&run(server().args([
         "--config",

@@ -8,6 +8,7 @@
 
 use std::sync::Arc;
 
+use subtle::ConstantTimeEq;
 use ticksync_protocol::{EntityId, PlayerId, Tick};
 
 use super::SessionShared;
@@ -93,10 +94,9 @@ pub fn new_resume_token() -> String {
 }
 
 /// Compares tokens in time independent of where they first differ, so response timing does
-/// not leak a token prefix.
+/// not leak a token prefix. (Only the length may show, and every token has the same one.)
 pub fn tokens_match(expected: &str, presented: &str) -> bool {
-    let (a, b) = (expected.as_bytes(), presented.as_bytes());
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
+    expected.as_bytes().ct_eq(presented.as_bytes()).into()
 }
 
 #[cfg(test)]
