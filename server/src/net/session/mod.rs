@@ -169,13 +169,13 @@ where
         Greeting::Hello(hello) => (hello.player_name, None),
         Greeting::Resume(resume) => (String::new(), Some(resume.resume_token)),
     };
-    // A verified token names the player; the name in Hello is only a wish. The token's name
-    // passes the same checks as a Hello's.
-    let name = match claims {
+    // A verified token's `name` claim names the player; the name in Hello is only a wish.
+    // The token's name was checked at the upgrade and passes the same checks again here.
+    let name = match claims.and_then(|claims| claims.name) {
         None => name,
-        Some(claims) => {
-            validate_player_name(&claims.name).map_err(refuse_greeting)?;
-            claims.name
+        Some(token_name) => {
+            validate_player_name(&token_name).map_err(refuse_greeting)?;
+            token_name
         }
     };
     let joined = join(&room, name, resume_token, ctx).await?;
