@@ -20,9 +20,14 @@ use std::time::{Duration, Instant};
 use ticksync_protocol::{ClientMessage, EntityId, Ping, Tick};
 use ticksync_server::ServerConfig;
 use ticksync_sim::ViewStore;
-use ticksync_tests::{RawClient, TestServer};
+use ticksync_tests::skip::run_test_in_child;
+use ticksync_tests::{skip, RawClient, TestServer, SKIPPED};
 use tokio_util::sync::CancellationToken;
 
+/// The Python interpreter to run.
+const PYTHON_ENV: &str = "TICKSYNC_PYTHON";
+/// Set to 1 where a missing Python or `websocket-client` must fail the test.
+const REQUIRE_ENV: &str = "TICKSYNC_REQUIRE_PYTHON";
 /// How long the Python client plays.
 const PLAY_SECONDS: u32 = 3;
 /// Upper bound for the child process, start-up included; it is killed past this.
@@ -219,8 +224,7 @@ fn status_rtt_ms(line: &str) -> Option<f64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_client_runs_a_circle_and_leaves() {
-    let python = std::env::var("TICKSYNC_PYTHON").unwrap_or_else(|_| "python3".to_owned());
-    let required = std::env::var("TICKSYNC_REQUIRE_PYTHON").is_ok_and(|v| v == "1");
+    let python = std::env::var(PYTHON_ENV).unwrap_or_else(|_| "python3".to_owned());
     let probe = {
         let python = python.clone();
         tokio::task::spawn_blocking(move || probe_python(&python))
@@ -228,12 +232,13 @@ async fn python_client_runs_a_circle_and_leaves() {
             .expect("probe task")
     };
     if let Err(why) = probe {
-        assert!(!required, "TICKSYNC_REQUIRE_PYTHON=1 but {why}");
-        eprintln!("==================================================================");
-        eprintln!("SKIPPED python_client: {why}.");
-        eprintln!("Set TICKSYNC_PYTHON to a Python with websocket-client installed");
-        eprintln!("(pip install -r examples/python/requirements.txt).");
-        eprintln!("==================================================================");
+        skip(
+            "python_client_runs_a_circle_and_leaves",
+            REQUIRE_ENV,
+            &why,
+            "pip install -r examples/python/requirements.txt (in a venv), then set \
+             TICKSYNC_PYTHON to that interpreter",
+        );
         return;
     }
 
@@ -344,5 +349,36 @@ async fn python_client_runs_a_circle_and_leaves() {
         !observed.last_view.contains(&entity),
         "the entity should be gone after `Leave` (last seen at tick {:?})",
         track.last().map(|s| s.tick)
+    );
+}
+
+/// Without Python the test above passes, so its notice must reach the terminal of a plain
+/// `cargo test` run: run it in a child with no usable Python and the harness's capture on.
+#[test]
+fn a_skipped_python_test_says_so_past_the_harness_capture() {
+    let test = "python_client_runs_a_circle_and_leaves";
+    let (passed, output) = run_test_in_child(
+        test,
+        &[(PYTHON_ENV, "/nonexistent/python3")],
+        &[REQUIRE_ENV],
+        CHILD_TIMEOUT,
+    )
+    .expect("the test binary runs itself");
+    assert!(passed, "a skip passes\n{output}");
+    assert!(
+        output.contains(&format!("{SKIPPED} {test}:")),
+        "no skip notice in what a plain run shows\n{output}"
+    );
+    // Required, the same run fails.
+    let (passed, output) = run_test_in_child(
+        test,
+        &[(PYTHON_ENV, "/nonexistent/python3"), (REQUIRE_ENV, "1")],
+        &[],
+        CHILD_TIMEOUT,
+    )
+    .expect("the test binary runs itself");
+    assert!(
+        !passed,
+        "{REQUIRE_ENV}=1 turns a skip into a failure\n{output}"
     );
 }
