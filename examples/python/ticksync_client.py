@@ -8,7 +8,8 @@ the ``websocket-client`` package (its callback API, ``WebSocketApp``):
    every message travels as one JSON text frame (serde_json's default form of the
    server's Rust types);
 2. send ``Hello`` and wait for ``Welcome``, which names the player's entity and the tick
-   rate (printed as ``joined: entity=#5 tick=... tick_rate=30Hz world=2000x2000``);
+   rate (printed as ``joined: entity=#5 tick=... tick_rate=30Hz world=2000x2000 nodelay=1``,
+   the last being TCP_NODELAY as the kernel reports it for the connection);
 3. send one ``Input`` per tick: a sequence number, the tick of the last snapshot applied
    (the acknowledgement the server encodes its next deltas against) and a move direction,
    which here turns steadily so the entity runs in a circle;
@@ -39,6 +40,7 @@ import argparse
 import json
 import math
 import signal
+import socket
 import struct
 import sys
 import threading
@@ -66,6 +68,8 @@ MAX_HELD_VIEWS = 64
 #: How long to wait for `Welcome` after connecting, and for the server's close after `Leave`.
 WELCOME_TIMEOUT_S = 10.0
 CLOSE_TIMEOUT_S = 3.0
+#: Socket options for the connection: Nagle off, so that inputs and pings leave at once.
+TCP_NODELAY = ((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),)
 
 I32_MIN, I32_MAX = -(2**31), 2**31 - 1
 FNV_OFFSET_BASIS = 0x811C9DC5
@@ -293,9 +297,20 @@ class TicksyncClient:
         size = welcome["world_size"]
         log(
             f"joined: entity=#{welcome['entity_id']} tick={welcome['tick']} "
-            f"tick_rate={welcome['tick_rate_hz']}Hz world={size['width']}x{size['height']}"
+            f"tick_rate={welcome['tick_rate_hz']}Hz world={size['width']}x{size['height']} "
+            f"nodelay={self.nodelay()}"
         )
         self.welcomed.set()
+
+    def nodelay(self) -> str:
+        """TCP_NODELAY on the connection as the kernel reports it: "1", "0", or "?"."""
+        sock = getattr(self.app.sock, "sock", None)
+        if sock is None:
+            return "?"
+        try:
+            return str(int(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0))
+        except OSError:
+            return "?"
 
     def on_snapshot(self, snapshot: dict[str, Any]) -> None:
         with self.lock:
@@ -409,7 +424,11 @@ class TicksyncClient:
         """Runs the session to its end; returns the process exit status."""
         driver = threading.Thread(target=self.drive, name="ticksync-sender", daemon=True)
         driver.start()
-        self.app.run_forever()
+        # Nagle off (PROTOCOL.md §2): with it on, a small frame written while an earlier one
+        # is unacknowledged waits for the server's next packet, so a Ping sent right after
+        # an Input would wait for the next snapshot. websocket-client sets TCP_NODELAY by
+        # default; it is named here so that the client does not depend on that default.
+        self.app.run_forever(sockopt=TCP_NODELAY)
         self.closed.set()
         driver.join(timeout=CLOSE_TIMEOUT_S + 1.0)
         with self.lock:

@@ -286,6 +286,12 @@ async fn python_client_runs_a_circle_and_leaves() {
     // What the client printed.
     let entity = joined_entity(&run.stdout)
         .unwrap_or_else(|| panic!("no `joined: entity=#N` line\n{output}"));
+    assert!(
+        run.stdout
+            .lines()
+            .any(|line| line.starts_with("joined:") && line.ends_with(" nodelay=1")),
+        "the client should run with TCP_NODELAY on (PROTOCOL.md §2)\n{output}"
+    );
     let rtts: Vec<f64> = run.stdout.lines().filter_map(status_rtt_ms).collect();
     assert!(
         rtts.len() >= PLAY_SECONDS as usize - 1,
