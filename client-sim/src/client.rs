@@ -199,7 +199,12 @@ impl Client {
         let limit = options.handshake_timeout;
         match tokio::time::timeout(limit, Self::connect_and_greet(url, &options)).await {
             Ok(result) => result,
-            Err(_elapsed) => Err(ClientError::HandshakeTimeout(limit)),
+            Err(_elapsed) => {
+                if options.trace {
+                    trace::event(&format!("no Welcome within {limit:?}: giving up"));
+                }
+                Err(ClientError::HandshakeTimeout(limit))
+            }
         }
     }
 
@@ -232,15 +237,34 @@ impl Client {
         let trace = options.trace;
         if trace {
             trace::event(&format!("connecting to {url}"));
+            trace::upgrade_request(&request);
         }
-        let (mut socket, _response) = tokio_tungstenite::connect_async_tls_with_config(
+        let (mut socket, response) = tokio_tungstenite::connect_async_tls_with_config(
             request,
             Some(config),
             disable_nagle,
             connector,
         )
         .await
-        .map_err(ClientError::connect)?;
+        .map_err(|error| {
+            if trace {
+                match &error {
+                    tokio_tungstenite::tungstenite::Error::Http(response) => {
+                        trace::upgrade_response(response);
+                    }
+                    other => trace::event(&format!("connect failed: {other}")),
+                }
+            }
+            ClientError::connect(error)
+        })?;
+        if trace {
+            trace::upgrade_response(&response);
+            let chosen = response
+                .headers()
+                .get(SEC_WEBSOCKET_PROTOCOL)
+                .and_then(|value| value.to_str().ok());
+            trace::subprotocol(chosen, options.format);
+        }
         debug!(url, "WebSocket connected; sending Hello");
 
         let mut counters = ClientCounters::default();
@@ -509,7 +533,7 @@ impl Client {
                 Message::Close(frame) => {
                     let info = close_info(frame);
                     if self.trace {
-                        trace::event(&format!("received close {:?}: {}", info.code, info.reason));
+                        trace::event(&format!("received close {}", info));
                     }
                     debug!(code = ?info.code, reason = %info.reason, "server closed the connection");
                     // Handed out at the top of the loop, after the close reply is flushed.
@@ -527,12 +551,15 @@ impl Client {
         let message = match self.format.decode_server_message(payload) {
             Ok(message) => message,
             Err(error) => {
+                if self.trace {
+                    trace_received(self.format, payload, Err(&error));
+                }
                 self.counters.malformed_frames += 1;
                 return Some(ClientEvent::Error(error.into()));
             }
         };
         if self.trace {
-            trace::received(&message, payload.len());
+            trace_received(self.format, payload, Ok(&message));
         }
         Some(match message {
             ServerMessage::Snapshot(snapshot) => return self.on_snapshot(snapshot, received_at),
@@ -563,6 +590,12 @@ impl Client {
         self.counters.tick_gaps += tick_gap(self.last_received_tick, snapshot.tick);
         self.last_received_tick = self.last_received_tick.max(snapshot.tick);
         if self.loss.as_mut().is_some_and(SnapshotLoss::loses_next) {
+            if self.trace {
+                trace::event(&format!(
+                    "snapshot tick {} discarded (simulated loss)",
+                    snapshot.tick
+                ));
+            }
             self.counters.snapshots_discarded += 1;
             trace!(tick = snapshot.tick, "snapshot discarded (simulated loss)");
             return None;
@@ -584,6 +617,16 @@ impl Client {
         }
         match self.views.apply(&snapshot) {
             Ok(()) => {
+                if self.trace {
+                    trace::event(&format!(
+                        "snapshot tick {} (baseline {}): checksum {:#010x} matches the view \
+                         ({} entities)",
+                        snapshot.tick,
+                        snapshot.baseline_tick,
+                        snapshot.checksum,
+                        self.views.current().len()
+                    ));
+                }
                 self.counters.snapshots_applied += 1;
                 self.ack_due = self.ack_every_snapshot;
                 let snapshot = Arc::new(snapshot);
@@ -591,6 +634,12 @@ impl Client {
                 Some(ClientEvent::Snapshot(snapshot))
             }
             Err(reason) => {
+                if self.trace {
+                    trace::event(&format!(
+                        "snapshot tick {} (baseline {}): DESYNC, {reason}",
+                        snapshot.tick, snapshot.baseline_tick
+                    ));
+                }
                 self.counters.desyncs += 1;
                 debug!(
                     tick = snapshot.tick,
@@ -704,7 +753,7 @@ async fn send_frame(
     let payload = format.encode(message)?;
     let len = payload.len();
     if trace {
-        trace::sent(message, len);
+        trace::frame(trace::Direction::Sent, format, &payload, Ok(message));
     }
     let frame = if format.uses_text_frames() {
         // The JSON encoder writes UTF-8 only.
@@ -743,9 +792,17 @@ async fn await_welcome(
             Message::Binary(_) | Message::Text(_) => {
                 let payload = frame.into_data();
                 counters.count_received(payload.len());
-                let message = format.decode_server_message(&payload)?;
+                let message = match format.decode_server_message(&payload) {
+                    Ok(message) => message,
+                    Err(error) => {
+                        if trace {
+                            trace_received(format, &payload, Err(&error));
+                        }
+                        return Err(error.into());
+                    }
+                };
                 if trace {
-                    trace::received(&message, payload.len());
+                    trace_received(format, &payload, Ok(&message));
                 }
                 return match message {
                     ServerMessage::Welcome(welcome) => Ok(welcome),
@@ -761,6 +818,9 @@ async fn await_welcome(
             }
             Message::Close(frame) => {
                 let info = close_info(frame);
+                if trace {
+                    trace::event(&format!("received close {}", info));
+                }
                 return Err(ClientError::ClosedDuringHandshake {
                     code: info.code,
                     reason: info.reason,
@@ -769,6 +829,16 @@ async fn await_welcome(
             Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
         }
     }
+}
+
+/// Traces a frame received: the message, or why it did not decode.
+fn trace_received(
+    format: WireFormat,
+    payload: &[u8],
+    decoded: Result<&ServerMessage, &ticksync_protocol::CodecError>,
+) {
+    let decoded = decoded.map_err(|error| error as &dyn std::fmt::Display);
+    trace::frame(trace::Direction::Received, format, payload, decoded);
 }
 
 fn close_info(frame: Option<CloseFrame>) -> CloseInfo {

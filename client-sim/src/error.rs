@@ -22,9 +22,13 @@ pub enum ClientError {
         source: Box<tungstenite::Error>,
     },
     /// The server answered the upgrade request with an HTTP status instead of switching
-    /// protocols: typically 400 for a missing subprotocol or 404 for a wrong path.
-    #[error("server refused the WebSocket upgrade with HTTP {status}")]
-    UpgradeRejected { status: u16 },
+    /// protocols: typically 400 for a missing subprotocol or 404 for a wrong path. `body`
+    /// is what the server said about it (its response body, trimmed; empty if none).
+    #[error(
+        "server refused the WebSocket upgrade with HTTP {status}{}{body}",
+        if body.is_empty() { "" } else { ": " }
+    )]
+    UpgradeRejected { status: u16, body: String },
     /// TCP connect or the WebSocket upgrade failed.
     #[error("could not connect: {0}")]
     Connect(#[source] Box<tungstenite::Error>),
@@ -84,7 +88,7 @@ pub enum ConnectFailure {
 impl ConnectFailure {
     pub fn of(error: &ClientError) -> ConnectFailure {
         match error {
-            ClientError::UpgradeRejected { status } => ConnectFailure::Http(*status),
+            ClientError::UpgradeRejected { status, .. } => ConnectFailure::Http(*status),
             ClientError::Refused { code, .. } => ConnectFailure::Refused(code.as_u16()),
             ClientError::HandshakeTimeout(_) => ConnectFailure::Timeout,
             ClientError::ClosedDuringHandshake { .. } | ClientError::Closed => {
@@ -123,7 +127,21 @@ impl std::fmt::Display for ConnectFailure {
     }
 }
 
+/// Most bytes of a refused upgrade's body kept in [`ClientError::UpgradeRejected`].
+const MAX_SERVER_WORDS_BYTES: usize = 512;
+
 impl ClientError {
+    /// What the server said when it refused to connect this client: the body of a refused
+    /// upgrade, or the message of an `Error` answering `Hello`. `None` for other failures or
+    /// an empty body.
+    pub fn server_said(&self) -> Option<&str> {
+        match self {
+            ClientError::UpgradeRejected { body, .. } if !body.is_empty() => Some(body),
+            ClientError::Refused { message, .. } if !message.is_empty() => Some(message),
+            _ => None,
+        }
+    }
+
     /// Wraps an error from an established connection.
     pub(crate) fn transport(error: tungstenite::Error) -> Self {
         match error {
@@ -140,6 +158,14 @@ impl ClientError {
         match error {
             tungstenite::Error::Http(response) => ClientError::UpgradeRejected {
                 status: response.status().as_u16(),
+                body: response
+                    .body()
+                    .as_deref()
+                    .map(|body| {
+                        let shown = &body[..body.len().min(MAX_SERVER_WORDS_BYTES)];
+                        String::from_utf8_lossy(shown).trim().to_owned()
+                    })
+                    .unwrap_or_default(),
             },
             other => ClientError::Connect(Box::new(other)),
         }

@@ -310,6 +310,7 @@ async fn run_honest_bot(
                 debug!(bot = index, %error, "bot could not connect");
                 if !outcome.connected {
                     outcome.connect_failure = Some(ConnectFailure::of(&error));
+                    outcome.server_said = error.server_said().map(str::to_owned);
                 }
                 if matches!(
                     &error,
