@@ -236,7 +236,7 @@ impl Client {
             .map(|tls| tokio_tungstenite::Connector::Rustls(Arc::clone(tls)));
         let trace = options.trace;
         if trace {
-            trace::event(&format!("connecting to {url}"));
+            trace::connecting(url);
             trace::upgrade_request(&request);
         }
         let (mut socket, response) = tokio_tungstenite::connect_async_tls_with_config(
@@ -620,7 +620,7 @@ impl Client {
                 if self.trace {
                     trace::event(&format!(
                         "snapshot tick {} (baseline {}): checksum {:#010x} matches the view \
-                         ({} entities)",
+                         ({} in view)",
                         snapshot.tick,
                         snapshot.baseline_tick,
                         snapshot.checksum,

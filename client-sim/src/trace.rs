@@ -191,6 +191,11 @@ pub(crate) fn subprotocol(chosen: Option<&str>, format: WireFormat) {
     }
 }
 
+/// Prints where the client connects (a join token in the URL without its signature).
+pub(crate) fn connecting(url: &str) {
+    event(&format!("connecting to {}", redact_query(url)));
+}
+
 /// Prints a connection event (connect, close, a checksum verdict).
 pub(crate) fn event(text: &str) {
     line(&format!("--- {text}"));
@@ -331,6 +336,10 @@ mod tests {
             "/ws?room=a&token=h.c.<signature hidden>&x=1"
         );
         assert_eq!(redact_query("/ws"), "/ws");
+        assert_eq!(
+            redact_query("wss://h:1/ws?token=h.c.sig"),
+            "wss://h:1/ws?token=h.c.<signature hidden>"
+        );
         assert_eq!(redact_token("not-a-jwt"), "not-a-jwt");
     }
 }
