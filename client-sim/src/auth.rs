@@ -90,7 +90,7 @@ mod tests {
         let url = super::bot_url("ws://h/ws", Some("r-1"), Some(b"k"), "arena", 3).unwrap();
         let token = url.split("token=").nth(1).unwrap();
         let claims = ticksync_protocol::token::verify(b"k", token, "r-1").unwrap();
-        assert_eq!(claims.room, "r-1");
+        assert_eq!(claims.room.as_deref(), Some("r-1"));
     }
 
     use super::*;
@@ -108,7 +108,7 @@ mod tests {
             .unwrap();
         let claims = verify(b"s3cret", &token, "arena").unwrap();
         assert_eq!(claims.sub, "bot-7");
-        assert_eq!(claims.name, "bot-7");
+        assert_eq!(claims.name.as_deref(), Some("bot-7"));
         assert!(verify(b"other", &token, "arena").is_err());
         assert!(verify(b"s3cret", &token, "lobby").is_err());
     }

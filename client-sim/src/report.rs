@@ -19,7 +19,7 @@ use ticksync_client::{ClientCounters, ConnectFailure};
 use crate::chaos::ChaosCounters;
 
 /// What one bot of a swarm ended with.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BotOutcome {
     /// The bot got `Welcome`.
     pub connected: bool,
@@ -33,6 +33,9 @@ pub struct BotOutcome {
     pub counters: ClientCounters,
     /// For a bot that never connected: why its last attempt failed.
     pub connect_failure: Option<ConnectFailure>,
+    /// What the server said when it refused that attempt (an HTTP body, an `Error`
+    /// message), shown next to the reason in the report.
+    pub server_said: Option<String>,
 }
 
 /// Summary of a swarm run. The JSON keys are a stable interface for scripts and CI.
@@ -111,10 +114,13 @@ impl SwarmReport {
             connect_failure_reasons: outcomes.iter().filter(|o| !o.connected).fold(
                 BTreeMap::new(),
                 |mut reasons, o| {
-                    let reason = o.connect_failure.map_or_else(
-                        || "not started before the run ended".to_owned(),
-                        |f| f.to_string(),
-                    );
+                    let reason = match (o.connect_failure, &o.server_said) {
+                        (None, _) => "not started before the run ended".to_owned(),
+                        (Some(failure), None) => failure.to_string(),
+                        (Some(failure), Some(said)) => {
+                            format!("{failure} — the server said: {said}")
+                        }
+                    };
                     *reasons.entry(reason).or_default() += 1;
                     reasons
                 },
@@ -255,6 +261,7 @@ pub(crate) mod tests {
                 ..ClientCounters::default()
             },
             connect_failure: None,
+            server_said: None,
         }
     }
 
@@ -273,6 +280,7 @@ pub(crate) mod tests {
             },
             BotOutcome {
                 connect_failure: Some(ConnectFailure::Http(503)),
+                server_said: Some("too many connections from 127.0.0.1".to_owned()),
                 ..BotOutcome::default()
             },
         ];
@@ -297,6 +305,12 @@ pub(crate) mod tests {
             "{reasons:?}"
         );
         assert!(report.to_string().contains("1 × HTTP 503"), "{report}");
+        assert!(
+            reasons[0]
+                .0
+                .ends_with("the server said: too many connections from 127.0.0.1"),
+            "the server's own words are shown: {reasons:?}"
+        );
         assert_eq!(report.disconnects, 1);
         assert_eq!(report.reconnects, 1);
         assert_eq!(report.tick_gaps, 4);
@@ -315,7 +329,7 @@ pub(crate) mod tests {
     fn nobody_connected_gives_zero_rates_and_no_latency() {
         let report = SwarmReport::from_outcomes(
             2,
-            &[BotOutcome::default(); 2],
+            &[BotOutcome::default(), BotOutcome::default()],
             ChaosCounters::default(),
             &latency_histogram(),
             Duration::from_secs(1),

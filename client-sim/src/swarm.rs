@@ -364,6 +364,7 @@ async fn run_honest_bot<F: BotFactory>(
                 }
                 if !outcome.connected {
                     outcome.connect_failure = Some(ConnectFailure::of(&error));
+                    outcome.server_said = error.server_said().map(str::to_owned);
                 }
                 if matches!(
                     &error,

@@ -373,7 +373,8 @@ async fn circling_and_idle_bots_on_a_ramp_play_cleanly() {
     let config = SwarmConfig {
         mix: "circle=50,idle=50".parse::<Mix>().unwrap(),
         ramp: Some(8.0),
-        trace: true,
+        // No trace here: it would print hundreds of lines into `cargo test`'s output, where
+        // skip notices must stand out. The trace is covered through the binary below.
         ..SwarmConfig::new(url, 4, Duration::from_millis(2000))
     };
     let report = run_swarm(config).await.unwrap();
@@ -544,5 +545,139 @@ async fn a_bot_of_its_own_plays_through_the_generic_swarm() {
     assert!(
         error.to_string().contains("expected counting, chaos"),
         "{error}"
+    );
+}
+
+/// Runs the `ticksync-sim` binary with `args` and returns its exit status (`None`: killed
+/// after 60 s), stdout and stderr.
+fn run_sim(args: &[&str]) -> (Option<std::process::ExitStatus>, String, String) {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ticksync-sim"))
+        .args(args)
+        .env_remove("TICKSYNC_URL")
+        .env_remove("TICKSYNC_TOKEN_SECRET")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ticksync-sim starts");
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_string(&mut text);
+            }
+            text
+        })
+    };
+    let stdout = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let stderr = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for ticksync-sim") {
+            break Some(status);
+        }
+        if std::time::Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    (
+        status,
+        stdout.join().unwrap_or_default(),
+        stderr.join().unwrap_or_default(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trace_shows_the_handshake_every_frame_in_bytes_and_json_and_each_checksum_verdict() {
+    let url = start_mock_server().await;
+    let (status, stdout, stderr) = tokio::task::spawn_blocking(move || {
+        run_sim(&["--url", &url, "--bots", "1", "--duration", "1", "--trace"])
+    })
+    .await
+    .unwrap();
+    let all = format!("--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}");
+    assert!(status.is_some_and(|s| s.success()), "{all}");
+    for expected in [
+        // The upgrade both ways, and the codec chosen.
+        "--> HTTP upgrade request",
+        "GET /ws HTTP/1.1",
+        "sec-websocket-protocol: ticksync.v2.arena.",
+        "<-- HTTP 101 Switching Protocols",
+        "--- subprotocol ticksync.v2.arena.",
+        ".bincode: binary (bincode)",
+        // Hello, as JSON and as the bytes of PROTOCOL.md §4.
+        "--> binary 8 B {\"Hello\":{\"protocol_version\":2,\"player_name\":\"bot-0\"}}",
+        "0000  00 02 05 62 6f 74 2d 30",
+        "<-- binary ",
+        "{\"Welcome\":{\"player_id\":",
+        "{\"Snapshot\":{\"tick\":",
+        "{\"Input\":{\"seq\":1,",
+        // A verdict per snapshot.
+        "(baseline 0): checksum 0x",
+        "matches the view",
+    ] {
+        assert!(stderr.contains(expected), "trace lacks {expected:?}\n{all}");
+    }
+    assert!(
+        !stderr.contains("EntityId(") && !stderr.contains("Some("),
+        "no Rust Debug output in a trace\n{all}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_upgrade_is_traced_and_the_summary_quotes_the_server() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    const BODY: &str = "join token refused: token has expired";
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}/ws", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut head = vec![0; 8192];
+                let _ = stream.read(&mut head).await;
+                let answer = format!(
+                    "HTTP/1.1 401 Unauthorized\r\ncontent-type: text/plain\r\n\
+                     content-length: {}\r\nconnection: close\r\n\r\n{BODY}",
+                    BODY.len()
+                );
+                let _ = stream.write_all(answer.as_bytes()).await;
+                let _ = stream.shutdown().await;
+            });
+        }
+    });
+    let (status, stdout, stderr) = tokio::task::spawn_blocking(move || {
+        run_sim(&["--url", &url, "--bots", "1", "--duration", "1", "--trace"])
+    })
+    .await
+    .unwrap();
+    let all = format!("--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}");
+    assert_eq!(
+        status.and_then(|s| s.code()),
+        Some(1),
+        "no bot connected\n{all}"
+    );
+    assert!(stderr.contains("<-- HTTP 401 Unauthorized"), "{all}");
+    assert!(
+        stderr.contains(&format!("    {BODY}")),
+        "the trace shows the body\n{all}"
+    );
+    assert!(
+        stdout.contains(&format!("the server said: {BODY}")),
+        "the summary quotes the server\n{all}"
     );
 }

@@ -132,7 +132,12 @@ impl<S: Schema> Client<S> {
         .await;
         let (socket, welcome) = match greeted {
             Ok(result) => result?,
-            Err(_elapsed) => return Err(ClientError::HandshakeTimeout(limit)),
+            Err(_elapsed) => {
+                if options.trace {
+                    trace::event(&format!("no Welcome within {limit:?}: giving up"));
+                }
+                return Err(ClientError::HandshakeTimeout(limit));
+            }
         };
         let ack_latency_us = match options.shared_latency {
             // Auto-resizing from a tiny range: it is never recorded into, so it stays small.

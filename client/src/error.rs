@@ -153,6 +153,17 @@ impl std::fmt::Display for ConnectFailure {
 }
 
 impl ClientError {
+    /// What the server said when it refused to connect this client: the body of a refused
+    /// upgrade, or the message of an `Error` answering `Hello`. `None` for other failures or
+    /// an empty body.
+    pub fn server_said(&self) -> Option<&str> {
+        match self {
+            ClientError::UpgradeRejected { body, .. } if !body.is_empty() => Some(body),
+            ClientError::Refused { message, .. } if !message.is_empty() => Some(message),
+            _ => None,
+        }
+    }
+
     /// Wraps an error from an established connection.
     pub(crate) fn transport(error: tungstenite::Error) -> Self {
         match error {

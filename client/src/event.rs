@@ -46,3 +46,13 @@ pub struct CloseInfo {
     pub code: Option<u16>,
     pub reason: String,
 }
+
+impl std::fmt::Display for CloseInfo {
+    /// `1000: bye`, or `without a code: ...`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.code {
+            Some(code) => write!(f, "{code}: {}", self.reason),
+            None => write!(f, "without a code: {}", self.reason),
+        }
+    }
+}

@@ -64,16 +64,35 @@ pub(crate) async fn connect_and_greet<S: Schema>(
         .map(|tls| tokio_tungstenite::Connector::Rustls(Arc::clone(tls)));
     let trace = options.trace;
     if trace {
-        trace::event(&format!("connecting to {url} offering {offered}"));
+        trace::connecting(url, &offered);
+        trace::upgrade_request(&request);
     }
-    let (mut socket, _response) = tokio_tungstenite::connect_async_tls_with_config(
+    let (mut socket, response) = tokio_tungstenite::connect_async_tls_with_config(
         request,
         Some(config),
         disable_nagle,
         connector,
     )
     .await
-    .map_err(ClientError::connect)?;
+    .map_err(|error| {
+        if trace {
+            match &error {
+                tokio_tungstenite::tungstenite::Error::Http(response) => {
+                    trace::upgrade_response(response);
+                }
+                other => trace::event(&format!("connect failed: {other}")),
+            }
+        }
+        ClientError::connect(error)
+    })?;
+    if trace {
+        trace::upgrade_response(&response);
+        let chosen = response
+            .headers()
+            .get(SEC_WEBSOCKET_PROTOCOL)
+            .and_then(|value| value.to_str().ok());
+        trace::subprotocol(chosen, options.format);
+    }
     debug!(url, subprotocol = %offered, "WebSocket connected; sending Hello");
 
     let hello: ClientMessage<S> = match &options.resume_token {
@@ -122,7 +141,7 @@ pub(crate) async fn send_frame<M: Serialize + std::fmt::Debug>(
     let payload = format.encode(message)?;
     let len = payload.len();
     if trace {
-        trace::sent(message, len);
+        trace::frame(trace::Direction::Sent, format, &payload, Ok(message));
     }
     let frame = if format.uses_text_frames() {
         // The JSON encoder writes UTF-8 only.
@@ -160,9 +179,17 @@ async fn await_welcome<S: Schema>(
             Message::Binary(_) | Message::Text(_) => {
                 let payload = frame.into_data();
                 counters.count_received(payload.len());
-                let message = format.decode_server_message::<S>(&payload)?;
+                let message = match format.decode_server_message::<S>(&payload) {
+                    Ok(message) => message,
+                    Err(error) => {
+                        if trace {
+                            trace_received::<S>(format, &payload, Err(&error));
+                        }
+                        return Err(error.into());
+                    }
+                };
                 if trace {
-                    trace::received(&message, payload.len());
+                    trace_received(format, &payload, Ok(&message));
                 }
                 return match message {
                     ServerMessage::Welcome(welcome) => Ok(welcome),
@@ -178,6 +205,9 @@ async fn await_welcome<S: Schema>(
             }
             Message::Close(frame) => {
                 let info = close_info(frame);
+                if trace {
+                    trace::event(&format!("received close {info}"));
+                }
                 return Err(ClientError::ClosedDuringHandshake {
                     code: info.code,
                     reason: info.reason,
@@ -186,6 +216,16 @@ async fn await_welcome<S: Schema>(
             Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
         }
     }
+}
+
+/// Traces a frame received: the message, or why it did not decode.
+pub(crate) fn trace_received<S: Schema>(
+    format: WireFormat,
+    payload: &[u8],
+    decoded: Result<&ServerMessage<S>, &ticksync_protocol::CodecError>,
+) {
+    let decoded = decoded.map_err(|error| error as &dyn std::fmt::Display);
+    trace::frame(trace::Direction::Received, format, payload, decoded);
 }
 
 /// How a close frame says the connection ended.

@@ -45,8 +45,9 @@ pub struct ClientOptions {
     /// TLS settings for `wss://` URLs (see [`crate::tls::tls_config`]); `None` uses
     /// tokio-tungstenite's default, which has no trusted roots built in.
     pub tls: Option<TlsConfig>,
-    /// Print every frame sent and received, decoded, with a timestamp, to stderr (like
-    /// websocket-client's `enableTrace(True)`), whatever the log filter says.
+    /// Print the HTTP upgrade both ways, every frame sent and received (JSON text, or a hex
+    /// dump and the message as JSON) and each snapshot's checksum verdict, with timestamps,
+    /// to stderr (like websocket-client's `enableTrace(True)`), whatever the log filter says.
     pub trace: bool,
     /// Record input→ack latencies into this shared histogram (under `key`) instead of the
     /// client's own, which then stays empty: a swarm's bots share one, as a histogram

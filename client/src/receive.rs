@@ -17,7 +17,7 @@ use tracing::{debug, trace};
 use crate::client::Client;
 use crate::error::ClientError;
 use crate::event::ClientEvent;
-use crate::handshake::{close_info, frame_kind, frame_matches};
+use crate::handshake::{close_info, frame_kind, frame_matches, trace_received};
 use crate::latency::duration_to_us;
 use crate::stats::tick_gap;
 use crate::trace;
@@ -102,7 +102,7 @@ impl<S: Schema> Client<S> {
                 Message::Close(frame) => {
                     let info = close_info(frame);
                     if self.trace {
-                        trace::event(&format!("received close {:?}: {}", info.code, info.reason));
+                        trace::event(&format!("received close {info}"));
                     }
                     debug!(code = ?info.code, reason = %info.reason, "server closed the connection");
                     // Handed out at the top of the loop, after the close reply is flushed.
@@ -120,12 +120,15 @@ impl<S: Schema> Client<S> {
         let message = match self.format.decode_server_message::<S>(payload) {
             Ok(message) => message,
             Err(error) => {
+                if self.trace {
+                    trace_received::<S>(self.format, payload, Err(&error));
+                }
                 self.counters.malformed_frames += 1;
                 return Some(ClientEvent::Error(error.into()));
             }
         };
         if self.trace {
-            trace::received(&message, payload.len());
+            trace_received(self.format, payload, Ok(&message));
         }
         Some(match message {
             ServerMessage::Snapshot(snapshot) => return self.on_snapshot(snapshot, received_at),
@@ -164,6 +167,12 @@ impl<S: Schema> Client<S> {
         self.counters.tick_gaps += tick_gap(self.last_received_tick, snapshot.tick);
         self.last_received_tick = self.last_received_tick.max(snapshot.tick);
         if self.loss.as_mut().is_some_and(SnapshotLoss::loses_next) {
+            if self.trace {
+                trace::event(&format!(
+                    "snapshot tick {} discarded (simulated loss)",
+                    snapshot.tick
+                ));
+            }
             self.counters.snapshots_discarded += 1;
             trace!(tick = snapshot.tick, "snapshot discarded (simulated loss)");
             return None;
@@ -185,6 +194,16 @@ impl<S: Schema> Client<S> {
         }
         match self.views.apply(&snapshot) {
             Ok(()) => {
+                if self.trace {
+                    trace::event(&format!(
+                        "snapshot tick {} (baseline {}): checksum {:#010x} matches the view \
+                         ({} in view)",
+                        snapshot.tick,
+                        snapshot.baseline_tick,
+                        snapshot.checksum,
+                        self.views.current().len()
+                    ));
+                }
                 self.counters.snapshots_applied += 1;
                 self.ack_due = self.ack_every_snapshot;
                 let snapshot = Arc::new(snapshot);
@@ -192,6 +211,12 @@ impl<S: Schema> Client<S> {
                 Some(ClientEvent::Snapshot(snapshot))
             }
             Err(reason) => {
+                if self.trace {
+                    trace::event(&format!(
+                        "snapshot tick {} (baseline {}): DESYNC, {reason}",
+                        snapshot.tick, snapshot.baseline_tick
+                    ));
+                }
                 self.counters.desyncs += 1;
                 debug!(
                     tick = snapshot.tick,

@@ -11,9 +11,9 @@ checksum order; the subprotocol names). With it, this module
 - keeps the views a client needs as delta baselines (``ViewStore``, the Quake 3 model: every
   acknowledged view until a snapshot's baseline moves past it) and verifies the server's
   checksum after every snapshot;
-- runs a session (``Session``, on ``websocket-client``'s ``WebSocketApp``): Hello or Resume,
-  Welcome, snapshots, the game's messages, inputs (the game's payload), acknowledgements,
-  Ping/Pong, Leave; a server that refuses the upgrade (another schema) has its answer passed
+- runs a session (``Session``, on ``websocket-client``'s ``WebSocketApp``, with TCP_NODELAY
+  set): Hello or Resume, Welcome, snapshots, the game's messages, inputs (the game's
+  payload), acknowledgements, Ping/Pong, Leave; a server that refuses the upgrade (another schema) has its answer passed
   on as the error.
 
 ``ticksync_client.py`` is an example game client on top of it (the arena).
@@ -24,6 +24,7 @@ Rust implementation (``test_ticksync.py``).
 from __future__ import annotations
 
 import json
+import socket
 import struct
 import threading
 import time
@@ -38,6 +39,8 @@ ENVELOPE_VERSION = 2
 #: Most views held as possible baselines, whatever the server does.
 MAX_HELD_VIEWS = 64
 SCHEMA_PATH = "/schema"
+#: Socket options for the connection: Nagle off, so that inputs and pings leave at once.
+TCP_NODELAY = ((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),)
 
 FNV_OFFSET_BASIS = 0x811C9DC5
 FNV_PRIME = 0x01000193
@@ -466,7 +469,21 @@ class Session:
         )
 
     def run(self) -> None:
-        self.app.run_forever()
+        # Nagle off (PROTOCOL.md §2): with it on, a small frame written while an earlier one
+        # is unacknowledged waits for the server's next packet, so a Ping sent right after
+        # an Input would wait for the next snapshot. websocket-client sets TCP_NODELAY by
+        # default; it is named here so that the session does not depend on that default.
+        self.app.run_forever(sockopt=TCP_NODELAY)
+
+    def nodelay(self) -> str:
+        """TCP_NODELAY on the connection as the kernel reports it: "1", "0", or "?"."""
+        sock = getattr(self.app.sock, "sock", None)
+        if sock is None:
+            return "?"
+        try:
+            return str(int(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0))
+        except OSError:
+            return "?"
 
     def close(self) -> None:
         self.app.close()

@@ -10,8 +10,10 @@ here:
    JSON subprotocol (``ticksync.v2.arena.<hash>.json``), or the one of ``--schema HASH``
    when the player is pinned to a layout (a server running another one refuses, naming
    both: printed as the failure);
-2. send ``Hello``, get ``Welcome`` (printed as ``joined: entity=#5 tick=... tick_rate=30Hz``)
-   and the arena's ``World`` message (``world: 2000x2000``);
+2. send ``Hello``, get ``Welcome`` (printed as
+   ``joined: entity=#5 tick=... tick_rate=30Hz nodelay=1``, the last being TCP_NODELAY as
+   the kernel reports it for the connection, which the library turns on) and the arena's
+   ``World`` message (``world: 2000x2000``);
 3. send one ``Input`` per tick whose payload is the arena's
    ``{"move_dir": {"x": .., "y": ..}, "buttons": 0}``, turning steadily so the entity runs
    in a circle (the input also acknowledges the last snapshot applied);
@@ -101,7 +103,7 @@ class ArenaPlayer:
         entity = welcome["entity_id"]
         log(
             f"joined: entity=#{entity if entity is not None else '-'} tick={welcome['tick']} "
-            f"tick_rate={welcome['tick_rate_hz']}Hz"
+            f"tick_rate={welcome['tick_rate_hz']}Hz nodelay={self.session.nodelay()}"
         )
         self.welcomed.set()
 

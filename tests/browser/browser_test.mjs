@@ -10,8 +10,10 @@
 // figures it exposes on `window.ticksync.state()` (own entity id, the schema it fetched,
 // the world size from the arena's `World` message, round trip, snapshot rate, bytes per
 // second, no desync, canvas drawing), holds 'D' for a while and checks the page saw its
-// entity move right, saves a screenshot, and checks that a page pinned to another schema
-// hash (`?schema=00000000`) refuses the server with a message naming both. Exits 0 when all
+// entity move right, checks at eight common window sizes that the arena is fully visible
+// and covered by nothing, and that no other entity's colour is near the own yellow, saves a
+// screenshot (1280x720), and checks that a page pinned to another schema hash
+// (`?schema=00000000`) refuses the server with a message naming both. Exits 0 when all
 // passed; any failure exits 1 with a line starting `FAIL:`; the overall time limit exits 2.
 //
 // Lines on stdout are a small protocol for the Rust test driving this script
@@ -292,6 +294,9 @@ async function run() {
   check(settled.status === "playing", `status ${settled.status} at the end (${JSON.stringify(settled.close)})`);
   check(pageProblems.length === 0, `the page reported problems: ${pageProblems.join(" | ")}`);
 
+  await checkLayout(page);
+  checkColors(await page.evaluate(() => Array.from({ length: 2000 }, (_, i) => window.ticksync.colorOf(i + 1))));
+
   mkdirSync(dirname(options.screenshot), { recursive: true });
   await page.screenshot({ path: options.screenshot });
   console.log(`screenshot saved to ${options.screenshot}`);
@@ -323,6 +328,86 @@ async function run() {
   await other.close();
 
   console.log(`OK ${JSON.stringify(settled)}`);
+}
+
+/** Window sizes the arena must be fully visible at: common desktop, laptop and phone ones. */
+const VIEWPORTS = [
+  { width: 1280, height: 720 },
+  { width: 1366, height: 768 },
+  { width: 1920, height: 1080 },
+  { width: 1440, height: 900 },
+  { width: 1024, height: 768 },
+  { width: 800, height: 600 },
+  { width: 768, height: 1024 },
+  { width: 390, height: 844 },
+];
+/** Points sampled along each side of the arena (corners included). */
+const LAYOUT_SAMPLES = 9;
+
+/**
+ * At each size, the arena's border lies inside the window and nothing covers it: the
+ * topmost element at every sampled point of the arena (a grid, its edges and corners) is the
+ * canvas. Ends at 1280x720, where the screenshot is taken.
+ */
+async function checkLayout(page) {
+  for (const viewport of [...VIEWPORTS, VIEWPORTS[0]]) {
+    await page.setViewportSize(viewport);
+    const size = `${viewport.width}x${viewport.height}`;
+    // A few frames at the new size, so that the arena's rectangle is the resized one.
+    let rect = null;
+    for (let i = 0; i < 20; i++) {
+      await sleep(50);
+      rect = await page.evaluate(() => window.ticksync.arenaRect());
+      const stable = await page.evaluate(
+        () => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(() => done(window.ticksync.arenaRect())))),
+      );
+      if (rect && stable && rect.width === stable.width && rect.left === stable.left && rect.top === stable.top) break;
+    }
+    check(rect !== null, `${size}: the page reports no arena rectangle`);
+    check(rect.width >= 200, `${size}: the arena is only ${rect.width.toFixed(0)} px wide`);
+    check(
+      rect.left >= 0 && rect.top >= 0 && rect.left + rect.width <= viewport.width && rect.top + rect.height <= viewport.height,
+      `${size}: the arena ${JSON.stringify(rect)} is not inside the window`,
+    );
+    const covered = await page.evaluate(
+      ({ rect, samples }) => {
+        const canvas = document.getElementById("arena");
+        const hits = [];
+        for (let i = 0; i < samples; i++) {
+          for (let j = 0; j < samples; j++) {
+            // From 1 px inside one edge to 1 px inside the other.
+            const x = rect.left + 1 + ((rect.width - 2) * i) / (samples - 1);
+            const y = rect.top + 1 + ((rect.height - 2) * j) / (samples - 1);
+            const top = document.elementFromPoint(x, y);
+            if (top !== canvas) {
+              hits.push(`(${x.toFixed(0)}, ${y.toFixed(0)}) is under ${top ? `${top.tagName.toLowerCase()}#${top.id}` : "nothing"}`);
+            }
+          }
+        }
+        return hits;
+      },
+      { rect, samples: LAYOUT_SAMPLES },
+    );
+    check(covered.length === 0, `${size}: the arena is covered: ${covered.slice(0, 5).join("; ")}`);
+    console.log(`layout ${size}: arena at (${rect.left.toFixed(0)}, ${rect.top.toFixed(0)}), ${rect.width.toFixed(0)} px, uncovered`);
+  }
+}
+
+/** Hue of the own entity's yellow, #ffd33d. */
+const OWN_HUE = 46.4;
+/** The least hue distance from it another entity's colour may have. */
+const MIN_HUE_DISTANCE = 25;
+
+/** No other entity is drawn in a colour close to the own entity's yellow. */
+function checkColors(colors) {
+  for (const [index, color] of colors.entries()) {
+    const match = /^hsl\(([\d.]+),/.exec(color);
+    check(match !== null, `entity #${index + 1} has colour ${color}, not hsl(...)`);
+    const hue = Number(match[1]);
+    const distance = Math.min(Math.abs(hue - OWN_HUE), 360 - Math.abs(hue - OWN_HUE));
+    check(distance >= MIN_HUE_DISTANCE, `entity #${index + 1} is drawn in ${color}, ${distance.toFixed(1)}° from the own yellow`);
+  }
+  console.log(`colours: ${colors.length} entity colours, none within ${MIN_HUE_DISTANCE}° of the own yellow`);
 }
 
 let exitCode = 0;

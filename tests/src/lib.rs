@@ -33,6 +33,9 @@ use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tokio_util::sync::CancellationToken;
 
+pub mod skip;
+pub use skip::{skip, SKIPPED};
+
 /// A plain-HTTP answer: status code and body.
 #[derive(Debug, Clone)]
 pub struct HttpAnswer {

@@ -14,10 +14,11 @@
 //! and not sideways.
 //!
 //! It needs `node`, Chromium at `/usr/bin/chromium` (or `$CHROMIUM_PATH`) and
-//! `npm ci` run in `tests/browser`. Without them it prints `SKIPPED: …` and passes, unless
+//! `npm ci` run in `tests/browser`. Without them it passes without running and prints a framed
+//! `SKIPPED` notice past the harness's capture (`ticksync_tests::skip`), unless
 //! `TICKSYNC_REQUIRE_BROWSER=1` (as in CI), where a missing prerequisite fails it.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -27,7 +28,8 @@ use ticksync_arena::{ArenaEntity, ArenaInput, ArenaSchema, MoveDir};
 use ticksync_client::{Client, ClientEvent, ClientOptions};
 use ticksync_protocol::{Entity, EntityId};
 use ticksync_server::ServerConfig;
-use ticksync_tests::{TestServer, WAIT};
+use ticksync_tests::skip::run_test_in_child;
+use ticksync_tests::{skip, TestServer, SKIPPED, WAIT};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -86,13 +88,6 @@ fn prerequisites() -> Result<PathBuf, String> {
         ));
     }
     Ok(browser_dir.join("browser_test.mjs"))
-}
-
-/// Writes straight to the process's stderr, past the test harness's capture, so a skip is
-/// seen even in a passing run.
-fn shout(message: &str) {
-    let mut stderr = std::io::stderr();
-    let _ = writeln!(stderr, "\n{message}\n");
 }
 
 /// A bot that moves along a slowly turning direction, one input per tick, until told to
@@ -226,14 +221,13 @@ async fn browser_client_joins_shows_the_bots_and_moves_with_the_keys() {
     let script = match prerequisites() {
         Ok(script) => script,
         Err(why) => {
-            let required = std::env::var(REQUIRE_ENV).is_ok_and(|v| v == "1");
-            assert!(
-                !required,
-                "{REQUIRE_ENV}=1 but the browser test cannot run: {why}"
+            skip(
+                "browser_client_joins_shows_the_bots_and_moves_with_the_keys",
+                REQUIRE_ENV,
+                &why,
+                "install Chromium (or set CHROMIUM_PATH) and node, then run `npm ci` in \
+                 tests/browser",
             );
-            shout(&format!(
-                "SKIPPED: browser test — {why}. Set {REQUIRE_ENV}=1 to make this a failure."
-            ));
             return;
         }
     };
@@ -385,4 +379,23 @@ async fn browser_client_joins_shows_the_bots_and_moves_with_the_keys() {
         .await
         .expect("observer leaves cleanly");
     server.stop().await;
+}
+
+/// Without Chromium the test above passes, so its notice must reach the terminal of a plain
+/// `cargo test` run: run it in a child with no Chromium and the harness's capture on.
+#[test]
+fn a_skipped_browser_test_says_so_past_the_harness_capture() {
+    let test = "browser_client_joins_shows_the_bots_and_moves_with_the_keys";
+    let (passed, output) = run_test_in_child(
+        test,
+        &[("CHROMIUM_PATH", "/nonexistent/chromium")],
+        &[REQUIRE_ENV],
+        Duration::from_secs(30),
+    )
+    .expect("the test binary runs itself");
+    assert!(passed, "a skip passes\n{output}");
+    assert!(
+        output.contains(&format!("{SKIPPED} {test}:")),
+        "no skip notice in what a plain run shows\n{output}"
+    );
 }

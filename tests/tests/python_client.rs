@@ -27,9 +27,14 @@ use ticksync_protocol::schema::SchemaIdentity;
 use ticksync_protocol::sync::ViewStore;
 use ticksync_protocol::{ClientMessage, EntityId, Ping, Tick};
 use ticksync_server::ServerConfig;
-use ticksync_tests::{RawClient, TestServer};
+use ticksync_tests::skip::run_test_in_child;
+use ticksync_tests::{skip, RawClient, TestServer, SKIPPED};
 use tokio_util::sync::CancellationToken;
 
+/// The Python interpreter to run.
+const PYTHON_ENV: &str = "TICKSYNC_PYTHON";
+/// Set to 1 where a missing Python or `websocket-client` must fail the test.
+const REQUIRE_ENV: &str = "TICKSYNC_REQUIRE_PYTHON";
 /// How long the Python client plays.
 const PLAY_SECONDS: u32 = 3;
 /// Upper bound for the child process, start-up included; it is killed past this.
@@ -168,10 +173,10 @@ fn vectors_script() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/python/test_ticksync.py")
 }
 
-/// The Python to run, or `None` (after saying why) when the test is to be skipped.
+/// The Python to run, or `None` (after a skip notice that reaches the terminal, see
+/// `ticksync_tests::skip`) when the test is to be skipped.
 async fn python_or_skip(test: &str) -> Option<String> {
-    let python = std::env::var("TICKSYNC_PYTHON").unwrap_or_else(|_| "python3".to_owned());
-    let required = std::env::var("TICKSYNC_REQUIRE_PYTHON").is_ok_and(|v| v == "1");
+    let python = std::env::var(PYTHON_ENV).unwrap_or_else(|_| "python3".to_owned());
     let probe = {
         let python = python.clone();
         tokio::task::spawn_blocking(move || probe_python(&python))
@@ -181,12 +186,13 @@ async fn python_or_skip(test: &str) -> Option<String> {
     match probe {
         Ok(()) => Some(python),
         Err(why) => {
-            assert!(!required, "TICKSYNC_REQUIRE_PYTHON=1 but {why}");
-            eprintln!("==================================================================");
-            eprintln!("SKIPPED {test}: {why}.");
-            eprintln!("Set TICKSYNC_PYTHON to a Python with websocket-client installed");
-            eprintln!("(pip install -r examples/python/requirements.txt).");
-            eprintln!("==================================================================");
+            skip(
+                test,
+                REQUIRE_ENV,
+                &why,
+                "pip install -r examples/python/requirements.txt (in a venv), then set \
+                 TICKSYNC_PYTHON to that interpreter",
+            );
             None
         }
     }
@@ -326,6 +332,12 @@ async fn python_client_runs_a_circle_and_leaves() {
         run.stdout.lines().any(|line| line == "world: 2000x2000"),
         "no `world: 2000x2000` line (the arena's World message)\n{output}"
     );
+    assert!(
+        run.stdout
+            .lines()
+            .any(|line| line.starts_with("joined:") && line.ends_with(" nodelay=1")),
+        "the client should run with TCP_NODELAY on (PROTOCOL.md §2)\n{output}"
+    );
     let rtts: Vec<f64> = run.stdout.lines().filter_map(status_rtt_ms).collect();
     assert!(
         rtts.len() >= PLAY_SECONDS as usize - 1,
@@ -440,5 +452,36 @@ async fn python_client_pinned_to_another_schema_is_refused_naming_both() {
     assert!(
         !output.contains("joined:"),
         "a refused client never joins\n{output}"
+    );
+}
+
+/// Without Python the test above passes, so its notice must reach the terminal of a plain
+/// `cargo test` run: run it in a child with no usable Python and the harness's capture on.
+#[test]
+fn a_skipped_python_test_says_so_past_the_harness_capture() {
+    let test = "python_client_runs_a_circle_and_leaves";
+    let (passed, output) = run_test_in_child(
+        test,
+        &[(PYTHON_ENV, "/nonexistent/python3")],
+        &[REQUIRE_ENV],
+        CHILD_TIMEOUT,
+    )
+    .expect("the test binary runs itself");
+    assert!(passed, "a skip passes\n{output}");
+    assert!(
+        output.contains(&format!("{SKIPPED} {test}:")),
+        "no skip notice in what a plain run shows\n{output}"
+    );
+    // Required, the same run fails.
+    let (passed, output) = run_test_in_child(
+        test,
+        &[(PYTHON_ENV, "/nonexistent/python3"), (REQUIRE_ENV, "1")],
+        &[],
+        CHILD_TIMEOUT,
+    )
+    .expect("the test binary runs itself");
+    assert!(
+        !passed,
+        "{REQUIRE_ENV}=1 turns a skip into a failure\n{output}"
     );
 }

@@ -101,6 +101,33 @@ async fn missing_expired_forged_and_wrong_room_tokens_get_401() {
 }
 
 #[tokio::test]
+async fn a_token_with_only_sub_and_exp_joins_any_room_and_a_bad_name_claim_is_named() {
+    let server = TestServer::start_with(with_tokens()).await;
+    let mut bare = JoinClaims::new("player-8", "unused", "unused", Duration::from_secs(60));
+    bare.name = None;
+    bare.room = None;
+    let bare = mint(SECRET.as_bytes(), &bare).unwrap();
+    let url = format!("{}?room=lobby&token={bare}", server.url());
+    let (mut client, welcome) = RawClient::join(&url, "from-hello").await.unwrap();
+    let snapshot = client.next_snapshot().await.unwrap();
+    assert!(snapshot
+        .created
+        .iter()
+        .any(|e| Some(e.id) == welcome.entity_id));
+
+    // A name claim the protocol refuses is refused at the upgrade, and the answer says the
+    // name came from the token.
+    let long_name = "n".repeat(ticksync_protocol::MAX_PLAYER_NAME_BYTES + 1);
+    let claims = JoinClaims::new("player-9", long_name, "arena", Duration::from_secs(60));
+    let token = mint(SECRET.as_bytes(), &claims).unwrap();
+    let url = format!("{}?token={token}", server.url());
+    let (status, body) = refused_upgrade(RawClient::connect(&url).await);
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains("`name` claim"), "{body}");
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn origins_outside_the_allow_list_get_403() {
     let server = TestServer::start_with(ServerConfig {
         allowed_origins: vec!["https://play.example.com".into()],

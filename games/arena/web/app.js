@@ -13,7 +13,8 @@
 //   clock fitted to snapshot arrivals; dead reckoning covers a late snapshot.
 // - The world's size comes from the arena's `World` message, sent at join before the
 //   first snapshot.
-// - An overlay shows round trip, server tick, snapshot rate and bytes per second.
+// - A side panel shows round trip, server tick, snapshot rate and bytes per second, beside
+//   the arena rather than over it.
 // - `window.ticksync.state()` exposes the same figures to tests (see tests/browser/).
 //
 // URL parameters: ?server=ws://host:port/ws ?room= ?token= (a join token) ?name= and
@@ -107,6 +108,8 @@ const game = {
   lastDrawn: [],
   drawn: 0,
   drawnOthers: 0,
+  /** The arena's border on the page, in CSS pixels ({ left, top, width, height }). */
+  arenaRect: null,
   lastFrameAt: 0,
   overlayAt: 0,
   pageError: null,
@@ -352,8 +355,16 @@ function resize() {
   }
 }
 
+/** Hue of the own entity's yellow (#ffd33d), which no other entity's colour comes near. */
+const OWN_HUE = 46;
+/** Hues within this many degrees of OWN_HUE are left out of the other entities' colours. */
+const OWN_HUE_MARGIN = 30;
+
+/** Another entity's colour: golden-angle hues, spread evenly, skipping the own yellow's. */
 function colorOf(id) {
-  return `hsl(${(id * 137.508) % 360}, 55%, 62%)`;
+  const span = 360 - 2 * OWN_HUE_MARGIN;
+  const hue = (OWN_HUE + OWN_HUE_MARGIN + ((id * 137.508) % span)) % 360;
+  return `hsl(${hue.toFixed(1)}, 55%, 62%)`;
 }
 
 function frame(now) {
@@ -388,6 +399,15 @@ function draw(now, dt) {
   const oy = (h - world.y * scale) / 2;
   const sx = (x) => ox + x * scale;
   const sy = (y) => oy + (world.y - y) * scale;
+  // Where the arena is on the page, in CSS pixels, for the layout test.
+  const dpr = window.devicePixelRatio || 1;
+  const box = canvas.getBoundingClientRect();
+  game.arenaRect = {
+    left: box.left + ox / dpr,
+    top: box.top + oy / dpr,
+    width: (world.x * scale) / dpr,
+    height: (world.y * scale) / dpr,
+  };
 
   // The world: border and a 100-unit grid.
   ctx.strokeStyle = "#1f2630";
@@ -550,6 +570,10 @@ window.ticksync = Object.freeze({
   get connection() {
     return game.conn;
   },
+  /** Where the last frame drew the arena (its border), in CSS pixels of the viewport. */
+  arenaRect: () => (game.arenaRect ? { ...game.arenaRect } : null),
+  /** The colour another entity is drawn in. */
+  colorOf,
 });
 
 // ---------------------------------------------------------------------------------------

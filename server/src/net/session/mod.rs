@@ -175,17 +175,24 @@ where
         Greeting::Hello(hello) => (hello.player_name, None),
         Greeting::Resume(resume) => (String::new(), Some(resume.resume_token)),
     };
-    // A verified token names the player; the name in Hello is only a wish. The token's name
-    // passes the same checks as a Hello's.
+    // A verified token's `name` claim names the player; the name in Hello is only a wish.
+    // The token's name was checked at the upgrade and passes the same checks again here.
+    // The rest of the claims go to the game.
     let (name, claims) = match claims {
         None => (name, None),
         Some(claims) => {
-            validate_player_name(&claims.name).map_err(refuse_greeting)?;
+            let name = match claims.name {
+                None => name,
+                Some(token_name) => {
+                    validate_player_name(&token_name).map_err(refuse_greeting)?;
+                    token_name
+                }
+            };
             let game_claims = Claims {
                 subject: claims.sub,
                 custom: claims.custom,
             };
-            (claims.name, Some(game_claims))
+            (name, Some(game_claims))
         }
     };
     let joined = join(&room, name, claims, resume_token, ctx).await?;
