@@ -15,7 +15,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use super::handshake::{upgrade, Upgrade};
+use super::handshake::{upgrade, MalformedUpgrade, Upgrade};
 use super::http::{read_request_head, respond};
 use super::rewind::Rewind;
 use super::routes::serve_http;
@@ -88,6 +88,12 @@ where
             "the server is draining and admits no new players; try another server",
         )
         .await;
+        return;
+    }
+    if let Err(problem) = MalformedUpgrade::check(&head) {
+        ctx.metrics.handshake_failed("malformed upgrade");
+        tracing::debug!(%peer, %problem, "malformed WebSocket upgrade");
+        let _ = problem.response().write(&mut stream, false).await;
         return;
     }
     let stream = Rewind::new(head.bytes, stream);
