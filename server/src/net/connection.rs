@@ -22,6 +22,32 @@ use super::routes::serve_http;
 use super::{session, SessionContext};
 use crate::metrics::ServerMetrics;
 
+/// A connection's stream (plain TCP, TLS, either behind [`Rewind`]) that can reach its TCP
+/// socket: a session that gives up on a peer that does not read resets the connection, so the
+/// kernel drops the unsent bytes at once instead of holding them for a peer that is not
+/// coming back.
+pub trait TcpBacked {
+    fn tcp(&self) -> &TcpStream;
+}
+
+impl TcpBacked for TcpStream {
+    fn tcp(&self) -> &TcpStream {
+        self
+    }
+}
+
+impl TcpBacked for tokio_rustls::server::TlsStream<TcpStream> {
+    fn tcp(&self) -> &TcpStream {
+        self.get_ref().0
+    }
+}
+
+impl<S: TcpBacked> TcpBacked for Rewind<S> {
+    fn tcp(&self) -> &TcpStream {
+        self.inner().tcp()
+    }
+}
+
 /// Serves one accepted TCP connection until it closes.
 pub async fn serve(tcp: TcpStream, peer: SocketAddr, ctx: &SessionContext) {
     let deadline = Instant::now() + ctx.config.handshake_timeout;
@@ -51,7 +77,7 @@ pub async fn serve(tcp: TcpStream, peer: SocketAddr, ctx: &SessionContext) {
 
 async fn serve_stream<S>(mut stream: S, peer: SocketAddr, deadline: Instant, ctx: &SessionContext)
 where
-    S: AsyncRead + AsyncWrite + Unpin + Send,
+    S: AsyncRead + AsyncWrite + TcpBacked + Unpin + Send,
 {
     let head = tokio::select! {
         head = tokio::time::timeout_at(deadline, Box::pin(read_request_head(&mut stream))) => head,
