@@ -38,12 +38,12 @@ pub struct WorldHistory {
 }
 
 impl WorldHistory {
-    /// A history of at most `capacity` frames (at least 1).
+    /// A history of at most `capacity` frames (at least 1). It takes no memory until the
+    /// first frame: a room nobody has joined keeps none.
     pub fn new(capacity: usize) -> WorldHistory {
-        let capacity = capacity.max(1);
         WorldHistory {
-            frames: VecDeque::with_capacity(capacity),
-            capacity,
+            frames: VecDeque::new(),
+            capacity: capacity.max(1),
         }
     }
 

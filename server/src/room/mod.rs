@@ -119,7 +119,9 @@ impl SessionShared {
 /// What a session holds to reach its room.
 #[derive(Debug, Clone)]
 pub struct RoomHandle {
-    joins: mpsc::Sender<JoinRequest>,
+    /// Boxed: the queue allocates a block of slots up front, and a room nobody joins should
+    /// not pay for 32 inline requests.
+    joins: mpsc::Sender<Box<JoinRequest>>,
     current_tick: Arc<AtomicU32>,
     status: Arc<RoomStatus>,
 }
@@ -129,7 +131,7 @@ impl RoomHandle {
     /// [`JoinRefused::RoomClosed`] when the room has stopped.
     pub async fn request_join(&self, request: JoinRequest) -> Result<(), JoinRefused> {
         self.joins
-            .send(request)
+            .send(Box::new(request))
             .await
             .map_err(|_| JoinRefused::RoomClosed)
     }

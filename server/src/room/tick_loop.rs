@@ -178,7 +178,7 @@ pub struct Room<G: Game> {
     game: G,
     tick: Tick,
     members: Vec<Member>,
-    joins: mpsc::Receiver<JoinRequest>,
+    joins: mpsc::Receiver<Box<JoinRequest>>,
     replicator: Replicator,
     detached: DetachedPlayers,
     input_scratch: Vec<Input>,
@@ -322,6 +322,7 @@ impl<G: Game> Room<G> {
             let Ok(request) = self.joins.try_recv() else {
                 break;
             };
+            let request = *request;
             let (entity, resumed) = match &request.resume_token {
                 Some(token) => match self.take_over(token) {
                     Some(entity) => (entity, true),
@@ -423,6 +424,11 @@ impl<G: Game> Room<G> {
     }
 
     fn replicate(&mut self) {
+        // Nobody to send the world to, nobody to keep baselines for: an empty room keeps no
+        // history (the first snapshot of whoever joins next is a full one anyway).
+        if self.members.is_empty() {
+            return;
+        }
         self.replicator.capture(self.tick, &self.game);
         self.serve_members(self.replicator.execution_for(self.members.len()));
     }
@@ -554,7 +560,7 @@ mod tests {
         let shared = Arc::new(SessionShared::default());
         handle
             .joins
-            .try_send(JoinRequest {
+            .try_send(Box::new(JoinRequest {
                 player_name: "t".into(),
                 inputs: input_rx,
                 outbound: frame_tx,
@@ -562,7 +568,7 @@ mod tests {
                 resume_token: None,
                 shared: shared.clone(),
                 reply: reply_tx,
-            })
+            }))
             .unwrap();
         TestClient {
             inputs: input_tx,
