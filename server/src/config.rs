@@ -34,6 +34,13 @@ pub struct ServerConfig {
     /// Address the WebSocket listener binds. Loopback by default so a first run is never
     /// exposed to the network by accident.
     pub bind: SocketAddr,
+    /// Address of the operations listener: `/metrics`, `/rooms`, `/healthz` and `/readyz`,
+    /// served apart from the game port on a thread of its own, with limits of its own (a full
+    /// game port does not fail the liveness probe, and a scrape flood does not take the
+    /// players' threads). Loopback by default; `None` (`"off"` in the file, the environment
+    /// and the flag): no operations endpoints at all.
+    #[serde(with = "admin_bind_serde")]
+    pub admin_bind: Option<SocketAddr>,
     /// Simulation and snapshot rate of the room, in ticks per second.
     pub tick_rate_hz: u16,
     /// Side of the square arena world, in world units.
@@ -178,6 +185,43 @@ pub const CONFIG_ENV: &str = "TICKSYNC_CONFIG";
 /// Prefix of the environment variables that override config keys: `TICKSYNC_<KEY>`.
 pub const ENV_PREFIX: &str = "TICKSYNC_";
 
+/// Default port of the operations listener (`admin_bind`), next to the game port's 7878.
+pub const DEFAULT_ADMIN_PORT: u16 = 7879;
+
+/// `admin_bind` as written in the file, the environment and the flag: an address, or `off`.
+mod admin_bind_serde {
+    use std::net::SocketAddr;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// The word that turns the operations listener off.
+    pub(super) const OFF: &str = "off";
+
+    pub(super) fn serialize<S: Serializer>(
+        value: &Option<SocketAddr>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(addr) => serializer.collect_str(addr),
+            None => serializer.serialize_str(OFF),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<SocketAddr>, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        if text.trim().eq_ignore_ascii_case(OFF) {
+            return Ok(None);
+        }
+        text.trim().parse().map(Some).map_err(|_| {
+            serde::de::Error::custom(format!(
+                "invalid admin_bind {text:?}: expected an address such as 127.0.0.1:7879, or \"{OFF}\""
+            ))
+        })
+    }
+}
+
 /// Default name of the built-in room.
 pub const DEFAULT_ROOM_NAME: &str = "arena";
 
@@ -191,6 +235,7 @@ impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 7878)),
+            admin_bind: Some(SocketAddr::from(([127, 0, 0, 1], DEFAULT_ADMIN_PORT))),
             tick_rate_hz: 30,
             world_size: 2000,
             max_players: 10_000,
@@ -786,6 +831,9 @@ pub struct ServerArgs {
     /// Address to listen on (WebSocket endpoint at /ws).
     #[arg(long, value_name = "ADDR")]
     pub bind: Option<SocketAddr>,
+    /// Address of the operations endpoints (/metrics, /rooms, /healthz, /readyz), or "off".
+    #[arg(long, value_name = "ADDR|off")]
+    pub admin_bind: Option<String>,
     /// Simulation and snapshot rate in ticks per second (tick_rate_hz).
     #[arg(long = "tick-rate", value_name = "HZ")]
     pub tick_rate_hz: Option<u16>,
@@ -968,6 +1016,7 @@ impl ServerArgs {
     fn flag_layer(&self) -> Result<Vec<(&'static str, toml::Value, &'static str)>, ConfigError> {
         let mut layer = FlagLayer::default();
         layer.add("bind", "--bind", self.bind.map(|bind| bind.to_string()));
+        layer.add("admin_bind", "--admin-bind", self.admin_bind.clone());
         layer.add("tick_rate_hz", "--tick-rate", self.tick_rate_hz);
         layer.add("world_size", "--world-size", self.world_size);
         layer.add("max_players", "--max-players", self.max_players);
@@ -1491,12 +1540,32 @@ mod tests {
     }
 
     #[test]
+    fn the_admin_listener_moves_or_turns_off_from_every_layer() {
+        let file = config_file("admin", "admin_bind = \"off\"\n");
+        let from_file = load(&args(&["--config", file.to_str().unwrap()]), NO_ENV).unwrap();
+        assert_eq!(from_file.admin_bind, None);
+        let from_env = load(&args(&[]), [("TICKSYNC_ADMIN_BIND", "0.0.0.0:9100")]).unwrap();
+        assert_eq!(
+            from_env.admin_bind,
+            Some(SocketAddr::from(([0, 0, 0, 0], 9100)))
+        );
+        let from_flag = load(&args(&["--admin-bind", "OFF"]), NO_ENV).unwrap();
+        assert_eq!(from_flag.admin_bind, None);
+        // Printed and read back.
+        let printed = from_file.to_toml().unwrap();
+        assert!(printed.contains("admin_bind = \"off\""), "{printed}");
+        let error = load(&args(&["--admin-bind", "nowhere"]), NO_ENV).unwrap_err();
+        assert!(error.to_string().contains("admin_bind"), "{error}");
+    }
+
+    #[test]
     fn help_shows_the_defaults() {
         let help = ServerArgs::command_with_defaults()
             .render_help()
             .to_string();
         assert!(help.contains("[default: 30]"), "{help}");
         assert!(help.contains("[default: 127.0.0.1:7878]"), "{help}");
+        assert!(help.contains("[default: 127.0.0.1:7879]"), "{help}");
         assert!(help.contains("[default: 15s]"), "{help}");
     }
 

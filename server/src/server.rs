@@ -12,6 +12,7 @@ use crate::config::{ConfigError, ServerConfig};
 use crate::game::arena::Arena;
 use crate::game::Game;
 use crate::metrics::ServerMetrics;
+use crate::net::admin::{AdminError, AdminListener};
 use crate::net::limits::ConnectionLimiter;
 use crate::net::tls::{self, DevCertificate, TlsError};
 use crate::net::{accept_loop, FaultInjector, SessionContext};
@@ -29,6 +30,8 @@ pub enum ServerError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("operations listener (admin_bind): {0}")]
+    Admin(#[from] AdminError),
     #[error("could not set up tick statistics: {0}")]
     Stats(#[from] hdrhistogram::CreationError),
     #[error("could not set up TLS: {0}")]
@@ -63,6 +66,8 @@ pub struct Server {
     room_tasks: TaskTracker,
     /// The runtime the room tasks run on; `None`: the caller's.
     tick_runtime: Option<TickRuntime>,
+    /// The operations listener; `None` with `admin_bind` off.
+    admin: Option<AdminListener>,
     dev_certificate: Option<DevCertificate>,
 }
 
@@ -108,9 +113,12 @@ impl Server {
             addr: config.bind,
             source,
         })?;
+        let admin = config.admin_bind.map(AdminListener::bind).transpose()?;
         let (tls, dev_certificate) = tls_acceptor(&config)?;
         let metrics = Arc::new(ServerMetrics::default());
-        let telemetry = Arc::new(Telemetry::new());
+        // The rooms the operator named get metric series of their own.
+        let named_rooms = std::iter::once(&config.default_room).chain(config.rooms.keys());
+        let telemetry = Arc::new(Telemetry::with_named_rooms(named_rooms.cloned()));
         let per_ip = ConnectionLimiter::new(config.max_connections_per_ip);
         let shutdown = CancellationToken::new();
         let room_tasks = TaskTracker::new();
@@ -136,7 +144,7 @@ impl Server {
                 let game = make_game(&settings);
                 let (room, handle) = Room::new(settings, game, metrics.clone(), status)
                     .map_err(|error| error.to_string())?;
-                let room = room.with_tick_histogram(telemetry.room_tick_histogram(&name));
+                let room = room.with_series(telemetry.room_series(&name));
                 let run = room.run(shutdown.clone(), lifecycle);
                 match &tick_handle {
                     Some(handle) => room_tasks.spawn_on(run, handle),
@@ -172,6 +180,7 @@ impl Server {
             ctx,
             room_tasks,
             tick_runtime,
+            admin,
             dev_certificate,
         })
     }
@@ -206,6 +215,12 @@ impl Server {
         self.local_addr
     }
 
+    /// The address of the operations endpoints (`/metrics`, `/rooms`, `/healthz`,
+    /// `/readyz`); `None` when `admin_bind` is off.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().map(AdminListener::local_addr)
+    }
+
     /// Cancelling this token shuts the server down gracefully.
     pub fn shutdown_token(&self) -> CancellationToken {
         self.ctx.shutdown.clone()
@@ -230,15 +245,23 @@ impl Server {
 
     /// Runs until the shutdown token is cancelled, then stops accepting, lets every room tell
     /// its players (error message and close 1001), and waits up to the configured grace
-    /// period for sessions to finish closing.
+    /// period for sessions to finish closing. The operations endpoints answer until then.
     pub async fn run(self) -> ServerSummary {
         let Server {
             listener,
             ctx,
             room_tasks,
             tick_runtime,
+            admin,
             ..
         } = self;
+        let admin = admin.and_then(|admin| match admin.spawn(ctx.clone()) {
+            Ok(running) => Some(running),
+            Err(error) => {
+                tracing::error!(%error, "operations endpoints not served");
+                None
+            }
+        });
         let sessions = TaskTracker::new();
         accept_loop(listener, ctx.clone(), sessions.clone()).await;
         ctx.draining
@@ -266,6 +289,9 @@ impl Server {
                 sessions.len()
             }
         };
+        if let Some(admin) = admin {
+            admin.stop().await;
+        }
         let metrics = &ctx.metrics;
         tracing::info!(
             connections = ServerMetrics::get(&metrics.connections_accepted),

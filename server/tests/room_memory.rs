@@ -29,7 +29,10 @@ unsafe impl GlobalAlloc for Counting {
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE_BYTES.fetch_add(new_size as isize - layout.size() as isize, Ordering::Relaxed);
+        LIVE_BYTES.fetch_add(
+            new_size as isize - layout.size() as isize,
+            Ordering::Relaxed,
+        );
         unsafe { System.realloc(ptr, layout, new_size) }
     }
 }
@@ -58,7 +61,11 @@ async fn an_empty_room_costs_at_most_16_kib() {
     let running = tokio::spawn(server.run());
     let open = |prefix: &str, count: usize| {
         (0..count)
-            .map(|i| rooms.handle_for(&format!("{prefix}-{i}")).expect("room opens"))
+            .map(|i| {
+                rooms
+                    .handle_for(&format!("{prefix}-{i}"))
+                    .expect("room opens")
+            })
             .collect::<Vec<_>>()
     };
     let ticked = |handles: Vec<ticksync_server::room::RoomHandle>| async move {
@@ -76,7 +83,10 @@ async fn an_empty_room_costs_at_most_16_kib() {
     let after = LIVE_BYTES.load(Ordering::Relaxed);
     let per_room = (after - before) / ROOMS as isize;
     println!("an empty room: {per_room} bytes");
-    assert!(per_room <= 16 * 1024, "an empty room costs {per_room} bytes");
+    assert!(
+        per_room <= 16 * 1024,
+        "an empty room costs {per_room} bytes"
+    );
     drop(handles);
     shutdown.cancel();
     tokio::time::timeout(WAIT, running)

@@ -19,10 +19,11 @@ use tokio_tungstenite::tungstenite::Message;
 
 const WAIT: Duration = Duration::from_secs(10);
 
-/// Starts the binary with `args` and returns it with the WebSocket URL it logs.
-fn spawn_server(args: &[&str]) -> (std::process::Child, String) {
+/// Starts the binary with `args` and returns it with the WebSocket URL and the operations
+/// address it logs.
+fn spawn_server(args: &[&str]) -> (std::process::Child, String, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_ticksync-server"))
-        .args(["--bind", "127.0.0.1:0"])
+        .args(["--bind", "127.0.0.1:0", "--admin-bind", "127.0.0.1:0"])
         .args(args)
         .env("RUST_LOG", "info")
         .env("NO_COLOR", "1")
@@ -30,23 +31,29 @@ fn spawn_server(args: &[&str]) -> (std::process::Child, String) {
         .stderr(Stdio::null())
         .spawn()
         .expect("server starts");
-    // The start-up line says where it listens: "... listening on ws://127.0.0.1:PORT/ws ...".
+    // The start-up lines say where it listens: "... listening on ws://127.0.0.1:PORT/ws ..."
+    // and "operations endpoints (...) on http://127.0.0.1:PORT".
     let stdout = child.stdout.take().expect("piped stdout");
     let (url_tx, url_rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
+        let word_after = |line: &str, marker: &str| {
+            let rest = line.split(marker).nth(1)?;
+            Some(rest.split_whitespace().next()?.to_owned())
+        };
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(rest) = line.split("listening on ").nth(1) {
-                let url = rest
-                    .split_whitespace()
-                    .next()
-                    .unwrap_or_default()
-                    .to_owned();
+            if let Some(url) = word_after(&line, "listening on ") {
                 let _ = url_tx.send(url);
+            }
+            if let Some(admin) = word_after(&line, ") on http://") {
+                let _ = url_tx.send(admin);
             }
         }
     });
     let url = url_rx.recv_timeout(WAIT).expect("server logs its address");
-    (child, url)
+    let admin = url_rx
+        .recv_timeout(WAIT)
+        .expect("server logs its operations address");
+    (child, url, admin)
 }
 
 /// Waits (bounded) for the process to exit and checks it exited 0.
@@ -73,13 +80,9 @@ fn send_sigterm(child: &std::process::Child) {
     assert!(status.success());
 }
 
-/// The status code of `GET path` on the server of `url` (`ws://HOST:PORT/ws`).
-async fn http_status(url: &str, path: &str) -> u16 {
+/// The status code of `GET path` at `addr` (`HOST:PORT`).
+async fn http_status(addr: &str, path: &str) -> u16 {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let addr = url
-        .trim_start_matches("ws://")
-        .trim_end_matches("/ws")
-        .to_owned();
     let mut tcp = tokio::net::TcpStream::connect(addr)
         .await
         .expect("connects");
@@ -100,11 +103,11 @@ async fn http_status(url: &str, path: &str) -> u16 {
 
 #[tokio::test]
 async fn sigterm_with_a_drain_period_turns_readiness_off_before_stopping() {
-    let (mut child, url) = spawn_server(&["--drain-period", "1500ms"]);
-    assert_eq!(http_status(&url, "/readyz").await, 200);
+    let (mut child, _url, admin) = spawn_server(&["--drain-period", "1500ms"]);
+    assert_eq!(http_status(&admin, "/readyz").await, 200);
     send_sigterm(&child);
     let deadline = std::time::Instant::now() + WAIT;
-    while http_status(&url, "/readyz").await != 503 {
+    while http_status(&admin, "/readyz").await != 503 {
         assert!(
             std::time::Instant::now() < deadline,
             "readiness never turned off"
@@ -112,7 +115,7 @@ async fn sigterm_with_a_drain_period_turns_readiness_off_before_stopping() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     // Still alive and answering while draining.
-    assert_eq!(http_status(&url, "/healthz").await, 200);
+    assert_eq!(http_status(&admin, "/healthz").await, 200);
     assert!(
         child.try_wait().unwrap().is_none(),
         "exited before the drain period"
@@ -122,7 +125,7 @@ async fn sigterm_with_a_drain_period_turns_readiness_off_before_stopping() {
 
 #[tokio::test]
 async fn sigterm_closes_players_with_1001_and_exits_cleanly() {
-    let (mut child, url) = spawn_server(&[]);
+    let (mut child, url, _admin) = spawn_server(&[]);
     let mut request = url.as_str().into_client_request().unwrap();
     request.headers_mut().insert(
         "Sec-WebSocket-Protocol",

@@ -19,6 +19,7 @@ use ticksync_protocol::{
 };
 use ticksync_server::metrics::ServerMetrics;
 use ticksync_server::net::FaultInjector;
+use ticksync_server::room::RoomDirectory;
 use ticksync_server::{Server, ServerConfig, ServerSummary};
 use ticksync_sim::{tls_config, TlsTrust};
 use tokio::net::TcpStream;
@@ -38,8 +39,9 @@ pub struct HttpAnswer {
     pub body: String,
 }
 
-/// `GET path` on the server's port over plain HTTP, reading until the server closes (at most
-/// [`WAIT`]).
+/// `GET path` at `addr` over plain HTTP, reading until the server closes (at most [`WAIT`]):
+/// the game port (`server.addr`) for the browser client, the operations port
+/// (`server.admin()`) for `/metrics`, `/rooms`, `/healthz` and `/readyz`.
 pub async fn http_get(addr: SocketAddr, path: &str) -> anyhow::Result<HttpAnswer> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let exchange = async {
@@ -71,10 +73,15 @@ pub async fn http_get(addr: SocketAddr, path: &str) -> anyhow::Result<HttpAnswer
 /// Upper bound of any single wait in a test.
 pub const WAIT: Duration = Duration::from_secs(10);
 
-/// A server running in the test's runtime on 127.0.0.1 with an ephemeral port.
+/// A server running in the test's runtime on 127.0.0.1 with an ephemeral port (and an
+/// ephemeral operations port, unless the configuration turns it off).
 pub struct TestServer {
     pub addr: SocketAddr,
+    /// The operations listener's address, `None` when `admin_bind` is off.
+    pub admin_addr: Option<SocketAddr>,
     url: String,
+    /// The server's rooms, live (to open rooms without sockets).
+    pub rooms: Arc<RoomDirectory>,
     pub metrics: Arc<ServerMetrics>,
     /// Setting it starts draining (see `Server::drain_switch`).
     pub drain: Arc<std::sync::atomic::AtomicBool>,
@@ -103,8 +110,10 @@ impl TestServer {
 
     async fn bind(config: ServerConfig) -> Server {
         init_logging();
+        let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
         let config = ServerConfig {
-            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            bind: loopback,
+            admin_bind: config.admin_bind.map(|_| loopback),
             ..config
         };
         Server::bind(config).await.expect("test server binds")
@@ -112,6 +121,8 @@ impl TestServer {
 
     fn launch(server: Server) -> TestServer {
         let addr = server.local_addr();
+        let admin_addr = server.admin_addr();
+        let rooms = server.rooms();
         let url = server.url();
         let metrics = server.metrics();
         let drain = server.drain_switch();
@@ -119,12 +130,20 @@ impl TestServer {
         let task = tokio::spawn(server.run());
         TestServer {
             addr,
+            admin_addr,
+            rooms,
             url,
             metrics,
             drain,
             shutdown,
             task,
         }
+    }
+
+    /// The operations listener's address (panics when the test turned it off).
+    pub fn admin(&self) -> SocketAddr {
+        self.admin_addr
+            .expect("the test server's operations listener is on")
     }
 
     /// The WebSocket URL of the server (`ws://`, or `wss://` with TLS on).

@@ -99,7 +99,7 @@ where
     };
     if !head.wants_websocket {
         // Plain HTTP: the browser client and the operations endpoints.
-        match serve_http(&mut stream, &head, ctx).await {
+        match serve_http(&mut stream, &head).await {
             Ok(status) => tracing::debug!(%peer, path = %head.path, status, "HTTP request"),
             Err(error) => tracing::debug!(%peer, %error, "HTTP answer not delivered"),
         }

@@ -4,6 +4,7 @@
 //! It knows nothing of game rules: a session decodes and validates frames, forwards inputs to
 //! its room through a bounded queue, and writes whatever frames the room hands it.
 
+pub mod admin;
 mod close;
 mod connection;
 mod handshake;

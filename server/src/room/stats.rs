@@ -159,6 +159,7 @@ impl TickStats {
     }
 
     /// Bytes the histograms' counts take on the heap.
+    #[cfg(test)]
     pub fn heap_bytes(&self) -> usize {
         [&self.window, &self.total, &self.lateness]
             .iter()
@@ -206,14 +207,22 @@ mod tests {
             let work = Duration::from_micros(20 + i % 60);
             stats.record(work, 0, Duration::from_micros(100 + i % 1_000));
         }
-        assert!(stats.heap_bytes() <= 5 * 1024, "{} bytes", stats.heap_bytes());
+        assert!(
+            stats.heap_bytes() <= 5 * 1024,
+            "{} bytes",
+            stats.heap_bytes()
+        );
         let summary = stats.summary();
         // 99 % of the ticks took at most 79 µs; two significant digits keep it within 1 %.
         assert!((79..=80).contains(&summary.tick_p99_us), "{summary:?}");
         assert_eq!(summary.ticks, 3_000);
         // A pathological tick grows the histograms to their whole range, and no further.
         stats.record(Duration::from_secs(3_600), 0, Duration::from_secs(3_600));
-        assert!(stats.heap_bytes() <= 3 * 9 * 1024, "{} bytes", stats.heap_bytes());
+        assert!(
+            stats.heap_bytes() <= 3 * 9 * 1024,
+            "{} bytes",
+            stats.heap_bytes()
+        );
         let max = stats.summary().tick_max_us;
         assert!((10_000_000..10_100_000).contains(&max), "{max}");
     }

@@ -36,6 +36,7 @@ use crate::metrics::ServerMetrics;
 use crate::replication::{
     Execution, InterestPolicy, ReplicationError, ReplicationSettings, Replicator, Viewer,
 };
+use crate::telemetry::RoomSeries;
 
 /// The settings a room runs with, taken from [`ServerConfig`] and the room's own section.
 #[derive(Debug, Clone)]
@@ -186,17 +187,14 @@ pub struct Room<G: Game> {
     stats: TickStats,
     metrics: Arc<ServerMetrics>,
     status: Arc<RoomStatus>,
-    /// Prometheus histogram of this room's tick work time, in seconds.
-    tick_histogram: Option<prometheus_client::metrics::histogram::Histogram>,
+    /// Prometheus series of this room's tick work time and overruns.
+    series: Option<RoomSeries>,
 }
 
 impl<G: Game> Room<G> {
-    /// Also records every tick's work time into `histogram` (for `/metrics`).
-    pub fn with_tick_histogram(
-        mut self,
-        histogram: prometheus_client::metrics::histogram::Histogram,
-    ) -> Room<G> {
-        self.tick_histogram = Some(histogram);
+    /// Also records every tick's work time and overruns into `series` (for `/metrics`).
+    pub fn with_series(mut self, series: RoomSeries) -> Room<G> {
+        self.series = Some(series);
         self
     }
 
@@ -229,7 +227,7 @@ impl<G: Game> Room<G> {
             stats,
             metrics,
             status: status.clone(),
-            tick_histogram: None,
+            series: None,
         };
         let handle = RoomHandle {
             joins: join_tx,
@@ -273,8 +271,11 @@ impl<G: Game> Room<G> {
             }
             last_work = started.elapsed();
             self.stats.record(last_work, skipped, late);
-            if let Some(histogram) = &self.tick_histogram {
-                histogram.observe(last_work.as_secs_f64());
+            if let Some(series) = &self.series {
+                series.tick_duration.observe(last_work.as_secs_f64());
+                if last_work > period {
+                    series.tick_overruns.inc();
+                }
             }
             self.stats.maybe_log(self.members.len());
             if let Some(limit) = lifecycle.close_when_empty_for {
