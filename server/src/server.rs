@@ -14,6 +14,7 @@ use crate::game::Game;
 use crate::metrics::ServerMetrics;
 use crate::net::admin::{AdminError, AdminListener};
 use crate::net::limits::ConnectionLimiter;
+use crate::net::refusal_log;
 use crate::net::tls::{self, DevCertificate, TlsError};
 use crate::net::{accept_loop, FaultInjector, SessionContext};
 use crate::room::{NoRoom, Room, RoomDirectory, RoomLaunch, TickRuntime, TickSummary};
@@ -262,6 +263,12 @@ impl Server {
                 None
             }
         });
+        let summaries = CancellationToken::new();
+        tokio::spawn(refusal_log::summarize(
+            ctx.metrics.clone(),
+            ctx.config.stats_interval,
+            summaries.clone(),
+        ));
         let sessions = TaskTracker::new();
         accept_loop(listener, ctx.clone(), sessions.clone()).await;
         ctx.draining
@@ -289,6 +296,7 @@ impl Server {
                 sessions.len()
             }
         };
+        summaries.cancel();
         if let Some(admin) = admin {
             admin.stop().await;
         }

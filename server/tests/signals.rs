@@ -4,8 +4,6 @@
 
 #![cfg(unix)]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -17,68 +15,9 @@ use ticksync_protocol::{
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
-const WAIT: Duration = Duration::from_secs(10);
+mod common;
 
-/// Starts the binary with `args` and returns it with the WebSocket URL and the operations
-/// address it logs.
-fn spawn_server(args: &[&str]) -> (std::process::Child, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ticksync-server"))
-        .args(["--bind", "127.0.0.1:0", "--admin-bind", "127.0.0.1:0"])
-        .args(args)
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("server starts");
-    // The start-up lines say where it listens: "... listening on ws://127.0.0.1:PORT/ws ..."
-    // and "operations endpoints (...) on http://127.0.0.1:PORT".
-    let stdout = child.stdout.take().expect("piped stdout");
-    let (url_tx, url_rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let word_after = |line: &str, marker: &str| {
-            let rest = line.split(marker).nth(1)?;
-            Some(rest.split_whitespace().next()?.to_owned())
-        };
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(url) = word_after(&line, "listening on ") {
-                let _ = url_tx.send(url);
-            }
-            if let Some(admin) = word_after(&line, ") on http://") {
-                let _ = url_tx.send(admin);
-            }
-        }
-    });
-    let url = url_rx.recv_timeout(WAIT).expect("server logs its address");
-    let admin = url_rx
-        .recv_timeout(WAIT)
-        .expect("server logs its operations address");
-    (child, url, admin)
-}
-
-/// Waits (bounded) for the process to exit and checks it exited 0.
-async fn assert_exits_cleanly(child: &mut std::process::Child) {
-    let deadline = std::time::Instant::now() + WAIT;
-    let exit = loop {
-        if let Some(exit) = child.try_wait().unwrap() {
-            break exit;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "server still running after SIGTERM"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
-    assert!(exit.success(), "exit status {exit}");
-}
-
-fn send_sigterm(child: &std::process::Child) {
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(status.success());
-}
+use common::{assert_exits_cleanly, send_sigterm, spawn_server, WAIT};
 
 /// The status code of `GET path` at `addr` (`HOST:PORT`).
 async fn http_status(addr: &str, path: &str) -> u16 {
@@ -103,7 +42,8 @@ async fn http_status(addr: &str, path: &str) -> u16 {
 
 #[tokio::test]
 async fn sigterm_with_a_drain_period_turns_readiness_off_before_stopping() {
-    let (mut child, _url, admin) = spawn_server(&["--drain-period", "1500ms"]);
+    let server = spawn_server(&["--drain-period", "1500ms"], &[]);
+    let (mut child, admin) = (server.child, server.admin);
     assert_eq!(http_status(&admin, "/readyz").await, 200);
     send_sigterm(&child);
     let deadline = std::time::Instant::now() + WAIT;
@@ -125,7 +65,8 @@ async fn sigterm_with_a_drain_period_turns_readiness_off_before_stopping() {
 
 #[tokio::test]
 async fn sigterm_closes_players_with_1001_and_exits_cleanly() {
-    let (mut child, url, _admin) = spawn_server(&[]);
+    let server = spawn_server(&[], &[]);
+    let (mut child, url) = (server.child, server.url);
     let mut request = url.as_str().into_client_request().unwrap();
     request.headers_mut().insert(
         "Sec-WebSocket-Protocol",

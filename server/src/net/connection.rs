@@ -136,7 +136,9 @@ where
             ctx.metrics
                 .handshake_failures_by_reason
                 .add(refusal.label());
-            tracing::info!(%peer, reason = refusal.label(), detail = %refusal, "connection refused at the handshake");
+            // Anyone can cause these: one line each at debug, a summary per interval at info
+            // (`refusal_log`).
+            tracing::debug!(%peer, reason = refusal.label(), detail = %refusal, "connection refused at the handshake");
         }
         Ok(Upgrade::Failed(error)) => {
             ctx.metrics.handshake_failed("websocket upgrade");

@@ -11,6 +11,7 @@ mod handshake;
 mod http;
 pub mod limits;
 mod listener;
+pub mod refusal_log;
 mod rewind;
 mod routes;
 mod session;

@@ -202,7 +202,8 @@ impl RoomDirectory {
             name: name.to_owned(),
             reason,
         })?;
-        tracing::info!(room = name, rooms = rooms.len() + 1, "room created");
+        // At debug: anyone can open a room by naming it.
+        tracing::debug!(room = name, rooms = rooms.len() + 1, "room created");
         rooms.insert(
             name.to_owned(),
             Listed {
@@ -218,7 +219,7 @@ impl RoomDirectory {
         if rooms.get(name).is_some_and(|listed| listed.id == id) {
             rooms.remove(name);
             (self.on_unlist)(name);
-            tracing::info!(room = name, rooms = rooms.len(), "empty room closed");
+            tracing::debug!(room = name, rooms = rooms.len(), "empty room closed");
             true
         } else {
             false

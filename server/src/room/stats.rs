@@ -121,7 +121,9 @@ impl TickStats {
         }
     }
 
-    /// Logs the interval's line if the interval has elapsed.
+    /// Logs the interval's line if the interval has elapsed: at info for a room with players,
+    /// at debug for an empty one (anyone can open rooms; a thousand idle ones must not fill
+    /// the log).
     pub fn maybe_log(&mut self, players: usize) {
         let now = Instant::now();
         let elapsed = now.duration_since(self.window_started);
@@ -136,21 +138,30 @@ impl TickStats {
         let bytes_in = ServerMetrics::get(&self.metrics.bytes_in);
         let bytes_out = ServerMetrics::get(&self.metrics.bytes_out);
         let secs = elapsed.as_secs_f64();
-        tracing::info!(
-            room = %self.status.name,
-            players,
-            ticks = self.window.len(),
-            tick_p50_us = self.window.value_at_quantile(0.5),
-            tick_p99_us = self.window.value_at_quantile(0.99),
-            tick_max_us = self.window.max(),
-            overruns_total = self.overruns,
-            skipped_ticks_total = self.skipped,
-            in_bytes_per_s = ((bytes_in - self.window_bytes_in) as f64 / secs) as u64,
-            out_bytes_per_s = ((bytes_out - self.window_bytes_out) as f64 / secs) as u64,
-            snapshots_dropped_total = self.metrics.snapshots_dropped.load(Ordering::Relaxed),
-            cpu_percent = format_args!("{cpu_percent:.1}"),
-            "room stats"
-        );
+        macro_rules! room_stats {
+            ($level:ident) => {
+                tracing::$level!(
+                    room = %self.status.name,
+                    players,
+                    ticks = self.window.len(),
+                    tick_p50_us = self.window.value_at_quantile(0.5),
+                    tick_p99_us = self.window.value_at_quantile(0.99),
+                    tick_max_us = self.window.max(),
+                    overruns_total = self.overruns,
+                    skipped_ticks_total = self.skipped,
+                    in_bytes_per_s = ((bytes_in - self.window_bytes_in) as f64 / secs) as u64,
+                    out_bytes_per_s = ((bytes_out - self.window_bytes_out) as f64 / secs) as u64,
+                    snapshots_dropped_total = self.metrics.snapshots_dropped.load(Ordering::Relaxed),
+                    cpu_percent = format_args!("{cpu_percent:.1}"),
+                    "room stats"
+                )
+            };
+        }
+        if players > 0 {
+            room_stats!(info);
+        } else {
+            room_stats!(debug);
+        }
         self.window.reset();
         self.window_started = now;
         self.window_cpu_start = cpu_now;

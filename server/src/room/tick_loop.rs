@@ -160,7 +160,8 @@ fn hand_over(
         Delivery::Dropped => {
             let kicked = member.ticks_behind(tick) >= max_ticks_behind;
             if kicked {
-                tracing::info!(entity = %member.entity, "disconnecting slow client");
+                // Counted in kicks_total and summed up by `net::refusal_log`.
+                tracing::debug!(entity = %member.entity, "disconnecting slow client");
                 member.disconnect(Disconnect::TooSlow);
             }
             Handover {
@@ -249,7 +250,7 @@ impl<G: Game> Room<G> {
         let dt = period.as_secs_f32();
         let mut clock = TickClock::new(period, Instant::now());
         let room = self.status.name.clone();
-        tracing::info!(%room, tick_rate_hz = self.settings.tick_rate_hz, "room started");
+        tracing::debug!(%room, tick_rate_hz = self.settings.tick_rate_hz, "room started");
         let mut empty_since: Option<Instant> = None;
         let mut last_work = Duration::ZERO;
         let refusal = loop {
@@ -289,21 +290,33 @@ impl<G: Game> Room<G> {
                 }
             }
         };
+        // A room that closed empty says so at debug (anyone can open and leave rooms); at
+        // shutdown every room reports its run at info.
+        let level_info = refusal == JoinRefused::ShuttingDown;
         self.close_all(refusal);
         let summary = self.stats.summary();
         lifecycle.finished(summary.clone());
-        tracing::info!(
-            %room,
-            ticks = summary.ticks,
-            overruns = summary.overruns,
-            skipped_ticks = summary.skipped_ticks,
-            tick_p50_us = summary.tick_p50_us,
-            tick_p99_us = summary.tick_p99_us,
-            tick_max_us = summary.tick_max_us,
-            tick_late_p99_us = summary.tick_late_p99_us,
-            tick_late_max_us = summary.tick_late_max_us,
-            "room stopped"
-        );
+        macro_rules! stopped {
+            ($level:ident) => {
+                tracing::$level!(
+                    %room,
+                    ticks = summary.ticks,
+                    overruns = summary.overruns,
+                    skipped_ticks = summary.skipped_ticks,
+                    tick_p50_us = summary.tick_p50_us,
+                    tick_p99_us = summary.tick_p99_us,
+                    tick_max_us = summary.tick_max_us,
+                    tick_late_p99_us = summary.tick_late_p99_us,
+                    tick_late_max_us = summary.tick_late_max_us,
+                    "room stopped"
+                )
+            };
+        }
+        if level_info {
+            stopped!(info);
+        } else {
+            stopped!(debug);
+        }
         summary
     }
 
