@@ -14,6 +14,7 @@
 
 pub mod config;
 pub mod game;
+pub mod memory;
 pub mod metrics;
 pub mod net;
 pub mod replication;

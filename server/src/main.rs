@@ -15,6 +15,15 @@ use ticksync_server::{Server, ServerArgs, ServerConfig};
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
+/// jemalloc, which gives freed memory back to the operating system (see
+/// [`ticksync_server::memory`]).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// jemalloc's settings, read when it starts (a pointer to a C string).
+#[export_name = "_rjem_malloc_conf"]
+pub static JEMALLOC_CONF: &u8 = &ticksync_server::memory::JEMALLOC_CONF[0];
+
 /// Log filter when `RUST_LOG` is not set: startup, periodic stats and warnings only.
 const DEFAULT_LOG_FILTER: &str = "info";
 
