@@ -42,10 +42,11 @@ async fn http_status(addr: &str, path: &str) -> u16 {
 
 #[tokio::test]
 async fn sigterm_with_a_drain_period_turns_readiness_off_before_stopping() {
-    let server = spawn_server(&["--drain-period", "1500ms"], &[]);
-    let (mut child, admin) = (server.child, server.admin);
+    let mut server = spawn_server(&["--drain-period", "1500ms"], &[]);
+    let admin = server.admin.clone();
+    let child = &mut server.child;
     assert_eq!(http_status(&admin, "/readyz").await, 200);
-    send_sigterm(&child);
+    send_sigterm(child);
     let deadline = std::time::Instant::now() + WAIT;
     while http_status(&admin, "/readyz").await != 503 {
         assert!(
@@ -60,13 +61,14 @@ async fn sigterm_with_a_drain_period_turns_readiness_off_before_stopping() {
         child.try_wait().unwrap().is_none(),
         "exited before the drain period"
     );
-    assert_exits_cleanly(&mut child).await;
+    assert_exits_cleanly(child).await;
 }
 
 #[tokio::test]
 async fn sigterm_closes_players_with_1001_and_exits_cleanly() {
-    let server = spawn_server(&[], &[]);
-    let (mut child, url) = (server.child, server.url);
+    let mut server = spawn_server(&[], &[]);
+    let url = server.url.clone();
+    let child = &mut server.child;
     let mut request = url.as_str().into_client_request().unwrap();
     request.headers_mut().insert(
         "Sec-WebSocket-Protocol",
@@ -95,7 +97,7 @@ async fn sigterm_closes_players_with_1001_and_exits_cleanly() {
         ServerMessage::Welcome(_)
     ));
 
-    send_sigterm(&child);
+    send_sigterm(child);
 
     let mut error_code = None;
     let close = loop {
@@ -115,5 +117,5 @@ async fn sigterm_closes_players_with_1001_and_exits_cleanly() {
     };
     assert_eq!(error_code, Some(ErrorCode::ServerShuttingDown));
     assert_eq!(close, Some(close_code::GOING_AWAY));
-    assert_exits_cleanly(&mut child).await;
+    assert_exits_cleanly(child).await;
 }

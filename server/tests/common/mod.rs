@@ -22,6 +22,16 @@ pub struct Binary {
     pub lines: Receiver<String>,
 }
 
+impl Drop for Binary {
+    /// A test that fails half-way does not leave the server running.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 /// Starts the binary with `args` (and `envs`, `RUST_LOG` unset unless given) on ephemeral
 /// ports, and waits for the lines that say where it listens: "... listening on
 /// ws://127.0.0.1:PORT/ws ..." and "operations endpoints (...) on http://127.0.0.1:PORT".
