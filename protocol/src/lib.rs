@@ -77,10 +77,13 @@ pub enum RoomNameError {
     TooLong { bytes: usize },
     #[error("room name may only contain ASCII letters, digits, '-', '_' and '.'")]
     BadCharacter,
+    #[error("room name cannot be only dots")]
+    OnlyDots,
 }
 
 /// Checks a room name (`/ws?room=NAME`): 1 to [`MAX_ROOM_NAME_BYTES`] bytes of ASCII
-/// letters, digits, `-`, `_` and `.`, so it is safe in URLs, logs and metric labels.
+/// letters, digits, `-`, `_` and `.`, not only dots (`.` and `..` read as paths), so it is safe
+/// in URLs, logs and metric labels.
 pub fn validate_room_name(name: &str) -> Result<(), RoomNameError> {
     if name.is_empty() {
         return Err(RoomNameError::Empty);
@@ -93,6 +96,9 @@ pub fn validate_room_name(name: &str) -> Result<(), RoomNameError> {
         .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.'))
     {
         return Err(RoomNameError::BadCharacter);
+    }
+    if name.bytes().all(|byte| byte == b'.') {
+        return Err(RoomNameError::OnlyDots);
     }
     Ok(())
 }
@@ -113,5 +119,9 @@ mod tests {
         for bad in ["a b", "a/b", "ä", "a\nb", "<x>"] {
             assert_eq!(validate_room_name(bad), Err(RoomNameError::BadCharacter));
         }
+        for dots in [".", "..", "...."] {
+            assert_eq!(validate_room_name(dots), Err(RoomNameError::OnlyDots));
+        }
+        assert_eq!(validate_room_name(".a."), Ok(()));
     }
 }

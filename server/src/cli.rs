@@ -117,6 +117,12 @@ where
         config.tick_rate_hz,
         config.max_players,
     );
+    match server.admin_addr() {
+        Some(addr) => tracing::info!(
+            "operations endpoints (/healthz, /readyz, /metrics, /rooms) on http://{addr}"
+        ),
+        None => tracing::info!("operations endpoints off (admin_bind = \"off\")"),
+    }
     if let Some(certificate) = server.dev_certificate() {
         tracing::info!(
             path = %certificate.path.display(),

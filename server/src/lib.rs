@@ -15,6 +15,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod memory;
 pub mod metrics;
 pub mod net;
 pub mod replication;

@@ -16,7 +16,9 @@ use ticksync_protocol::Schema;
 
 use crate::config::{ConfigError, ServerConfig};
 use crate::metrics::ServerMetrics;
+use crate::net::admin::{AdminError, AdminListener};
 use crate::net::limits::ConnectionLimiter;
+use crate::net::refusal_log;
 use crate::net::routes::{StaticFile, WebClient, WebDirError};
 use crate::net::tls::{self, DevCertificate, TlsError};
 use crate::net::{accept_loop, FaultInjector, SessionContext};
@@ -34,6 +36,8 @@ pub enum ServerError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("operations listener (admin_bind): {0}")]
+    Admin(#[from] AdminError),
     #[error("could not set up tick statistics: {0}")]
     Stats(#[from] hdrhistogram::CreationError),
     #[error("could not set up TLS: {0}")]
@@ -70,6 +74,8 @@ pub struct Server<P: Schema> {
     room_tasks: TaskTracker,
     /// The runtime the room tasks run on; `None`: the caller's.
     tick_runtime: Option<TickRuntime>,
+    /// The operations listener; `None` with `admin_bind` off.
+    admin: Option<AdminListener>,
     dev_certificate: Option<DevCertificate>,
 }
 
@@ -146,9 +152,12 @@ impl<P: Schema> Server<P> {
             addr: config.bind,
             source,
         })?;
+        let admin = config.admin_bind.map(AdminListener::bind).transpose()?;
         let (tls, dev_certificate) = tls_acceptor(&config)?;
         let metrics = Arc::new(ServerMetrics::default());
-        let telemetry = Arc::new(Telemetry::new());
+        // The rooms the operator named get metric series of their own.
+        let named_rooms = std::iter::once(&config.default_room).chain(config.rooms.keys());
+        let telemetry = Arc::new(Telemetry::with_named_rooms(named_rooms.cloned()));
         let per_ip = ConnectionLimiter::new(config.max_connections_per_ip);
         let shutdown = CancellationToken::new();
         let room_tasks = TaskTracker::new();
@@ -182,7 +191,7 @@ impl<P: Schema> Server<P> {
                 let game = make_game(&context);
                 let (room, handle) = Room::new(settings, game, metrics.clone(), status)
                     .map_err(|error| error.to_string())?;
-                let room = room.with_tick_histogram(telemetry.room_tick_histogram(&name));
+                let room = room.with_series(telemetry.room_series(&name));
                 let run = room.run(shutdown.clone(), lifecycle);
                 match &tick_handle {
                     Some(handle) => room_tasks.spawn_on(run, handle),
@@ -223,6 +232,7 @@ impl<P: Schema> Server<P> {
             ctx,
             room_tasks,
             tick_runtime,
+            admin,
             dev_certificate,
         })
     }
@@ -257,6 +267,12 @@ impl<P: Schema> Server<P> {
         self.local_addr
     }
 
+    /// The address of the operations endpoints (`/metrics`, `/rooms`, `/healthz`,
+    /// `/readyz`); `None` when `admin_bind` is off.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().map(AdminListener::local_addr)
+    }
+
     /// Cancelling this token shuts the server down gracefully.
     pub fn shutdown_token(&self) -> CancellationToken {
         self.ctx.shutdown.clone()
@@ -281,15 +297,29 @@ impl<P: Schema> Server<P> {
 
     /// Runs until the shutdown token is cancelled, then stops accepting, lets every room tell
     /// its players (error message and close 1001), and waits up to the configured grace
-    /// period for sessions to finish closing.
+    /// period for sessions to finish closing. The operations endpoints answer until then.
     pub async fn run(self) -> ServerSummary {
         let Server {
             listener,
             ctx,
             room_tasks,
             tick_runtime,
+            admin,
             ..
         } = self;
+        let admin = admin.and_then(|admin| match admin.spawn(ctx.clone()) {
+            Ok(running) => Some(running),
+            Err(error) => {
+                tracing::error!(%error, "operations endpoints not served");
+                None
+            }
+        });
+        let summaries = CancellationToken::new();
+        tokio::spawn(refusal_log::summarize(
+            ctx.metrics.clone(),
+            ctx.config.stats_interval,
+            summaries.clone(),
+        ));
         let sessions = TaskTracker::new();
         accept_loop(listener, ctx.clone(), sessions.clone()).await;
         ctx.draining
@@ -317,6 +347,10 @@ impl<P: Schema> Server<P> {
                 sessions.len()
             }
         };
+        summaries.cancel();
+        if let Some(admin) = admin {
+            admin.stop().await;
+        }
         let metrics = &ctx.metrics;
         tracing::info!(
             connections = ServerMetrics::get(&metrics.connections_accepted),

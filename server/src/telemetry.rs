@@ -2,26 +2,42 @@
 //! the `prometheus-client` crate.
 //!
 //! Two kinds of metric live here:
-//! - per-room tick-duration histograms, owned by the registry and observed by each room's
-//!   tick loop (a room's series is removed when the room closes);
+//! - per-room tick-duration histograms and overrun counters, owned by the registry and
+//!   updated by each room's tick loop (a room's series is removed when the room closes);
 //! - everything else — players, rooms, connections, bytes, snapshots, kicks and handshake
 //!   failures by reason — read at scrape time from the lock-free counters the hot paths
 //!   already bump ([`ServerMetrics`], [`RoomStatus`](crate::room::RoomStatus)), by a collector. The hot paths do not
 //!   pay for Prometheus at all.
+//!
+//! A scrape costs the same with 1 or 1,000 rooms: only the rooms the operator named (the
+//! default room and the `[rooms.NAME]` sections) get series of their own; every room a client
+//! made by naming it in its URL is summed into the series `room="(other)"`. Room names chosen
+//! by clients would otherwise be label values chosen by clients: a page that grows with every
+//! room (1.2 MB at 1,000 rooms) and a series churn for Prometheus. [`Telemetry::scrape`]
+//! also renders at most once per [`SCRAPE_CACHE`].
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::time::{Duration, Instant};
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
-use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
 use crate::metrics::{process_rss_bytes, ServerMetrics};
-use crate::room::{RoomStatus, RoomStatuses};
+use crate::room::RoomStatuses;
+
+/// Label value of the per-room series shared by every room the configuration does not name.
+/// Not a valid room name, so no room's own series can be mistaken for it.
+pub const OTHER_ROOMS: &str = "(other)";
+
+/// How long a rendered page is served again before it is rendered anew.
+pub const SCRAPE_CACHE: Duration = Duration::from_secs(1);
 
 /// Labels of per-room series.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -44,7 +60,33 @@ fn new_tick_histogram() -> Histogram {
 pub struct Telemetry {
     registry: Mutex<Registry>,
     tick_duration: Family<RoomLabel, Histogram>,
+    tick_overruns: Family<RoomLabel, Counter>,
+    /// Rooms with series of their own.
+    named_rooms: Arc<BTreeSet<String>>,
     sources: Arc<OnceLock<Sources>>,
+    /// The last page rendered, and when.
+    cached: Mutex<Option<(Instant, String)>>,
+}
+
+/// The series a room's tick loop updates.
+#[derive(Debug, Clone)]
+pub struct RoomSeries {
+    /// Work time of each tick, in seconds.
+    pub tick_duration: Histogram,
+    /// Ticks whose work took longer than the tick period.
+    pub tick_overruns: Counter,
+}
+
+/// The `room` label of room `name`'s series.
+fn room_label(named_rooms: &BTreeSet<String>, name: &str) -> RoomLabel {
+    let room = if named_rooms.contains(name) {
+        name
+    } else {
+        OTHER_ROOMS
+    };
+    RoomLabel {
+        room: room.to_owned(),
+    }
 }
 
 /// What the collector reads at scrape time.
@@ -68,23 +110,42 @@ impl Default for Telemetry {
 }
 
 impl Telemetry {
+    /// A registry where every room shares the `(other)` series.
     pub fn new() -> Telemetry {
+        Telemetry::with_named_rooms(std::iter::empty::<String>())
+    }
+
+    /// A registry where the rooms in `named_rooms` have series of their own (the server
+    /// passes its default room and the rooms of its `[rooms.NAME]` sections).
+    pub fn with_named_rooms(named_rooms: impl IntoIterator<Item = impl Into<String>>) -> Telemetry {
+        let named_rooms: Arc<BTreeSet<String>> =
+            Arc::new(named_rooms.into_iter().map(Into::into).collect());
         let mut registry = Registry::default();
         let tick_duration =
             Family::<RoomLabel, Histogram>::new_with_constructor(new_tick_histogram as fn() -> _);
         registry.register(
             "ticksync_tick_duration_seconds",
-            "Work time of one tick, per room",
+            "Work time of one tick, per named room; other rooms together as room=\"(other)\"",
             tick_duration.clone(),
+        );
+        let tick_overruns = Family::<RoomLabel, Counter>::default();
+        registry.register(
+            "ticksync_tick_overruns",
+            "Ticks whose work took longer than the tick period, per named room; other rooms together as room=\"(other)\"",
+            tick_overruns.clone(),
         );
         let sources = Arc::new(OnceLock::new());
         registry.register_collector(Box::new(CounterCollector {
             sources: sources.clone(),
+            named_rooms: named_rooms.clone(),
         }));
         Telemetry {
             registry: Mutex::new(registry),
             tick_duration,
+            tick_overruns,
+            named_rooms,
             sources,
+            cached: Mutex::new(None),
         }
     }
 
@@ -96,18 +157,41 @@ impl Telemetry {
         });
     }
 
-    /// The tick-duration histogram of room `name`, for its tick loop to observe.
-    pub fn room_tick_histogram(&self, name: &str) -> Histogram {
-        self.tick_duration.get_or_create_owned(&RoomLabel {
-            room: name.to_owned(),
-        })
+    /// The series of room `name`, for its tick loop to update: its own for a named room, the
+    /// shared `(other)` ones for any other.
+    pub fn room_series(&self, name: &str) -> RoomSeries {
+        let label = room_label(&self.named_rooms, name);
+        RoomSeries {
+            tick_duration: self.tick_duration.get_or_create_owned(&label),
+            tick_overruns: self.tick_overruns.get_or_create_owned(&label),
+        }
     }
 
-    /// Drops a closed room's series.
+    /// Drops a closed named room's series (a room of that name opened later starts afresh);
+    /// the shared `(other)` series stay.
     pub fn forget_room(&self, name: &str) {
-        self.tick_duration.remove(&RoomLabel {
-            room: name.to_owned(),
-        });
+        if self.named_rooms.contains(name) {
+            let label = room_label(&self.named_rooms, name);
+            self.tick_duration.remove(&label);
+            self.tick_overruns.remove(&label);
+        }
+    }
+
+    /// The exposition, rendered at most once per [`SCRAPE_CACHE`]: a scrape flood costs one
+    /// render a second plus the copies.
+    pub fn scrape(&self) -> String {
+        let mut cached = self
+            .cached
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        match &*cached {
+            Some((at, page)) if at.elapsed() < SCRAPE_CACHE => page.clone(),
+            _ => {
+                let page = self.render();
+                *cached = Some((Instant::now(), page.clone()));
+                page
+            }
+        }
     }
 
     /// The whole exposition, in the OpenMetrics text format.
@@ -131,6 +215,7 @@ pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; cha
 #[derive(Debug)]
 struct CounterCollector {
     sources: Arc<OnceLock<Sources>>,
+    named_rooms: Arc<BTreeSet<String>>,
 }
 
 fn counter(
@@ -292,28 +377,19 @@ impl Collector for CounterCollector {
         };
         let statuses = rooms.statuses();
         gauge(e, "ticksync_rooms", "Open rooms", statuses.len() as i64)?;
-        let per_room = |value: fn(&RoomStatus) -> u64| {
-            statuses
-                .iter()
-                .map(move |status| (status.name.clone(), value(status)))
-        };
+        let mut players = BTreeMap::from([(OTHER_ROOMS.to_owned(), 0i64)]);
+        for status in &statuses {
+            let label = room_label(&self.named_rooms, &status.name).room;
+            *players.entry(label).or_default() += status.players.load(Ordering::Relaxed) as i64;
+        }
         family(
             e,
             "ticksync_room_players",
-            "Players per room",
+            "Players per named room; other rooms together as room=\"(other)\"",
             "room",
-            per_room(|status| status.players.load(Ordering::Relaxed) as u64),
-            |players| ConstGauge::new(players as i64),
+            players,
+            ConstGauge::new,
             ConstGauge::new(0i64).metric_type(),
-        )?;
-        family(
-            e,
-            "ticksync_tick_overruns",
-            "Ticks whose work took longer than the tick period, per room",
-            "room",
-            per_room(|status| status.overruns.load(Ordering::Relaxed)),
-            ConstCounter::new,
-            ConstCounter::new(0u64).metric_type(),
         )?;
         Ok(())
     }

@@ -4,8 +4,6 @@
 
 #![cfg(unix)]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -20,69 +18,13 @@ type ServerMessage = ticksync_protocol::ServerMessage<ArenaSchema>;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
-const WAIT: Duration = Duration::from_secs(10);
+mod common;
 
-/// Starts the binary with `args` and returns it with the WebSocket URL it logs.
-fn spawn_server(args: &[&str]) -> (std::process::Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ticksync-server"))
-        .args(["--bind", "127.0.0.1:0"])
-        .args(args)
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("server starts");
-    // The start-up line says where it listens: "... listening on ws://127.0.0.1:PORT/ws ...".
-    let stdout = child.stdout.take().expect("piped stdout");
-    let (url_tx, url_rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(rest) = line.split("listening on ").nth(1) {
-                let url = rest
-                    .split_whitespace()
-                    .next()
-                    .unwrap_or_default()
-                    .to_owned();
-                let _ = url_tx.send(url);
-            }
-        }
-    });
-    let url = url_rx.recv_timeout(WAIT).expect("server logs its address");
-    (child, url)
-}
+use common::{assert_exits_cleanly, send_sigterm, spawn_server, WAIT};
 
-/// Waits (bounded) for the process to exit and checks it exited 0.
-async fn assert_exits_cleanly(child: &mut std::process::Child) {
-    let deadline = std::time::Instant::now() + WAIT;
-    let exit = loop {
-        if let Some(exit) = child.try_wait().unwrap() {
-            break exit;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "server still running after SIGTERM"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
-    assert!(exit.success(), "exit status {exit}");
-}
-
-fn send_sigterm(child: &std::process::Child) {
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(status.success());
-}
-
-/// The status code of `GET path` on the server of `url` (`ws://HOST:PORT/ws`).
-async fn http_status(url: &str, path: &str) -> u16 {
+/// The status code of `GET path` at `addr` (`HOST:PORT`).
+async fn http_status(addr: &str, path: &str) -> u16 {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let addr = url
-        .trim_start_matches("ws://")
-        .trim_end_matches("/ws")
-        .to_owned();
     let mut tcp = tokio::net::TcpStream::connect(addr)
         .await
         .expect("connects");
@@ -103,11 +45,13 @@ async fn http_status(url: &str, path: &str) -> u16 {
 
 #[tokio::test]
 async fn sigterm_with_a_drain_period_turns_readiness_off_before_stopping() {
-    let (mut child, url) = spawn_server(&["--drain-period", "1500ms"]);
-    assert_eq!(http_status(&url, "/readyz").await, 200);
-    send_sigterm(&child);
+    let mut server = spawn_server(&["--drain-period", "1500ms"], &[]);
+    let admin = server.admin.clone();
+    let child = &mut server.child;
+    assert_eq!(http_status(&admin, "/readyz").await, 200);
+    send_sigterm(child);
     let deadline = std::time::Instant::now() + WAIT;
-    while http_status(&url, "/readyz").await != 503 {
+    while http_status(&admin, "/readyz").await != 503 {
         assert!(
             std::time::Instant::now() < deadline,
             "readiness never turned off"
@@ -115,17 +59,19 @@ async fn sigterm_with_a_drain_period_turns_readiness_off_before_stopping() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     // Still alive and answering while draining.
-    assert_eq!(http_status(&url, "/healthz").await, 200);
+    assert_eq!(http_status(&admin, "/healthz").await, 200);
     assert!(
         child.try_wait().unwrap().is_none(),
         "exited before the drain period"
     );
-    assert_exits_cleanly(&mut child).await;
+    assert_exits_cleanly(child).await;
 }
 
 #[tokio::test]
 async fn sigterm_closes_players_with_1001_and_exits_cleanly() {
-    let (mut child, url) = spawn_server(&[]);
+    let mut server = spawn_server(&[], &[]);
+    let url = server.url.clone();
+    let child = &mut server.child;
     let mut request = url.as_str().into_client_request().unwrap();
     request.headers_mut().insert(
         "Sec-WebSocket-Protocol",
@@ -156,7 +102,7 @@ async fn sigterm_closes_players_with_1001_and_exits_cleanly() {
         ServerMessage::Welcome(_)
     ));
 
-    send_sigterm(&child);
+    send_sigterm(child);
 
     let mut error_code = None;
     let close = loop {
@@ -178,5 +124,5 @@ async fn sigterm_closes_players_with_1001_and_exits_cleanly() {
     };
     assert_eq!(error_code, Some(ErrorCode::ServerShuttingDown));
     assert_eq!(close, Some(close_code::GOING_AWAY));
-    assert_exits_cleanly(&mut child).await;
+    assert_exits_cleanly(child).await;
 }

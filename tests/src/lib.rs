@@ -44,8 +44,9 @@ pub struct HttpAnswer {
     pub body: String,
 }
 
-/// `GET path` on the server's port over plain HTTP, reading until the server closes (at most
-/// [`WAIT`]).
+/// `GET path` at `addr` over plain HTTP, reading until the server closes (at most [`WAIT`]):
+/// the game port (`server.addr`) for the browser client, the operations port
+/// (`server.admin()`) for `/metrics`, `/rooms`, `/healthz` and `/readyz`.
 pub async fn http_get(addr: SocketAddr, path: &str) -> anyhow::Result<HttpAnswer> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let exchange = async {
@@ -77,10 +78,18 @@ pub async fn http_get(addr: SocketAddr, path: &str) -> anyhow::Result<HttpAnswer
 /// Upper bound of any single wait in a test.
 pub const WAIT: Duration = Duration::from_secs(10);
 
-/// A server running in the test's runtime on 127.0.0.1 with an ephemeral port.
+/// Opens a room of a running server by name, whatever its game.
+type RoomOpener = dyn Fn(&str) -> Result<(), String> + Send + Sync;
+
+/// A server running in the test's runtime on 127.0.0.1 with an ephemeral port (and an
+/// ephemeral operations port, unless the configuration turns it off).
 pub struct TestServer {
     pub addr: SocketAddr,
+    /// The operations listener's address, `None` when `admin_bind` is off.
+    pub admin_addr: Option<SocketAddr>,
     url: String,
+    /// Opens a room by name without a socket (what a join naming it would do).
+    open_room: Arc<RoomOpener>,
     pub metrics: Arc<ServerMetrics>,
     /// Setting it starts draining (see `Server::drain_switch`).
     pub drain: Arc<std::sync::atomic::AtomicBool>,
@@ -136,21 +145,42 @@ impl TestServer {
         .expect("test server binds")
     }
 
+    /// Opens room `name` as a join naming it would, without a socket.
+    pub fn open_room(&self, name: &str) -> Result<(), String> {
+        (self.open_room)(name)
+    }
+
     fn launch<P: Schema>(server: Server<P>) -> TestServer {
         let addr = server.local_addr();
+        let admin_addr = server.admin_addr();
         let url = server.url();
         let metrics = server.metrics();
         let drain = server.drain_switch();
         let shutdown = server.shutdown_token();
+        let rooms = server.rooms();
+        let open_room = Arc::new(move |name: &str| {
+            rooms
+                .handle_for(name)
+                .map(|_| ())
+                .map_err(|refused| refused.to_string())
+        });
         let task = tokio::spawn(server.run());
         TestServer {
             addr,
+            admin_addr,
             url,
+            open_room,
             metrics,
             drain,
             shutdown,
             task,
         }
+    }
+
+    /// The operations listener's address (panics when the test turned it off).
+    pub fn admin(&self) -> SocketAddr {
+        self.admin_addr
+            .expect("the test server's operations listener is on")
     }
 
     /// The WebSocket URL of the server (`ws://`, or `wss://` with TLS on).
@@ -168,10 +198,13 @@ impl TestServer {
     }
 }
 
-/// `config` bound to 127.0.0.1 on an ephemeral port.
+/// `config` bound to 127.0.0.1 on ephemeral ports (the operations listener too, unless the
+/// test turned it off).
 fn loopback(config: ServerConfig) -> ServerConfig {
+    let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
     ServerConfig {
-        bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+        bind: loopback,
+        admin_bind: config.admin_bind.map(|_| loopback),
         ..config
     }
 }

@@ -1,17 +1,18 @@
 //! End to end: players lose connections and stall, and nobody else notices.
 //!
 //! - A client that stops reading is closed as too slow within the configured time, without
-//!   a tick gap for anyone else and without growing the server's memory.
+//!   a tick gap for anyone else and without growing the server's memory; once the room kicks
+//!   it, its connection is gone within a second, whether it keeps sending or sends nothing.
 //! - A player whose connection drops keeps its entity for the grace period and takes it
 //!   back with its resume token; after the grace period, with a forged token, or on the
 //!   losing side of a race for one token, `Resume` is refused with a clear error.
 
 use std::time::Duration;
 
-use ticksync_arena::ArenaEntity;
+use ticksync_arena::{ArenaEntity, ArenaInput, MoveDir};
 use ticksync_protocol::codec::encode;
 use ticksync_protocol::{
-    close_code, EntityId, ErrorCode, Hello, Resume, Welcome, WireFormat, PROTOCOL_VERSION,
+    close_code, EntityId, ErrorCode, Hello, Input, Resume, Welcome, WireFormat, PROTOCOL_VERSION,
 };
 use ticksync_server::metrics::ServerMetrics;
 use ticksync_server::ServerConfig;
@@ -90,6 +91,119 @@ async fn a_client_that_stops_reading_is_closed_and_nobody_else_notices() {
     assert_eq!(report.disconnects, 0, "{report}");
     assert_eq!(report.desyncs, 0);
     drop(stalled);
+    server.stop().await;
+}
+
+type StalledWs = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
+
+/// A JSON client with a tiny receive window that joins and never reads again.
+async fn join_and_stop_reading(server: &TestServer, name: &str) -> StalledWs {
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let tcp = socket.connect(server.addr).await.unwrap();
+    let mut request = server.url().into_client_request().unwrap();
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        arena_subprotocol(WireFormat::Json).parse().unwrap(),
+    );
+    let (mut ws, _) = tokio_tungstenite::client_async(request, tcp).await.unwrap();
+    let hello = ClientMessage::Hello(Hello {
+        protocol_version: PROTOCOL_VERSION,
+        player_name: name.into(),
+    });
+    let text = String::from_utf8(WireFormat::Json.encode(&hello).unwrap()).unwrap();
+    futures_util::SinkExt::send(&mut ws, Message::Text(text.into()))
+        .await
+        .unwrap();
+    ws
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kicked_client_is_disconnected_within_a_second_whatever_it_does() {
+    let server = TestServer::start_with(ServerConfig {
+        tick_rate_hz: 60,
+        slow_client_timeout: Duration::from_millis(500),
+        socket_send_buffer_bytes: 4096,
+        max_connections_per_ip: 0,
+        ..ServerConfig::default()
+    })
+    .await;
+    // Players that read, so the stalled clients' (JSON) snapshots are big and fill their
+    // sockets within a second.
+    let swarm = tokio::spawn(run_swarm(SwarmConfig::new(
+        server.url(),
+        30,
+        Duration::from_secs(4),
+    )));
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while ServerMetrics::get(&server.metrics.players) < 30 {
+        assert!(tokio::time::Instant::now() < deadline, "the swarm joins");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let open_before = ServerMetrics::get(&server.metrics.connections_open);
+    // One keeps sending inputs (so it is never idle) and never reads; one does neither.
+    let mut sender = join_and_stop_reading(&server, "sends-never-reads").await;
+    let _silent = join_and_stop_reading(&server, "silent").await;
+    let sending = tokio::spawn(async move {
+        for seq in 1..=1_000u32 {
+            let input = ClientMessage::Input(Input {
+                seq,
+                ack_tick: 0,
+                payload: ArenaInput {
+                    move_dir: MoveDir::from_vector(1.0, 0.0),
+                    buttons: 0,
+                },
+            });
+            let text = String::from_utf8(WireFormat::Json.encode(&input).unwrap()).unwrap();
+            let sent = tokio::time::timeout(
+                Duration::from_millis(500),
+                futures_util::SinkExt::send(&mut sender, Message::Text(text.into())),
+            )
+            .await;
+            if !matches!(sent, Ok(Ok(()))) {
+                return tokio::time::Instant::now();
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the server never closed a client that keeps sending");
+    });
+    // Watch the kicks and the connections closing.
+    let (mut kicked_at, mut closed_at) = (Vec::new(), Vec::new());
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while closed_at.len() < 2 {
+        let now = tokio::time::Instant::now();
+        assert!(
+            now < deadline,
+            "kicked {} but closed {} of 2 stalled clients",
+            kicked_at.len(),
+            closed_at.len()
+        );
+        let kicks = ServerMetrics::get(&server.metrics.kicks_slow) as usize;
+        kicked_at.resize(kicks.max(kicked_at.len()), now);
+        let open = ServerMetrics::get(&server.metrics.connections_open);
+        let closed = (open_before + 2).saturating_sub(open) as usize;
+        closed_at.resize(closed.max(closed_at.len()), now);
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(
+        kicked_at.len(),
+        2,
+        "both stalled clients were kicked as slow"
+    );
+    for (kicked, closed) in kicked_at.iter().zip(&closed_at) {
+        let took = closed.saturating_duration_since(*kicked);
+        println!("kick to close: {} ms", took.as_millis());
+        assert!(
+            took < Duration::from_secs(1),
+            "closed {took:?} after its kick"
+        );
+    }
+    // The sender sees its connection gone too (reset), within a second of its close.
+    let send_failed_at = tokio::time::timeout(WAIT, sending).await.unwrap().unwrap();
+    assert!(send_failed_at.saturating_duration_since(closed_at[1]) < Duration::from_secs(1));
+    let report = swarm.await.unwrap().expect("the swarm runs");
+    assert_eq!(report.disconnects, 0, "{report}");
+    assert_eq!(report.desyncs, 0, "{report}");
     server.stop().await;
 }
 
@@ -264,4 +378,16 @@ async fn resuming_while_the_old_connection_lingers_replaces_it() {
     let snapshot = new.next_snapshot().await.unwrap();
     assert!(snapshot.created.iter().any(|e| e.id == me));
     server.stop().await;
+}
+
+#[tokio::test]
+async fn a_connection_between_upgrade_and_welcome_gets_a_close_frame_at_shutdown() {
+    let server = TestServer::start().await;
+    // Upgraded (101 received), no Hello yet.
+    let mut waiting = RawClient::connect(&server.url()).await.unwrap();
+    let (summary, closed) = tokio::join!(server.stop(), waiting.expect_close());
+    let (error, close) = closed.unwrap();
+    assert_eq!(error.map(|e| e.code), Some(ErrorCode::ServerShuttingDown));
+    assert_eq!(close.map(|c| c.0), Some(close_code::GOING_AWAY));
+    assert_eq!(summary.sessions_abandoned, 0);
 }

@@ -16,7 +16,9 @@ use tokio_tungstenite::tungstenite::Message;
 
 /// The rooms `GET /rooms` lists, as JSON values by name.
 async fn listed_rooms(server: &TestServer) -> BTreeMap<String, serde_json::Value> {
-    let answer = http_get(server.addr, "/rooms").await.expect("GET /rooms");
+    let answer = http_get(server.admin(), "/rooms")
+        .await
+        .expect("GET /rooms");
     assert_eq!(answer.status, 200, "{answer:?}");
     assert!(answer.headers.contains("application/json"), "{answer:?}");
     let rooms: Vec<serde_json::Value> = serde_json::from_str(&answer.body).expect("JSON");
@@ -173,8 +175,11 @@ async fn an_invalid_room_name_is_refused_at_the_upgrade() {
 
 #[tokio::test]
 async fn an_empty_room_closes_after_its_timeout_and_comes_back_on_the_next_join() {
+    // A room the configuration names, so it has metric series of its own.
+    let rooms = BTreeMap::from([("match".to_owned(), RoomOverrides::default())]);
     let server = TestServer::start_with(ServerConfig {
         empty_room_timeout: Duration::from_millis(200),
+        rooms,
         ..ServerConfig::default()
     })
     .await;
@@ -235,7 +240,7 @@ fn sample(text: &str, series: &str) -> Option<f64> {
 }
 
 async fn scrape(server: &TestServer) -> String {
-    let answer = http_get(server.addr, "/metrics")
+    let answer = http_get(server.admin(), "/metrics")
         .await
         .expect("GET /metrics");
     assert_eq!(answer.status, 200, "{answer:?}");
@@ -260,13 +265,22 @@ async fn metrics_move_when_the_events_they_count_happen() {
     .await;
     let text = scrape(&server).await;
     assert_eq!(sample(&text, "ticksync_rooms"), Some(2.0), "{text}");
+    // Room m is a client's: it counts in the series all such rooms share.
     assert_eq!(
-        sample(&text, r#"ticksync_room_players{room="m"}"#),
+        sample(&text, r#"ticksync_room_players{room="(other)"}"#),
         Some(1.0),
         "{text}"
     );
-    let ticks = sample(&text, r#"ticksync_tick_duration_seconds_count{room="m"}"#)
-        .expect("tick histogram of room m");
+    assert_eq!(
+        sample(&text, r#"ticksync_room_players{room="arena"}"#),
+        Some(0.0),
+        "{text}"
+    );
+    let ticks = sample(
+        &text,
+        r#"ticksync_tick_duration_seconds_count{room="(other)"}"#,
+    )
+    .expect("tick histogram of the other rooms");
     assert!(ticks >= 1.0, "{text}");
     assert!(
         sample(&text, "ticksync_bytes_out_total").unwrap_or(0.0) > 0.0,
@@ -302,17 +316,119 @@ async fn metrics_move_when_the_events_they_count_happen() {
 }
 
 #[tokio::test]
+async fn a_scrape_costs_the_same_with_a_thousand_rooms() {
+    let server = TestServer::start().await;
+    let alone = scrape(&server).await;
+    // Rooms anyone could open by naming them in the URL.
+    for i in 0..999 {
+        server.open_room(&format!("r-{i}")).expect("room opens");
+    }
+    eventually("every room is counted", || async {
+        sample(&scrape(&server).await, "ticksync_rooms") == Some(1000.0)
+    })
+    .await;
+    let text = scrape(&server).await;
+    // One (other) series instead of one per room: 1.2 MB before.
+    assert!(!text.contains("room=\"r-"), "{text}");
+    assert!(
+        text.len() < alone.len() + 2048,
+        "{} bytes with 1,000 rooms, {} with one",
+        text.len(),
+        alone.len()
+    );
+    assert_eq!(
+        sample(&text, r#"ticksync_room_players{room="(other)"}"#),
+        Some(0.0),
+        "{text}"
+    );
+    // The room list is the place for every room.
+    assert_eq!(listed_rooms(&server).await.len(), 1000);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_operations_port_answers_while_the_game_port_is_full() {
+    let server = TestServer::start_with(ServerConfig {
+        max_connections: 2,
+        handshake_timeout: Duration::from_secs(30),
+        ..ServerConfig::default()
+    })
+    .await;
+    // Two connections that say nothing fill the game port.
+    let _held = [
+        tokio::net::TcpStream::connect(server.addr).await.unwrap(),
+        tokio::net::TcpStream::connect(server.addr).await.unwrap(),
+    ];
+    eventually("both connections are open", || async {
+        ticksync_server::metrics::ServerMetrics::get(&server.metrics.connections_open) == 2
+    })
+    .await;
+    // A third is refused at accept, as players are.
+    let mut third = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let mut refused = Vec::new();
+    let _ = tokio::time::timeout(
+        WAIT,
+        tokio::io::AsyncReadExt::read_to_end(&mut third, &mut refused),
+    )
+    .await;
+    let refused = String::from_utf8_lossy(&refused);
+    assert!(refused.starts_with("HTTP/1.1 503"), "{refused}");
+    // Liveness and readiness do not depend on the players' limits.
+    assert_eq!(
+        http_get(server.admin(), "/healthz").await.unwrap().status,
+        200
+    );
+    assert_eq!(
+        http_get(server.admin(), "/readyz").await.unwrap().status,
+        200
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn operations_endpoints_are_not_on_the_game_port_and_can_be_turned_off() {
+    let server = TestServer::start().await;
+    for path in ["/metrics", "/rooms", "/healthz", "/readyz"] {
+        let answer = http_get(server.addr, path).await.unwrap();
+        assert_eq!(answer.status, 404, "{path}: {answer:?}");
+        assert!(answer.body.contains("admin_bind"), "{path}: {answer:?}");
+    }
+    let page = http_get(server.admin(), "/").await.unwrap();
+    assert_eq!(page.status, 404, "{page:?}");
+    server.stop().await;
+    let off = TestServer::start_with(ServerConfig {
+        admin_bind: None,
+        ..ServerConfig::default()
+    })
+    .await;
+    assert_eq!(off.admin_addr, None);
+    RawClient::join(&off.url(), "p")
+        .await
+        .expect("players still play");
+    off.stop().await;
+}
+
+#[tokio::test]
 async fn health_and_readiness_across_a_drain() {
     let server = TestServer::start().await;
-    assert_eq!(http_get(server.addr, "/healthz").await.unwrap().status, 200);
-    assert_eq!(http_get(server.addr, "/readyz").await.unwrap().status, 200);
+    assert_eq!(
+        http_get(server.admin(), "/healthz").await.unwrap().status,
+        200
+    );
+    assert_eq!(
+        http_get(server.admin(), "/readyz").await.unwrap().status,
+        200
+    );
     let (mut player, _) = RawClient::join(&server.url(), "p").await.expect("join");
 
     server.drain.store(true, Ordering::Relaxed);
-    let ready = http_get(server.addr, "/readyz").await.unwrap();
+    let ready = http_get(server.admin(), "/readyz").await.unwrap();
     assert_eq!(ready.status, 503, "{ready:?}");
     assert!(ready.body.contains("draining"));
-    assert_eq!(http_get(server.addr, "/healthz").await.unwrap().status, 200);
+    assert_eq!(
+        http_get(server.admin(), "/healthz").await.unwrap().status,
+        200
+    );
     // No new players while draining...
     let (status, body) = ticksync_tests::refused_upgrade(RawClient::connect(&server.url()).await);
     assert_eq!(status, 503, "{body}");

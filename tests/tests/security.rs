@@ -304,6 +304,96 @@ async fn plain_http_to_the_websocket_path_gets_426() {
     server.stop().await;
 }
 
+/// Sends `request` as is and returns the whole answer.
+async fn exchange(server: &TestServer, request: &[u8]) -> String {
+    let mut tcp = TcpStream::connect(server.addr).await.unwrap();
+    tcp.write_all(request).await.unwrap();
+    read_until_closed(&mut tcp).await
+}
+
+#[tokio::test]
+async fn malformed_upgrades_get_400_naming_the_problem() {
+    let server = TestServer::start().await;
+    let good = format!(
+        "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+         Sec-WebSocket-Protocol: {}\r\n\r\n",
+        arena_subprotocol(WireFormat::Bincode)
+    );
+    let accepted = exchange_until(&server, good.as_bytes(), "\r\n\r\n").await;
+    assert!(accepted.starts_with("HTTP/1.1 101"), "{accepted}");
+    let cases = [
+        (
+            "HTTP/1.0",
+            good.replacen("HTTP/1.1", "HTTP/1.0", 1),
+            "HTTP/1.1",
+        ),
+        ("POST", good.replacen("GET", "POST", 1), "GET"),
+        (
+            "no key",
+            good.replacen("Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n", "", 1),
+            "Sec-WebSocket-Key",
+        ),
+        (
+            "version 8",
+            good.replacen("Version: 13", "Version: 8", 1),
+            "Sec-WebSocket-Version: 13",
+        ),
+        (
+            "no Connection: Upgrade",
+            good.replacen("Connection: Upgrade", "Connection: keep-alive", 1),
+            "Connection",
+        ),
+        (
+            "bytes sent along",
+            format!("{good}\u{1}\u{2}"),
+            "after the request head",
+        ),
+        (
+            "a room of dots",
+            good.replacen("/ws", "/ws?room=..", 1),
+            "only dots",
+        ),
+    ];
+    for (case, request, named) in cases {
+        let answer = exchange(&server, request.as_bytes()).await;
+        assert!(answer.starts_with("HTTP/1.1 400"), "{case}: {answer}");
+        assert!(answer.contains(named), "{case}: {answer}");
+    }
+    // The head limit is 8 KiB of head, however the reads fall.
+    let padded = |size: usize| {
+        let start = "GET / HTTP/1.1\r\nX: ";
+        format!("{start}{}\r\n\r\n", "a".repeat(size - start.len() - 4))
+    };
+    let answer = exchange(&server, padded(8 * 1024).as_bytes()).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    for size in [8 * 1024 + 1, 8_300] {
+        let answer = exchange(&server, padded(size).as_bytes()).await;
+        assert!(answer.starts_with("HTTP/1.1 400"), "{size} bytes: {answer}");
+    }
+    server.stop().await;
+}
+
+/// Sends `request` and reads until `end` has been received (the server keeps the connection).
+async fn exchange_until(server: &TestServer, request: &[u8], end: &str) -> String {
+    let mut tcp = TcpStream::connect(server.addr).await.unwrap();
+    tcp.write_all(request).await.unwrap();
+    let mut received = Vec::new();
+    let reading = async {
+        let mut chunk = [0u8; 1024];
+        while !String::from_utf8_lossy(&received).contains(end) {
+            match tcp.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => received.extend_from_slice(&chunk[..n]),
+            }
+        }
+    };
+    tokio::time::timeout(WAIT, reading)
+        .await
+        .expect("answer in time");
+    String::from_utf8_lossy(&received).into_owned()
+}
+
 #[tokio::test]
 async fn wss_round_trip_with_a_generated_certificate() {
     let dir = std::env::temp_dir().join(format!("ticksync-wss-{}", std::process::id()));

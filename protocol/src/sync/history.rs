@@ -14,12 +14,12 @@ pub struct History<F> {
 }
 
 impl<F: Default> History<F> {
-    /// A history of at most `capacity` frames (at least 1).
+    /// A history of at most `capacity` frames (at least 1). It takes no memory until the
+    /// first frame: a room nobody has joined keeps none.
     pub fn new(capacity: usize) -> History<F> {
-        let capacity = capacity.max(1);
         History {
-            frames: VecDeque::with_capacity(capacity),
-            capacity,
+            frames: VecDeque::new(),
+            capacity: capacity.max(1),
         }
     }
 

@@ -135,6 +135,16 @@ pub static KEYS: &[Key] = &[
             "Address to listen on (WebSocket endpoint at /ws).",
         ),
     ),
+    key(
+        "admin_bind",
+        Kind::Text,
+        flag(
+            "admin-bind",
+            "ADDR|off",
+            "Address of the operations endpoints (/metrics, /rooms, /healthz, /readyz), or \
+             \"off\".",
+        ),
+    ),
     room_key(
         "tick_rate_hz",
         number(1, MAX_TICK_RATE_HZ as u64),

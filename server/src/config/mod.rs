@@ -51,7 +51,8 @@ pub use env::{unknown_env_variables, UnknownVariable, CONFIG_ENV, ENV_NESTING, E
 pub use error::{ConfigError, Origin};
 pub use secret::{read_token_secret, Secret, MIN_TOKEN_SECRET_BYTES, TOKEN_SECRET_ENV};
 pub use settings::{
-    default_dev_tls_cert, RoomOverrides, ServerConfig, DEFAULT_ROOM_NAME, MAX_TICK_RATE_HZ,
+    default_dev_tls_cert, RoomOverrides, ServerConfig, DEFAULT_ADMIN_PORT, DEFAULT_ROOM_NAME,
+    MAX_TICK_RATE_HZ,
 };
 
 use layers::Layers;

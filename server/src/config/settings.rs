@@ -27,6 +27,13 @@ pub struct ServerConfig {
     /// exposed to the network by accident.
     #[serde(with = "value::address")]
     pub bind: SocketAddr,
+    /// Address of the operations listener: `/metrics`, `/rooms`, `/healthz` and `/readyz`,
+    /// served apart from the game port on a thread of its own, with limits of its own (a full
+    /// game port does not fail the liveness probe, and a scrape flood does not take the
+    /// players' threads). Loopback by default; `None` (`"off"` in the file, the environment
+    /// and the flag): no operations endpoints at all.
+    #[serde(with = "admin_bind_serde")]
+    pub admin_bind: Option<SocketAddr>,
     /// Simulation and snapshot rate of the room, in ticks per second.
     pub tick_rate_hz: u16,
     /// Players one room admits; the next `Hello` gets `RoomFull`.
@@ -163,10 +170,48 @@ pub fn default_dev_tls_cert() -> PathBuf {
     std::env::temp_dir().join("ticksync-dev-cert.pem")
 }
 
+/// Default port of the operations listener (`admin_bind`), next to the game port's 7878.
+pub const DEFAULT_ADMIN_PORT: u16 = 7879;
+
+/// `admin_bind` as written in the file, the environment and the flag: an address, or `off`.
+mod admin_bind_serde {
+    use std::net::SocketAddr;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// The word that turns the operations listener off.
+    pub(super) const OFF: &str = "off";
+
+    pub(super) fn serialize<S: Serializer>(
+        value: &Option<SocketAddr>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(addr) => serializer.collect_str(addr),
+            None => serializer.serialize_str(OFF),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<SocketAddr>, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        if text.trim().eq_ignore_ascii_case(OFF) {
+            return Ok(None);
+        }
+        text.trim().parse().map(Some).map_err(|_| {
+            serde::de::Error::custom(format!(
+                "invalid admin_bind {text:?}: expected an address such as 127.0.0.1:7879, or \"{OFF}\""
+            ))
+        })
+    }
+}
+
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 7878)),
+            admin_bind: Some(SocketAddr::from(([127, 0, 0, 1], DEFAULT_ADMIN_PORT))),
             tick_rate_hz: 30,
             max_players: 10_000,
             aoi_radius: None,

@@ -16,12 +16,38 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use super::handshake::{upgrade, Upgrade};
+use super::handshake::{upgrade, MalformedUpgrade, Upgrade};
 use super::http::{read_request_head, respond};
 use super::rewind::Rewind;
 use super::routes::serve_http;
 use super::{session, SessionContext};
 use crate::metrics::ServerMetrics;
+
+/// A connection's stream (plain TCP, TLS, either behind [`Rewind`]) that can reach its TCP
+/// socket: a session that gives up on a peer that does not read resets the connection, so the
+/// kernel drops the unsent bytes at once instead of holding them for a peer that is not
+/// coming back.
+pub trait TcpBacked {
+    fn tcp(&self) -> &TcpStream;
+}
+
+impl TcpBacked for TcpStream {
+    fn tcp(&self) -> &TcpStream {
+        self
+    }
+}
+
+impl TcpBacked for tokio_rustls::server::TlsStream<TcpStream> {
+    fn tcp(&self) -> &TcpStream {
+        self.get_ref().0
+    }
+}
+
+impl<S: TcpBacked> TcpBacked for Rewind<S> {
+    fn tcp(&self) -> &TcpStream {
+        self.inner().tcp()
+    }
+}
 
 /// Serves one accepted TCP connection until it closes.
 pub async fn serve<P: Schema>(tcp: TcpStream, peer: SocketAddr, ctx: &SessionContext<P>) {
@@ -56,7 +82,7 @@ async fn serve_stream<S, P: Schema>(
     deadline: Instant,
     ctx: &SessionContext<P>,
 ) where
-    S: AsyncRead + AsyncWrite + Unpin + Send,
+    S: AsyncRead + AsyncWrite + TcpBacked + Unpin + Send,
 {
     let head = tokio::select! {
         head = tokio::time::timeout_at(deadline, Box::pin(read_request_head(&mut stream))) => head,
@@ -77,7 +103,7 @@ async fn serve_stream<S, P: Schema>(
         }
     };
     if !head.wants_websocket {
-        // Plain HTTP: the browser client and the operations endpoints.
+        // Plain HTTP: the game's web client, its schema and the browser library.
         match serve_http(&mut stream, &head, ctx).await {
             Ok(status) => tracing::debug!(%peer, path = %head.path, status, "HTTP request"),
             Err(error) => tracing::debug!(%peer, %error, "HTTP answer not delivered"),
@@ -95,6 +121,12 @@ async fn serve_stream<S, P: Schema>(
         .await;
         return;
     }
+    if let Err(problem) = MalformedUpgrade::check(&head) {
+        ctx.metrics.handshake_failed("malformed upgrade");
+        tracing::debug!(%peer, %problem, "malformed WebSocket upgrade");
+        let _ = problem.response().write(&mut stream, false).await;
+        return;
+    }
     let stream = Rewind::new(head.bytes, stream);
     let upgraded = tokio::select! {
         upgraded = tokio::time::timeout_at(deadline, Box::pin(upgrade(stream, &ctx.config, &ctx.schema))) => upgraded,
@@ -109,7 +141,9 @@ async fn serve_stream<S, P: Schema>(
             ctx.metrics
                 .handshake_failures_by_reason
                 .add(refusal.label());
-            tracing::info!(%peer, reason = refusal.label(), detail = %refusal, "connection refused at the handshake");
+            // Anyone can cause these: one line each at debug, a summary per interval at info
+            // (`refusal_log`).
+            tracing::debug!(%peer, reason = refusal.label(), detail = %refusal, "connection refused at the handshake");
         }
         Ok(Upgrade::Failed(error)) => {
             ctx.metrics.handshake_failed("websocket upgrade");

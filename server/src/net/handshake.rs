@@ -12,6 +12,7 @@ use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, 
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::WebSocketStream;
 
+use super::http::{RequestHead, Response as HttpAnswer};
 use crate::config::ServerConfig;
 
 /// Read buffer per connection. tungstenite's default is 128 KiB, which at 10,000 connections
@@ -36,6 +37,73 @@ pub fn websocket_config(config: &ServerConfig) -> WebSocketConfig {
         .max_write_buffer_size(MAX_WRITE_BUFFER_BYTES)
         .max_message_size(Some(config.max_message_bytes))
         .max_frame_size(Some(config.max_message_bytes))
+}
+
+/// What makes a request that asks for a WebSocket (`Upgrade: websocket`) an invalid opening
+/// handshake (RFC 6455 §4.1). Checked before the handshake proper, so the client gets a 400
+/// naming the problem instead of a silent close.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MalformedUpgrade {
+    #[error("a WebSocket upgrade must be a GET request, not {0}")]
+    Method(String),
+    #[error("a WebSocket upgrade needs HTTP/1.1, not HTTP/1.{0}")]
+    HttpVersion(u8),
+    #[error("a WebSocket upgrade needs a Connection header listing \"Upgrade\"")]
+    ConnectionHeader,
+    #[error("a WebSocket upgrade needs the header Sec-WebSocket-Version: 13")]
+    MissingVersion,
+    #[error(
+        "WebSocket version {0:?} is not supported; this server speaks Sec-WebSocket-Version: 13"
+    )]
+    UnsupportedVersion(String),
+    #[error("a WebSocket upgrade needs a Sec-WebSocket-Key header")]
+    MissingKey,
+    #[error("{0} bytes were sent after the request head; a client must wait for the 101 answer before sending WebSocket frames")]
+    BytesAfterHead(usize),
+}
+
+impl MalformedUpgrade {
+    /// The checks a WebSocket upgrade request must pass besides admission, in the order of
+    /// the request's parts.
+    pub fn check(head: &RequestHead) -> Result<(), MalformedUpgrade> {
+        if head.method != "GET" {
+            return Err(MalformedUpgrade::Method(head.method.clone()));
+        }
+        if head.minor_version < 1 {
+            return Err(MalformedUpgrade::HttpVersion(head.minor_version));
+        }
+        if !head.upgrade.connection_upgrade {
+            return Err(MalformedUpgrade::ConnectionHeader);
+        }
+        match &head.upgrade.version {
+            None => return Err(MalformedUpgrade::MissingVersion),
+            Some(version) if version != "13" => {
+                return Err(MalformedUpgrade::UnsupportedVersion(version.clone()))
+            }
+            Some(_) => {}
+        }
+        if !head.upgrade.key {
+            return Err(MalformedUpgrade::MissingKey);
+        }
+        let after = head.bytes.len().saturating_sub(head.head_len);
+        if after > 0 {
+            return Err(MalformedUpgrade::BytesAfterHead(after));
+        }
+        Ok(())
+    }
+
+    /// The HTTP answer: 400 with the problem as its body, and the version this server speaks
+    /// when the version was the problem (RFC 6455 §4.4).
+    pub fn response(&self) -> HttpAnswer {
+        let mut response = HttpAnswer::text(400, "Bad Request", self.to_string());
+        if matches!(
+            self,
+            MalformedUpgrade::MissingVersion | MalformedUpgrade::UnsupportedVersion(_)
+        ) {
+            response.headers.push(("Sec-WebSocket-Version", "13"));
+        }
+        response
+    }
 }
 
 /// Why an upgrade request was refused; each maps to an HTTP status.
@@ -184,9 +252,17 @@ fn token_of(request: &Request) -> Option<String> {
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .map(|token| token.trim().to_owned())
+            .and_then(bearer_token)
+            .map(str::to_owned)
     })
+}
+
+/// The token of an `Authorization: Bearer <token>` value; the scheme's name is
+/// case-insensitive (RFC 7235 §2.1).
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 fn check_origin(request: &Request, config: &ServerConfig) -> Result<(), Refusal> {
@@ -414,6 +490,65 @@ mod tests {
         );
     }
 
+    fn head(raw: &str) -> RequestHead {
+        let mut stream = raw.as_bytes();
+        futures_util::FutureExt::now_or_never(super::super::http::read_request_head(&mut stream))
+            .expect("a slice reads at once")
+            .expect("a well-formed head")
+    }
+
+    const UPGRADE: &str = "Host: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n";
+
+    #[test]
+    fn malformed_upgrades_are_named() {
+        let good = format!(
+            "GET /ws HTTP/1.1\r\n{UPGRADE}Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+        );
+        assert_eq!(MalformedUpgrade::check(&head(&good)), Ok(()));
+        let cases = [
+            (
+                good.replacen("GET", "POST", 1),
+                MalformedUpgrade::Method("POST".into()),
+            ),
+            (
+                good.replacen("HTTP/1.1", "HTTP/1.0", 1),
+                MalformedUpgrade::HttpVersion(0),
+            ),
+            (
+                good.replacen("Connection: Upgrade", "Connection: close", 1),
+                MalformedUpgrade::ConnectionHeader,
+            ),
+            (
+                good.replacen("Sec-WebSocket-Version: 13\r\n", "", 1),
+                MalformedUpgrade::MissingVersion,
+            ),
+            (
+                good.replacen("Version: 13", "Version: 8", 1),
+                MalformedUpgrade::UnsupportedVersion("8".into()),
+            ),
+            (
+                good.replacen("Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n", "", 1),
+                MalformedUpgrade::MissingKey,
+            ),
+            (
+                format!("{good}\u{82}\u{80}"),
+                MalformedUpgrade::BytesAfterHead(4),
+            ),
+        ];
+        for (raw, expected) in cases {
+            assert_eq!(
+                MalformedUpgrade::check(&head(&raw)),
+                Err(expected.clone()),
+                "{raw}"
+            );
+            let response = expected.response();
+            assert_eq!(response.status, 400);
+            assert_eq!(response.body, format!("{expected}\n").into_bytes());
+        }
+        let version = MalformedUpgrade::UnsupportedVersion("8".into()).response();
+        assert!(version.headers.contains(&("Sec-WebSocket-Version", "13")));
+    }
+
     #[test]
     fn origins_are_checked_against_the_allow_list() {
         let config = ServerConfig {
@@ -470,6 +605,18 @@ mod tests {
         let missing = request("/ws", &[protocol()]);
         assert_eq!(
             admit(&missing, &config, &schema()),
+            Err(Refusal::TokenMissing)
+        );
+        // The scheme's name is case-insensitive; other schemes are not tokens.
+        for scheme in ["bearer", "BEARER", "bEaReR"] {
+            let value = format!("{scheme}  {token} ");
+            let by_header = request("/ws", &[protocol(), ("Authorization", value.as_str())]);
+            assert!(admit(&by_header, &config, &schema()).is_ok(), "{scheme}");
+        }
+        let basic = format!("Basic {token}");
+        let other_scheme = request("/ws", &[protocol(), ("Authorization", basic.as_str())]);
+        assert_eq!(
+            admit(&other_scheme, &config, &schema()),
             Err(Refusal::TokenMissing)
         );
         assert_eq!(Refusal::TokenMissing.status(), StatusCode::UNAUTHORIZED);

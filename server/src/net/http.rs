@@ -15,11 +15,48 @@ const MAX_HEADERS: usize = 64;
 pub struct RequestHead {
     /// Everything read from the connection so far (the head, and anything sent after it).
     pub bytes: Vec<u8>,
+    /// Length of the head itself within `bytes`; what follows it was sent along with it.
+    pub head_len: usize,
     pub method: String,
     /// Path without the query string.
     pub path: String,
+    /// The minor HTTP version: 1 for HTTP/1.1, 0 for HTTP/1.0.
+    pub minor_version: u8,
     /// `Upgrade: websocket` is present.
     pub wants_websocket: bool,
+    /// The headers a WebSocket upgrade needs, as sent.
+    pub upgrade: UpgradeHeaders,
+}
+
+/// The headers of a WebSocket opening handshake (RFC 6455 §4.1) besides `Upgrade`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UpgradeHeaders {
+    /// A `Connection` header lists the `Upgrade` token.
+    pub connection_upgrade: bool,
+    /// The value of `Sec-WebSocket-Version`, if sent.
+    pub version: Option<String>,
+    /// A non-empty `Sec-WebSocket-Key` was sent.
+    pub key: bool,
+}
+
+impl UpgradeHeaders {
+    fn of(headers: &[httparse::Header<'_>]) -> UpgradeHeaders {
+        let value = |name: &'static str| {
+            headers
+                .iter()
+                .filter(move |header| header.name.eq_ignore_ascii_case(name))
+                .map(|header| String::from_utf8_lossy(header.value).trim().to_owned())
+        };
+        UpgradeHeaders {
+            connection_upgrade: value("connection").any(|value| {
+                value
+                    .split([',', ' '])
+                    .any(|token| token.eq_ignore_ascii_case("upgrade"))
+            }),
+            version: value("sec-websocket-version").next(),
+            key: value("sec-websocket-key").any(|key| !key.is_empty()),
+        }
+    }
 }
 
 /// Why a request head could not be read.
@@ -49,7 +86,12 @@ pub async fn read_request_head<S: AsyncRead + Unpin>(
         bytes.extend_from_slice(&chunk[..n]);
         let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let mut request = httparse::Request::new(&mut headers);
-        if let httparse::Status::Complete(_) = request.parse(&bytes)? {
+        if let httparse::Status::Complete(head_len) = request.parse(&bytes)? {
+            // The size of the head itself, however the reads fell: a head that ends in the
+            // read that crosses the limit is still too large.
+            if head_len > MAX_REQUEST_HEAD_BYTES {
+                return Err(HeadError::TooLarge);
+            }
             let method = request.method.unwrap_or_default().to_owned();
             let path = request
                 .path
@@ -64,13 +106,17 @@ pub async fn read_request_head<S: AsyncRead + Unpin>(
                         .is_ok_and(|v| v.trim().eq_ignore_ascii_case("websocket"))
             });
             return Ok(RequestHead {
-                bytes,
+                head_len,
                 method,
                 path,
+                minor_version: request.version.unwrap_or_default(),
                 wants_websocket,
+                upgrade: UpgradeHeaders::of(request.headers),
+                bytes,
             });
         }
-        if bytes.len() > MAX_REQUEST_HEAD_BYTES {
+        // Incomplete with the limit already read: the head will be larger than the limit.
+        if bytes.len() >= MAX_REQUEST_HEAD_BYTES {
             return Err(HeadError::TooLarge);
         }
     }
@@ -151,6 +197,55 @@ mod tests {
         assert_eq!(head.path, "/ws");
         assert!(head.wants_websocket);
         assert_eq!(head.bytes, raw);
+    }
+
+    #[tokio::test]
+    async fn the_upgrade_headers_and_bytes_after_the_head_are_recorded() {
+        let raw = b"GET /ws HTTP/1.0\r\nConnection: keep-alive, Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 8\r\n\r\nextra";
+        let mut stream: &[u8] = raw;
+        let head = read_request_head(&mut stream).await.unwrap();
+        assert_eq!(head.minor_version, 0);
+        assert_eq!(head.head_len, raw.len() - 5);
+        assert_eq!(
+            head.upgrade,
+            UpgradeHeaders {
+                connection_upgrade: true,
+                version: Some("8".into()),
+                key: false
+            }
+        );
+    }
+
+    /// A head of `size` bytes: a request line, then one padding header.
+    fn head_of_size(size: usize) -> Vec<u8> {
+        let start = b"GET / HTTP/1.1\r\nX: ".to_vec();
+        let padding = size - start.len() - 4;
+        let mut head = start;
+        head.extend(std::iter::repeat_n(b'a', padding));
+        head.extend(b"\r\n\r\n");
+        assert_eq!(head.len(), size);
+        head
+    }
+
+    #[tokio::test]
+    async fn the_head_limit_is_on_the_heads_size_not_on_the_reads() {
+        // Exactly at the limit: accepted.
+        let at_limit = head_of_size(MAX_REQUEST_HEAD_BYTES);
+        let mut stream: &[u8] = &at_limit;
+        assert!(read_request_head(&mut stream).await.is_ok());
+        // A little over it, completing in the read that crosses it: refused. (8,300 bytes was
+        // accepted while the check only ran on incomplete heads.)
+        for size in [MAX_REQUEST_HEAD_BYTES + 1, 8_300, 9_215] {
+            let head = head_of_size(size);
+            let mut stream: &[u8] = &head;
+            assert!(
+                matches!(
+                    read_request_head(&mut stream).await,
+                    Err(HeadError::TooLarge)
+                ),
+                "{size} bytes"
+            );
+        }
     }
 
     #[tokio::test]

@@ -4,12 +4,14 @@
 //! It knows nothing of game rules: a session decodes and validates frames, forwards inputs to
 //! its room through a bounded queue, and writes whatever frames the room hands it.
 
+pub mod admin;
 mod close;
 mod connection;
 mod handshake;
 mod http;
 pub mod limits;
 mod listener;
+pub mod refusal_log;
 mod rewind;
 pub mod routes;
 mod session;

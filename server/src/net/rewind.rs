@@ -26,6 +26,11 @@ impl<S> Rewind<S> {
             inner,
         }
     }
+
+    /// The stream behind the replayed prefix.
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for Rewind<S> {

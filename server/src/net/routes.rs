@@ -1,15 +1,20 @@
-//! Plain-HTTP endpoints on the game port, for people and for operations:
+//! Plain-HTTP endpoints. On the game port, what browsers need:
 //!
 //! | Path | Answer |
 //! |---|---|
 //! | `GET /` and other files | the game's web client: files compiled into the game's binary, or the `web_dir` directory |
 //! | `GET /ticksync.js` | the generic browser library (applies deltas and checks checksums from the schema) |
 //! | `GET /schema` | the game's schema as JSON: entity fields, wire types, prediction, checksum order |
+//! | `/ws` without an upgrade | 426, naming the subprotocols |
+//!
+//! On the operations port ([`super::admin`], `admin_bind`):
+//!
+//! | Path | Answer |
+//! |---|---|
 //! | `GET /healthz` | 200 `ok` while the process serves requests |
 //! | `GET /readyz` | 200 `ready` while accepting players, 503 `draining` once shutdown began |
 //! | `GET /metrics` | Prometheus / OpenMetrics text |
 //! | `GET /rooms` | JSON list of open rooms: name, players, capacity, tick rate, tick p99 |
-//! | `/ws` without an upgrade | 426, naming the subprotocols |
 //!
 //! The web client's files are held in memory (compiled in, or read from `web_dir` once at
 //! start), so serving them touches no disk and no path from a request reaches the file
@@ -149,16 +154,71 @@ fn content_type_of(name: &str) -> &'static str {
     }
 }
 
-/// Answers a plain-HTTP request and returns its status code (for logs).
+/// Answers a plain-HTTP request on the game port and returns its status code (for logs).
 pub async fn serve_http<S: AsyncWrite + Unpin, P: Schema>(
     stream: &mut S,
     head: &RequestHead,
     ctx: &SessionContext<P>,
 ) -> std::io::Result<u16> {
-    let mut response = route(head, ctx);
+    answer(stream, head, route(head, ctx)).await
+}
+
+/// Answers a request on the operations port and returns its status code (for logs). `rooms`
+/// renders `/rooms` (cached by the caller).
+pub async fn serve_admin<S: AsyncWrite + Unpin, P: Schema>(
+    stream: &mut S,
+    head: &RequestHead,
+    ctx: &SessionContext<P>,
+    rooms: impl FnOnce() -> Result<String, String>,
+) -> std::io::Result<u16> {
+    answer(stream, head, route_admin(head, ctx, rooms)).await
+}
+
+async fn answer<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    head: &RequestHead,
+    mut response: Response,
+) -> std::io::Result<u16> {
     response.headers.push(("Cache-Control", "no-store"));
     response.write(stream, head.method == "HEAD").await?;
     Ok(response.status)
+}
+
+/// 405 for anything but `GET` and `HEAD`.
+fn only_get(head: &RequestHead) -> Option<Response> {
+    if head.method == "GET" || head.method == "HEAD" {
+        return None;
+    }
+    let mut response = Response::text(405, "Method Not Allowed", "only GET is served here");
+    response.headers.push(("Allow", "GET, HEAD"));
+    Some(response)
+}
+
+fn route_admin<P: Schema>(
+    head: &RequestHead,
+    ctx: &SessionContext<P>,
+    rooms: impl FnOnce() -> Result<String, String>,
+) -> Response {
+    if let Some(refused) = only_get(head) {
+        return refused;
+    }
+    match head.path.as_str() {
+        "/healthz" => Response::text(200, "OK", "ok"),
+        "/readyz" if ctx.draining.load(Ordering::Relaxed) => {
+            Response::text(503, "Service Unavailable", "draining")
+        }
+        "/readyz" => Response::text(200, "OK", "ready"),
+        "/metrics" => ok(telemetry::CONTENT_TYPE, ctx.telemetry.scrape().into_bytes()),
+        "/rooms" => match rooms() {
+            Ok(json) => ok("application/json", json.into_bytes()),
+            Err(error) => Response::text(500, "Internal Server Error", error),
+        },
+        _ => Response::text(
+            404,
+            "Not Found",
+            "not found; the operations endpoints are /healthz, /readyz, /metrics and /rooms",
+        ),
+    }
 }
 
 /// An answer of status 200.
@@ -173,10 +233,8 @@ fn ok(content_type: &'static str, body: Vec<u8>) -> Response {
 }
 
 fn route<P: Schema>(head: &RequestHead, ctx: &SessionContext<P>) -> Response {
-    if head.method != "GET" && head.method != "HEAD" {
-        let mut response = Response::text(405, "Method Not Allowed", "only GET is served here");
-        response.headers.push(("Allow", "GET, HEAD"));
-        return response;
+    if let Some(refused) = only_get(head) {
+        return refused;
     }
     if head.path == LIBRARY.path {
         return ok(LIBRARY.content_type, LIBRARY.body.as_bytes().to_vec());
@@ -185,17 +243,7 @@ fn route<P: Schema>(head: &RequestHead, ctx: &SessionContext<P>) -> Response {
         return ok(content_type, body.to_vec());
     }
     match head.path.as_str() {
-        "/healthz" => Response::text(200, "OK", "ok"),
-        "/readyz" if ctx.draining.load(Ordering::Relaxed) => {
-            Response::text(503, "Service Unavailable", "draining")
-        }
-        "/readyz" => Response::text(200, "OK", "ready"),
-        "/metrics" => ok(telemetry::CONTENT_TYPE, ctx.telemetry.render().into_bytes()),
         "/schema" => ok("application/json", ctx.schema_json.clone().into_bytes()),
-        "/rooms" => match serde_json::to_string(&ctx.rooms.list()) {
-            Ok(json) => ok("application/json", json.into_bytes()),
-            Err(error) => Response::text(500, "Internal Server Error", error.to_string()),
-        },
         WEBSOCKET_PATH => {
             let mut response = Response::text(
                 426,
@@ -213,7 +261,7 @@ fn route<P: Schema>(head: &RequestHead, ctx: &SessionContext<P>) -> Response {
             404,
             "Not Found",
             format!(
-                "not found; the game's WebSocket endpoint is {WEBSOCKET_PATH}, its schema is at /schema, the browser client (if the game has one) at /, operations endpoints are /healthz, /readyz, /metrics and /rooms"
+                "not found; the game's WebSocket endpoint is {WEBSOCKET_PATH}, its schema is at /schema, the browser client (if the game has one) at /; the operations endpoints (/healthz, /readyz, /metrics, /rooms) are on the server's operations address (admin_bind), not on this port"
             ),
         ),
     }

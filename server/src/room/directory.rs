@@ -8,7 +8,7 @@
 //! join found the queue already closed) asks the directory again and gets a fresh room — so
 //! a join never lands in a room that is going away.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
@@ -164,7 +164,10 @@ struct Listed<S: Schema> {
 /// Every room of the server, by name.
 pub struct RoomDirectory<S: Schema> {
     rooms: Mutex<HashMap<String, Listed<S>>>,
-    finished: Mutex<Vec<(String, TickSummary)>>,
+    /// Final figures of the rooms that stopped most recently, at most `max_rooms` of them:
+    /// every room open at shutdown (the default room among them) fits, and a server that
+    /// churns through rooms for months does not keep a line for each.
+    finished: Mutex<VecDeque<(String, TickSummary)>>,
     next_id: AtomicU64,
     config: Arc<ServerConfig>,
     starter: Box<RoomStarter<S>>,
@@ -180,7 +183,7 @@ impl<S: Schema> Entries for RoomDirectory<S> {
     }
 
     fn record_finished(&self, name: String, summary: TickSummary) {
-        self.lock_finished().push((name, summary));
+        RoomDirectory::record_finished(self, name, summary);
     }
 }
 
@@ -194,7 +197,7 @@ impl<S: Schema> RoomDirectory<S> {
     ) -> Result<Arc<RoomDirectory<S>>, NoRoom> {
         let directory = Arc::new(RoomDirectory {
             rooms: Mutex::new(HashMap::new()),
-            finished: Mutex::new(Vec::new()),
+            finished: Mutex::new(VecDeque::new()),
             next_id: AtomicU64::new(1),
             config: config.clone(),
             starter,
@@ -242,7 +245,8 @@ impl<S: Schema> RoomDirectory<S> {
             name: name.to_owned(),
             reason,
         })?;
-        tracing::info!(room = name, rooms = rooms.len() + 1, "room created");
+        // At debug: anyone can open a room by naming it.
+        tracing::debug!(room = name, rooms = rooms.len() + 1, "room created");
         rooms.insert(
             name.to_owned(),
             Listed {
@@ -258,7 +262,7 @@ impl<S: Schema> RoomDirectory<S> {
         if rooms.get(name).is_some_and(|listed| listed.id == id) {
             rooms.remove(name);
             (self.on_unlist)(name);
-            tracing::info!(room = name, rooms = rooms.len(), "empty room closed");
+            tracing::debug!(room = name, rooms = rooms.len(), "empty room closed");
             true
         } else {
             false
@@ -289,9 +293,18 @@ impl<S: Schema> RoomDirectory<S> {
         self.closed.store(true, Ordering::Relaxed);
     }
 
-    /// Final figures of every room that has stopped, in the order they stopped.
+    /// Final figures of the rooms that stopped, in the order they stopped: the last
+    /// `max_rooms` of them (so at shutdown, every room that was open).
     pub fn finished_rooms(&self) -> Vec<(String, TickSummary)> {
-        self.lock_finished().clone()
+        self.lock_finished().iter().cloned().collect()
+    }
+
+    fn record_finished(&self, name: String, summary: TickSummary) {
+        let mut finished = self.lock_finished();
+        while finished.len() >= self.config.max_rooms {
+            finished.pop_front();
+        }
+        finished.push_back((name, summary));
     }
 
     // A panic while holding these locks cannot leave the maps half-updated (every critical
@@ -302,9 +315,55 @@ impl<S: Schema> RoomDirectory<S> {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn lock_finished(&self) -> MutexGuard<'_, Vec<(String, TickSummary)>> {
+    fn lock_finished(&self) -> MutexGuard<'_, VecDeque<(String, TickSummary)>> {
         self.finished
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ticksync_protocol::testing::TokenSchema;
+    use tokio::sync::mpsc;
+
+    /// A directory whose rooms are handles with nobody behind them.
+    fn directory(max_rooms: usize) -> Arc<RoomDirectory<TokenSchema>> {
+        let config = Arc::new(ServerConfig {
+            max_rooms,
+            ..ServerConfig::default()
+        });
+        let starter = |launch: RoomLaunch| {
+            let (joins, _) = mpsc::channel(1);
+            Ok(RoomHandle {
+                joins,
+                current_tick: Arc::default(),
+                status: launch.status,
+            })
+        };
+        RoomDirectory::new(config, Box::new(starter), Box::new(|_: &str| {})).unwrap()
+    }
+
+    #[test]
+    fn the_finished_rooms_are_bounded_by_the_room_limit() {
+        let directory = directory(3);
+        for i in 0..1_000u64 {
+            let entries: Arc<dyn Entries> = directory.clone();
+            let lifecycle = RoomLifecycle {
+                directory: Arc::downgrade(&entries),
+                name: format!("room-{i}"),
+                id: i,
+                close_when_empty_for: None,
+            };
+            let summary = TickSummary {
+                ticks: i,
+                ..TickSummary::default()
+            };
+            lifecycle.finished(summary);
+        }
+        let finished = directory.finished_rooms();
+        let names: Vec<&str> = finished.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(names, ["room-997", "room-998", "room-999"]);
     }
 }

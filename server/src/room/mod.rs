@@ -145,7 +145,9 @@ impl SessionShared {
 /// What a session holds to reach its room.
 #[derive(Debug)]
 pub struct RoomHandle<S: Schema> {
-    joins: mpsc::Sender<JoinRequest<S>>,
+    /// Boxed: the queue allocates a block of slots up front, and a room nobody joins should
+    /// not pay for 32 inline requests.
+    joins: mpsc::Sender<Box<JoinRequest<S>>>,
     current_tick: Arc<AtomicU32>,
     status: Arc<RoomStatus>,
 }
@@ -165,7 +167,7 @@ impl<S: Schema> RoomHandle<S> {
     /// [`JoinRefused::RoomClosed`] when the room has stopped.
     pub async fn request_join(&self, request: JoinRequest<S>) -> Result<(), JoinRefused> {
         self.joins
-            .send(request)
+            .send(Box::new(request))
             .await
             .map_err(|_| JoinRefused::RoomClosed)
     }

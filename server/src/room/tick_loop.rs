@@ -42,6 +42,7 @@ use crate::metrics::ServerMetrics;
 use crate::replication::{
     Execution, InterestPolicy, ReplicationError, ReplicationSettings, Replicator, Viewer,
 };
+use crate::telemetry::RoomSeries;
 
 /// The settings a room runs with, taken from [`ServerConfig`] and the room's own section.
 #[derive(Debug, Clone)]
@@ -161,7 +162,8 @@ fn hand_over<S: Schema>(
         Delivery::Dropped => {
             let kicked = member.ticks_behind(tick) >= max_ticks_behind;
             if kicked {
-                tracing::info!(player = %member.player, "disconnecting slow client");
+                // Counted in kicks_total and summed up by `net::refusal_log`.
+                tracing::debug!(player = %member.player, "disconnecting slow client");
                 member.disconnect(Disconnect::TooSlow);
             }
             Handover {
@@ -184,7 +186,7 @@ pub struct Room<G: Game> {
     tick: Tick,
     next_player: u32,
     members: Vec<Member<G::Schema>>,
-    joins: mpsc::Receiver<JoinRequest<G::Schema>>,
+    joins: mpsc::Receiver<Box<JoinRequest<G::Schema>>>,
     replicator: Replicator<ticksync_game::EntityOf<G>>,
     detached: DetachedPlayers,
     from_client_scratch: Vec<FromClient<G::Schema>>,
@@ -196,17 +198,14 @@ pub struct Room<G: Game> {
     stats: TickStats,
     metrics: Arc<ServerMetrics>,
     status: Arc<RoomStatus>,
-    /// Prometheus histogram of this room's tick work time, in seconds.
-    tick_histogram: Option<prometheus_client::metrics::histogram::Histogram>,
+    /// Prometheus series of this room's tick work time and overruns.
+    series: Option<RoomSeries>,
 }
 
 impl<G: Game> Room<G> {
-    /// Also records every tick's work time into `histogram` (for `/metrics`).
-    pub fn with_tick_histogram(
-        mut self,
-        histogram: prometheus_client::metrics::histogram::Histogram,
-    ) -> Room<G> {
-        self.tick_histogram = Some(histogram);
+    /// Also records every tick's work time and overruns into `series` (for `/metrics`).
+    pub fn with_series(mut self, series: RoomSeries) -> Room<G> {
+        self.series = Some(series);
         self
     }
 
@@ -244,7 +243,7 @@ impl<G: Game> Room<G> {
             stats,
             metrics,
             status: status.clone(),
-            tick_histogram: None,
+            series: None,
         };
         let handle = RoomHandle {
             joins: join_tx,
@@ -266,7 +265,7 @@ impl<G: Game> Room<G> {
         let dt = period.as_secs_f32();
         let mut clock = TickClock::new(period, Instant::now());
         let room = self.status.name.clone();
-        tracing::info!(%room, tick_rate_hz = self.settings.tick_rate_hz, "room started");
+        tracing::debug!(%room, tick_rate_hz = self.settings.tick_rate_hz, "room started");
         let mut empty_since: Option<Instant> = None;
         let mut last_work = Duration::ZERO;
         let refusal = loop {
@@ -288,8 +287,11 @@ impl<G: Game> Room<G> {
             }
             last_work = started.elapsed();
             self.stats.record(last_work, skipped, late);
-            if let Some(histogram) = &self.tick_histogram {
-                histogram.observe(last_work.as_secs_f64());
+            if let Some(series) = &self.series {
+                series.tick_duration.observe(last_work.as_secs_f64());
+                if last_work > period {
+                    series.tick_overruns.inc();
+                }
             }
             self.stats.maybe_log(self.members.len());
             if self.ended.is_some() {
@@ -309,21 +311,33 @@ impl<G: Game> Room<G> {
                 }
             }
         };
+        // A room that closed empty says so at debug (anyone can open and leave rooms); at
+        // shutdown every room reports its run at info.
+        let level_info = refusal == JoinRefused::ShuttingDown;
         self.close_all(refusal);
         let summary = self.stats.summary();
         lifecycle.finished(summary.clone());
-        tracing::info!(
-            %room,
-            ticks = summary.ticks,
-            overruns = summary.overruns,
-            skipped_ticks = summary.skipped_ticks,
-            tick_p50_us = summary.tick_p50_us,
-            tick_p99_us = summary.tick_p99_us,
-            tick_max_us = summary.tick_max_us,
-            tick_late_p99_us = summary.tick_late_p99_us,
-            tick_late_max_us = summary.tick_late_max_us,
-            "room stopped"
-        );
+        macro_rules! stopped {
+            ($level:ident) => {
+                tracing::$level!(
+                    %room,
+                    ticks = summary.ticks,
+                    overruns = summary.overruns,
+                    skipped_ticks = summary.skipped_ticks,
+                    tick_p50_us = summary.tick_p50_us,
+                    tick_p99_us = summary.tick_p99_us,
+                    tick_max_us = summary.tick_max_us,
+                    tick_late_p99_us = summary.tick_late_p99_us,
+                    tick_late_max_us = summary.tick_late_max_us,
+                    "room stopped"
+                )
+            };
+        }
+        if level_info {
+            stopped!(info);
+        } else {
+            stopped!(debug);
+        }
         summary
     }
 
@@ -333,11 +347,7 @@ impl<G: Game> Room<G> {
         self.apply_from_clients();
         self.game.step(dt, &mut self.outbox);
         self.tick = self.tick.wrapping_add(1);
-        self.replicator
-            .capture(self.tick, |out| self.game.write_entities(out));
-        // The game's messages of this tick go before this tick's snapshots.
-        self.deliver_messages();
-        self.serve_members(self.replicator.execution_for(self.members.len()));
+        self.replicate();
         self.carry_out_commands();
         self.retire_departed();
         self.current_tick.store(self.tick, Ordering::Relaxed);
@@ -357,7 +367,7 @@ impl<G: Game> Room<G> {
                 disconnect,
                 shared,
                 reply,
-            } = request;
+            } = *request;
             let (player, entity, resumed) = match &resume_token {
                 Some(token) => match self.take_over(token) {
                     Some((player, entity)) => (player, entity, true),
@@ -482,6 +492,22 @@ impl<G: Game> Room<G> {
                 }
             }
         }
+    }
+
+    /// Captures the world, then delivers this tick's game messages and hands every member its
+    /// snapshot — messages first, so they arrive before the next tick's snapshot.
+    fn replicate(&mut self) {
+        // Nobody to send the world to, nobody to keep baselines for: an empty room keeps no
+        // history (the first snapshot of whoever joins next is a full one anyway), and what
+        // the game said reaches nobody.
+        if self.members.is_empty() {
+            self.outbox.drain_messages();
+            return;
+        }
+        self.replicator
+            .capture(self.tick, |out| self.game.write_entities(out));
+        self.deliver_messages();
+        self.serve_members(self.replicator.execution_for(self.members.len()));
     }
 
     /// Delivers what the game sent this tick (and at joins and leaves since the last tick),
@@ -669,7 +695,7 @@ mod tests {
         let shared = Arc::new(SessionShared::default());
         handle
             .joins
-            .try_send(JoinRequest {
+            .try_send(Box::new(JoinRequest {
                 player_name: "t".into(),
                 claims: None,
                 from_client: input_rx,
@@ -678,7 +704,7 @@ mod tests {
                 resume_token: None,
                 shared: shared.clone(),
                 reply: reply_tx,
-            })
+            }))
             .unwrap();
         TestClient {
             inputs: input_tx,

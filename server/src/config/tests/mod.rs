@@ -422,3 +422,24 @@ fn room_keys_come_from_nested_variables() {
     );
     let _ = std::fs::remove_file(file);
 }
+
+#[test]
+fn the_admin_listener_moves_or_turns_off_from_every_layer() {
+    let file = config_file("admin", "admin_bind = \"off\"\n");
+    let from_file =
+        load(&args(&["--config", file.to_str().expect("utf-8")]), NO_ENV).expect("valid");
+    assert_eq!(from_file.admin_bind, None);
+    let from_env = load(&args(&[]), [("TICKSYNC_ADMIN_BIND", "0.0.0.0:9100")]).expect("valid");
+    assert_eq!(
+        from_env.admin_bind,
+        Some(SocketAddr::from(([0, 0, 0, 0], 9100)))
+    );
+    let from_flag = load(&args(&["--admin-bind", "OFF"]), NO_ENV).expect("valid");
+    assert_eq!(from_flag.admin_bind, None);
+    // Printed and read back.
+    let printed = from_file.to_toml().expect("prints");
+    assert!(printed.contains("admin_bind = \"off\""), "{printed}");
+    let error = load(&args(&["--admin-bind", "nowhere"]), NO_ENV).expect_err("not an address");
+    assert!(error.to_string().contains("admin_bind"), "{error}");
+    let _ = std::fs::remove_file(file);
+}

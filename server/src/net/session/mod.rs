@@ -45,6 +45,7 @@ use reader::{Heard, Reader};
 use writer::Writer;
 
 use super::close::SessionEnd;
+use super::connection::TcpBacked;
 use super::handshake::Admission;
 use super::limits::MessageRateLimiter;
 use super::SessionContext;
@@ -58,9 +59,15 @@ type Ws<S> = WebSocketStream<S>;
 type WsSink<'a, S> = SplitSink<&'a mut Ws<S>, Message>;
 type WsStream<'a, S> = SplitStream<&'a mut Ws<S>>;
 
-/// Time allowed for sending the error message and close frame, and for the peer's answering
-/// close. A peer that stopped reading does not get to hold the connection longer.
-const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+/// Time allowed for writing the error message and close frame. A peer that stopped reading
+/// cannot take them; it does not get to hold its connection (and its connection slots) longer:
+/// the connection is reset.
+const CLOSE_WRITE_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// Time allowed for the whole close: writing the frames, then the peer's answering close. A
+/// peer that takes the frames but never answers (it does not read, or does not care) is
+/// dropped then: a kicked session is gone within this of the kick, whatever the peer does.
+const CLOSE_TIMEOUT: Duration = Duration::from_millis(750);
 
 /// Runs a session on a freshly upgraded WebSocket until it closes: `Hello`, join, play,
 /// close. `deadline` bounds everything up to `Welcome` (the handshake timeout, counted from
@@ -73,13 +80,14 @@ pub async fn run<S, P>(
     deadline: Instant,
     ctx: &SessionContext<P>,
 ) where
-    S: AsyncRead + AsyncWrite + Unpin + Send,
+    S: AsyncRead + AsyncWrite + TcpBacked + Unpin + Send,
     P: Schema,
 {
     let format = admission.format;
     let opened = tokio::select! {
         opened = tokio::time::timeout_at(deadline, Box::pin(open(&mut ws, admission, ctx))) => opened,
-        _ = ctx.shutdown.cancelled() => return,
+        // Upgraded but not yet welcomed: a close frame all the same, like a player's.
+        _ = ctx.shutdown.cancelled() => Ok(Err(SessionEnd::going_away())),
     };
     let joined = match opened {
         Ok(Ok(joined)) => joined,
@@ -374,7 +382,7 @@ where
         to_room,
         mut outbound,
         outbound_for_pongs,
-        mut disconnect,
+        disconnect,
         shared,
     } = joined;
     let (mut sink, mut stream) = ws.split();
@@ -416,10 +424,15 @@ where
         // it is never closed as idle just because the game has nothing to say.
         ping_every: ctx.config.idle_timeout / 3,
     };
+    // The room's word and the shutdown are watched beside the reader and the writer, not
+    // between the writer's writes: a kicked client that does not read blocks the writer on a
+    // full socket, and must be closed all the same.
     tokio::select! {
-        end = reader.run(&mut stream) => end,
-        end = writer.run(&mut sink, &mut outbound, &mut disconnect) => end,
+        biased;
+        reason = disconnect => writer::end_for_disconnect(reason.ok()),
         _ = ctx.shutdown.cancelled() => SessionEnd::going_away(),
+        end = reader.run(&mut stream) => end,
+        end = writer.run(&mut sink, &mut outbound) => end,
     }
     // `sink` and `stream` are halves of `ws`; dropping them here hands `ws` back for the close.
 }
@@ -552,10 +565,12 @@ fn frame_message(format: WireFormat, encoded: Bytes) -> Result<Message, SessionE
 }
 
 /// Sends the error message and close frame of `end`, then waits (bounded) for the peer's
-/// close so the TCP connection ends cleanly.
+/// close so the TCP connection ends cleanly, all within [`CLOSE_TIMEOUT`]. When the frames
+/// cannot be written in [`CLOSE_WRITE_TIMEOUT`] (the peer does not read), the connection is
+/// reset instead.
 async fn close<S, P>(ws: &mut Ws<S>, end: &SessionEnd, format: WireFormat, metrics: &ServerMetrics)
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: AsyncRead + AsyncWrite + TcpBacked + Unpin,
     P: Schema,
 {
     let SessionEnd::Close {
@@ -566,7 +581,7 @@ where
     else {
         return;
     };
-    let closing = async {
+    let writing = async {
         if let Some(error) = error {
             let message = ServerMessage::<P>::Error(ErrorMessage {
                 code: *error,
@@ -579,11 +594,23 @@ where
             code: CloseCode::from(*code),
             reason: reason.as_str().into(),
         };
-        if ws.close(Some(frame)).await.is_err() {
-            return;
-        }
-        // Drain until the peer's close arrives (or the connection drops).
-        while let Some(Ok(_)) = ws.next().await {}
+        ws.close(Some(frame)).await.is_ok()
     };
-    let _ = tokio::time::timeout(CLOSE_TIMEOUT, closing).await;
+    let deadline = Instant::now() + CLOSE_TIMEOUT;
+    match tokio::time::timeout(CLOSE_WRITE_TIMEOUT, writing).await {
+        Ok(true) => {
+            // Drain until the peer's close arrives (or the connection drops).
+            let answer = async { while let Some(Ok(_)) = ws.next().await {} };
+            let _ = tokio::time::timeout_at(deadline, answer).await;
+        }
+        // The connection failed: nothing left to do.
+        Ok(false) => {}
+        Err(_elapsed) => {
+            // The peer is not taking bytes. Reset rather than close, so the kernel does not
+            // keep the unsent frames (and the connection) for a peer that is not reading.
+            if let Err(error) = ws.get_ref().tcp().set_zero_linger() {
+                tracing::debug!(%error, "could not set SO_LINGER to reset the connection");
+            }
+        }
+    }
 }

@@ -1,6 +1,5 @@
 //! The writing half of a playing session: forwards the frames the room queued, flushing once
-//! per batch (one flush per tick, not per message), pings a client that has gone quiet, and
-//! stops when the room tells it to.
+//! per batch (one flush per tick, not per message), and pings a client that has gone quiet.
 //!
 //! The room encodes every frame once, in bincode (shared by all clients with the same
 //! snapshot body). A JSON session's writer re-encodes each frame as JSON text: the codec is
@@ -16,7 +15,7 @@ use std::marker::PhantomData;
 use ticksync_protocol::codec::decode_server_message;
 use ticksync_protocol::{close_code, ErrorCode, PlayerId, Schema, WireFormat};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::reader::Heard;
@@ -32,8 +31,9 @@ const MIN_PING_INTERVAL: Duration = Duration::from_millis(50);
 /// Frames written per flush at most, so one session's burst cannot monopolize its task.
 const MAX_FRAMES_PER_FLUSH: usize = 64;
 
-/// The writing half: forwards queued frames, flushing once per batch, until the room says
-/// stop or the socket fails.
+/// The writing half: forwards queued frames, flushing once per batch, until the room stops or
+/// the socket fails. (The room's word to stop, [`Disconnect`], is watched beside it, see
+/// `play`: a write blocked on a full socket must not delay it.)
 pub(super) struct Writer<'a, P: Schema> {
     pub(super) player: PlayerId,
     /// The game schema the frames are of (for the JSON transcoding).
@@ -50,7 +50,6 @@ impl<P: Schema> Writer<'_, P> {
         &self,
         sink: &mut WsSink<'_, S>,
         outbound: &mut mpsc::Receiver<Bytes>,
-        disconnect: &mut oneshot::Receiver<Disconnect>,
     ) -> SessionEnd
     where
         S: AsyncRead + AsyncWrite + Unpin,
@@ -60,7 +59,6 @@ impl<P: Schema> Writer<'_, P> {
         loop {
             let first = tokio::select! {
                 biased;
-                reason = &mut *disconnect => return end_for_disconnect(reason.ok()),
                 frame = outbound.recv() => match frame {
                     Some(frame) => frame,
                     None => return SessionEnd::going_away(),
@@ -121,7 +119,8 @@ fn transcode_to_json<P: Schema>(frame: Bytes) -> Result<Message, SessionEnd> {
     frame_message(WireFormat::Json, Bytes::from(json))
 }
 
-fn end_for_disconnect(reason: Option<Disconnect>) -> SessionEnd {
+/// How the session ends when the room tells it to (`None`: the room dropped it without a word).
+pub(super) fn end_for_disconnect(reason: Option<Disconnect>) -> SessionEnd {
     match reason {
         Some(Disconnect::TooSlow) => SessionEnd::error(
             ErrorCode::TooSlow,
