@@ -10,8 +10,9 @@
 //! - [`protocol`](ticksync_protocol): the wire format, in its own crate.
 //!
 //! [`config`] holds every setting; [`metrics`] the counters and [`telemetry`] their
-//! Prometheus exposition. [`Server`] ties them together: bind, then run until a shutdown
-//! token is cancelled. [`cli::run`] is a game binary's whole `main`.
+//! Prometheus exposition (served by [`net::admin`]); [`memory`] the allocator settings the
+//! binary runs with. [`Server`] ties them together: bind, then run until a shutdown token is
+//! cancelled. [`cli::run`] is a game binary's whole `main`.
 
 pub mod cli;
 pub mod config;

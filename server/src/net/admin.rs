@@ -12,7 +12,7 @@
 //! - every request has [`REQUEST_TIMEOUT`] to be read and answered.
 //!
 //! `/metrics` and `/rooms` are rendered at most once a second
-//! ([`SCRAPE_CACHE`](crate::telemetry::SCRAPE_CACHE)); `/healthz` and `/readyz` are answered
+//! ([`SCRAPE_CACHE`]); `/healthz` and `/readyz` are answered
 //! live. The listener should stay private (loopback, or an address only the orchestrator and
 //! Prometheus reach): it has no authentication.
 

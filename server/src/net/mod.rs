@@ -1,5 +1,6 @@
 //! The network layer: accepting TCP connections, TLS, the WebSocket handshake and its
-//! admission checks (origin, join token), limits, and sessions.
+//! admission checks (origin, join token), limits, and sessions; and, apart from the players,
+//! the operations listener ([`admin`]) and the log summary of refusals ([`refusal_log`]).
 //!
 //! It knows nothing of game rules: a session decodes and validates frames, forwards inputs to
 //! its room through a bounded queue, and writes whatever frames the room hands it.

@@ -19,7 +19,8 @@ use super::{RoomHandle, RoomSettings, TickSummary};
 use crate::config::ServerConfig;
 
 /// Live figures of one room, written by its tick loop and read by `GET /rooms` and
-/// `/metrics`.
+/// `/metrics` (a room's overruns are counted in its metric series, see
+/// [`RoomSeries`](crate::telemetry::RoomSeries)).
 #[derive(Debug)]
 pub struct RoomStatus {
     pub name: String,
@@ -32,8 +33,6 @@ pub struct RoomStatus {
     /// 99th percentile of how late ticks started after their due time since the room
     /// started, in µs: what a busy neighbour costs this room.
     pub tick_late_p99_us: AtomicU64,
-    /// Ticks whose work took longer than the tick period, since the room started.
-    pub overruns: AtomicU64,
 }
 
 impl RoomStatus {
@@ -45,7 +44,6 @@ impl RoomStatus {
             players: AtomicUsize::new(0),
             tick_p99_us: AtomicU64::new(0),
             tick_late_p99_us: AtomicU64::new(0),
-            overruns: AtomicU64::new(0),
         }
     }
 

@@ -106,7 +106,6 @@ impl TickStats {
         let _ = self.lateness.record(clamp(late));
         if work > self.period {
             self.overruns += 1;
-            self.status.overruns.fetch_add(1, Ordering::Relaxed);
         }
         self.skipped += skipped;
         self.since_publish += 1;

@@ -64,10 +64,13 @@ type WsStream<'a, S> = SplitStream<&'a mut Ws<S>>;
 /// the connection is reset.
 const CLOSE_WRITE_TIMEOUT: Duration = Duration::from_millis(500);
 
-/// Time allowed for the whole close: writing the frames, then the peer's answering close. A
-/// peer that takes the frames but never answers (it does not read, or does not care) is
-/// dropped then: a kicked session is gone within this of the kick, whatever the peer does.
-const CLOSE_TIMEOUT: Duration = Duration::from_millis(750);
+/// Time allowed, once the close frame is written, for the peer's answering close.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Time allowed for the whole close of a session kicked for not reading: writing the frames,
+/// then an answer that such a peer is not going to send. It is gone within this of the kick,
+/// whatever it does.
+const KICKED_CLOSE_TIMEOUT: Duration = Duration::from_millis(750);
 
 /// Runs a session on a freshly upgraded WebSocket until it closes: `Hello`, join, play,
 /// close. `deadline` bounds everything up to `Welcome` (the handshake timeout, counted from
@@ -565,9 +568,9 @@ fn frame_message(format: WireFormat, encoded: Bytes) -> Result<Message, SessionE
 }
 
 /// Sends the error message and close frame of `end`, then waits (bounded) for the peer's
-/// close so the TCP connection ends cleanly, all within [`CLOSE_TIMEOUT`]. When the frames
-/// cannot be written in [`CLOSE_WRITE_TIMEOUT`] (the peer does not read), the connection is
-/// reset instead.
+/// close so the TCP connection ends cleanly (for a peer kicked for not reading, all within
+/// [`KICKED_CLOSE_TIMEOUT`]). When the frames cannot be written in [`CLOSE_WRITE_TIMEOUT`]
+/// (the peer does not read), the connection is reset instead.
 async fn close<S, P>(ws: &mut Ws<S>, end: &SessionEnd, format: WireFormat, metrics: &ServerMetrics)
 where
     S: AsyncRead + AsyncWrite + TcpBacked + Unpin,
@@ -596,11 +599,17 @@ where
         };
         ws.close(Some(frame)).await.is_ok()
     };
-    let deadline = Instant::now() + CLOSE_TIMEOUT;
+    let kicked_by = Instant::now() + KICKED_CLOSE_TIMEOUT;
+    let not_reading = *error == Some(ErrorCode::TooSlow);
     match tokio::time::timeout(CLOSE_WRITE_TIMEOUT, writing).await {
         Ok(true) => {
             // Drain until the peer's close arrives (or the connection drops).
             let answer = async { while let Some(Ok(_)) = ws.next().await {} };
+            let deadline = if not_reading {
+                kicked_by
+            } else {
+                Instant::now() + CLOSE_TIMEOUT
+            };
             let _ = tokio::time::timeout_at(deadline, answer).await;
         }
         // The connection failed: nothing left to do.
