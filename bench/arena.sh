@@ -12,6 +12,9 @@
 #          AOI_RADIUS (units; unset = everyone sees everyone). With it set, the world grows
 #          with the player count to keep the density of 1,000 players in 2000 × 2000, so
 #          the interest set stays the same size: side = 2000 × sqrt(players / 1000).
+#          SERVER_BIN, SIM_BIN: binaries to run instead of this tree's release build (to
+#          compare two builds alternately on one machine). OLD_WORLD_FLAG=1: pass the world
+#          size as --world-size, as builds before the generic core took it.
 # Prints one Markdown table row per player count; raw logs and JSON land in $OUT. The last
 # column is the swarm's own CPU use over the window (100 = one core): what it takes from
 # the server on a shared machine.
@@ -31,13 +34,15 @@ if [ $((WARMUP + WINDOW)) -ge "$DURATION" ]; then
   exit 2
 fi
 
-cargo build --release -q -p ticksync-server -p ticksync-sim
+if [ -z "${SERVER_BIN:-}" ] || [ -z "${SIM_BIN:-}" ]; then
+  cargo build --release -q -p ticksync-server -p ticksync-sim
+fi
 if [ -n "${FLOOR_FRAME_BYTES:-}" ]; then
   cargo build --release -q -p ticksync-server --example floor
 fi
 mkdir -p "$OUT"
-server_bin=target/release/ticksync-server
-sim_bin=target/release/ticksync-sim
+server_bin=${SERVER_BIN:-target/release/ticksync-server}
+sim_bin=${SIM_BIN:-target/release/ticksync-sim}
 clk_tck=$(getconf CLK_TCK)
 
 # CPU seconds (user + system) of a process, from /proc/PID/stat fields 14 and 15.
@@ -68,8 +73,12 @@ for n in "${players[@]}"; do
   if [ -n "${AOI_RADIUS:-}" ]; then
     # The world size is the arena's own setting ([game] in a config file).
     side=$(awk -v n="$n" 'BEGIN { printf "%d", 2000 * sqrt(n / 1000) }')
-    printf '[game]\nworld_size = %d\n' "$side" >"$OUT/arena-$n.toml"
-    world_args=(--aoi-radius "$AOI_RADIUS" --config "$OUT/arena-$n.toml")
+    if [ -n "${OLD_WORLD_FLAG:-}" ]; then
+      world_args=(--aoi-radius "$AOI_RADIUS" --world-size "$side")
+    else
+      printf '[game]\nworld_size = %d\n' "$side" >"$OUT/arena-$n.toml"
+      world_args=(--aoi-radius "$AOI_RADIUS" --config "$OUT/arena-$n.toml")
+    fi
   fi
   if [ -n "${FLOOR_FRAME_BYTES:-}" ]; then
     target/release/examples/floor --bind "127.0.0.1:$PORT" --tick-rate "$TICK_RATE" \

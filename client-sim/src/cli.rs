@@ -210,6 +210,17 @@ fn swarm_config(args: &Args) -> anyhow::Result<SwarmConfig> {
         (None, true) => TlsTrust::Insecure,
         (None, false) => TlsTrust::Default,
     };
+    let scheme = args
+        .url
+        .split_once("://")
+        .map(|(scheme, _)| scheme.to_ascii_lowercase());
+    if !matches!(scheme.as_deref(), Some("ws" | "wss")) {
+        bail!(
+            "--url {:?}: the URL must be ws:// or wss:// — the server's WebSocket endpoint, \
+             e.g. ws://127.0.0.1:7878/ws (an http:// address is its web page)",
+            args.url
+        );
+    }
     if args.url.starts_with("wss://") && trust == TlsTrust::Default {
         bail!(
             "{} is a wss:// URL: pass --ca-cert FILE (the server's CA, PEM) or, for a \

@@ -13,6 +13,9 @@ use tokio_tungstenite::tungstenite;
 /// Why a [`crate::Client`] operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
+    /// The URL is not a WebSocket URL (an `http://` address is the server's web page).
+    #[error("server URL {url:?} is not a WebSocket URL: it must start with ws:// or wss://, e.g. ws://127.0.0.1:7878/ws")]
+    NotWebSocketUrl { url: String },
     /// The URL could not be turned into a WebSocket request (bad scheme, no host, ...).
     #[error("invalid server URL {url:?}: {source}")]
     InvalidUrl {

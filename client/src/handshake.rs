@@ -36,6 +36,14 @@ pub(crate) async fn connect_and_greet<S: Schema>(
     options: &ClientOptions,
     counters: &mut ClientCounters,
 ) -> Result<(Socket, Welcome), ClientError> {
+    let scheme = url
+        .split_once("://")
+        .map(|(scheme, _)| scheme.to_ascii_lowercase());
+    if !matches!(scheme.as_deref(), Some("ws" | "wss")) {
+        return Err(ClientError::NotWebSocketUrl {
+            url: url.to_owned(),
+        });
+    }
     let mut request = url
         .into_client_request()
         .map_err(|source| ClientError::InvalidUrl {
@@ -250,5 +258,33 @@ pub(crate) fn message_kind<S: Schema>(message: &ServerMessage<S>) -> &'static st
         ServerMessage::Pong(_) => "Pong",
         ServerMessage::Error(_) => "Error",
         ServerMessage::Message(_) => "Message",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ticksync_arena::ArenaSchema;
+
+    #[tokio::test]
+    async fn an_http_url_is_refused_before_any_connection() {
+        for url in [
+            "http://127.0.0.1:7878/ws",
+            "127.0.0.1:7878",
+            "https://example.com/",
+        ] {
+            let error = connect_and_greet::<ArenaSchema>(
+                url,
+                &ClientOptions::default(),
+                &mut ClientCounters::default(),
+            )
+            .await
+            .expect_err("not a WebSocket URL");
+            assert!(
+                matches!(error, ClientError::NotWebSocketUrl { .. }),
+                "{error}"
+            );
+            assert!(error.to_string().contains("ws:// or wss://"), "{error}");
+        }
     }
 }

@@ -85,7 +85,10 @@ async fn refusals_and_rooms_do_not_flood_the_default_log() {
             "--max-connections-per-ip",
             "0",
         ],
-        &[("TICKSYNC_TOKEN_SECRET", "a secret nobody guessed")],
+        &[(
+            "TICKSYNC_TOKEN_SECRET",
+            "a secret of at least 32 bytes nobody guessed",
+        )],
     );
     let game = server
         .url
