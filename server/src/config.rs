@@ -222,6 +222,17 @@ mod admin_bind_serde {
     }
 }
 
+/// Checks `--admin-bind`'s value (an address or `off`) when the flags are parsed, so a bad
+/// one is reported with the flag's name.
+fn admin_bind_arg(value: &str) -> Result<String, String> {
+    let off = value.trim().eq_ignore_ascii_case(admin_bind_serde::OFF);
+    if off || value.trim().parse::<SocketAddr>().is_ok() {
+        Ok(value.trim().to_owned())
+    } else {
+        Err("expected an address such as 127.0.0.1:7879, or \"off\"".to_owned())
+    }
+}
+
 /// Default name of the built-in room.
 pub const DEFAULT_ROOM_NAME: &str = "arena";
 
@@ -832,7 +843,7 @@ pub struct ServerArgs {
     #[arg(long, value_name = "ADDR")]
     pub bind: Option<SocketAddr>,
     /// Address of the operations endpoints (/metrics, /rooms, /healthz, /readyz), or "off".
-    #[arg(long, value_name = "ADDR|off")]
+    #[arg(long, value_name = "ADDR|off", value_parser = admin_bind_arg)]
     pub admin_bind: Option<String>,
     /// Simulation and snapshot rate in ticks per second (tick_rate_hz).
     #[arg(long = "tick-rate", value_name = "HZ")]
@@ -1554,8 +1565,12 @@ mod tests {
         // Printed and read back.
         let printed = from_file.to_toml().unwrap();
         assert!(printed.contains("admin_bind = \"off\""), "{printed}");
-        let error = load(&args(&["--admin-bind", "nowhere"]), NO_ENV).unwrap_err();
-        assert!(error.to_string().contains("admin_bind"), "{error}");
+        let error = ServerArgs::try_parse_with_defaults(["ticksync-server", "--admin-bind", "x"])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("--admin-bind"), "{error}");
+        let error = load(&args(&[]), [("TICKSYNC_ADMIN_BIND", "nowhere")]).unwrap_err();
+        assert!(error.to_string().contains("TICKSYNC_ADMIN_BIND"), "{error}");
     }
 
     #[test]
