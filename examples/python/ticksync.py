@@ -306,6 +306,8 @@ def decode_snapshot(schema: Schema, body: Any) -> dict[str, Any]:
         }
         if not all(type(v) is int and 0 <= v <= 0xFFFFFFFF for v in snapshot.values()):
             raise ProtocolError("snapshot header out of range")
+        # Arrival feedback (PROTOCOL.md §7): how early the last applied input arrived, 0.1 ms.
+        snapshot["input_margin_100us"] = WIRE_TYPES["i16"].check(body["input_margin_100us"])
         snapshot["created"] = [
             (WIRE_TYPES["u32"].check(e["id"]), schema.check_state(e["state"]))
             for e in body["created"]

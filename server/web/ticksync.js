@@ -628,6 +628,7 @@ export const ClientMessages = {
 const isInt = (v, min, max) => Number.isInteger(v) && v >= min && v <= max;
 const isU32 = (v) => isInt(v, 0, 0xffffffff);
 const isU16 = (v) => isInt(v, 0, 0xffff);
+const isI16 = (v) => isInt(v, -0x8000, 0x7fff);
 
 function check(condition, what) {
   if (!condition) throw new ProtocolError(`malformed ${what}`);
@@ -672,6 +673,7 @@ export function decodeServerMessage(schema, text) {
           isU32(body.tick) &&
           isU32(body.baseline_tick) &&
           isU32(body.last_input_seq) &&
+          isI16(body.input_margin_100us) &&
           isU32(body.checksum) &&
           Array.isArray(body.created) &&
           Array.isArray(body.changed) &&
@@ -685,6 +687,7 @@ export function decodeServerMessage(schema, text) {
           tick: body.tick,
           baseline_tick: body.baseline_tick,
           last_input_seq: body.last_input_seq,
+          input_margin_100us: body.input_margin_100us,
           checksum: body.checksum,
           created: body.created.map((e) => {
             check(isObject(e) && isU32(e.id), "created entity");
