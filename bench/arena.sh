@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The arena benchmark of DESIGN.md §4, everyone sees everyone: for each player count, start a
+# The arena benchmark of ARCHITECTURE.md §4, everyone sees everyone: for each player count, start a
 # release server, run a ticksync-sim swarm against it on the same machine, and measure the
 # server from /proc over a steady window after the ramp.
 #
