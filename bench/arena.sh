@@ -12,9 +12,11 @@
 #          AOI_RADIUS (units; unset = everyone sees everyone). With it set, the world grows
 #          with the player count to keep the density of 1,000 players in 2000 × 2000, so
 #          the interest set stays the same size: side = 2000 × sqrt(players / 1000).
-#          SERVER_BIN, SIM_BIN: binaries to run instead of this tree's release build (to
-#          compare two builds alternately on one machine). OLD_WORLD_FLAG=1: pass the world
-#          size as --world-size, as builds before the generic core took it.
+#          INPUT_TIMING: the swarm's --input-timing (synced, the default, or free).
+#          SERVER_BIN, SIM_BIN: other binaries to measure (e.g. an older build, for a
+#          before/after comparison on the same machine); no build is run for them.
+#          OLD_WORLD_FLAG=1: pass the world size as --world-size, as builds before the
+#          generic core took it.
 # Prints one Markdown table row per player count; raw logs and JSON land in $OUT. The last
 # column is the swarm's own CPU use over the window (100 = one core): what it takes from
 # the server on a shared machine.
@@ -43,6 +45,8 @@ fi
 mkdir -p "$OUT"
 server_bin=${SERVER_BIN:-target/release/ticksync-server}
 sim_bin=${SIM_BIN:-target/release/ticksync-sim}
+timing_args=()
+[ -z "${INPUT_TIMING:-}" ] || timing_args=(--input-timing "$INPUT_TIMING")
 clk_tck=$(getconf CLK_TCK)
 
 # CPU seconds (user + system) of a process, from /proc/PID/stat fields 14 and 15.
@@ -64,8 +68,8 @@ json_field() {
   sed -n "s/.*\"$2\": *\([^,}]*\).*/\1/p" "$1" | head -n 1
 }
 
-echo "| players | server CPU µs/player-tick | downlink B/bot/s | uplink B/bot/s | snapshots/bot/s | tick p50 / p99 / max µs | overruns | ack p50 / p99 ms | server RSS MiB | desyncs | disconnects | sim CPU % |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+echo "| players | server CPU µs/player-tick | downlink B/bot/s | uplink B/bot/s | snapshots/bot/s | tick p50 / p99 / max µs | overruns | ack p50 / p99 ms | server RSS MiB | desyncs | disconnects | sim CPU % | arrival margin p50 / p99 ms | inputs missed tick |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 for n in "${players[@]}"; do
   log="$OUT/server-$n.log"
   json="$OUT/sim-$n.json"
@@ -89,7 +93,8 @@ for n in "${players[@]}"; do
   fi
   server_pid=$!
   wait_for_port "$PORT"
-  "$sim_bin" --url "ws://127.0.0.1:$PORT/ws" --bots "$n" --duration "$DURATION" --json "$json" >"$OUT/sim-$n.txt" 2>&1 &
+  "$sim_bin" --url "ws://127.0.0.1:$PORT/ws" --bots "$n" --duration "$DURATION" --json "$json" \
+    "${timing_args[@]}" >"$OUT/sim-$n.txt" 2>&1 &
   sim_pid=$!
   sleep "$WARMUP"
   cpu_start=$(cpu_seconds "$server_pid")
@@ -113,7 +118,11 @@ for n in "${players[@]}"; do
       -v a50="$(json_field "$json" ack_latency_p50_ms)" -v a99="$(json_field "$json" ack_latency_p99_ms)" \
       -v rss="$rss" -v disc="$(json_field "$json" disconnects)" -v desync="$(json_field "$json" desyncs)" \
       -v s0="$sim_cpu_start" -v s1="$sim_cpu_end" \
-      'BEGIN { printf "| %d | %.2f | %.0f | %.0f | %.1f | %s / %s / %s | %s | %.1f / %.1f | %.1f | %s | %s | %.0f |\n",
+      -v m50="$(json_field "$json" input_margin_p50_ms)" -v m99="$(json_field "$json" input_margin_p99_ms)" \
+      -v missed="$(json_field "$json" inputs_missed_tick)" \
+      'BEGIN { margin = (m50 == "" || m50 == "null") ? "—" : sprintf("%.1f / %.1f", m50, m99);
+               if (missed == "") missed = "—";
+               printf "| %d | %.2f | %.0f | %.0f | %.1f | %s / %s / %s | %s | %.1f / %.1f | %.1f | %s | %s | %.0f | %s | %s |\n",
                  n, (c1 - c0) * 1e6 / (n * w * hz), down, up, snaps, p50, p99, max, over, a50, a99, rss / 1024, desync, disc,
-                 (s1 - s0) * 100 / w }'
+                 (s1 - s0) * 100 / w, margin, missed }'
 done

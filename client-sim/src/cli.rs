@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::Parser;
+use ticksync_client::InputTiming;
 use ticksync_protocol::WireFormat;
 use tracing_subscriber::EnvFilter;
 
@@ -110,6 +111,12 @@ struct Args {
     /// script would speak).
     #[arg(long, default_value = "bincode", value_parser = parse_codec)]
     codec: WireFormat,
+
+    /// How bots time their inputs: synced (aimed with the server's arrival feedback to land
+    /// just before the tick that takes them) or free (each bot on its own timer at a random
+    /// phase of the tick, as clients that ignore the feedback).
+    #[arg(long, default_value = "synced", value_parser = parse_input_timing)]
+    input_timing: InputTiming,
 
     /// Print every frame bot 0 sends and receives, decoded and timestamped, to stderr.
     #[arg(long)]
@@ -253,10 +260,22 @@ fn swarm_config(args: &Args) -> anyhow::Result<SwarmConfig> {
             (None, rooms) => Some(("room".to_owned(), rooms)),
         },
         format: args.codec,
+        input_timing: args.input_timing,
         trace: args.trace,
         progress,
         ..SwarmConfig::new(args.url.clone(), args.bots, Duration::ZERO)
     })
+}
+
+/// An `--input-timing` value.
+fn parse_input_timing(value: &str) -> Result<InputTiming, String> {
+    match value {
+        "synced" => Ok(InputTiming::Synced),
+        "free" => Ok(InputTiming::Free),
+        other => Err(format!(
+            "unknown input timing {other:?}; use synced or free"
+        )),
+    }
 }
 
 /// A `--codec` value.

@@ -71,6 +71,18 @@ pub struct SwarmReport {
     /// Snapshot ticks honest bots never received: over bots, the sum of
     /// `tick - previous_tick - 1` for consecutive snapshots received.
     pub tick_gaps: u64,
+    /// How the bots timed their inputs: `synced` (aimed with the server's arrival
+    /// feedback) or `free` (each bot on its own timer at a random phase).
+    pub input_timing: String,
+    /// Median arrival margin of the honest bots' inputs as the server reported it (how long
+    /// before its tick an input arrived), in ms; inputs that missed their tick count as 0.
+    /// `None` if the server reported none.
+    pub input_margin_p50_ms: Option<f64>,
+    /// 99th percentile of the same, in ms.
+    pub input_margin_p99_ms: Option<f64>,
+    /// Inputs the server reported as having missed their tick (they shared it with a newer
+    /// input), summed over honest bots.
+    pub inputs_missed_tick: u64,
     /// Wall-clock length of the run, in seconds.
     pub duration_s: f64,
     /// What the chaos bots did and how the server answered.
@@ -137,10 +149,30 @@ impl SwarmReport {
             ack_latency_p50_ms: percentile_ms(0.5),
             ack_latency_p99_ms: percentile_ms(0.99),
             tick_gaps: connected.iter().map(|o| o.counters.tick_gaps).sum(),
+            input_timing: "synced".to_owned(),
+            input_margin_p50_ms: None,
+            input_margin_p99_ms: None,
+            inputs_missed_tick: connected
+                .iter()
+                .map(|o| o.counters.inputs_missed_tick)
+                .sum(),
             duration_s: duration.as_secs_f64(),
             chaos,
             game_counters: BTreeMap::new(),
         }
+    }
+}
+
+impl SwarmReport {
+    /// Adds the input timing mode and the honest bots' merged arrival margins (µs).
+    pub fn with_input_margins(mut self, timing: &str, margins_us: &Histogram<u64>) -> SwarmReport {
+        self.input_timing = timing.to_owned();
+        let percentile_ms = |quantile: f64| {
+            (!margins_us.is_empty()).then(|| margins_us.value_at_quantile(quantile) as f64 / 1000.0)
+        };
+        self.input_margin_p50_ms = percentile_ms(0.5);
+        self.input_margin_p99_ms = percentile_ms(0.99);
+        self
     }
 }
 
@@ -182,11 +214,24 @@ impl fmt::Display for SwarmReport {
             "input→ack latency p50",
             ms(self.ack_latency_p50_ms)
         )?;
-        write!(
+        writeln!(
             f,
             "  {:<28} {}",
             "input→ack latency p99",
             ms(self.ack_latency_p99_ms)
+        )?;
+        writeln!(
+            f,
+            "  {:<28} {} (p50 {}, p99 {})",
+            "input timing, arrival margin",
+            self.input_timing,
+            ms(self.input_margin_p50_ms),
+            ms(self.input_margin_p99_ms)
+        )?;
+        write!(
+            f,
+            "  {:<28} {}",
+            "inputs that missed their tick", self.inputs_missed_tick
         )?;
         if !self.game_counters.is_empty() {
             writeln!(f)?;
@@ -374,6 +419,10 @@ pub(crate) mod tests {
                 "downlink_bytes_per_bot_per_s",
                 "duration_s",
                 "game_counters",
+                "input_margin_p50_ms",
+                "input_margin_p99_ms",
+                "input_timing",
+                "inputs_missed_tick",
                 "reconnects",
                 "snapshots_per_bot_per_s",
                 "tick_gaps",

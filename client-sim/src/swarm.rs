@@ -14,10 +14,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rand::rngs::SmallRng;
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 use ticksync_client::{
-    Client, ClientError, ClientOptions, ConnectFailure, SharedLatency, TickHub, TlsConfig,
-    DEFAULT_HANDSHAKE_TIMEOUT,
+    tick_period, Client, ClientError, ClientOptions, ConnectFailure, InputTiming, SharedLatency,
+    TickHub, TickSource, TlsConfig, DEFAULT_HANDSHAKE_TIMEOUT,
 };
 use ticksync_protocol::{ErrorCode, WireFormat};
 use tokio::sync::Semaphore;
@@ -112,6 +112,9 @@ pub struct SwarmConfig {
     pub trace: bool,
     /// Live progress display.
     pub progress: ProgressMode,
+    /// How honest bots time their inputs: aimed with the server's arrival feedback (the
+    /// default), or each on its own free-running timer at a uniformly random phase.
+    pub input_timing: InputTiming,
 }
 
 impl SwarmConfig {
@@ -136,6 +139,7 @@ impl SwarmConfig {
             format: WireFormat::Bincode,
             trace: false,
             progress: ProgressMode::Off,
+            input_timing: InputTiming::Synced,
         }
     }
 }
@@ -156,6 +160,8 @@ struct Shared<F> {
     latency: Arc<SharedLatency>,
     /// Chaos bots' latencies, recorded apart so they never mix into the honest figures.
     chaos_latency: Arc<SharedLatency>,
+    /// Honest bots' input arrival margins as the server reported them.
+    input_margin: Arc<SharedLatency>,
 }
 
 /// What one bot task ends with.
@@ -198,6 +204,7 @@ pub async fn run_swarm_with<F: BotFactory>(
         live: Arc::new(LiveStats::new()),
         latency: Arc::new(SharedLatency::new()),
         chaos_latency: Arc::new(SharedLatency::new()),
+        input_margin: Arc::new(SharedLatency::new()),
         config,
     });
     let progress = spawn_progress(
@@ -235,8 +242,13 @@ pub async fn run_swarm_with<F: BotFactory>(
         progress.finish().await;
     }
     let latency = shared.latency.merged();
+    let timing = match shared.config.input_timing {
+        InputTiming::Synced => "synced",
+        InputTiming::Free => "free",
+    };
     let mut report =
-        SwarmReport::from_outcomes(honest_bots, &outcomes, chaos, &latency, started.elapsed());
+        SwarmReport::from_outcomes(honest_bots, &outcomes, chaos, &latency, started.elapsed())
+            .with_input_margins(timing, &shared.input_margin.merged());
     report.game_counters = game_counters;
     info!(connected = report.bots_connected, "swarm finished");
     Ok(report)
@@ -304,6 +316,8 @@ async fn run_bot<F: BotFactory>(
         trace: config.trace && index == 0,
         shared_latency: Some((Arc::clone(latency), index)),
         format: config.format,
+        input_timing: config.input_timing,
+        shared_input_margin: (!chaotic).then(|| Arc::clone(&shared.input_margin)),
         ..ClientOptions::named(bot_player_id(index))
     };
     if behaviour == CHAOS {
@@ -395,7 +409,18 @@ async fn run_honest_bot<F: BotFactory>(
         outcome.connected = true;
         shared.live.connected();
         let welcomed_at = Instant::now();
-        let ticks = shared.ticks.subscribe(client.welcome().tick_rate_hz);
+        // Each bot's input clock has its own phase, as independent players' clocks do:
+        // aimed at the server's tick by its feedback, or free at a random point of the tick.
+        let ticks = match options.input_timing {
+            InputTiming::Synced => TickSource::Synced,
+            InputTiming::Free => {
+                let rate = client.welcome().tick_rate_hz;
+                let mut phase_rng =
+                    SmallRng::seed_from_u64(shared.config.seed ^ (index as u64).rotate_left(24));
+                let phase = tick_period(rate).mul_f64(phase_rng.random_range(0.0..1.0));
+                TickSource::own_with_phase(rate, phase)
+            }
+        };
         // The bot leaves by itself at `leave_at`; the grace bounds a server that never
         // closes.
         let run = tokio::time::timeout_at(

@@ -20,7 +20,7 @@ use hdrhistogram::Histogram;
 use ticksync_protocol::sync::ViewStore;
 use ticksync_protocol::{
     close_code, Ack, ClientMessage, Entity, EntityId, Input, InputSeq, Ping, PlayerId, Schema,
-    Snapshot, Tick, Welcome, WireFormat,
+    Snapshot, Tick, Welcome, WireFormat, INPUT_MARGIN_UNIT_US,
 };
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
@@ -28,9 +28,11 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::error::ClientError;
 use crate::event::{ClientEvent, CloseInfo};
+use crate::handler::tick_period;
 use crate::handshake::{self, send_frame, Socket};
+use crate::input_clock::InputClock;
 use crate::latency::{duration_to_us, latency_histogram, AckLatencyTracker, SharedLatency};
-use crate::options::ClientOptions;
+use crate::options::{ClientOptions, InputTiming};
 use crate::receive::SnapshotLoss;
 use crate::stats::ClientCounters;
 use crate::trace;
@@ -98,6 +100,93 @@ pub struct Client<S: Schema> {
     pub(crate) pending_close: Option<CloseInfo>,
     pub(crate) closed: bool,
     left: bool,
+    input_timing: InputTiming,
+    /// When the next input is due, aimed with the server's arrival feedback.
+    input_clock: InputClock,
+    pub(crate) shared_input_margin: Option<Arc<SharedLatency>>,
+    /// The inputs sent that the server has not applied yet, each numbered by the tick it is
+    /// meant for, and the last one applied: what a game's own prediction replays.
+    pub(crate) inputs: PendingInputs<S::Input>,
+}
+
+/// An input this client sent, numbered by the server tick it is meant for (PROTOCOL.md §7,
+/// "Prediction and reconciliation"): the first input after `Welcome` is meant for
+/// `Welcome.tick + 2`, each later one for the tick after the one before.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SentInput<P> {
+    pub seq: InputSeq,
+    pub tick: Tick,
+    pub payload: P,
+}
+
+/// The inputs a game's prediction replays: those sent and not yet applied by the server, in
+/// `seq` order, and the last one it applied (whose payload still holds in a game where an
+/// input lasts until the next, like the arena's direction).
+#[derive(Debug, Clone)]
+pub struct PendingInputs<P> {
+    next_tick: Tick,
+    pending: std::collections::VecDeque<SentInput<P>>,
+    applied: Option<SentInput<P>>,
+}
+
+/// Inputs kept unapplied at most: far more than a round trip's worth at any tick rate; a
+/// server that stops applying them is not worth remembering more for.
+const MAX_PENDING_INPUTS: usize = 256;
+
+impl<P: Clone> PendingInputs<P> {
+    fn new(welcome_tick: Tick) -> Self {
+        PendingInputs {
+            next_tick: welcome_tick.wrapping_add(2),
+            pending: std::collections::VecDeque::new(),
+            applied: None,
+        }
+    }
+
+    fn on_sent(&mut self, seq: InputSeq, payload: &P) {
+        if self.pending.len() == MAX_PENDING_INPUTS {
+            self.pending.pop_front();
+        }
+        self.pending.push_back(SentInput {
+            seq,
+            tick: self.next_tick,
+            payload: payload.clone(),
+        });
+        self.next_tick = self.next_tick.wrapping_add(1);
+    }
+
+    pub(crate) fn on_applied(&mut self, last_input_seq: InputSeq) {
+        while let Some(front) = self.pending.front() {
+            if front.seq > last_input_seq {
+                break;
+            }
+            self.applied = self.pending.pop_front();
+        }
+    }
+
+    /// Inputs sent and not applied yet, oldest first.
+    pub fn pending(&self) -> impl ExactSizeIterator<Item = &SentInput<P>> + '_ {
+        self.pending.iter()
+    }
+
+    /// The newest input the server has applied, once it applied one this client still knew.
+    pub fn applied(&self) -> Option<&SentInput<P>> {
+        self.applied.as_ref()
+    }
+
+    /// The tick the next input sent will be meant for.
+    pub fn next_tick(&self) -> Tick {
+        self.next_tick
+    }
+
+    /// Renumbers the inputs not applied yet so the next one sent is meant for `next_tick`
+    /// (a client whose tick count drifted from the server's; costs one correction).
+    pub fn renumber(&mut self, next_tick: Tick) {
+        let shift = next_tick.wrapping_sub(self.next_tick);
+        for input in &mut self.pending {
+            input.tick = input.tick.wrapping_add(shift);
+        }
+        self.next_tick = next_tick;
+    }
 }
 
 impl<S: Schema> std::fmt::Debug for Client<S> {
@@ -144,8 +233,13 @@ impl<S: Schema> Client<S> {
             Some(_) => Histogram::new(1).map_err(|_| ClientError::Closed)?,
             None => latency_histogram(),
         };
+        let period = tick_period(welcome.tick_rate_hz);
         Ok(Client {
             socket,
+            input_timing: options.input_timing,
+            input_clock: InputClock::new(period, Instant::now()),
+            shared_input_margin: options.shared_input_margin.clone(),
+            inputs: PendingInputs::new(welcome.tick),
             welcome,
             epoch: Instant::now(),
             next_input_seq: 1,
@@ -167,6 +261,56 @@ impl<S: Schema> Client<S> {
             closed: false,
             left: false,
         })
+    }
+
+    /// Feeds a snapshot's arrival feedback to the input clock and the statistics, and
+    /// drops the inputs it says were applied.
+    pub(crate) fn take_input_feedback(&mut self, snapshot: &Snapshot<S::Entity>) {
+        self.inputs.on_applied(snapshot.last_input_seq);
+        let samples = self.input_clock.samples();
+        self.input_clock.on_feedback(
+            snapshot.last_input_seq,
+            snapshot.input_margin_100us,
+            self.next_input_seq,
+        );
+        if self.input_clock.samples() == samples {
+            return;
+        }
+        let margin_us = i64::from(snapshot.input_margin_100us) * INPUT_MARGIN_UNIT_US;
+        if margin_us < 0 {
+            self.counters.inputs_missed_tick += 1;
+        }
+        if let Some(shared) = &self.shared_input_margin {
+            let key = self.shared_latency.as_ref().map_or(0, |(_, key)| *key);
+            shared.record(key, Duration::from_micros(margin_us.max(1).unsigned_abs()));
+        }
+    }
+
+    /// The inputs sent and not applied yet, each numbered by the tick it is meant for, and
+    /// the last one applied: what a game's own prediction replays, one step per tick
+    /// (PROTOCOL.md §7).
+    pub fn inputs(&self) -> &PendingInputs<S::Input> {
+        &self.inputs
+    }
+
+    /// Renumbering for a game's prediction (see [`PendingInputs::renumber`]).
+    pub fn inputs_mut(&mut self) -> &mut PendingInputs<S::Input> {
+        &mut self.inputs
+    }
+
+    /// The input clock aimed with the server's arrival feedback.
+    pub fn input_clock(&self) -> &InputClock {
+        &self.input_clock
+    }
+
+    /// Mutable access for the handler loop, which advances the clock when an input is due.
+    pub(crate) fn input_clock_mut(&mut self) -> &mut InputClock {
+        &mut self.input_clock
+    }
+
+    /// How [`Client::run`] times its ticks.
+    pub fn input_timing(&self) -> InputTiming {
+        self.input_timing
     }
 
     /// The server's `Welcome`: this player, its entity, the tick rate, the resume token.
@@ -197,6 +341,8 @@ impl<S: Schema> Client<S> {
         let seq = self.next_input_seq;
         self.next_input_seq = self.next_input_seq.wrapping_add(1);
         self.acks.record_sent(seq, Instant::now());
+        self.input_clock.on_sent(seq);
+        self.inputs.on_sent(seq, &payload);
         let ack_tick = self.acknowledge_current_view();
         self.send_envelope(&ClientMessage::Input(Input {
             seq,
@@ -395,5 +541,34 @@ impl<S: Schema> Client<S> {
     /// Whether the connection is over (the `Closed` event has been returned).
     pub fn is_closed(&self) -> bool {
         self.closed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PendingInputs;
+
+    #[test]
+    fn inputs_are_numbered_by_tick_and_dropped_once_applied() {
+        let mut inputs = PendingInputs::<char>::new(100);
+        assert_eq!(
+            inputs.next_tick(),
+            102,
+            "the first input is meant for Welcome.tick + 2"
+        );
+        for (seq, payload) in [(1, 'a'), (2, 'b'), (3, 'c')] {
+            inputs.on_sent(seq, &payload);
+        }
+        let ticks: Vec<_> = inputs.pending().map(|i| (i.seq, i.tick)).collect();
+        assert_eq!(ticks, [(1, 102), (2, 103), (3, 104)]);
+        inputs.on_applied(2);
+        assert_eq!(inputs.applied().map(|i| i.payload), Some('b'));
+        assert_eq!(inputs.pending().map(|i| i.seq).collect::<Vec<_>>(), [3]);
+        // A repeated or older acknowledgement changes nothing.
+        inputs.on_applied(1);
+        assert_eq!(inputs.applied().map(|i| i.seq), Some(2));
+        inputs.renumber(110);
+        assert_eq!(inputs.pending().map(|i| i.tick).collect::<Vec<_>>(), [109]);
+        assert_eq!(inputs.next_tick(), 110);
     }
 }

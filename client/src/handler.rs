@@ -56,7 +56,7 @@ use tracing::warn;
 use crate::client::Client;
 use crate::error::ClientError;
 use crate::event::{ClientEvent, CloseInfo};
-use crate::options::ClientOptions;
+use crate::options::{ClientOptions, InputTiming};
 use crate::ticker::TickSource;
 
 /// Reactions to a connection's events. Every method has a default, so a handler implements
@@ -152,7 +152,10 @@ impl<S: Schema> Client<S> {
         &mut self,
         handler: &mut H,
     ) -> Result<CloseInfo, ClientError> {
-        let ticks = TickSource::own(self.welcome().tick_rate_hz);
+        let ticks = match self.input_timing() {
+            InputTiming::Synced => TickSource::Synced,
+            InputTiming::Free => TickSource::own(self.welcome().tick_rate_hz),
+        };
         self.run_with_ticks(handler, ticks).await
     }
 
@@ -179,9 +182,26 @@ impl<S: Schema> Client<S> {
         let welcome = self.welcome().clone();
         handler.on_open(self, &welcome).await?;
         // A late tick is skipped rather than burst: one input per tick is the contract.
+        let synced = matches!(ticks, TickSource::Synced);
+        // One timer for the whole session, moved when the clock moves: a timer made anew on
+        // every pass of the loop would be re-armed each time a snapshot came first, and a
+        // busy client would hardly ever see it fire.
+        let input_due = tokio::time::sleep_until(self.input_due());
+        tokio::pin!(input_due);
         loop {
+            let due = self.input_due();
+            if input_due.deadline() != due {
+                input_due.as_mut().reset(due);
+            }
+            // Inputs first: they are due once a tick and late ones miss their tick, while a
+            // snapshot read a moment later costs nothing.
             tokio::select! {
-                _ = ticks.tick(), if !self.is_closed() => handler.on_tick(self).await?,
+                biased;
+                _ = ticks.tick(), if !synced && !self.is_closed() => handler.on_tick(self).await?,
+                _ = &mut input_due, if synced && !self.is_closed() => {
+                    self.input_clock_mut().advance(std::time::Instant::now());
+                    handler.on_tick(self).await?;
+                }
                 event = self.next_event() => match event {
                     // `on_open` has had it.
                     Some(ClientEvent::Welcome(_)) => {}
@@ -202,6 +222,13 @@ impl<S: Schema> Client<S> {
                 },
             }
         }
+    }
+}
+
+impl<S: Schema> Client<S> {
+    /// When the input clock wants the next input, on tokio's clock.
+    fn input_due(&self) -> tokio::time::Instant {
+        tokio::time::Instant::from_std(self.input_clock().next_send())
     }
 }
 

@@ -14,6 +14,10 @@
 //! - [`ClientOptions`]: codec, TLS ([`tls_config`]), timeouts, resume, frame tracing
 //!   ([`mod@trace`]), simulated snapshot loss; [`server_url`] puts a room and a join token
 //!   on the URL.
+//! - [`InputClock`]: inputs aimed at the server's tick with its arrival feedback
+//!   ([`InputTiming::Synced`], the default of [`Client::run`]); [`Client::inputs`] numbers
+//!   the inputs not yet applied by the tick they are meant for, for a game's own per-tick
+//!   prediction (PROTOCOL.md §7).
 //! - [`ClientError`] and, for tools that count failed connects, [`ConnectFailure`].
 //!
 //! ```no_run
@@ -50,6 +54,7 @@ pub mod error;
 pub mod event;
 pub mod handler;
 mod handshake;
+pub mod input_clock;
 pub mod latency;
 pub mod options;
 mod receive;
@@ -59,13 +64,16 @@ pub mod tls;
 pub mod trace;
 pub mod url;
 
-pub use client::Client;
+pub use client::{Client, PendingInputs, SentInput};
 pub use error::{ClientError, ConnectFailure};
 pub use event::{ClientEvent, CloseInfo};
 pub use handler::{run_client, tick_period, ClientHandler};
 pub use handshake::Socket;
+pub use input_clock::InputClock;
 pub use latency::{AckLatencyTracker, SharedLatency};
-pub use options::{ClientOptions, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_READ_BUFFER_BYTES};
+pub use options::{
+    ClientOptions, InputTiming, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_READ_BUFFER_BYTES,
+};
 pub use stats::ClientCounters;
 pub use ticker::{TickHub, TickSource};
 pub use tls::{tls_config, TlsConfig, TlsError, TlsTrust};

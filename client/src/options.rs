@@ -1,6 +1,7 @@
 //! [`ClientOptions`]: how a [`crate::Client`] connects and behaves — its name, codec, TLS,
 //! timeouts, acknowledgement policy, resume token, and the test knobs (simulated snapshot
-//! loss, frame tracing, a shared latency histogram).
+//! loss, frame tracing, a shared latency histogram) and how it times its inputs
+//! ([`InputTiming`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -58,6 +59,25 @@ pub struct ClientOptions {
     pub resume_token: Option<String>,
     /// The codec: bincode binary frames (the default) or JSON text frames.
     pub format: WireFormat,
+    /// When [`crate::Client::run`] calls [`crate::ClientHandler::on_tick`]: aimed at the
+    /// server's tick with its arrival feedback (the default), or on a free-running timer.
+    pub input_timing: InputTiming,
+    /// Record the arrival margin of every input the server reports on (µs; inputs that
+    /// missed their tick as 1 µs) into this shared histogram, under the key of
+    /// [`ClientOptions::shared_latency`] (0 without one).
+    pub shared_input_margin: Option<Arc<SharedLatency>>,
+}
+
+/// How a client times its inputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InputTiming {
+    /// On a timer at the tick rate, whatever the phase: inputs wait in the server's queue
+    /// for a random part of a tick.
+    Free,
+    /// Aimed with the server's arrival feedback ([`crate::InputClock`]) to arrive a small
+    /// margin before the tick that takes them (PROTOCOL.md §7, "Input timing").
+    #[default]
+    Synced,
 }
 
 impl Default for ClientOptions {
@@ -74,6 +94,8 @@ impl Default for ClientOptions {
             shared_latency: None,
             resume_token: None,
             format: WireFormat::Bincode,
+            input_timing: InputTiming::default(),
+            shared_input_margin: None,
         }
     }
 }

@@ -178,7 +178,8 @@ impl<S: Schema> Client<S> {
             return None;
         }
         // The input ack is independent of the view: even a snapshot that fails to apply
-        // says which input the server has reached.
+        // says which input the server has reached, and how early it arrived.
+        self.take_input_feedback(&snapshot);
         if let Some(latency) = self.acks.on_ack(snapshot.last_input_seq, received_at) {
             match &self.shared_latency {
                 Some((shared, key)) => shared.record(*key, latency),

@@ -36,6 +36,9 @@ pub struct ClientCounters {
     /// Server ticks skipped between consecutive snapshots received (see [`tick_gap`]):
     /// snapshots the server dropped for this client, or never sent.
     pub tick_gaps: u64,
+    /// Inputs the server reported as having missed their tick (a negative
+    /// `Snapshot::input_margin_100us`, counted once per input).
+    pub inputs_missed_tick: u64,
 }
 
 /// Ticks missing between a snapshot of `previous` and the next one received, of `tick`:
@@ -65,6 +68,7 @@ impl ClientCounters {
         self.game_messages_received += other.game_messages_received;
         self.malformed_frames += other.malformed_frames;
         self.tick_gaps += other.tick_gaps;
+        self.inputs_missed_tick += other.inputs_missed_tick;
     }
 
     pub(crate) fn count_sent(&mut self, payload_len: usize) {

@@ -86,12 +86,24 @@ async fn drive(sender: watch::Sender<u64>, period: Duration) {
 pub enum TickSource {
     Own(Interval),
     Shared(watch::Receiver<u64>),
+    /// The client's own [`crate::InputClock`], aimed with the server's arrival feedback;
+    /// the handler loop reads it from the client (see [`crate::Client::run_with_ticks`]).
+    Synced,
 }
 
 impl TickSource {
     /// A private timer at `tick_rate_hz` that skips missed ticks.
     pub fn own(tick_rate_hz: u16) -> Self {
         let mut interval = tokio::time::interval(tick_period(tick_rate_hz));
+        interval.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        TickSource::Own(interval)
+    }
+
+    /// A private timer at `tick_rate_hz` whose first tick is `phase` from now: a bot's own
+    /// free-running input clock, at its own point of the server's tick.
+    pub fn own_with_phase(tick_rate_hz: u16, phase: Duration) -> Self {
+        let start = tokio::time::Instant::now() + phase;
+        let mut interval = tokio::time::interval_at(start, tick_period(tick_rate_hz));
         interval.set_missed_tick_behavior(MissedTickBehavior::Skip);
         TickSource::Own(interval)
     }
@@ -108,6 +120,8 @@ impl TickSource {
                     std::future::pending::<()>().await;
                 }
             }
+            // Timed by the client's input clock instead, never here.
+            TickSource::Synced => std::future::pending::<()>().await,
         }
     }
 }

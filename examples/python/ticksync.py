@@ -306,6 +306,8 @@ def decode_snapshot(schema: Schema, body: Any) -> dict[str, Any]:
         }
         if not all(type(v) is int and 0 <= v <= 0xFFFFFFFF for v in snapshot.values()):
             raise ProtocolError("snapshot header out of range")
+        # Arrival feedback (PROTOCOL.md §7): how early the last applied input arrived, 0.1 ms.
+        snapshot["input_margin_100us"] = WIRE_TYPES["i16"].check(body["input_margin_100us"])
         snapshot["created"] = [
             (WIRE_TYPES["u32"].check(e["id"]), schema.check_state(e["state"]))
             for e in body["created"]
@@ -395,6 +397,93 @@ class ViewStore:
         return view
 
 
+# --- input timing -------------------------------------------------------------------------
+
+#: Microseconds per unit of Snapshot.input_margin_100us (arrival feedback).
+INPUT_MARGIN_UNIT_US = 100
+
+
+class InputClock:
+    """When to send the next input (``time.monotonic()`` seconds), aimed with the server's
+    arrival feedback so inputs arrive a small margin before the tick (PROTOCOL.md §7).
+
+    Phase: the next send moves by half of (sample - aim), at most an eighth of a tick, then
+    waits for the feedback of an input sent after that move. Rate: a slow, bounded trim of
+    the period for clock drift. Aim: a floor plus 1.5x the late spread (p50 - p5) of recent
+    samples, after taking out the clock's own moves; a missed tick raises it at once. The
+    same controller as the Rust client's (client/src/input_clock.rs); it reads only the
+    envelope's feedback, so it serves any game.
+    """
+
+    MIN_MARGIN_S = 0.002  # Python's sleep is coarser than a native timer
+    WINDOW = 64
+
+    def __init__(self, period_s: float, first_s: float) -> None:
+        self.period = period_s
+        self.next_send = first_s
+        self.trim = 0.0
+        self.settle_seq = 0
+        self.sampled_seq = 0
+        self.offset = 0.0
+        self.due_offset = 0.0
+        self.sent: dict[int, tuple[int, float]] = {}
+        self.recent: list[float] = []
+        self.miss_bump = 0.0
+        self.missed = 0
+        self.samples = 0
+        self.last_margin_s: Optional[float] = None
+
+    def advance(self, now: float) -> None:
+        """The send that was due happened at ``now``; schedules the next one."""
+        self.due_offset = self.offset
+        self.offset += self.trim
+        self.next_send += self.period + self.trim
+        if self.next_send + self.period < now:  # stalled: restart rather than burst
+            self.next_send = now + self.period
+
+    def on_sent(self, seq: int) -> None:
+        self.sent[seq % 64] = (seq, self.due_offset)
+
+    def aim(self) -> float:
+        jitter = 0.0
+        if len(self.recent) >= 8:
+            ordered = sorted(self.recent)
+            last = len(ordered) - 1
+            jitter = ordered[round(last * 0.5)] - ordered[round(last * 0.05)]
+        return min(self.MIN_MARGIN_S + 1.5 * jitter + self.miss_bump, self.period / 2)
+
+    def on_feedback(self, last_input_seq: int, margin_100us: int, next_seq: int) -> None:
+        if last_input_seq == 0 or last_input_seq <= self.sampled_seq:
+            return
+        self.sampled_seq = last_input_seq
+        self.samples += 1
+        sample = margin_100us * INPUT_MARGIN_UNIT_US / 1e6
+        self.last_margin_s = sample
+        if sample < 0:
+            self.missed += 1
+            self.miss_bump += 0.001
+        else:
+            self.miss_bump *= 0.98
+        seq, offset = self.sent.get(last_input_seq % 64, (0, self.due_offset))
+        corrected = sample + (offset if seq == last_input_seq else self.due_offset)
+        if self.recent:
+            while corrected - self.recent[-1] > self.period / 2:
+                corrected -= self.period
+            while self.recent[-1] - corrected > self.period / 2:
+                corrected += self.period
+        self.recent = (self.recent + [corrected])[-self.WINDOW :]
+        error = min(sample, self.period) - self.aim()
+        if abs(error) <= 0.06 * self.period:
+            limit = 0.001 * self.period
+            self.trim = max(-limit, min(limit, self.trim + 0.002 * error))
+        if last_input_seq < self.settle_seq:
+            return
+        step = max(-self.period / 8, min(self.period / 8, 0.5 * error))
+        self.next_send += step
+        self.offset += step
+        self.settle_seq = next_seq
+
+
 # --- a session ----------------------------------------------------------------------------
 
 
@@ -457,6 +546,8 @@ class Session:
         self.rtt_ms: Optional[float] = None
         self.counters = Counters()
         self.next_seq = 1
+        #: Aims the inputs at the server's tick; created by ``Welcome``.
+        self.input_clock: Optional[InputClock] = None
         self.leaving = False  # "Leave" sent: the connection's end is expected
         self.epoch = time.monotonic()
         self.app = websocket.WebSocketApp(
@@ -504,6 +595,8 @@ class Session:
             seq, ack_tick = self.next_seq, self.views.tick
             self.views.mark_current_acked()
             self.next_seq += 1
+            if self.input_clock is not None:
+                self.input_clock.on_sent(seq)
         if not self.send({"Input": {"seq": seq, "ack_tick": ack_tick, "payload": payload}}):
             return 0
         self.counters.inputs_sent += 1
@@ -560,6 +653,9 @@ class Session:
                 self.rtt_ms = (self._now_us() - body["client_time_us"]) / 1000.0
             elif kind == "Welcome":
                 self.welcome = body
+                with self.lock:
+                    rate = max(1, int(body["tick_rate_hz"]))
+                    self.input_clock = InputClock(1.0 / rate, time.monotonic())
                 self.callbacks.on_welcome(body)
             elif kind == "Error":
                 name = ERROR_CODES.get(body["code"], "unknown")
@@ -572,6 +668,10 @@ class Session:
     def _on_snapshot(self, snapshot: dict[str, Any]) -> None:
         with self.lock:
             self.counters.snapshots += 1
+            if self.input_clock is not None:
+                self.input_clock.on_feedback(
+                    snapshot["last_input_seq"], snapshot["input_margin_100us"], self.next_seq
+                )
             try:
                 view = self.views.apply(snapshot)
             except Desync as desync:

@@ -16,11 +16,15 @@ here:
    ``World`` message (``world: 2000x2000``);
 3. send one ``Input`` per tick whose payload is the arena's
    ``{"move_dir": {"x": .., "y": ..}, "buttons": 0}``, turning steadily so the entity runs
-   in a circle (the input also acknowledges the last snapshot applied);
+   in a circle (the input also acknowledges the last snapshot applied); the inputs are timed
+   by the library's ``InputClock``, aimed with the arrival feedback of every snapshot
+   (``input_margin_100us``: how long before its tick the last input arrived) so they reach
+   the server just before the tick that takes them;
 4. every ``Snapshot`` is applied and checked by the library; a ``Ping`` goes out once a
    second;
 5. print once a second a status line such as
-   ``t=3.0s tick=812 entity=#5 pos=(1012.3, 998.1) rtt=1.2ms entities=21 desyncs=0``;
+   ``t=3.0s tick=812 entity=#5 pos=(1012.3, 998.1) rtt=1.2ms entities=21 desyncs=0
+   margin=3.1ms missed=0`` (margin: how early the last input arrived before its tick);
 6. after ``--duration`` seconds (0: until Ctrl-C) send ``"Leave"``, wait for the server to
    close, print a final line and exit.
 
@@ -142,7 +146,6 @@ class ArenaPlayer:
                 return
         welcome = self.session.welcome
         assert welcome is not None
-        period = 1.0 / welcome["tick_rate_hz"]
         start = time.monotonic()
         next_tick = start
         next_ping = start
@@ -153,6 +156,10 @@ class ArenaPlayer:
                 self.duration_s > 0 and now - start >= self.duration_s
             ):
                 break
+            with self.session.lock:
+                clock = self.session.input_clock
+                if clock is not None:
+                    next_tick = clock.next_send
             if now >= next_tick:
                 angle = 2.0 * math.pi * (now - start) / CIRCLE_PERIOD_S
                 # Truncation keeps the length at most 127 (the server clamps it anyway).
@@ -160,11 +167,14 @@ class ArenaPlayer:
                     "x": int(DIRECTION_STEPS * math.cos(angle)),
                     "y": int(DIRECTION_STEPS * math.sin(angle)),
                 }
+                # The session's input clock, aimed with the arrival feedback of every
+                # snapshot (input_margin_100us), says when the next input is due.
+                with self.session.lock:
+                    clock = self.session.input_clock
+                    if clock is not None:
+                        clock.advance(now)
+                        next_tick = clock.next_send
                 self.session.send_input({"move_dir": move, "buttons": 0})
-                next_tick += period
-                if next_tick < now - 4 * period:
-                    # Fell far behind (a stalled process): skip ahead rather than burst.
-                    next_tick = now + period
             if now >= next_ping:
                 self.session.ping()
                 next_ping += 1.0
@@ -194,9 +204,15 @@ class ArenaPlayer:
                 x, y = entity["x"] / self.position_scale, entity["y"] / self.position_scale
                 pos = f"({x:.1f}, {y:.1f})"
             rtt = f"{session.rtt_ms:.1f}ms" if session.rtt_ms is not None else "?"
+            clock = session.input_clock
+            margin = "?"
+            if clock is not None and clock.last_margin_s is not None:
+                margin = f"{clock.last_margin_s * 1000:.1f}ms"
+            missed = clock.missed if clock is not None else 0
             return (
                 f"t={elapsed_s:.1f}s tick={tick} entity=#{me} pos={pos} rtt={rtt} "
-                f"entities={len(view)} desyncs={session.counters.desyncs}"
+                f"entities={len(view)} desyncs={session.counters.desyncs} "
+                f"margin={margin} missed={missed}"
             )
 
     def fail(self, reason: str) -> None:

@@ -90,6 +90,7 @@ fn check_snapshot_fast_path<E: Replicated>(snapshot: &Snapshot<E>, generic_encod
         tick: snapshot.tick,
         baseline_tick: snapshot.baseline_tick,
         last_input_seq: snapshot.last_input_seq,
+        input_margin_100us: snapshot.input_margin_100us,
         checksum: snapshot.checksum,
     };
     let mut fast = Vec::new();

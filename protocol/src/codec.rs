@@ -204,7 +204,8 @@ fn decode_bounded<M: DeserializeOwned, const LIMIT: usize, const BUDGET: usize>(
 /// all clients that acknowledged the same baseline).
 ///
 /// bincode lays a struct out as its fields in order with no framing, so a `Snapshot` frame is
-/// `variant | tick | baseline_tick | last_input_seq | checksum | created | changed | removed`.
+/// `variant | tick | baseline_tick | last_input_seq | input_margin_100us | checksum | created |
+/// changed | removed`.
 /// [`encode_snapshot`] writes the per-client header and appends this shared part, producing
 /// exactly the bytes of `encode(&ServerMessage::Snapshot(..))` (a test holds it to that).
 #[derive(Debug, Clone, Default)]
@@ -252,12 +253,13 @@ pub struct SnapshotHeader {
     pub tick: Tick,
     pub baseline_tick: Tick,
     pub last_input_seq: InputSeq,
+    pub input_margin_100us: i16,
     pub checksum: u32,
 }
 
 /// Longest encoding of a [`SnapshotHeader`] with its variant tag: five varints of at most
-/// five bytes.
-pub const SNAPSHOT_HEADER_MAX_BYTES: usize = 25;
+/// five bytes and one of at most three.
+pub const SNAPSHOT_HEADER_MAX_BYTES: usize = 28;
 
 /// Appends a complete `ServerMessage::Snapshot` frame for one client to `out`.
 pub fn encode_snapshot(
@@ -269,6 +271,7 @@ pub fn encode_snapshot(
         tick,
         baseline_tick,
         last_input_seq,
+        input_margin_100us,
         checksum,
     } = header;
     encode_into(
@@ -277,6 +280,7 @@ pub fn encode_snapshot(
             tick,
             baseline_tick,
             last_input_seq,
+            input_margin_100us,
             checksum,
         ),
         out,

@@ -40,7 +40,7 @@ pub mod token;
 pub use codec::{CodecError, WireFormat};
 pub use messages::{
     Ack, Changed, ClientMessage, Entity, EntityId, ErrorCode, ErrorMessage, Hello, Input, InputSeq,
-    Ping, PlayerId, Pong, Resume, ServerMessage, Snapshot, Tick, Welcome,
+    Ping, PlayerId, Pong, Resume, ServerMessage, Snapshot, Tick, Welcome, INPUT_MARGIN_UNIT_US,
 };
 pub use replicated::Replicated;
 pub use schema::{NoMessage, Payload, Schema};

@@ -21,6 +21,10 @@ pub type Tick = u32;
 /// 0 means "no input applied yet" in [`Snapshot::last_input_seq`].
 pub type InputSeq = u32;
 
+/// Microseconds per unit of [`Snapshot::input_margin_100us`]: 0.1 ms, fine enough to aim an
+/// input clock and small enough that a margin of a few milliseconds costs one byte.
+pub const INPUT_MARGIN_UNIT_US: i64 = 100;
+
 /// The id of a replicated entity: small, never reused within a room's lifetime, so it costs
 /// one to three bytes on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -160,6 +164,13 @@ pub struct Snapshot<E: Replicated> {
     /// The last input of *this* client that the server has applied (0: none yet). Client-side
     /// prediction replays the inputs after it.
     pub last_input_seq: InputSeq,
+    /// Arrival feedback for `last_input_seq`, in units of 100 µs: how long before the tick
+    /// that applied it took its inputs that input arrived. Negative when it missed its tick:
+    /// it arrived after the tick before had taken its inputs and shared its tick with a
+    /// newer input, so only the newer one counted for that tick. 0 before any input. A
+    /// client aims its input clock with it (see [`INPUT_MARGIN_UNIT_US`]); ignoring it is
+    /// fine.
+    pub input_margin_100us: i16,
     /// [`crate::replicated::view_checksum`] of the view the client must hold after applying
     /// this snapshot. A mismatch is a desync.
     pub checksum: u32,

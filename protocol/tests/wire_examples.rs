@@ -350,6 +350,7 @@ fn full_snapshot() -> Snapshot<ArenaEntity> {
         tick: FULL_TICK,
         baseline_tick: 0,
         last_input_seq: 0,
+        input_margin_100us: 0,
         checksum: view_checksum(&created),
         created,
         changed: vec![],
@@ -371,6 +372,7 @@ fn delta_snapshot() -> Snapshot<ArenaEntity> {
         tick: DELTA_TICK,
         baseline_tick: DELTA_BASELINE_TICK,
         last_input_seq: 42,
+        input_margin_100us: 15,
         checksum: view_checksum(&target),
         created: delta.created,
         changed: delta.changed,
@@ -608,6 +610,15 @@ fn snapshot_listing(snapshot: &Snapshot<ArenaEntity>, ticks: u32) -> Listing {
             0,
             &snapshot.last_input_seq,
             format!("last_input_seq = {}", snapshot.last_input_seq),
+        )
+        .field(
+            0,
+            &snapshot.input_margin_100us,
+            format!(
+                "input_margin_100us = {} ({} ms before its tick)",
+                snapshot.input_margin_100us,
+                f64::from(snapshot.input_margin_100us) / 10.0
+            ),
         )
         .field(
             0,
@@ -1188,6 +1199,7 @@ mod doc_client {
         pub tick: u32,
         pub baseline_tick: u32,
         pub last_input_seq: u32,
+        pub input_margin_100us: i16,
         pub checksum: u32,
         pub created: Vec<Entity>,
         pub changed: Vec<(u32, Vec<Option<i128>>)>,
@@ -1273,8 +1285,9 @@ mod doc_client {
         if r.u32()? != 1 {
             return Err("not a Snapshot".into());
         }
-        let (tick, baseline_tick, last_input_seq, checksum) =
-            (r.u32()?, r.u32()?, r.u32()?, r.u32()?);
+        let (tick, baseline_tick, last_input_seq) = (r.u32()?, r.u32()?, r.u32()?);
+        let input_margin_100us = i16::try_from(r.value("i16")?).map_err(|e| e.to_string())?;
+        let checksum = r.u32()?;
         let mut created = Vec::new();
         for _ in 0..r.varint()? {
             let id = r.u32()?;
@@ -1312,6 +1325,7 @@ mod doc_client {
             tick,
             baseline_tick,
             last_input_seq,
+            input_margin_100us,
             checksum,
             created,
             changed,
@@ -1330,6 +1344,10 @@ mod doc_client {
             tick: u32_of(&s["tick"])?,
             baseline_tick: u32_of(&s["baseline_tick"])?,
             last_input_seq: u32_of(&s["last_input_seq"])?,
+            input_margin_100us: s["input_margin_100us"]
+                .as_i64()
+                .and_then(|n| i16::try_from(n).ok())
+                .ok_or("not an i16")?,
             checksum: u32_of(&s["checksum"])?,
             created: list(&s["created"])?
                 .iter()
@@ -1734,6 +1752,7 @@ fn a_client_written_from_the_document_follows_any_schema() {
             tick: 100 + ticks,
             baseline_tick: 100,
             last_input_seq: round,
+            input_margin_100us: 0,
             checksum: view_checksum(&target),
             created: delta.created,
             changed: delta.changed,
@@ -1861,7 +1880,7 @@ fn the_decoder_behaves_as_documented() {
         |text: &str| WireFormat::Json.decode_server_message::<ArenaSchema>(text.as_bytes());
     let snapshot = |delta: &str| {
         format!(
-            r#"{{"Snapshot":{{"tick":2,"baseline_tick":1,"last_input_seq":0,"checksum":0,"created":[],"changed":[{{"id":1,"delta":{delta}}}],"removed":[]}}}}"#
+            r#"{{"Snapshot":{{"tick":2,"baseline_tick":1,"last_input_seq":0,"input_margin_100us":0,"checksum":0,"created":[],"changed":[{{"id":1,"delta":{delta}}}],"removed":[]}}}}"#
         )
     };
     assert!(server(&snapshot(r#"{"x":1}"#)).is_ok());

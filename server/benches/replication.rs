@@ -97,6 +97,7 @@ impl World {
                         entity: Some(entity),
                         acked_tick,
                         last_input_seq: tick,
+                        input_margin_100us: 0,
                     })
                 },
                 |_, frame| frame.map_or(0, |frame| frame.len()),

@@ -109,6 +109,7 @@ async fn ticker(tick_rate: u16, entities: Vec<Entity<ArenaEntity>>, frames: watc
             tick,
             baseline_tick: 0,
             last_input_seq: 0,
+            input_margin_100us: 0,
             checksum,
         };
         let mut frame = Vec::new();

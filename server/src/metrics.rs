@@ -31,6 +31,9 @@ pub struct ServerMetrics {
     pub snapshots_dropped: AtomicU64,
     /// Inputs dropped: queue full, or a sequence number already seen.
     pub inputs_dropped: AtomicU64,
+    /// Inputs that missed their tick: they arrived after the tick before had taken its
+    /// inputs and shared their tick with a newer input of the same client.
+    pub inputs_missed_tick: AtomicU64,
     /// Sessions closed for a protocol violation (bad frame, wrong message, too large).
     pub kicks_protocol: AtomicU64,
     /// Sessions closed for falling behind.

@@ -363,6 +363,7 @@ impl<P: Schema> Server<P> {
             kicked_idle = ServerMetrics::get(&metrics.kicks_idle),
             messages_dropped = ServerMetrics::get(&metrics.messages_dropped),
             inputs_dropped = ServerMetrics::get(&metrics.inputs_dropped),
+            inputs_missed_tick = ServerMetrics::get(&metrics.inputs_missed_tick),
             "sessions summary"
         );
         ServerSummary {

@@ -333,6 +333,11 @@ impl Collector for CounterCollector {
                 &m.inputs_dropped,
             ),
             (
+                "ticksync_inputs_missed_tick",
+                "Inputs that missed their tick (shared a tick with a newer input of their client)",
+                &m.inputs_missed_tick,
+            ),
+            (
                 "ticksync_messages_dropped",
                 "Client messages dropped by the rate limit",
                 &m.messages_dropped,

@@ -14,6 +14,11 @@
 // - `ViewStore`: the views a client must hold for delta baselines (the Quake 3 model: keep
 //   every view acknowledged until a snapshot's baseline moves past it) and `apply`, which
 //   checks the server's checksum after every snapshot;
+// - input timing (`InputClock`): when to send the next input so that it arrives a small,
+//   jitter-sized margin before the server tick that takes it, from the arrival feedback
+//   every snapshot carries (`input_margin_100us`, PROTOCOL.md §7), the same controller as
+//   the Rust client's client/src/input_clock.rs; the connection numbers each input by the
+//   tick it is meant for (`nextInputTick`), what a game's per-tick prediction replays;
 // - `TicksyncConnection`: a session — Hello or Resume → Welcome → snapshots, game messages,
 //   inputs (the game's payload), acknowledgements, Ping/Pong — with callbacks in arrival
 //   order and the figures an overlay shows (round trip, snapshot rate, bytes, desyncs).
@@ -628,6 +633,7 @@ export const ClientMessages = {
 const isInt = (v, min, max) => Number.isInteger(v) && v >= min && v <= max;
 const isU32 = (v) => isInt(v, 0, 0xffffffff);
 const isU16 = (v) => isInt(v, 0, 0xffff);
+const isI16 = (v) => isInt(v, -0x8000, 0x7fff);
 
 function check(condition, what) {
   if (!condition) throw new ProtocolError(`malformed ${what}`);
@@ -672,6 +678,7 @@ export function decodeServerMessage(schema, text) {
           isU32(body.tick) &&
           isU32(body.baseline_tick) &&
           isU32(body.last_input_seq) &&
+          isI16(body.input_margin_100us) &&
           isU32(body.checksum) &&
           Array.isArray(body.created) &&
           Array.isArray(body.changed) &&
@@ -685,6 +692,7 @@ export function decodeServerMessage(schema, text) {
           tick: body.tick,
           baseline_tick: body.baseline_tick,
           last_input_seq: body.last_input_seq,
+          input_margin_100us: body.input_margin_100us,
           checksum: body.checksum,
           created: body.created.map((e) => {
             check(isObject(e) && isU32(e.id), "created entity");
@@ -708,6 +716,115 @@ export function decodeServerMessage(schema, text) {
       return { type, body };
     default:
       throw new ProtocolError(`unknown server message ${JSON.stringify(type)}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Input timing
+
+/** Microseconds per unit of `Snapshot.input_margin_100us`. */
+export const INPUT_MARGIN_UNIT_US = 100;
+/** The least margin aimed for (ms); browsers' timers are coarser than native ones. */
+const MIN_MARGIN_MS = 1.5;
+const JITTER_WINDOW = 64;
+const JITTER_FACTOR = 1.5;
+const MAX_PHASE_STEP_FRACTION = 0.125;
+const PHASE_GAIN = 0.5;
+const MAX_RATE_TRIM = 0.001;
+const RATE_GAIN = 0.002;
+const RATE_LOCK_FRACTION = 0.06;
+const MISS_BUMP_MS = 1;
+const MISS_BUMP_DECAY = 0.98;
+const SENT_RING = 64;
+
+/**
+ * When to send the next input (times in ms of `performance.now()`), aimed with the
+ * server's arrival feedback: phase steps of half the error (bounded, one per round trip),
+ * a slow rate trim for clock drift, and an aim of a floor plus 1.5× the late spread
+ * (p50 − p5) of recent samples (with the clock's own corrections taken out), raised at
+ * once by a missed tick.
+ */
+export class InputClock {
+  constructor(periodMs, firstMs) {
+    this.periodMs = periodMs;
+    this.nextMs = firstMs;
+    this.trimMs = 0;
+    this.settleSeq = 0;
+    this.sampledSeq = 0;
+    this.recent = [];
+    this.offsetMs = 0;
+    this.dueOffsetMs = 0;
+    this.sent = new Map();
+    this.missBumpMs = 0;
+    this.missed = 0;
+    this.samples = 0;
+    this.lastMarginMs = null;
+  }
+
+  nextSend() {
+    return this.nextMs;
+  }
+
+  /** The send that was due happened at `now`: schedules the next one. */
+  advance(now) {
+    const step = this.periodMs + this.trimMs;
+    this.dueOffsetMs = this.offsetMs;
+    this.offsetMs += step - this.periodMs;
+    this.nextMs += step;
+    if (this.nextMs + this.periodMs < now) this.nextMs = now + this.periodMs;
+  }
+
+  /** Input `seq` went out for the send time that was due at the last `advance`. */
+  onSent(seq) {
+    this.sent.set(seq % SENT_RING, [seq, this.dueOffsetMs]);
+  }
+
+  /** A snapshot's feedback; `nextSeq` is the sequence number of the next input. */
+  onFeedback(lastInputSeq, margin100us, nextSeq) {
+    if (lastInputSeq === 0 || lastInputSeq <= this.sampledSeq) return;
+    this.sampledSeq = lastInputSeq;
+    const sampleMs = (margin100us * INPUT_MARGIN_UNIT_US) / 1000;
+    this.lastMarginMs = sampleMs;
+    this.samples += 1;
+    if (sampleMs < 0) {
+      this.missed += 1;
+      this.missBumpMs += MISS_BUMP_MS;
+    } else {
+      this.missBumpMs *= MISS_BUMP_DECAY;
+    }
+    const sent = this.sent.get(lastInputSeq % SENT_RING);
+    const offset = sent && sent[0] === lastInputSeq ? sent[1] : this.dueOffsetMs;
+    let corrected = sampleMs + offset;
+    const previous = this.recent.length ? this.recent[this.recent.length - 1] : null;
+    if (previous !== null) {
+      while (corrected - previous > this.periodMs / 2) corrected -= this.periodMs;
+      while (previous - corrected > this.periodMs / 2) corrected += this.periodMs;
+    }
+    this.recent.push(corrected);
+    if (this.recent.length > JITTER_WINDOW) this.recent.shift();
+    const error = Math.min(sampleMs, this.periodMs) - this.aimMs();
+    if (Math.abs(error) <= RATE_LOCK_FRACTION * this.periodMs) {
+      const limit = MAX_RATE_TRIM * this.periodMs;
+      this.trimMs = Math.max(-limit, Math.min(limit, this.trimMs + RATE_GAIN * error));
+    }
+    if (lastInputSeq < this.settleSeq) return;
+    const maxStep = MAX_PHASE_STEP_FRACTION * this.periodMs;
+    const shift = Math.max(-maxStep, Math.min(maxStep, PHASE_GAIN * error));
+    this.nextMs += shift;
+    this.offsetMs += shift;
+    this.settleSeq = nextSeq;
+  }
+
+  jitterMs() {
+    if (this.recent.length < 8) return 0;
+    const sorted = [...this.recent].sort((a, b) => a - b);
+    const at = (q) => sorted[Math.round((sorted.length - 1) * q)];
+    return at(0.5) - at(0.05);
+  }
+
+  /** The margin aimed for now, in ms. */
+  aimMs() {
+    return Math.min(MIN_MARGIN_MS + JITTER_FACTOR * this.jitterMs() + this.missBumpMs, this.periodMs / 2);
   }
 }
 
@@ -809,6 +926,10 @@ export class TicksyncConnection {
     this.views = null;
     this.lastSnapshot = null;
     this.nextInputSeq = 1;
+    /** The tick the next input is meant for (PROTOCOL.md §7); set by `Welcome`. */
+    this.nextInputTick = 0;
+    /** Aims the inputs at the server's tick; created by `Welcome`. */
+    this.inputClock = null;
     this.ackedSinceSnapshot = false;
     this.rttMs = null;
     this.rttSmoothedMs = null;
@@ -943,7 +1064,9 @@ export class TicksyncConnection {
     if (!this.send(ClientMessages.input(seq, this.views.tick(), payload))) return 0;
     this.acknowledged();
     this.nextInputSeq += 1;
+    this.nextInputTick += 1;
     this.counters.inputsSent += 1;
+    this.inputClock?.onSent(seq);
     return seq;
   }
 
@@ -1011,6 +1134,9 @@ export class TicksyncConnection {
       case "Welcome":
         this.welcome = body;
         this.status = "playing";
+        this.inputClock = new InputClock(1000 / Math.max(1, body.tick_rate_hz), now);
+        // An input sent now reaches the server after tick `tick + 1` took its inputs.
+        this.nextInputTick = body.tick + 2;
         this.ping();
         this.stopPings();
         this.pingTimer = setInterval(() => this.ping(), this.pingIntervalMs);
@@ -1041,6 +1167,7 @@ export class TicksyncConnection {
   }
 
   onSnapshot(snapshot, now) {
+    this.inputClock?.onFeedback(snapshot.last_input_seq, snapshot.input_margin_100us, this.nextInputSeq);
     let view;
     try {
       view = this.views.apply(snapshot);
@@ -1070,6 +1197,10 @@ export class TicksyncConnection {
       bytesInPerSecond: this.bytesInRate.perSecond(now),
       bytesOutPerSecond: this.bytesOutRate.perSecond(now),
       heldViews: this.views ? this.views.heldViews() : 0,
+      inputMarginMs: this.inputClock ? this.inputClock.lastMarginMs : null,
+      inputAimMs: this.inputClock ? this.inputClock.aimMs() : null,
+      inputFeedbackSamples: this.inputClock ? this.inputClock.samples : 0,
+      inputsMissedTick: this.inputClock ? this.inputClock.missed : 0,
       ...this.counters,
     };
   }

@@ -250,19 +250,35 @@ async function run() {
   });
   check(yellow > 20, `the own entity (yellow) is not drawn on the canvas (${yellow} yellow pixels)`);
 
-  // Hold D: the page predicts the move at once and the server's state follows.
+  // Inputs aimed at the tick: the arrival feedback has come in and the aim settled.
+  const aimed = await waitForState(
+    page,
+    "arrival feedback for 30 inputs",
+    (s) => s.inputFeedbackSamples >= 30 && s.inputMarginMs !== null,
+    10000,
+  );
+  console.log(
+    `input timing: last input arrived ${aimed.inputMarginMs.toFixed(1)} ms before its tick ` +
+      `(aim ${aimed.inputAimMs.toFixed(1)} ms), ${aimed.inputsMissedTick} missed`,
+  );
+
+  // Hold D: the page predicts the move at once and the server's state follows. Prediction
+  // follows the server's per-tick rule, so in steady state holding a key never corrects.
   const before = await state(page);
   await page.locator("#arena").focus();
   await page.keyboard.down("d");
   console.log("PRESS D");
   const heldAt = Date.now();
-  await sleep(options.holdMs / 2);
+  // The press itself may correct once (its input may land a tick off); from then on the
+  // key is held and the prediction must be exact.
+  await sleep(Math.min(500, options.holdMs / 4));
   const during = await state(page);
   check(
     during.moveDir.x === 127 && during.moveDir.y === 0,
     `holding D sends move_dir ${JSON.stringify(during.moveDir)}, expected {x:127,y:0}`,
   );
   await sleep(Math.max(0, options.holdMs - (Date.now() - heldAt)));
+  const heldEnd = await state(page);
   await page.keyboard.up("d");
   console.log("RELEASE D");
   // Let the last inputs reach the server and come back.
@@ -282,6 +298,16 @@ async function run() {
   console.log(
     `held D for ${options.holdMs} ms: server x +${movedServer.toFixed(1)}, predicted x +${movedPredicted.toFixed(1)}, ` +
       `y drift ${driftY.toFixed(1)} (full speed would be +${expected}); ${after.corrections} corrections, last ${after.lastCorrectionUnits.toFixed(1)} u`,
+  );
+  const heldCorrections = heldEnd.corrections - during.corrections;
+  console.log(
+    `while held: ${heldCorrections} corrections over ${heldEnd.snapshots - during.snapshots} snapshots, ` +
+      `${heldEnd.inputsMissedTick - during.inputsMissedTick} inputs missed their tick`,
+  );
+  check(
+    heldCorrections === 0,
+    `holding D corrected the prediction ${heldCorrections} times (last ${heldEnd.lastCorrectionUnits.toFixed(1)} u); ` +
+      `prediction must follow the server's per-tick rule`,
   );
   check(movedServer > expected / 3, `own entity moved only ${movedServer.toFixed(1)} units right in the server's snapshots`);
   check(movedServer < expected * 1.5, `own entity moved ${movedServer.toFixed(1)} units right, too far for ${options.holdMs} ms`);

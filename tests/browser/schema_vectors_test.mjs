@@ -98,9 +98,9 @@ export function checkSchemaVectors(path = VECTORS_PATH) {
     const schema = new Schema(vectors.cases[0].schema);
     const field = schema.fields[0];
     const bad = [
-      `{"Snapshot":{"tick":2,"baseline_tick":1,"last_input_seq":0,"checksum":0,"created":[],"changed":[{"id":1,"delta":{"nope":1}}],"removed":[]}}`,
-      `{"Snapshot":{"tick":2,"baseline_tick":0,"last_input_seq":0,"checksum":0,"created":[{"id":1,"state":{}}],"changed":[],"removed":[]}}`,
-      `{"Snapshot":{"tick":2,"baseline_tick":1,"last_input_seq":0,"checksum":0,"created":[],"changed":[{"id":1,"delta":{"${field.name}":1e99}}],"removed":[]}}`,
+      `{"Snapshot":{"tick":2,"baseline_tick":1,"last_input_seq":0,"input_margin_100us":0,"checksum":0,"created":[],"changed":[{"id":1,"delta":{"nope":1}}],"removed":[]}}`,
+      `{"Snapshot":{"tick":2,"baseline_tick":0,"last_input_seq":0,"input_margin_100us":0,"checksum":0,"created":[{"id":1,"state":{}}],"changed":[],"removed":[]}}`,
+      `{"Snapshot":{"tick":2,"baseline_tick":1,"last_input_seq":0,"input_margin_100us":0,"checksum":0,"created":[],"changed":[{"id":1,"delta":{"${field.name}":1e99}}],"removed":[]}}`,
     ];
     for (const frame of bad) {
       try {

@@ -36,7 +36,7 @@ use tokio::time::Instant;
 
 const BOTS: usize = 20;
 /// How long the script holds 'D'.
-const HOLD: Duration = Duration::from_secs(2);
+const HOLD: Duration = Duration::from_secs(5);
 /// Arena speed in units per second.
 const SPEED: f32 = 300.0;
 /// Bound on the whole node run; the script has its own, slightly shorter one.

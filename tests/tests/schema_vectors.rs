@@ -261,6 +261,7 @@ where
             tick,
             baseline_tick,
             last_input_seq: step as u32,
+            input_margin_100us: 0,
             checksum: ticksync_protocol::replicated::view_checksum(&target),
             created: lists.created,
             changed: lists.changed,

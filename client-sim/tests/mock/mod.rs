@@ -187,6 +187,7 @@ impl MockReplication {
             tick,
             baseline_tick,
             last_input_seq,
+            input_margin_100us: 0,
             checksum,
             created: delta.created,
             changed: delta.changed,

@@ -4,11 +4,13 @@
 //
 // - Draws the live arena on a canvas: every entity in view, this player's own highlighted
 //   (yellow, with a hollow ring where the server last put it).
-// - WASD or arrow keys steer; one `Input` per server tick.
+// - WASD or arrow keys steer; one `Input` per server tick, sent when the connection's
+//   `InputClock` says, so it arrives just before the tick that takes it.
 // - Own entity: client-side prediction (each input is simulated at once with the server's
-//   integer motion) and reconciliation (on each snapshot, restart from the server's state
-//   and replay the inputs it has not applied yet, per `last_input_seq`); a correction is
-//   blended out over ~100 ms instead of snapping.
+//   integer motion) and reconciliation by the server's rule, per tick, not per input (on
+//   each snapshot, restart from the server's state and advance one tick at a time to the
+//   tick of the newest input, each with the direction of the newest input meant for it;
+//   PROTOCOL.md §7); a correction is blended out over ~100 ms instead of snapping.
 // - Everyone else: interpolation between snapshots, drawn a few ticks in the past on a
 //   clock fitted to snapshot arrivals; dead reckoning covers a late snapshot.
 // - The world's size comes from the arena's `World` message, sent at join before the
@@ -24,7 +26,7 @@
 // sends move_dir.y = +127.
 
 import { TicksyncConnection, serverUrl, MAX_PLAYER_NAME_BYTES } from "./ticksync.js";
-import { arenaStep, fullSpeedSteps, moveDirFromVector, POSITION_STEPS_PER_UNIT } from "./arena.js";
+import { arenaStep, fullSpeedSteps, moveDirFromVector, replayPerTick, POSITION_STEPS_PER_UNIT } from "./arena.js";
 
 /** The game this page draws, and the entity fields it reads (any layout that has them). */
 const GAME = "arena";
@@ -44,6 +46,11 @@ const CORRECTION_BLEND_MS = 100;
 const CORRECTION_SNAP_UNITS = 100;
 /** Inputs kept for replay while the server has not applied them. */
 const MAX_PENDING_INPUTS = 256;
+/**
+ * Consecutive snapshots that must agree that inputs land at another tick than they are
+ * numbered for before the numbering moves (one late input is jitter, not drift).
+ */
+const REALIGN_AFTER = 8;
 /** Entity radius in world units. */
 const ENTITY_RADIUS_UNITS = 14;
 
@@ -84,10 +91,18 @@ const game = {
   own: {
     /** The server's latest state of our entity (wire units), or null. */
     server: null,
-    /** Inputs sent and not yet applied by the server: { seq, dir }. */
+    /** Inputs sent and not yet applied by the server: { seq, tick, dir }. */
     pending: [],
-    /** Predicted state after every input sent, and the one before the latest input. */
+    /** Direction of the last input the server applied. */
+    appliedDir: { x: 0, y: 0 },
+    /** Tick of the last snapshot reconciled with, and its `last_input_seq`. */
+    snapshotTick: 0,
+    appliedSeq: 0,
+    /** Offset (numbered tick − real tick) of the latest inputs, and how many in a row. */
+    tickOffset: [0, 0],
+    /** Predicted state at `predictedTick` (the newest input's), and the one before it. */
     predicted: null,
+    predictedTick: 0,
     previous: null,
     /** When the latest input was simulated (performance.now()). */
     steppedAt: 0,
@@ -173,7 +188,19 @@ function onWelcome(welcome) {
   game.fullSpeed = fullSpeedSteps(welcome.tick_rate_hz);
   setStatus(welcome.entity_id === null ? `watching on ${game.url}` : `playing as #${welcome.entity_id} on ${game.url}`);
   stopInputs();
-  game.inputTimer = setInterval(sendInput, game.tickMs);
+  scheduleInput();
+}
+
+/** Sets a timer for the next input, when the connection's input clock says. */
+function scheduleInput() {
+  const clock = game.conn.inputClock;
+  const wait = clock ? Math.max(0, clock.nextSend() - performance.now()) : game.tickMs;
+  game.inputTimer = setTimeout(() => {
+    game.inputTimer = null;
+    game.conn.inputClock?.advance(performance.now());
+    sendInput();
+    if (game.conn.status === "playing") scheduleInput();
+  }, wait);
 }
 
 /** The arena's messages: `World` (the world's size, at join). */
@@ -190,7 +217,7 @@ function onMessage(message) {
 
 function stopInputs() {
   if (game.inputTimer !== null) {
-    clearInterval(game.inputTimer);
+    clearTimeout(game.inputTimer);
     game.inputTimer = null;
   }
 }
@@ -215,31 +242,64 @@ function currentMoveDir() {
 function sendInput() {
   const dir = currentMoveDir();
   game.moveDir = dir;
+  const tick = game.conn.nextInputTick;
   const seq = game.conn.sendInput({ move_dir: dir, buttons: 0 });
   if (seq === 0) return;
   const own = game.own;
-  own.pending.push({ seq, dir });
+  own.pending.push({ seq, tick, dir });
   if (own.pending.length > MAX_PENDING_INPUTS) own.pending.shift();
   if (own.predicted) {
     own.previous = own.predicted;
-    own.predicted = arenaStep(own.predicted, dir, game.fullSpeed, game.max);
+    let state = own.predicted;
+    for (let t = own.predictedTick; t < tick; t++) state = arenaStep(state, dir, game.fullSpeed, game.max);
+    own.predicted = state;
+    own.predictedTick = Math.max(own.predictedTick, tick);
     own.steppedAt = performance.now();
   }
 }
 
-/** Restarts the prediction from the server's state and replays the unapplied inputs. */
-function reconcile(server, lastInputSeq) {
+/** One observation that the input numbered for tick t landed at t − offset. */
+function observeOffset(offset) {
   const own = game.own;
+  own.tickOffset = own.tickOffset[0] === offset ? [offset, own.tickOffset[1] + 1] : [offset, 1];
+  if (offset !== 0 && own.tickOffset[1] >= REALIGN_AFTER) {
+    game.conn.nextInputTick -= offset;
+    for (const input of own.pending) input.tick -= offset;
+    own.tickOffset = [0, 0];
+  }
+}
+
+/**
+ * Restarts the prediction from the server's state at `tick` and advances it per tick to
+ * the newest input's tick (PROTOCOL.md §7), then compares with what was predicted.
+ */
+function reconcile(server, lastInputSeq, tick) {
+  const own = game.own;
+  if (tick <= own.snapshotTick) return;
+  const consecutive = tick === own.snapshotTick + 1;
+  own.snapshotTick = tick;
+  const newlyApplied = lastInputSeq > own.appliedSeq;
+  own.appliedSeq = Math.max(own.appliedSeq, lastInputSeq);
   own.server = server;
   own.ackedInput = lastInputSeq;
-  own.pending = own.pending.filter((input) => input.seq > lastInputSeq);
-  let state = { x: server.x, y: server.y, vx: server.vx, vy: server.vy };
-  for (const input of own.pending) state = arenaStep(state, input.dir, game.fullSpeed, game.max);
+  let newest = null;
+  while (own.pending.length && own.pending[0].seq <= lastInputSeq) newest = own.pending.shift();
+  if (newest) {
+    own.appliedDir = newest.dir;
+    // Input `lastInputSeq` was applied at this very tick: is it numbered so?
+    if (newlyApplied && consecutive && newest.seq === lastInputSeq) observeOffset(newest.tick - tick);
+  }
+  const target = Math.max(game.conn.nextInputTick - 1, tick);
+  const state = replayPerTick(server, own.appliedDir, own.pending, tick, target, game.fullSpeed, game.max);
   if (own.predicted === null) {
     own.predicted = state;
     own.previous = state;
+    own.predictedTick = target;
     return;
   }
+  // A prediction for another tick (the numbering just moved) is compared all the same: the
+  // difference is a correction the player sees, blended out like any other.
+  own.predictedTick = target;
   const dx = own.predicted.x - state.x;
   const dy = own.predicted.y - state.y;
   if (dx !== 0 || dy !== 0) {
@@ -281,7 +341,7 @@ function onSnapshot(snapshot, view, now) {
   }
 
   const me = game.welcome && game.welcome.entity_id !== null ? byId.get(game.welcome.entity_id) : undefined;
-  if (me) reconcile(me, snapshot.last_input_seq);
+  if (me) reconcile(me, snapshot.last_input_seq, snapshot.tick);
 }
 
 const lerp = (a, b, t) => a + (b - a) * t;
@@ -508,6 +568,7 @@ function updateOverlay(now) {
     `you        #${s.entityId ?? "—"} ${pos(s.ownPredicted)}`,
     `inputs     ${s.lastInputSeq} sent, ${s.ackedInputSeq} applied, ${s.pendingInputs} pending`,
     `correction ${s.lastCorrectionUnits.toFixed(1)} u (${s.corrections})`,
+    `arrival    ${s.inputMarginMs === null ? "—" : `${s.inputMarginMs.toFixed(1)} ms`} before the tick (aim ${s.inputAimMs === null ? "—" : s.inputAimMs.toFixed(1)}), ${s.inputsMissedTick} missed`,
     `desyncs    ${s.desyncs}`,
     `schema     ${s.schema ? `${s.schema.game} ${s.schema.hash}` : "—"}`,
   ].join("\n");
@@ -545,6 +606,10 @@ function state(now = performance.now()) {
     pendingInputs: own.pending.length,
     corrections: own.corrections,
     lastCorrectionUnits: own.lastCorrectionUnits,
+    inputMarginMs: stats ? stats.inputMarginMs : null,
+    inputAimMs: stats ? stats.inputAimMs : null,
+    inputFeedbackSamples: stats ? stats.inputFeedbackSamples : 0,
+    inputsMissedTick: stats ? stats.inputsMissedTick : 0,
     rttMs: stats ? stats.rttMs : null,
     snapshotRate: stats ? stats.snapshotRate : 0,
     bytesInPerSecond: stats ? stats.bytesInPerSecond : 0,

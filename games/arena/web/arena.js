@@ -59,3 +59,22 @@ export function arenaStep(state, dir, fullSpeed, max) {
   const y = Math.min(max.y, Math.max(0, state.y + cy));
   return { x, y, vx: x - state.x, vy: y - state.y };
 }
+
+/**
+ * The arena's per-tick replay (PROTOCOL.md §7): `server` (the snapshot's state of our
+ * entity at tick `tick`) advanced one tick at a time up to `target`, each tick with the
+ * direction of the newest unapplied input meant for it or earlier (`pending`: `{ tick, dir }`
+ * in `seq` order; one meant for `tick` or earlier lands at `tick + 1` at the soonest),
+ * starting from `appliedDir`, the direction of the last applied input — in the arena a
+ * direction holds until a newer input is applied, and the server steps once per tick.
+ */
+export function replayPerTick(server, appliedDir, pending, tick, target, fullSpeed, max) {
+  let state = { x: server.x, y: server.y, vx: server.vx, vy: server.vy };
+  let dir = appliedDir;
+  let next = 0;
+  for (let t = tick + 1; t <= target; t++) {
+    while (next < pending.length && Math.max(pending[next].tick, tick + 1) <= t) dir = pending[next++].dir;
+    state = arenaStep(state, dir, fullSpeed, max);
+  }
+  return state;
+}

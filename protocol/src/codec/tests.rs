@@ -89,6 +89,7 @@ fn every_server_message() -> Vec<Server> {
             tick: 99,
             baseline_tick: 97,
             last_input_seq: 42,
+            input_margin_100us: -12,
             checksum: 0xdead_beef,
             created: vec![token(1, 64_000, 3), token(300, 0, 255)],
             changed: sample_changes(),
@@ -224,6 +225,7 @@ fn snapshot_from_parts(
         tick: header.tick,
         baseline_tick: header.baseline_tick,
         last_input_seq: header.last_input_seq,
+        input_margin_100us: header.input_margin_100us,
         checksum: header.checksum,
         created,
         changed,
@@ -333,18 +335,24 @@ fn arb_client_message() -> impl Strategy<Value = Client> {
 fn arb_server_message() -> impl Strategy<Value = Server> {
     prop_oneof![
         (
-            any::<(u32, u32, u32, u32)>(),
+            any::<(u32, u32, u32, i16, u32)>(),
             proptest::collection::vec(arb_token(), 0..32),
             proptest::collection::vec(arb_change(), 0..16),
             proptest::collection::vec(any::<u32>(), 0..16)
         )
             .prop_map(
-                |((tick, baseline_tick, last_input_seq, checksum), created, changed, removed)| {
+                |(
+                    (tick, baseline_tick, last_input_seq, input_margin_100us, checksum),
+                    created,
+                    changed,
+                    removed,
+                )| {
                     snapshot_from_parts(
                         SnapshotHeader {
                             tick,
                             baseline_tick,
                             last_input_seq,
+                            input_margin_100us,
                             checksum,
                         },
                         created,
@@ -398,11 +406,11 @@ proptest! {
     }
 
     #[test]
-    fn shared_encoding_always_matches(header in any::<(u32, u32, u32, u32)>(),
+    fn shared_encoding_always_matches(header in any::<(u32, u32, u32, i16, u32)>(),
                                       created in proptest::collection::vec(arb_token(), 0..32),
                                       changed in proptest::collection::vec(arb_change(), 0..8)) {
-        let (tick, baseline_tick, last_input_seq, checksum) = header;
-        let header = SnapshotHeader { tick, baseline_tick, last_input_seq, checksum };
+        let (tick, baseline_tick, last_input_seq, input_margin_100us, checksum) = header;
+        let header = SnapshotHeader { tick, baseline_tick, last_input_seq, input_margin_100us, checksum };
         let body = EncodedBody::new(&created, &changed, &[]).unwrap();
         let mut framed = Vec::new();
         encode_snapshot(header, &body, &mut framed).unwrap();

@@ -31,6 +31,9 @@ pub struct Viewer {
     pub acked_tick: Tick,
     /// The last input applied for the client, reported back in the header.
     pub last_input_seq: InputSeq,
+    /// Arrival feedback for `last_input_seq`, reported back in the header (the room
+    /// measures it; replication only carries it).
+    pub input_margin_100us: i16,
 }
 
 /// Buffers reused across clients and ticks: one per thread that builds frames.
@@ -209,6 +212,7 @@ impl<'a, E: Replicated> TickFrames<'a, E> {
             tick: current.tick,
             baseline_tick,
             last_input_seq: viewer.last_input_seq,
+            input_margin_100us: viewer.input_margin_100us,
             checksum,
         };
         let mut frame = Vec::with_capacity(SNAPSHOT_HEADER_MAX_BYTES + body.len());

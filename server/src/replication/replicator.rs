@@ -166,6 +166,8 @@ impl<E: Replicated> Replicator<E> {
             entity: viewer,
             acked_tick,
             last_input_seq,
+            // Arrival feedback is the room's business (see `room::Member`), not replication's.
+            input_margin_100us: 0,
         };
         frames.frame_for(viewer, &mut self.scratch)
     }
@@ -515,6 +517,7 @@ mod tests {
                         entity: Some(entity),
                         acked_tick,
                         last_input_seq: rng.random(),
+                        input_margin_100us: 0,
                     };
                     ServedClient {
                         viewer: rng.random_bool(0.95).then_some(viewer),

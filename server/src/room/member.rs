@@ -9,9 +9,10 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use ticksync_protocol::{EntityId, InputSeq, PlayerId, Schema, Tick};
+use ticksync_protocol::{EntityId, InputSeq, PlayerId, Schema, Tick, INPUT_MARGIN_UNIT_US};
 use tokio::sync::mpsc::error::{TryRecvError, TrySendError};
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
 
 use super::{Disconnect, FromClient, SessionShared, MESSAGE_RESERVE};
 
@@ -31,10 +32,30 @@ pub struct Member<S: Schema> {
     pub transferred: bool,
     /// Highest input sequence applied; 0 before the first.
     pub last_input_seq: InputSeq,
+    /// Arrival feedback for `last_input_seq`, reported in every snapshot (see
+    /// [`Member::record_arrivals`]); 0 before the first input.
+    pub input_margin_100us: i16,
+    /// The last [`Member::drain`]: how many inputs it took and when the first of them
+    /// arrived.
+    drained_inputs: u64,
+    first_arrival: Option<Instant>,
     /// First tick of the current run of dropped snapshots, if the client is behind.
     behind_since: Option<Tick>,
     /// The session is gone (its queues closed) or has been told to go.
     pub departed: bool,
+}
+
+/// `reference − arrived` in units of [`INPUT_MARGIN_UNIT_US`], rounded down (so any input
+/// that arrived after `reference` is negative) and saturated to `i16`.
+fn margin_100us(reference: Instant, arrived: Instant) -> i16 {
+    let micros = if reference >= arrived {
+        i64::try_from((reference - arrived).as_micros()).unwrap_or(i64::MAX)
+    } else {
+        -i64::try_from((arrived - reference).as_micros()).unwrap_or(i64::MAX)
+    };
+    let units = micros.div_euclid(INPUT_MARGIN_UNIT_US);
+    // Clamped to the i16 range just above, so the cast cannot truncate.
+    units.clamp(i64::from(i16::MIN), i64::from(i16::MAX)) as i16
 }
 
 /// What happened to a frame handed to a member.
@@ -79,6 +100,9 @@ impl<S: Schema> Member<S> {
             resume_token,
             transferred: false,
             last_input_seq: 0,
+            input_margin_100us: 0,
+            drained_inputs: 0,
+            first_arrival: None,
             behind_since: None,
             departed: false,
         }
@@ -95,16 +119,18 @@ impl<S: Schema> Member<S> {
     /// Marks the member departed if its session is gone.
     pub fn drain(&mut self, max_inputs: usize, max_messages: usize, out: &mut Vec<FromClient<S>>) {
         out.clear();
+        self.first_arrival = None;
         let (mut inputs, mut messages) = (0, 0);
         while inputs < max_inputs && messages < max_messages {
             match self.from_client.try_recv() {
-                Ok(FromClient::Input(input)) => {
+                Ok(FromClient::Input { input, arrived }) => {
                     // The session forwards inputs in arrival order and drops stale
                     // sequences; checking here keeps the room correct whatever it does.
                     if input.seq > self.last_input_seq {
                         self.last_input_seq = input.seq;
                         inputs += 1;
-                        out.push(FromClient::Input(input));
+                        self.first_arrival.get_or_insert(arrived);
+                        out.push(FromClient::Input { input, arrived });
                     }
                 }
                 Ok(message @ FromClient::Message(_)) => {
@@ -118,6 +144,28 @@ impl<S: Schema> Member<S> {
                 }
             }
         }
+        self.drained_inputs = inputs as u64;
+    }
+
+    /// Records the arrival feedback of the inputs the last [`Member::drain`] took, at the
+    /// tick that took them at `cutoff`; the tick before took its inputs at
+    /// `previous_cutoff`. Keeps the previous feedback when it took none.
+    ///
+    /// One input per tick is the contract, so a lone input is measured against this tick:
+    /// the margin is how long before `cutoff` it arrived. When several inputs share a tick,
+    /// the first of them arrived after the previous tick took its inputs: it missed that
+    /// tick (the game saw a newer input in the same tick), so the margin is measured against
+    /// `previous_cutoff`, negative. Returns how many inputs missed their tick.
+    pub fn record_arrivals(&mut self, cutoff: Instant, previous_cutoff: Instant) -> u64 {
+        let Some(first) = self.first_arrival else {
+            return 0;
+        };
+        let (reference, missed) = match self.drained_inputs {
+            0 | 1 => (cutoff, 0),
+            n => (previous_cutoff, n - 1),
+        };
+        self.input_margin_100us = margin_100us(reference, first);
+        missed
     }
 
     /// Hands a game message to the session without waiting. A message must not be lost:

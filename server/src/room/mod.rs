@@ -22,6 +22,7 @@ use bytes::Bytes;
 use ticksync_game::Claims;
 use ticksync_protocol::{Input, Schema, Tick, Welcome};
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
 
 pub use directory::{
     NoRoom, RoomDirectory, RoomInfo, RoomLaunch, RoomLifecycle, RoomStarter, RoomStatus,
@@ -48,7 +49,13 @@ pub const MESSAGE_RESERVE: usize = 32;
 /// What a session forwards to its room, in the order the client sent it.
 #[derive(Debug)]
 pub enum FromClient<S: Schema> {
-    Input(Input<S::Input>),
+    /// An input and when its frame was read: the session stamps it with the clock reading
+    /// it already takes for the rate limit, so the room can tell the client how early its
+    /// inputs arrive (`Snapshot::input_margin_100us`).
+    Input {
+        input: Input<S::Input>,
+        arrived: Instant,
+    },
     Message(S::ClientMessage),
 }
 

@@ -190,6 +190,8 @@ pub struct Room<G: Game> {
     replicator: Replicator<ticksync_game::EntityOf<G>>,
     detached: DetachedPlayers,
     from_client_scratch: Vec<FromClient<G::Schema>>,
+    /// When the previous tick took its inputs (see `Member::record_arrivals`).
+    previous_cutoff: Option<Instant>,
     /// Reused by "who sees this entity" queries.
     interest_scratch: Vec<u32>,
     /// Set when the game ended the room, with the reason every player was given.
@@ -237,6 +239,7 @@ impl<G: Game> Room<G> {
             replicator,
             detached: DetachedPlayers::default(),
             from_client_scratch: Vec::new(),
+            previous_cutoff: None,
             interest_scratch: Vec::new(),
             ended: None,
             current_tick: current_tick.clone(),
@@ -481,17 +484,29 @@ impl<G: Game> Room<G> {
             self.settings.max_inputs_per_tick,
             self.settings.max_messages_per_tick,
         );
+        // One clock reading per tick: the moment this tick takes its inputs, against which
+        // every member's arrivals are measured.
+        let cutoff = Instant::now();
+        let previous_cutoff = self
+            .previous_cutoff
+            .replace(cutoff)
+            .unwrap_or_else(|| cutoff - self.settings.tick_period());
+        let mut missed = 0;
         for member in &mut self.members {
             member.drain(max_inputs, max_messages, &mut self.from_client_scratch);
+            missed += member.record_arrivals(cutoff, previous_cutoff);
             for item in self.from_client_scratch.drain(..) {
                 match item {
-                    FromClient::Input(input) => self.game.input(member.player, &input.payload),
+                    FromClient::Input { input, .. } => {
+                        self.game.input(member.player, &input.payload)
+                    }
                     FromClient::Message(message) => {
                         self.game.message(member.player, message, &mut self.outbox)
                     }
                 }
             }
         }
+        ServerMetrics::add(&self.metrics.inputs_missed_tick, missed);
     }
 
     /// Captures the world, then delivers this tick's game messages and hands every member its
@@ -575,6 +590,7 @@ impl<G: Game> Room<G> {
                     entity: member.entity,
                     acked_tick: member.acked_tick(),
                     last_input_seq: member.last_input_seq,
+                    input_margin_100us: member.input_margin_100us,
                 })
             },
             |member, frame| hand_over(member, frame, tick, max_ticks_behind),
@@ -726,14 +742,58 @@ mod tests {
     }
 
     fn input(seq: u32, x: i8) -> FromClient<Schema> {
-        FromClient::Input(Input {
-            seq,
-            ack_tick: 0,
-            payload: ArenaInput {
-                move_dir: MoveDir { x, y: 0 },
-                buttons: 0,
+        input_arrived(seq, x, Instant::now())
+    }
+
+    fn input_arrived(seq: u32, x: i8, arrived: Instant) -> FromClient<Schema> {
+        FromClient::Input {
+            input: Input {
+                seq,
+                ack_tick: 0,
+                payload: ArenaInput {
+                    move_dir: MoveDir { x, y: 0 },
+                    buttons: 0,
+                },
             },
-        })
+            arrived,
+        }
+    }
+
+    #[test]
+    fn snapshots_report_how_early_the_last_input_arrived() {
+        let (mut room, handle) = new_room();
+        let mut a = join(&handle, 64);
+        room.tick(1.0 / 30.0);
+        assert_eq!(last_snapshot(&mut a).input_margin_100us, 0, "no input yet");
+        // One input per tick, 5 ms before the tick: a margin of at least 50 units.
+        let early = Instant::now() - Duration::from_millis(5);
+        a.inputs.try_send(input_arrived(1, 127, early)).unwrap();
+        room.tick(1.0 / 30.0);
+        let snapshot = last_snapshot(&mut a);
+        assert_eq!(snapshot.last_input_seq, 1);
+        assert!(
+            (50..330).contains(&snapshot.input_margin_100us),
+            "{}",
+            snapshot.input_margin_100us
+        );
+        // The feedback stays with that input while no newer one is applied.
+        room.tick(1.0 / 30.0);
+        let again = last_snapshot(&mut a);
+        assert_eq!(again.input_margin_100us, snapshot.input_margin_100us);
+        assert_eq!(ServerMetrics::get(&room.metrics.inputs_missed_tick), 0);
+        // Two inputs arriving after the last tick share the next one: the first missed its
+        // tick, which the margin reports as negative.
+        a.inputs.try_send(input(2, 127)).unwrap();
+        a.inputs.try_send(input(3, 127)).unwrap();
+        room.tick(1.0 / 30.0);
+        let missed = last_snapshot(&mut a);
+        assert_eq!(missed.last_input_seq, 3);
+        assert!(
+            missed.input_margin_100us < 0,
+            "{}",
+            missed.input_margin_100us
+        );
+        assert_eq!(ServerMetrics::get(&room.metrics.inputs_missed_tick), 1);
     }
 
     #[test]

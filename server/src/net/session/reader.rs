@@ -82,7 +82,9 @@ impl<P: Schema> Reader<'_, P> {
                 Ok(Some(Ok(message))) => message,
             };
             self.heard.now();
-            match self.rate.check(Instant::now()) {
+            // One clock reading per frame, for the rate limit and an input's arrival stamp.
+            let now = Instant::now();
+            match self.rate.check(now) {
                 RateDecision::Allow => {}
                 RateDecision::Drop => {
                     ServerMetrics::add(&self.ctx.metrics.messages_dropped, 1);
@@ -109,7 +111,7 @@ impl<P: Schema> Reader<'_, P> {
             match message {
                 ClientMessage::Input(input) => {
                     self.acknowledge(input.ack_tick);
-                    self.forward_input(input);
+                    self.forward_input(input, now);
                 }
                 ClientMessage::Ack(ack) => self.acknowledge(ack.tick),
                 ClientMessage::Message(message) => {
@@ -171,7 +173,7 @@ impl<P: Schema> Reader<'_, P> {
             })
     }
 
-    fn forward_input(&mut self, input: Input<P::Input>) {
+    fn forward_input(&mut self, input: Input<P::Input>, arrived: Instant) {
         // Sequences must increase; a replay or reordering is dropped here so the room never
         // sees it.
         if input.seq <= self.last_seq {
@@ -179,7 +181,11 @@ impl<P: Schema> Reader<'_, P> {
             return;
         }
         self.last_seq = input.seq;
-        if self.to_room.try_send(FromClient::Input(input)).is_err() {
+        if self
+            .to_room
+            .try_send(FromClient::Input { input, arrived })
+            .is_err()
+        {
             ServerMetrics::add(&self.ctx.metrics.inputs_dropped, 1);
         }
     }
