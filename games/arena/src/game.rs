@@ -19,6 +19,7 @@ use slotmap::{new_key_type, SlotMap};
 use ticksync_game::{Game, JoinRequest, Outbox, Refusal, RoomContext};
 use ticksync_protocol::{Entity, EntityId, PlayerId};
 
+use crate::prediction::step;
 use crate::quantize::{quantize_heading, POSITION_STEPS_PER_UNIT};
 use crate::schema::{ArenaEntity, ArenaInput, ArenaMessage, ArenaSchema, MoveDir};
 
@@ -199,18 +200,12 @@ impl Arena {
 
     /// Moves every entity one tick of `dt` seconds.
     pub fn advance(&mut self, dt: f32) {
-        let max = IVec2::splat(self.size_steps);
-        // Steps per tick at full speed: 640 at 30 Hz. Computed once per step, the same for
-        // every entity.
-        let full_speed = ARENA_SPEED * dt * POSITION_STEPS_PER_UNIT;
         for mover in self.movers.values_mut() {
-            // to_unit_vector clamps peer-controlled directions to length 1.
-            let (x, y) = mover.move_dir.to_unit_vector();
-            let commanded = (Vec2::new(x, y) * full_speed).round().as_ivec2();
-            let position = (mover.position + commanded).clamp(IVec2::ZERO, max);
+            // The same step a client's prediction replays (`prediction::step`).
+            let (position, velocity) = step(mover.position, mover.move_dir, self.size_steps, dt);
             // The velocity is what really happened, so it stays exact at the world's edge and
             // dead reckoning from it stays correct there too.
-            mover.velocity = position - mover.position;
+            mover.velocity = velocity;
             mover.position = position;
             if mover.velocity != IVec2::ZERO {
                 let v = mover.velocity.as_vec2();
