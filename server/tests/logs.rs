@@ -8,7 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{assert_exits_cleanly, send_sigterm, spawn_server, WAIT};
+use common::{assert_exits_cleanly, http_get, send_sigterm, spawn_server, WAIT};
 use futures_util::SinkExt;
 use ticksync_arena::ArenaSchema;
 use ticksync_protocol::codec::encode;
@@ -138,7 +138,7 @@ async fn refusals_and_rooms_do_not_flood_the_default_log() {
     // The rooms have all closed: ask the server, then read what it logged meanwhile.
     let deadline = std::time::Instant::now() + WAIT;
     loop {
-        let rooms = admin_get(&open.admin, "/rooms").await;
+        let rooms = http_get(&open.admin, "/rooms").await;
         if rooms.matches("\"name\"").count() == 1 {
             break;
         }
@@ -162,17 +162,4 @@ async fn refusals_and_rooms_do_not_flood_the_default_log() {
             .any(|line| line.contains("ticksync-server stopped")),
         "{lines:#?}"
     );
-}
-
-/// The body of `GET path` at `addr`.
-async fn admin_get(addr: &str, path: &str) -> String {
-    let mut tcp = tokio::net::TcpStream::connect(addr)
-        .await
-        .expect("connects");
-    tcp.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
-    let mut answer = String::new();
-    let _ = tokio::time::timeout(WAIT, tcp.read_to_string(&mut answer)).await;
-    answer
 }

@@ -20,22 +20,11 @@ use tokio_tungstenite::tungstenite::Message;
 
 mod common;
 
-use common::{assert_exits_cleanly, send_sigterm, spawn_server, WAIT};
+use common::{assert_exits_cleanly, http_get, send_sigterm, spawn_server, WAIT};
 
 /// The status code of `GET path` at `addr` (`HOST:PORT`).
 async fn http_status(addr: &str, path: &str) -> u16 {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut tcp = tokio::net::TcpStream::connect(addr)
-        .await
-        .expect("connects");
-    tcp.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
-    let mut answer = String::new();
-    tokio::time::timeout(WAIT, tcp.read_to_string(&mut answer))
-        .await
-        .expect("answer in time")
-        .unwrap();
+    let answer = http_get(addr, path).await;
     answer
         .split(' ')
         .nth(1)

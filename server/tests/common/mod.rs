@@ -96,3 +96,21 @@ pub fn send_sigterm(child: &Child) {
         .expect("kill runs");
     assert!(status.success());
 }
+
+/// The whole answer (status line, headers, body) to `GET path` at `addr` (`HOST:PORT`), read
+/// until the server closes, within [`WAIT`].
+pub async fn http_get(addr: &str, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connects");
+    tcp.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut answer = String::new();
+    tokio::time::timeout(WAIT, tcp.read_to_string(&mut answer))
+        .await
+        .expect("answer in time")
+        .unwrap();
+    answer
+}
