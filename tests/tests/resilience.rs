@@ -10,7 +10,6 @@
 use std::time::Duration;
 
 use ticksync_arena::{ArenaEntity, ArenaInput, MoveDir};
-use ticksync_protocol::codec::encode;
 use ticksync_protocol::{
     close_code, EntityId, ErrorCode, Hello, Input, Resume, Welcome, WireFormat, PROTOCOL_VERSION,
 };
@@ -45,25 +44,7 @@ async fn a_client_that_stops_reading_is_closed_and_nobody_else_notices() {
     let observers = Observers::join(&server).await;
 
     // A client with a tiny receive window that joins and then never reads again.
-    let socket = TcpSocket::new_v4().unwrap();
-    socket.set_recv_buffer_size(4096).unwrap();
-    let tcp = socket.connect(server.addr).await.unwrap();
-    let mut request = server.url().into_client_request().unwrap();
-    request.headers_mut().insert(
-        "Sec-WebSocket-Protocol",
-        arena_subprotocol(WireFormat::Bincode).parse().unwrap(),
-    );
-    let (mut stalled, _) = tokio_tungstenite::client_async(request, tcp).await.unwrap();
-    let hello = ClientMessage::Hello(Hello {
-        protocol_version: PROTOCOL_VERSION,
-        player_name: "stalled".into(),
-    });
-    futures_util::SinkExt::send(
-        &mut stalled,
-        Message::Binary(encode(&hello).unwrap().into()),
-    )
-    .await
-    .unwrap();
+    let stalled = join_and_stop_reading(&server, "stalled", WireFormat::Bincode).await;
     let rss_at_stall = resident_bytes();
 
     // The server gives up on it: snapshots pile up, are dropped, and after the slow-client
@@ -96,25 +77,27 @@ async fn a_client_that_stops_reading_is_closed_and_nobody_else_notices() {
 
 type StalledWs = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
 
-/// A JSON client with a tiny receive window that joins and never reads again.
-async fn join_and_stop_reading(server: &TestServer, name: &str) -> StalledWs {
+/// A client speaking `format` with a tiny receive window that joins and never reads again.
+async fn join_and_stop_reading(server: &TestServer, name: &str, format: WireFormat) -> StalledWs {
     let socket = TcpSocket::new_v4().unwrap();
     socket.set_recv_buffer_size(4096).unwrap();
     let tcp = socket.connect(server.addr).await.unwrap();
     let mut request = server.url().into_client_request().unwrap();
     request.headers_mut().insert(
         "Sec-WebSocket-Protocol",
-        arena_subprotocol(WireFormat::Json).parse().unwrap(),
+        arena_subprotocol(format).parse().unwrap(),
     );
     let (mut ws, _) = tokio_tungstenite::client_async(request, tcp).await.unwrap();
     let hello = ClientMessage::Hello(Hello {
         protocol_version: PROTOCOL_VERSION,
         player_name: name.into(),
     });
-    let text = String::from_utf8(WireFormat::Json.encode(&hello).unwrap()).unwrap();
-    futures_util::SinkExt::send(&mut ws, Message::Text(text.into()))
-        .await
-        .unwrap();
+    let bytes = format.encode(&hello).unwrap();
+    let frame = match format {
+        WireFormat::Bincode => Message::Binary(bytes.into()),
+        WireFormat::Json => Message::Text(String::from_utf8(bytes).unwrap().into()),
+    };
+    futures_util::SinkExt::send(&mut ws, frame).await.unwrap();
     ws
 }
 
@@ -142,8 +125,8 @@ async fn a_kicked_client_is_disconnected_within_a_second_whatever_it_does() {
     }
     let open_before = ServerMetrics::get(&server.metrics.connections_open);
     // One keeps sending inputs (so it is never idle) and never reads; one does neither.
-    let mut sender = join_and_stop_reading(&server, "sends-never-reads").await;
-    let _silent = join_and_stop_reading(&server, "silent").await;
+    let mut sender = join_and_stop_reading(&server, "sends-never-reads", WireFormat::Json).await;
+    let _silent = join_and_stop_reading(&server, "silent", WireFormat::Json).await;
     let sending = tokio::spawn(async move {
         for seq in 1..=1_000u32 {
             let input = ClientMessage::Input(Input {
