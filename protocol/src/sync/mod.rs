@@ -32,7 +32,7 @@ pub fn ticks_between(baseline_tick: Tick, tick: Tick) -> u32 {
 pub fn baseline_tick(
     acked_tick: Tick,
     current_tick: Tick,
-    held: impl Fn(Tick) -> bool,
+    held: impl FnOnce(Tick) -> bool,
 ) -> Option<Tick> {
     (acked_tick != 0 && acked_tick < current_tick && held(acked_tick)).then_some(acked_tick)
 }

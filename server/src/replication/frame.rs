@@ -129,11 +129,14 @@ impl<'a, E: Replicated> TickFrames<'a, E> {
     /// The baseline of a client that acknowledged `acked_tick`, by the protocol's
     /// baseline rule; `None`: a full snapshot.
     pub fn baseline(&self, acked_tick: Tick) -> Option<&'a WorldFrame<E>> {
-        let history = self.history;
+        // One history lookup: the rule asks whether the tick is held, and that answer is
+        // the frame.
+        let mut frame = None;
         baseline_tick(acked_tick, self.current.tick, |tick| {
-            history.get(tick).is_some()
-        })
-        .and_then(|tick| history.get(tick))
+            frame = self.history.get(tick);
+            frame.is_some()
+        })?;
+        frame
     }
 
     /// Everyone-sees-everyone mode: the body every client with `baseline` gets.
