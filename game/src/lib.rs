@@ -13,7 +13,7 @@ use std::fmt::Debug;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use ticksync_protocol::{Entity, EntityId, PlayerId, Schema};
+use ticksync_protocol::{Entity, EntityId, InputSeq, PlayerId, Schema, Tick};
 
 pub use outbox::{Command, Outbox, Recipients};
 pub use ticksync_protocol;
@@ -53,8 +53,10 @@ pub trait Game: Send + 'static {
     /// The player left, was kicked, or did not come back within the resume grace period.
     fn leave(&mut self, player: PlayerId, out: &mut Outbox<Self::Schema>);
 
-    /// One input of `player`, in sequence order. Its content is untrusted: clamp it.
-    fn input(&mut self, player: PlayerId, input: &InputOf<Self>);
+    /// One input of `context.player`, in sequence order. Its content is untrusted: clamp
+    /// it. The [`InputContext`] says when it was sent, as the sender's view of the world
+    /// stood (what lag compensation needs).
+    fn input(&mut self, context: InputContext, input: &InputOf<Self>);
 
     /// A game message from `player`, in the order sent. Untrusted like an input.
     fn message(
@@ -75,6 +77,36 @@ pub trait Game: Send + 'static {
     /// The room is closing (shutdown, empty, or the game ended it). The last chance to
     /// record results; messages sent now are not delivered.
     fn closed(&mut self) {}
+}
+
+/// Where an input stands in time: which player sent it, its sequence number, the snapshot
+/// tick the sender had applied when it sent it, and the tick it is applied in. Small and
+/// `Copy`: the room builds one per input on the stack.
+///
+/// With it a game can judge an action against the world its sender saw (lag compensation):
+/// the sender's view was the snapshot of `ack_tick`, which is `tick - 1 - ack_tick` ticks
+/// older than the newest state the room holds while it applies the input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InputContext {
+    pub player: PlayerId,
+    /// The input's sequence number (strictly increasing per player).
+    pub seq: InputSeq,
+    /// The tick of the last snapshot the sender had applied when it sent the input (0: none
+    /// yet). The sender's claim, bounded by the room: never later than `tick - 1`, the
+    /// newest snapshot the room has produced. A game must still bound how far back it
+    /// trusts it.
+    pub ack_tick: Tick,
+    /// The tick this input is applied in: the snapshot of `tick` shows the step that
+    /// follows it.
+    pub tick: Tick,
+}
+
+impl InputContext {
+    /// How many ticks old the sender's view was when the input reached the room: `tick - 1
+    /// - ack_tick`, or `None` when the sender had applied no snapshot yet.
+    pub fn view_age_ticks(&self) -> Option<Tick> {
+        (self.ack_tick != 0).then(|| self.tick.wrapping_sub(1).saturating_sub(self.ack_tick))
+    }
 }
 
 /// What a game learns about a player who asks to join.

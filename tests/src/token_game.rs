@@ -15,7 +15,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use ticksync_game::{Game, JoinRequest, Outbox, Refusal, RoomContext};
+use ticksync_game::{Game, InputContext, JoinRequest, Outbox, Refusal, RoomContext};
 use ticksync_protocol::testing::{
     Token, TokenClientMessage, TokenInput, TokenSchema, TokenServerMessage,
 };
@@ -96,8 +96,8 @@ impl Game for TokenGame {
         self.tokens.remove(&player);
     }
 
-    fn input(&mut self, player: PlayerId, input: &TokenInput) {
-        if let Some(token) = self.tokens.get_mut(&player) {
+    fn input(&mut self, context: InputContext, input: &TokenInput) {
+        if let Some(token) = self.tokens.get_mut(&context.player) {
             token.state.dx = i16::from(input.thrust);
             if input.fire {
                 token.state.hp = token.state.hp.saturating_sub(1);

@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use ticksync_game::{Game, JoinRequest, Outbox, Refusal, RoomContext};
+use ticksync_game::{Game, InputContext, JoinRequest, Outbox, Refusal, RoomContext};
 use ticksync_protocol::{Entity, EntityId, PlayerId, Replicated, Schema};
 use ticksync_sim::{Bot, BotFactory, Turn};
 
@@ -124,8 +124,8 @@ impl Game for Paint {
         self.brushes.remove(&player);
     }
 
-    fn input(&mut self, player: PlayerId, stroke: &Stroke) {
-        if let Some(brush) = self.brushes.get_mut(&player) {
+    fn input(&mut self, context: InputContext, stroke: &Stroke) {
+        if let Some(brush) = self.brushes.get_mut(&context.player) {
             // Inputs come from the network: a direction is clamped to one of -1, 0, 1.
             brush.state.vx = i16::from(stroke.dx.signum()) * 8;
             brush.state.vy = i16::from(stroke.dy.signum()) * 8;

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use glam::{IVec2, Vec2};
 use serde::{Deserialize, Serialize};
 use slotmap::{new_key_type, SlotMap};
-use ticksync_game::{Game, JoinRequest, Outbox, Refusal, RoomContext};
+use ticksync_game::{Game, InputContext, JoinRequest, Outbox, Refusal, RoomContext};
 use ticksync_protocol::{Entity, EntityId, PlayerId};
 
 use crate::prediction::step;
@@ -238,8 +238,8 @@ impl Game for Arena {
         self.remove(player);
     }
 
-    fn input(&mut self, player: PlayerId, input: &ArenaInput) {
-        self.steer(player, input.move_dir);
+    fn input(&mut self, context: InputContext, input: &ArenaInput) {
+        self.steer(context.player, input.move_dir);
     }
 
     fn step(&mut self, dt: f32, _out: &mut Outbox<ArenaSchema>) {

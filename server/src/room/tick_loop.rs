@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use ticksync_game::{Command, Game, Outbox, Recipients};
+use ticksync_game::{Command, Game, InputContext, Outbox, Recipients};
 use ticksync_protocol::codec;
 use ticksync_protocol::{EntityId, PlayerId, Schema, ServerMessage, Tick, Welcome};
 use tokio::sync::mpsc;
@@ -498,7 +498,15 @@ impl<G: Game> Room<G> {
             for item in self.from_client_scratch.drain(..) {
                 match item {
                     FromClient::Input { input, .. } => {
-                        self.game.input(member.player, &input.payload)
+                        let context = InputContext {
+                            player: member.player,
+                            seq: input.seq,
+                            // The newest snapshot produced so far is `self.tick`; a claim
+                            // beyond it is a lie and counts as that.
+                            ack_tick: input.ack_tick.min(self.tick),
+                            tick: self.tick.wrapping_add(1),
+                        };
+                        self.game.input(context, &input.payload)
                     }
                     FromClient::Message(message) => {
                         self.game.message(member.player, message, &mut self.outbox)
@@ -876,6 +884,81 @@ mod tests {
         let snapshot = last_snapshot(&mut a);
         assert_eq!(snapshot.last_input_seq, 2);
         assert!(snapshot.created[0].state.vx > 0);
+    }
+
+    /// The arena, keeping the context of every input the room hands it.
+    struct RecordingArena {
+        arena: Arena,
+        contexts: Arc<std::sync::Mutex<Vec<InputContext>>>,
+    }
+
+    impl Game for RecordingArena {
+        type Schema = ArenaSchema;
+        type Settings = ticksync_arena::ArenaSettings;
+        fn join(
+            &mut self,
+            request: &ticksync_game::JoinRequest<'_>,
+            out: &mut Outbox<ArenaSchema>,
+        ) -> Result<Option<EntityId>, ticksync_game::Refusal> {
+            self.arena.join(request, out)
+        }
+        fn leave(&mut self, player: PlayerId, out: &mut Outbox<ArenaSchema>) {
+            self.arena.leave(player, out)
+        }
+        fn input(&mut self, context: InputContext, input: &ArenaInput) {
+            self.contexts.lock().unwrap().push(context);
+            self.arena.input(context, input)
+        }
+        fn step(&mut self, dt: f32, out: &mut Outbox<ArenaSchema>) {
+            self.arena.step(dt, out)
+        }
+        fn write_entities(&self, out: &mut Vec<ticksync_protocol::Entity<ArenaEntity>>) {
+            self.arena.write_entities(out)
+        }
+    }
+
+    #[test]
+    fn inputs_carry_their_context_with_the_acknowledged_tick_bounded() {
+        let contexts = Arc::default();
+        let game = RecordingArena {
+            arena: Arena::new(2000),
+            contexts: Arc::clone(&contexts),
+        };
+        let status = Arc::new(RoomStatus::new("test", &settings()));
+        let (mut room, handle) = Room::new(settings(), game, Arc::default(), status).unwrap();
+        let a = join(&handle, 64);
+        for _ in 0..3 {
+            room.tick(1.0 / 30.0);
+        }
+        let acking = |seq, ack_tick| FromClient::Input {
+            input: Input {
+                seq,
+                ack_tick,
+                payload: ArenaInput::default(),
+            },
+            arrived: Instant::now(),
+        };
+        // Tick 3 is the newest snapshot: an input acknowledging tick 2 is applied in tick 4,
+        // its sender's view one tick old; one claiming tick 99 is bounded to tick 3.
+        a.inputs.try_send(acking(1, 2)).unwrap();
+        a.inputs.try_send(acking(2, 99)).unwrap();
+        a.inputs.try_send(acking(3, 0)).unwrap();
+        room.tick(1.0 / 30.0);
+        let contexts = contexts.lock().unwrap();
+        let player = contexts[0].player;
+        let expected = |seq, ack_tick| InputContext {
+            player,
+            seq,
+            ack_tick,
+            tick: 4,
+        };
+        assert_eq!(
+            *contexts,
+            vec![expected(1, 2), expected(2, 3), expected(3, 0)]
+        );
+        assert_eq!(contexts[0].view_age_ticks(), Some(1));
+        assert_eq!(contexts[1].view_age_ticks(), Some(0));
+        assert_eq!(contexts[2].view_age_ticks(), None);
     }
 
     #[test]
