@@ -28,14 +28,14 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::error::ClientError;
 use crate::event::{ClientEvent, CloseInfo};
-use crate::handler::tick_period;
 use crate::handshake::{self, send_frame, Socket};
 use crate::input_clock::InputClock;
 use crate::latency::{duration_to_us, latency_histogram, AckLatencyTracker, SharedLatency};
+use crate::loss::SnapshotLoss;
 use crate::options::{ClientOptions, InputTiming};
-use crate::receive::SnapshotLoss;
 use crate::stats::ClientCounters;
 use crate::trace;
+use ticksync_protocol::tick_period;
 
 /// A connected, welcomed player of game `S`.
 ///

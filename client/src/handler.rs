@@ -231,20 +231,3 @@ impl<S: Schema> Client<S> {
         tokio::time::Instant::from_std(self.input_clock().next_send())
     }
 }
-
-/// Time between ticks at `tick_rate_hz`. The rate comes from the server, so 0 is read as 1
-/// rather than trusted into a division by zero.
-pub fn tick_period(tick_rate_hz: u16) -> Duration {
-    Duration::from_secs(1) / u32::from(tick_rate_hz.max(1))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tick_period_follows_the_rate_and_survives_zero() {
-        assert_eq!(tick_period(30), Duration::from_nanos(33_333_333));
-        assert_eq!(tick_period(0), Duration::from_secs(1));
-    }
-}

@@ -207,7 +207,7 @@ async fn await_welcome<S: Schema>(
                     }),
                     other => Err(ClientError::UnexpectedMessage {
                         expected: "Welcome",
-                        got: message_kind(&other),
+                        got: other.name(),
                     }),
                 };
             }
@@ -247,17 +247,6 @@ pub(crate) fn close_info(frame: Option<CloseFrame>) -> CloseInfo {
             code: None,
             reason: "close frame without a code".to_owned(),
         },
-    }
-}
-
-/// The variant name of a server message, for error messages.
-pub(crate) fn message_kind<S: Schema>(message: &ServerMessage<S>) -> &'static str {
-    match message {
-        ServerMessage::Welcome(_) => "Welcome",
-        ServerMessage::Snapshot(_) => "Snapshot",
-        ServerMessage::Pong(_) => "Pong",
-        ServerMessage::Error(_) => "Error",
-        ServerMessage::Message(_) => "Message",
     }
 }
 

@@ -56,6 +56,7 @@ pub mod handler;
 mod handshake;
 pub mod input_clock;
 pub mod latency;
+mod loss;
 pub mod options;
 mod receive;
 pub mod stats;
@@ -67,7 +68,7 @@ pub mod url;
 pub use client::{Client, PendingInputs, SentInput};
 pub use error::{ClientError, ConnectFailure};
 pub use event::{ClientEvent, CloseInfo};
-pub use handler::{run_client, tick_period, ClientHandler};
+pub use handler::{run_client, ClientHandler};
 pub use handshake::Socket;
 pub use input_clock::InputClock;
 pub use latency::{AckLatencyTracker, SharedLatency};
@@ -76,6 +77,7 @@ pub use options::{
 };
 pub use stats::ClientCounters;
 pub use ticker::{TickHub, TickSource};
+pub use ticksync_protocol::tick_period;
 pub use tls::{tls_config, TlsConfig, TlsError, TlsTrust};
 /// The WebSocket library, re-exported for [`Client::send_raw`].
 pub use tokio_tungstenite::tungstenite;

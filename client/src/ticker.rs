@@ -13,7 +13,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::{Interval, MissedTickBehavior};
 
-use crate::handler::tick_period;
+use ticksync_protocol::tick_period;
 
 /// One rate's ticker: a receiver to clone for subscribers, and the task driving it.
 type Ticker = (watch::Receiver<u64>, JoinHandle<()>);

@@ -17,6 +17,7 @@ use serde::Serialize;
 use crate::messages::{Changed, ClientMessage, Entity, EntityId, InputSeq, ServerMessage, Tick};
 use crate::replicated::Replicated;
 use crate::schema::Schema;
+pub use crate::wire_format::WireFormat;
 
 /// Largest client message accepted. A `Hello` with the longest name is under 50 bytes and an
 /// arena `Input` under 20; 1 KiB leaves room for a game's larger inputs and messages without
@@ -51,39 +52,7 @@ pub const MAX_CLIENT_JSON_MESSAGE_BYTES: usize = 2 * 1024;
 /// 70 bytes each fits).
 pub const MAX_SERVER_JSON_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 
-/// The two encodings of the protocol, chosen per connection by the WebSocket subprotocol.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum WireFormat {
-    /// bincode 2, binary frames. The compact default.
-    Bincode,
-    /// JSON, text frames. For browsers and scripts.
-    Json,
-}
-
 impl WireFormat {
-    /// Every format, in the server's order of preference.
-    pub const ALL: [WireFormat; 2] = [WireFormat::Bincode, WireFormat::Json];
-
-    /// The codec's name, the last part of a subprotocol (`bincode`, `json`).
-    pub fn codec_name(self) -> &'static str {
-        match self {
-            WireFormat::Bincode => "bincode",
-            WireFormat::Json => "json",
-        }
-    }
-
-    /// The format a codec name selects, if any.
-    pub fn from_codec_name(name: &str) -> Option<WireFormat> {
-        WireFormat::ALL
-            .into_iter()
-            .find(|format| format.codec_name() == name)
-    }
-
-    /// Whether frames of this format are WebSocket text frames (else binary).
-    pub fn uses_text_frames(self) -> bool {
-        self == WireFormat::Json
-    }
-
     /// Encodes a message; for [`WireFormat::Json`] the bytes are UTF-8 text.
     pub fn encode<M: Serialize>(self, message: &M) -> Result<Vec<u8>, CodecError> {
         match self {
@@ -121,12 +90,6 @@ impl WireFormat {
             WireFormat::Bincode => MAX_CLIENT_MESSAGE_BYTES,
             WireFormat::Json => MAX_CLIENT_JSON_MESSAGE_BYTES,
         }
-    }
-}
-
-impl std::fmt::Display for WireFormat {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.codec_name())
     }
 }
 

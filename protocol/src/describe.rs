@@ -9,7 +9,7 @@
 
 use serde::Serialize;
 
-use crate::replicated::Checksum;
+use crate::checksum::Checksum;
 
 /// The wire types an entity field can have. bincode writes integers wider than a byte as
 /// varints (zigzag for signed ones); JSON writes them as numbers.

@@ -24,10 +24,12 @@
 // inside this crate's own tests.
 extern crate self as ticksync_protocol;
 
+pub mod checksum;
 pub mod close_code;
 pub mod codec;
 pub mod delta;
 pub mod describe;
+pub mod ids;
 pub mod messages;
 pub mod replicated;
 pub mod schema;
@@ -36,8 +38,10 @@ pub mod sync;
 pub mod testing;
 #[cfg(feature = "tokens")]
 pub mod token;
+pub mod wire_format;
 
 pub use codec::{CodecError, WireFormat};
+pub use ids::tick_period;
 pub use messages::{
     Ack, Changed, ClientMessage, Entity, EntityId, ErrorCode, ErrorMessage, Hello, Input, InputSeq,
     Ping, PlayerId, Pong, Resume, ServerMessage, Snapshot, Tick, Welcome, INPUT_MARGIN_UNIT_US,

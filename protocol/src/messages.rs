@@ -9,43 +9,13 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::ids::{EntityId, InputSeq, PlayerId, Tick};
 use crate::replicated::Replicated;
 use crate::schema::Schema;
-
-/// A simulation step number. The room's first tick is 1, so 0 can mean "none" (no
-/// acknowledgement yet, no baseline); at 30 Hz a `u32` lasts 4.5 years, so wrap-around is not
-/// handled.
-pub type Tick = u32;
-
-/// An input sequence number chosen by the client: 1 for the first input, then +1 each.
-/// 0 means "no input applied yet" in [`Snapshot::last_input_seq`].
-pub type InputSeq = u32;
 
 /// Microseconds per unit of [`Snapshot::input_margin_100us`]: 0.1 ms, fine enough to aim an
 /// input clock and small enough that a margin of a few milliseconds costs one byte.
 pub const INPUT_MARGIN_UNIT_US: i64 = 100;
-
-/// The id of a replicated entity: small, never reused within a room's lifetime, so it costs
-/// one to three bytes on the wire.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct EntityId(pub u32);
-
-impl std::fmt::Display for EntityId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "#{}", self.0)
-    }
-}
-
-/// A player in a room: assigned at join, never reused within the room's lifetime. A player
-/// may control an entity, several, or none (a spectator, a card game's seat).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct PlayerId(pub u32);
-
-impl std::fmt::Display for PlayerId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "p{}", self.0)
-    }
-}
 
 /// An entity with its id: what a full state in a snapshot and a held view hold. bincode
 /// writes the id and then the state's fields; JSON `{"id":7,"state":{...}}`.
@@ -65,7 +35,7 @@ pub struct Changed<E: Replicated> {
 }
 
 /// Messages a client sends. The variant order is the bincode tag: never reorder.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, strum::IntoStaticStr)]
 #[serde(bound = "")]
 pub enum ClientMessage<S: Schema> {
     /// First message of every session.
@@ -87,7 +57,7 @@ pub enum ClientMessage<S: Schema> {
 }
 
 /// Messages the server sends. The variant order is the bincode tag: never reorder.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, strum::IntoStaticStr)]
 #[serde(bound = "")]
 pub enum ServerMessage<S: Schema> {
     /// Answer to `Hello`: the player is in the room.
@@ -191,7 +161,7 @@ impl<E: Replicated> Snapshot<E> {
     /// Ticks from the baseline to this snapshot: what dead reckoning advances the baseline
     /// by (0 for a full snapshot).
     pub fn ticks_since_baseline(&self) -> u32 {
-        crate::sync::ticks_between(self.baseline_tick, self.tick)
+        crate::ids::ticks_between(self.baseline_tick, self.tick)
     }
 }
 
@@ -222,115 +192,129 @@ pub struct ErrorMessage {
 }
 
 /// Machine-readable error kinds. Encoded as a `u16`; a code this build does not know decodes
-/// as [`ErrorCode::Other`] so newer servers do not break older clients.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// as [`ErrorCode::Other`] so newer servers do not break older clients. The close code each
+/// one is sent with is [`ErrorCode::close_code`].
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    num_enum::FromPrimitive,
+    num_enum::IntoPrimitive,
+    strum::IntoStaticStr,
+    strum::EnumIter,
+)]
 #[serde(from = "u16", into = "u16")]
+#[repr(u16)]
 pub enum ErrorCode {
     /// A frame did not decode as a client message.
-    MalformedMessage,
+    MalformedMessage = 1,
     /// `Hello` named another protocol version.
-    UnsupportedProtocolVersion,
+    UnsupportedProtocolVersion = 2,
     /// A text frame arrived on the binary codec.
-    UnexpectedTextFrame,
+    UnexpectedTextFrame = 3,
     /// A frame or message exceeded the size limit.
-    MessageTooLarge,
+    MessageTooLarge = 4,
     /// A message arrived before `Hello`, or `Hello` arrived twice.
-    UnexpectedMessage,
+    UnexpectedMessage = 5,
     /// `Hello` was well-formed but its content was refused (e.g. the name).
-    InvalidHello,
+    InvalidHello = 6,
     /// No free player slot in the room.
-    RoomFull,
+    RoomFull = 7,
     /// The server is shutting down.
-    ServerShuttingDown,
+    ServerShuttingDown = 8,
     /// The client fell too far behind reading snapshots.
-    TooSlow,
+    TooSlow = 9,
     /// Nothing was received for longer than the idle timeout.
-    IdleTimeout,
+    IdleTimeout = 10,
     /// An unexpected server-side failure.
-    Internal,
+    Internal = 11,
     /// The client sent more messages than the server accepts for too long.
-    Flooding,
+    Flooding = 12,
     /// `Resume` named a token that is unknown, already used, or past its grace period.
-    ResumeRefused,
+    ResumeRefused = 13,
     /// A newer connection resumed this session's entity.
-    Replaced,
+    Replaced = 14,
     /// The room named in the URL does not exist and the server already runs its maximum
     /// number of rooms.
-    NoRoomAvailable,
+    NoRoomAvailable = 15,
     /// A binary frame arrived on the JSON codec.
-    UnexpectedBinaryFrame,
+    UnexpectedBinaryFrame = 16,
     /// The game refused the player (the message says why).
-    JoinRefused,
+    JoinRefused = 17,
     /// The game removed the player (the message says why).
-    Kicked,
+    Kicked = 18,
     /// The game ended the room (a match is over); the message says why.
-    RoomEnded,
+    RoomEnded = 19,
     /// The client sent more game messages than the server accepts.
-    TooManyMessages,
+    TooManyMessages = 20,
     /// A code unknown to this build.
+    #[num_enum(catch_all)]
     Other(u16),
 }
 
 impl ErrorCode {
     /// The number on the wire.
     pub fn as_u16(self) -> u16 {
-        match self {
-            ErrorCode::MalformedMessage => 1,
-            ErrorCode::UnsupportedProtocolVersion => 2,
-            ErrorCode::UnexpectedTextFrame => 3,
-            ErrorCode::MessageTooLarge => 4,
-            ErrorCode::UnexpectedMessage => 5,
-            ErrorCode::InvalidHello => 6,
-            ErrorCode::RoomFull => 7,
-            ErrorCode::ServerShuttingDown => 8,
-            ErrorCode::TooSlow => 9,
-            ErrorCode::IdleTimeout => 10,
-            ErrorCode::Internal => 11,
-            ErrorCode::Flooding => 12,
-            ErrorCode::ResumeRefused => 13,
-            ErrorCode::Replaced => 14,
-            ErrorCode::NoRoomAvailable => 15,
-            ErrorCode::UnexpectedBinaryFrame => 16,
-            ErrorCode::JoinRefused => 17,
-            ErrorCode::Kicked => 18,
-            ErrorCode::RoomEnded => 19,
-            ErrorCode::TooManyMessages => 20,
-            ErrorCode::Other(code) => code,
-        }
+        self.into()
+    }
+
+    /// The variant's name (`MalformedMessage`, …), as PROTOCOL.md §9 lists it.
+    pub fn name(self) -> &'static str {
+        self.into()
+    }
+
+    /// The WebSocket close code the server sends with this error (PROTOCOL.md §9): the one
+    /// table from error to close code. `None` for [`ErrorCode::Other`], which this build
+    /// never sends.
+    pub fn close_code(self) -> Option<u16> {
+        use crate::close_code::*;
+        Some(match self {
+            ErrorCode::MalformedMessage
+            | ErrorCode::UnexpectedMessage
+            | ErrorCode::InvalidHello => PROTOCOL_ERROR,
+            ErrorCode::UnsupportedProtocolVersion => UNSUPPORTED_VERSION,
+            ErrorCode::UnexpectedTextFrame | ErrorCode::UnexpectedBinaryFrame => UNSUPPORTED_DATA,
+            ErrorCode::MessageTooLarge => MESSAGE_TOO_BIG,
+            ErrorCode::RoomFull => ROOM_FULL,
+            ErrorCode::ServerShuttingDown => GOING_AWAY,
+            ErrorCode::TooSlow | ErrorCode::Flooding | ErrorCode::TooManyMessages => {
+                POLICY_VIOLATION
+            }
+            ErrorCode::IdleTimeout => IDLE_TIMEOUT,
+            ErrorCode::Internal => INTERNAL_ERROR,
+            ErrorCode::ResumeRefused => RESUME_REFUSED,
+            ErrorCode::Replaced => REPLACED,
+            ErrorCode::NoRoomAvailable => NO_ROOM_AVAILABLE,
+            ErrorCode::JoinRefused => JOIN_REFUSED,
+            ErrorCode::Kicked => KICKED,
+            ErrorCode::RoomEnded => ROOM_ENDED,
+            ErrorCode::Other(_) => return None,
+        })
+    }
+
+    /// Every code this build knows, in number order (for documentation and tests).
+    pub fn known() -> impl Iterator<Item = ErrorCode> {
+        <ErrorCode as strum::IntoEnumIterator>::iter()
+            .filter(|code| !matches!(code, ErrorCode::Other(_)))
     }
 }
 
-impl From<u16> for ErrorCode {
-    fn from(code: u16) -> Self {
-        match code {
-            1 => ErrorCode::MalformedMessage,
-            2 => ErrorCode::UnsupportedProtocolVersion,
-            3 => ErrorCode::UnexpectedTextFrame,
-            4 => ErrorCode::MessageTooLarge,
-            5 => ErrorCode::UnexpectedMessage,
-            6 => ErrorCode::InvalidHello,
-            7 => ErrorCode::RoomFull,
-            8 => ErrorCode::ServerShuttingDown,
-            9 => ErrorCode::TooSlow,
-            10 => ErrorCode::IdleTimeout,
-            11 => ErrorCode::Internal,
-            12 => ErrorCode::Flooding,
-            13 => ErrorCode::ResumeRefused,
-            14 => ErrorCode::Replaced,
-            15 => ErrorCode::NoRoomAvailable,
-            16 => ErrorCode::UnexpectedBinaryFrame,
-            17 => ErrorCode::JoinRefused,
-            18 => ErrorCode::Kicked,
-            19 => ErrorCode::RoomEnded,
-            20 => ErrorCode::TooManyMessages,
-            other => ErrorCode::Other(other),
-        }
+impl<S: Schema> ClientMessage<S> {
+    /// The variant's name (`Hello`, `Input`, …), for logs and error messages.
+    pub fn name(&self) -> &'static str {
+        self.into()
     }
 }
 
-impl From<ErrorCode> for u16 {
-    fn from(code: ErrorCode) -> u16 {
-        code.as_u16()
+impl<S: Schema> ServerMessage<S> {
+    /// The variant's name (`Welcome`, `Snapshot`, …), for logs and error messages.
+    pub fn name(&self) -> &'static str {
+        self.into()
     }
 }
 
@@ -408,6 +392,37 @@ mod tests {
             assert_eq!(ErrorCode::from(raw).as_u16(), raw);
         }
         assert_eq!(ErrorCode::from(999), ErrorCode::Other(999));
+        assert_eq!(ErrorCode::from(0), ErrorCode::Other(0));
+        assert_eq!(ErrorCode::from(9), ErrorCode::TooSlow);
+        assert_eq!(u16::from(ErrorCode::TooManyMessages), 20);
+    }
+
+    #[test]
+    fn every_known_error_code_has_a_close_code_and_a_name() {
+        let known: Vec<u16> = ErrorCode::known().map(ErrorCode::as_u16).collect();
+        assert_eq!(known, (1..=20).collect::<Vec<u16>>());
+        for code in ErrorCode::known() {
+            assert!(code.close_code().is_some(), "{code:?}");
+            assert_eq!(code.name(), format!("{code:?}"));
+        }
+        assert_eq!(ErrorCode::Other(77).close_code(), None);
+        assert_eq!(
+            ErrorCode::TooSlow.close_code(),
+            Some(crate::close_code::POLICY_VIOLATION)
+        );
+    }
+
+    #[test]
+    fn message_names_are_the_variant_names() {
+        use crate::testing::TokenSchema;
+        assert_eq!(ClientMessage::<TokenSchema>::Leave.name(), "Leave");
+        let ping = ClientMessage::<TokenSchema>::Ping(Ping { client_time_us: 1 });
+        assert_eq!(ping.name(), "Ping");
+        let pong = ServerMessage::<TokenSchema>::Pong(Pong {
+            client_time_us: 1,
+            server_tick: 2,
+        });
+        assert_eq!(pong.name(), "Pong");
     }
 
     #[test]

@@ -16,8 +16,9 @@ use std::fmt::Debug;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+pub use crate::checksum::Checksum;
 use crate::describe::{EntityDescription, WireType};
-use crate::messages::EntityId;
+use crate::ids::EntityId;
 
 /// Replicated state of one entity, in wire units. Derive it; implementing it by hand is
 /// possible but the description must then match the encoding exactly.
@@ -152,39 +153,6 @@ pub mod derive_support {
     /// A position field as an interest coordinate.
     pub fn coordinate<P: Integer>(value: P) -> i32 {
         i32::from_i128_saturating(value.to_i128())
-    }
-}
-
-/// 32-bit FNV-1a, fed with little-endian field bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Checksum(u32);
-
-const FNV_OFFSET_BASIS: u32 = 0x811c_9dc5;
-const FNV_PRIME: u32 = 0x0100_0193;
-
-impl Default for Checksum {
-    fn default() -> Self {
-        Checksum(FNV_OFFSET_BASIS)
-    }
-}
-
-impl Checksum {
-    pub fn new() -> Checksum {
-        Checksum::default()
-    }
-
-    pub fn write_bytes(&mut self, bytes: &[u8]) {
-        for byte in bytes {
-            self.0 = (self.0 ^ u32::from(*byte)).wrapping_mul(FNV_PRIME);
-        }
-    }
-
-    pub fn write_u32(&mut self, value: u32) {
-        self.write_bytes(&value.to_le_bytes());
-    }
-
-    pub fn finish(self) -> u32 {
-        self.0
     }
 }
 

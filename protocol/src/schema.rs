@@ -12,9 +12,9 @@ use std::fmt::Debug;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::codec::WireFormat;
 use crate::describe::{layout_hash, EntityDescription};
 use crate::replicated::Replicated;
+use crate::wire_format::WireFormat;
 
 /// What a game's input and messages must be: plain serde types the codecs can carry.
 pub trait Payload:

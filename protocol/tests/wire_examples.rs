@@ -1931,6 +1931,29 @@ fn the_code_tables_match_the_code() {
         assert_in_doc(&format!("| {number} | `{code:?}` |"));
     }
     assert_eq!(ErrorCode::from(21), ErrorCode::Other(21));
+    // The error → close code table lives once, in `ErrorCode::close_code`: each error's row
+    // names its close code, and each close code's row names the errors sent with it.
+    for code in ErrorCode::known() {
+        let number = code.as_u16();
+        let close = code.close_code().expect("a known code has a close code");
+        let row_start = format!("| {number} | `{}` |", code.name());
+        let row = doc()
+            .lines()
+            .find(|line| line.starts_with(&row_start))
+            .unwrap_or_else(|| panic!("PROTOCOL.md §9 has no row {row_start:?}"));
+        assert!(
+            row.ends_with(&format!("({close}) |")) || row.ends_with(&format!("(close {close}) |")),
+            "PROTOCOL.md §9: error {number} is sent with close {close}, its row says otherwise: {row}"
+        );
+        let close_row = doc()
+            .lines()
+            .find(|line| line.starts_with(&format!("| {close} | ")))
+            .unwrap_or_else(|| panic!("PROTOCOL.md §9 has no row for close code {close}"));
+        assert!(
+            close_row.contains(&format!("`Error` {number}")),
+            "PROTOCOL.md §9: close {close}'s row does not name `Error` {number}: {close_row}"
+        );
+    }
     // Close codes: every constant of `close_code`, with its name.
     for (code, name) in [
         (close_code::NORMAL, "Normal"),

@@ -9,21 +9,11 @@
 pub mod history;
 pub mod view;
 
-use crate::messages::Tick;
+pub use crate::ids::ticks_between;
+use crate::ids::Tick;
 
 pub use history::History;
 pub use view::{DesyncReason, ViewStore};
-
-/// Ticks from `baseline_tick` to `tick`: how far dead reckoning advances a baseline state.
-/// A full snapshot (baseline 0) is applied to nothing, so it needs none; a baseline that is
-/// not older than the tick (which no correct server sends) counts as 0.
-pub fn ticks_between(baseline_tick: Tick, tick: Tick) -> u32 {
-    if baseline_tick == 0 {
-        0
-    } else {
-        tick.saturating_sub(baseline_tick)
-    }
-}
 
 /// The baseline rule: a client that acknowledged `acked_tick` gets a delta against that
 /// tick if it is older than `current_tick` and still `held` by the server's history;

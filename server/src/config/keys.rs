@@ -8,8 +8,6 @@
 //!
 //! [`ServerConfig`]: super::ServerConfig
 
-use super::settings::MAX_TICK_RATE_HZ;
-
 /// One config key: `KEY = value` in the config file, `TICKSYNC_<KEY>` in the environment.
 #[derive(Debug)]
 pub struct Key {
@@ -441,6 +439,9 @@ pub static KEYS: &[Key] = &[
     room_key("game", Kind::Table, None),
     key("rooms", Kind::Rooms, None),
 ];
+
+/// Above 240 Hz the per-tick overhead dominates and timers lose precision.
+pub const MAX_TICK_RATE_HZ: u16 = 240;
 
 /// The key named `name`.
 pub fn find(name: &str) -> Option<&'static Key> {

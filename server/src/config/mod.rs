@@ -49,10 +49,10 @@ use std::ffi::OsString;
 pub use cli::{Command, ServerArgs, TokenArgs};
 pub use env::{unknown_env_variables, UnknownVariable, CONFIG_ENV, ENV_NESTING, ENV_PREFIX};
 pub use error::{ConfigError, Origin};
+pub use keys::MAX_TICK_RATE_HZ;
 pub use secret::{read_token_secret, Secret, MIN_TOKEN_SECRET_BYTES, TOKEN_SECRET_ENV};
 pub use settings::{
     default_dev_tls_cert, RoomOverrides, ServerConfig, DEFAULT_ADMIN_PORT, DEFAULT_ROOM_NAME,
-    MAX_TICK_RATE_HZ,
 };
 
 use layers::Layers;

@@ -287,11 +287,6 @@ impl ServerConfig {
         config
     }
 
-    /// Length of one tick.
-    pub fn tick_period(&self) -> Duration {
-        Duration::from_secs_f64(1.0 / f64::from(self.tick_rate_hz))
-    }
-
     /// Where to write the generated dev TLS certificate, when dev TLS is on (`dev_tls`, or
     /// a `dev_tls_cert` path set by hand); `None` when it is off.
     pub fn dev_tls_cert_path(&self) -> Option<PathBuf> {
@@ -311,6 +306,3 @@ impl ServerConfig {
         }
     }
 }
-
-/// Above 240 Hz the per-tick overhead dominates and timers lose precision.
-pub const MAX_TICK_RATE_HZ: u16 = 240;

@@ -6,7 +6,6 @@
 //! its room through a bounded queue, and writes whatever frames the room hands it.
 
 pub mod admin;
-mod close;
 mod connection;
 mod handshake;
 mod http;
@@ -16,6 +15,7 @@ pub mod refusal_log;
 mod rewind;
 pub mod routes;
 mod session;
+mod session_end;
 pub mod tls;
 
 use std::sync::Arc;
@@ -33,9 +33,9 @@ use crate::telemetry::Telemetry;
 use limits::ConnectionLimiter;
 use std::sync::atomic::AtomicBool;
 
-pub use close::SessionEnd;
 pub use handshake::{admit, negotiate_subprotocol, websocket_config, Refusal};
 pub use listener::accept_loop;
+pub use session_end::{EndReason, SessionEnd, SessionKick};
 
 /// What every session needs, shared behind one `Arc`. Generic over the game's schema `P`,
 /// which fixes what a session decodes and forwards.

@@ -6,7 +6,7 @@ use ticksync_protocol::replicated::{entity_checksum, view_checksum_from};
 use ticksync_protocol::sync::History;
 use ticksync_protocol::{Entity, EntityId, Replicated, Tick};
 
-use super::interest::SpatialGrid;
+use super::grid::SpatialGrid;
 
 /// The replicated world after one tick.
 #[derive(Debug)]

@@ -1,7 +1,8 @@
 //! Replication: what each client knows, and the frames that bring it up to date.
 //!
 //! - [`history`]: the last second of quantized world states, captured once per tick.
-//! - [`interest`]: area of interest — which entities a client sees — via a spatial grid.
+//! - [`interest`]: area of interest — which entities a client sees — via the spatial
+//!   [`grid`] each captured tick keeps.
 //! - `replicator`: per client, a delta snapshot against the view it acknowledged (the
 //!   Quake 3 model), with the checksum of the view it must end up with; a large room's
 //!   clients are served in parallel.
@@ -14,6 +15,7 @@
 
 mod fan_out;
 mod frame;
+pub mod grid;
 pub mod history;
 pub mod interest;
 mod replicator;

@@ -98,7 +98,7 @@ impl RoomSettings {
     }
 
     pub fn tick_period(&self) -> Duration {
-        Duration::from_secs_f64(1.0 / f64::from(self.tick_rate_hz.max(1)))
+        ticksync_protocol::tick_period(self.tick_rate_hz)
     }
 }
 

@@ -8,7 +8,7 @@
 //! - the writer drains the frames the room queued and flushes once per batch (one flush per
 //!   tick, not per message).
 //!
-//! Whichever ends first decides the [`SessionEnd`]; the session then sends the error message
+//! Whichever ends first decides the [`SessionEnd`] (its [`EndReason`] decides the rest); the session then sends the error message
 //! and close frame, bounded by a timeout so a peer that stopped reading cannot hold it open.
 //!
 //! This file holds the phases and the shared helpers; [`reader`] and [`writer`] the two
@@ -26,8 +26,7 @@ use ticksync_game::Claims;
 use ticksync_protocol::codec::CodecError;
 use ticksync_protocol::messages::{validate_player_name, HelloError};
 use ticksync_protocol::{
-    close_code, ClientMessage, ErrorCode, ErrorMessage, Hello, Resume, Schema, ServerMessage,
-    Welcome, WireFormat,
+    ClientMessage, ErrorMessage, Hello, Resume, Schema, ServerMessage, Welcome, WireFormat,
 };
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, oneshot};
@@ -44,10 +43,10 @@ mod writer;
 use reader::{Heard, Reader};
 use writer::Writer;
 
-use super::close::SessionEnd;
 use super::connection::TcpBacked;
 use super::handshake::Admission;
 use super::limits::MessageRateLimiter;
+use super::session_end::{EndReason, SessionEnd, SessionKick};
 use super::SessionContext;
 use crate::metrics::ServerMetrics;
 use crate::room::{
@@ -87,27 +86,11 @@ pub async fn run<S, P>(
     P: Schema,
 {
     let format = admission.format;
-    let opened = tokio::select! {
-        opened = tokio::time::timeout_at(deadline, Box::pin(open(&mut ws, admission, ctx))) => opened,
-        // Upgraded but not yet welcomed: a close frame all the same, like a player's.
-        _ = ctx.shutdown.cancelled() => Ok(Err(SessionEnd::going_away())),
-    };
-    let joined = match opened {
-        Ok(Ok(joined)) => joined,
-        Ok(Err(end)) => {
+    let joined = match greet(&mut ws, admission, deadline, ctx).await {
+        Ok(joined) => joined,
+        Err(end) => {
             ctx.metrics.handshake_failed(end.label());
-            tracing::debug!(%peer, reason = end.label(), "session refused");
-            close::<S, P>(&mut ws, &end, format, &ctx.metrics).await;
-            return;
-        }
-        Err(_elapsed) => {
-            ctx.metrics.handshake_failed("no hello in time");
-            tracing::debug!(%peer, "no Hello before the handshake timeout");
-            let end = SessionEnd::error(
-                ErrorCode::IdleTimeout,
-                close_code::IDLE_TIMEOUT,
-                "no Hello in time",
-            );
+            tracing::debug!(%peer, reason = end.label(), detail = end.detail(), "session refused");
             close::<S, P>(&mut ws, &end, format, &ctx.metrics).await;
             return;
         }
@@ -123,30 +106,44 @@ pub async fn run<S, P>(
     } else {
         shared.end_final();
     }
-    match &end {
-        SessionEnd::Close { code, .. } if *code == close_code::IDLE_TIMEOUT => {
-            ServerMetrics::add(&ctx.metrics.kicks_idle, 1)
-        }
-        SessionEnd::Close { code, error, .. }
-            if *code == close_code::POLICY_VIOLATION && *error == Some(ErrorCode::Flooding) =>
-        {
-            ServerMetrics::add(&ctx.metrics.kicks_flood, 1)
-        }
-        SessionEnd::Close { code, .. }
-            if matches!(
-                *code,
-                close_code::PROTOCOL_ERROR
-                    | close_code::UNSUPPORTED_DATA
-                    | close_code::MESSAGE_TOO_BIG
-            ) =>
-        {
-            ServerMetrics::add(&ctx.metrics.kicks_protocol, 1)
-        }
-        _ => {}
-    }
-    ctx.metrics.disconnects.add(end.label());
+    count_end(&ctx.metrics, &end);
     tracing::debug!(%peer, %player, reason = end.label(), "session ended");
     close::<S, P>(&mut ws, &end, format, &ctx.metrics).await;
+}
+
+/// The greeting, bounded by `deadline` (the handshake timeout) and cut short by a shutdown:
+/// `Hello` or `Resume`, the join, `Welcome`.
+async fn greet<S, P>(
+    ws: &mut Ws<S>,
+    admission: Admission,
+    deadline: Instant,
+    ctx: &SessionContext<P>,
+) -> Result<Joined<P>, SessionEnd>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+    P: Schema,
+{
+    tokio::select! {
+        opened = tokio::time::timeout_at(deadline, Box::pin(open(ws, admission, ctx))) => {
+            opened.unwrap_or_else(|_elapsed| {
+                Err(SessionEnd::new(EndReason::NoHelloInTime, "no Hello in time"))
+            })
+        }
+        // Upgraded but not yet welcomed: a close frame all the same, like a player's.
+        _ = ctx.shutdown.cancelled() => Err(SessionEnd::going_away()),
+    }
+}
+
+/// Counts a played session's end: its kick counter, if the session kicked the client, and
+/// its disconnect reason.
+fn count_end(metrics: &ServerMetrics, end: &SessionEnd) {
+    match end.reason.kick() {
+        Some(SessionKick::Idle) => ServerMetrics::add(&metrics.kicks_idle, 1),
+        Some(SessionKick::Flood) => ServerMetrics::add(&metrics.kicks_flood, 1),
+        Some(SessionKick::Protocol) => ServerMetrics::add(&metrics.kicks_protocol, 1),
+        None => {}
+    }
+    metrics.disconnects.add(end.label());
 }
 
 /// A session that passed `Hello` and was admitted.
@@ -225,7 +222,7 @@ where
         let message = match ws.next().await {
             Some(Ok(message)) => message,
             Some(Err(error)) => return Err(end_for_read_error(error)),
-            None => return Err(SessionEnd::PeerGone),
+            None => return Err(SessionEnd::peer_gone()),
         };
         match classify::<P>(message, format, metrics)? {
             Some(ClientMessage::Hello(hello)) => {
@@ -241,13 +238,9 @@ where
                     .map_err(refuse_greeting);
             }
             Some(other) => {
-                return Err(SessionEnd::error(
-                    ErrorCode::UnexpectedMessage,
-                    close_code::PROTOCOL_ERROR,
-                    format!(
-                        "expected Hello or Resume first, got {}",
-                        message_name(&other)
-                    ),
+                return Err(SessionEnd::new(
+                    EndReason::UnexpectedMessage,
+                    format!("expected Hello or Resume first, got {}", other.name()),
                 ))
             }
             // Control frames before Hello are fine.
@@ -258,16 +251,10 @@ where
 
 fn refuse_greeting(error: HelloError) -> SessionEnd {
     match error {
-        HelloError::UnsupportedVersion { .. } => SessionEnd::error(
-            ErrorCode::UnsupportedProtocolVersion,
-            close_code::UNSUPPORTED_VERSION,
-            error.to_string(),
-        ),
-        _ => SessionEnd::error(
-            ErrorCode::InvalidHello,
-            close_code::PROTOCOL_ERROR,
-            error.to_string(),
-        ),
+        HelloError::UnsupportedVersion { .. } => {
+            SessionEnd::new(EndReason::UnsupportedVersion, error.to_string())
+        }
+        _ => SessionEnd::new(EndReason::InvalidHello, error.to_string()),
     }
 }
 
@@ -289,16 +276,12 @@ async fn join<P: Schema>(
             .handle_for(room)
             .map_err(|refused| match refused {
                 NoRoom::ShuttingDown => SessionEnd::going_away(),
-                NoRoom::LimitReached { .. } => SessionEnd::error(
-                    ErrorCode::NoRoomAvailable,
-                    close_code::NO_ROOM_AVAILABLE,
-                    refused.to_string(),
-                ),
-                NoRoom::StartFailed { .. } => SessionEnd::error(
-                    ErrorCode::Internal,
-                    close_code::INTERNAL_ERROR,
-                    refused.to_string(),
-                ),
+                NoRoom::LimitReached { .. } => {
+                    SessionEnd::new(EndReason::NoRoomAvailable, refused.to_string())
+                }
+                NoRoom::StartFailed { .. } => {
+                    SessionEnd::new(EndReason::Internal, refused.to_string())
+                }
             })?;
         let request = (player_name.clone(), claims.clone(), resume_token.clone());
         match join_room(handle, request, ctx).await {
@@ -314,19 +297,13 @@ async fn join<P: Schema>(
         }
     }
     Err(match last {
-        refused @ JoinRefused::RoomFull { .. } => SessionEnd::error(
-            ErrorCode::RoomFull,
-            close_code::ROOM_FULL,
-            refused.to_string(),
-        ),
-        refused @ JoinRefused::ResumeRefused => SessionEnd::error(
-            ErrorCode::ResumeRefused,
-            close_code::RESUME_REFUSED,
-            refused.to_string(),
-        ),
-        JoinRefused::Game(reason) => {
-            SessionEnd::error(ErrorCode::JoinRefused, close_code::JOIN_REFUSED, reason)
+        refused @ JoinRefused::RoomFull { .. } => {
+            SessionEnd::new(EndReason::RoomFull, refused.to_string())
         }
+        refused @ JoinRefused::ResumeRefused => {
+            SessionEnd::new(EndReason::ResumeRefused, refused.to_string())
+        }
+        JoinRefused::Game(reason) => SessionEnd::new(EndReason::JoinRefused, reason),
         JoinRefused::ShuttingDown | JoinRefused::RoomClosed => SessionEnd::going_away(),
     })
 }
@@ -452,77 +429,43 @@ fn classify<P: Schema>(
         (Message::Binary(payload), WireFormat::Bincode) => payload,
         (Message::Text(text), WireFormat::Json) => Bytes::from(text),
         (Message::Text(_), WireFormat::Bincode) => {
-            return Err(SessionEnd::error(
-                ErrorCode::UnexpectedTextFrame,
-                close_code::UNSUPPORTED_DATA,
+            return Err(SessionEnd::new(EndReason::TextFrameOnBincode,
                 "text frames are not accepted on the bincode subprotocol; send binary frames (or connect with the json subprotocol)",
             ))
         }
         (Message::Binary(_), WireFormat::Json) => {
-            return Err(SessionEnd::error(
-                ErrorCode::UnexpectedBinaryFrame,
-                close_code::UNSUPPORTED_DATA,
+            return Err(SessionEnd::new(EndReason::BinaryFrameOnJson,
                 "binary frames are not accepted on the json subprotocol; send JSON text frames",
             ))
         }
-        (Message::Close(_), _) => return Err(SessionEnd::PeerGone),
+        (Message::Close(_), _) => return Err(SessionEnd::peer_gone()),
         (Message::Ping(_) | Message::Pong(_) | Message::Frame(_), _) => return Ok(None),
     };
     ServerMetrics::add(&metrics.bytes_in, payload.len() as u64);
     match format.decode_client_message::<P>(&payload) {
         Ok(message) => Ok(Some(message)),
-        Err(CodecError::TooLarge { actual, limit }) => Err(SessionEnd::error(
-            ErrorCode::MessageTooLarge,
-            close_code::MESSAGE_TOO_BIG,
+        Err(CodecError::TooLarge { actual, limit }) => Err(SessionEnd::new(
+            EndReason::TooLarge,
             format!("message of {actual} bytes exceeds {limit}"),
         )),
-        Err(error) => Err(SessionEnd::error(
-            ErrorCode::MalformedMessage,
-            close_code::PROTOCOL_ERROR,
-            error.to_string(),
-        )),
+        Err(error) => Err(SessionEnd::new(EndReason::Malformed, error.to_string())),
     }
 }
 
 fn end_for_read_error(error: WsError) -> SessionEnd {
     match error {
-        WsError::Capacity(CapacityError::MessageTooLong { size, max_size }) => SessionEnd::error(
-            ErrorCode::MessageTooLarge,
-            close_code::MESSAGE_TOO_BIG,
+        WsError::Capacity(CapacityError::MessageTooLong { size, max_size }) => SessionEnd::new(
+            EndReason::TooLarge,
             format!("message of {size} bytes exceeds {max_size}"),
         ),
-        WsError::Capacity(error) => SessionEnd::error(
-            ErrorCode::MessageTooLarge,
-            close_code::MESSAGE_TOO_BIG,
-            error.to_string(),
-        ),
+        WsError::Capacity(error) => SessionEnd::new(EndReason::TooLarge, error.to_string()),
         // The peer's TCP connection ended without a close frame: a lost connection (a crash,
         // a dead network), not a protocol violation — the player may resume.
-        WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => SessionEnd::PeerGone,
-        WsError::Protocol(error) => SessionEnd::error(
-            ErrorCode::MalformedMessage,
-            close_code::PROTOCOL_ERROR,
-            error.to_string(),
-        ),
-        WsError::Utf8(_) => SessionEnd::error(
-            ErrorCode::MalformedMessage,
-            close_code::PROTOCOL_ERROR,
-            "invalid UTF-8 in a text frame",
-        ),
+        WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => SessionEnd::peer_gone(),
+        WsError::Protocol(error) => SessionEnd::new(EndReason::Malformed, error.to_string()),
+        WsError::Utf8(_) => SessionEnd::new(EndReason::Malformed, "invalid UTF-8 in a text frame"),
         // Connection reset, closed, I/O errors: nobody to talk to.
-        _ => SessionEnd::PeerGone,
-    }
-}
-
-fn message_name<P: Schema>(message: &ClientMessage<P>) -> &'static str {
-    match message {
-        ClientMessage::Message(_) => "Message",
-        ClientMessage::Hello(_) => "Hello",
-        ClientMessage::Input(_) => "Input",
-        ClientMessage::Ping(_) => "Ping",
-        ClientMessage::Ack(_) => "Ack",
-        ClientMessage::Resume(_) => "Resume",
-        ClientMessage::Leave => "Leave",
+        _ => SessionEnd::peer_gone(),
     }
 }
 
@@ -538,16 +481,10 @@ where
 {
     let frame = format
         .encode(message)
-        .map_err(|error| {
-            SessionEnd::error(
-                ErrorCode::Internal,
-                close_code::INTERNAL_ERROR,
-                error.to_string(),
-            )
-        })
+        .map_err(|error| SessionEnd::new(EndReason::Internal, error.to_string()))
         .and_then(|bytes| frame_message(format, Bytes::from(bytes)))?;
     ServerMetrics::add(&metrics.bytes_out, frame.len() as u64);
-    ws.send(frame).await.map_err(|_| SessionEnd::PeerGone)
+    ws.send(frame).await.map_err(|_| SessionEnd::peer_gone())
 }
 
 /// Wraps an encoded message in the frame type of its format: binary for bincode, text for
@@ -558,13 +495,7 @@ fn frame_message(format: WireFormat, encoded: Bytes) -> Result<Message, SessionE
     }
     Utf8Bytes::try_from(encoded)
         .map(Message::Text)
-        .map_err(|_| {
-            SessionEnd::error(
-                ErrorCode::Internal,
-                close_code::INTERNAL_ERROR,
-                "encoded JSON is not UTF-8",
-            )
-        })
+        .map_err(|_| SessionEnd::new(EndReason::Internal, "encoded JSON is not UTF-8"))
 }
 
 /// Sends the error message and close frame of `end`, then waits (bounded) for the peer's
@@ -576,31 +507,28 @@ where
     S: AsyncRead + AsyncWrite + TcpBacked + Unpin,
     P: Schema,
 {
-    let SessionEnd::Close {
-        code,
-        reason,
-        error,
-    } = end
-    else {
+    let Some(code) = end.reason.close_code() else {
         return;
     };
+    let error = end.reason.error_code();
+    let reason = end.detail();
     let writing = async {
         if let Some(error) = error {
             let message = ServerMessage::<P>::Error(ErrorMessage {
-                code: *error,
-                message: reason.clone(),
+                code: error,
+                message: reason.to_owned(),
             });
             // Best effort: the close frame below still goes out if this fails.
             let _ = send_message(ws, &message, format, metrics).await;
         }
         let frame = CloseFrame {
-            code: CloseCode::from(*code),
-            reason: reason.as_str().into(),
+            code: CloseCode::from(code),
+            reason: reason.into(),
         };
         ws.close(Some(frame)).await.is_ok()
     };
     let kicked_by = Instant::now() + KICKED_CLOSE_TIMEOUT;
-    let not_reading = *error == Some(ErrorCode::TooSlow);
+    let not_reading = end.reason == EndReason::TooSlow;
     match tokio::time::timeout(CLOSE_WRITE_TIMEOUT, writing).await {
         Ok(true) => {
             // Drain until the peer's close arrives (or the connection drops).

@@ -10,8 +10,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use ticksync_protocol::codec;
 use ticksync_protocol::{
-    close_code, ClientMessage, ErrorCode, Input, InputSeq, Pong, Schema, ServerMessage, Tick,
-    WireFormat,
+    ClientMessage, Input, InputSeq, Pong, Schema, ServerMessage, Tick, WireFormat,
 };
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
@@ -19,8 +18,8 @@ use tokio::time::Instant;
 
 use super::{classify, end_for_read_error, WsStream};
 use crate::metrics::ServerMetrics;
-use crate::net::close::SessionEnd;
 use crate::net::limits::{GameMessageBudget, MessageRateLimiter, RateDecision};
+use crate::net::session_end::{EndReason, SessionEnd};
 use crate::net::SessionContext;
 use crate::room::{FromClient, RoomHandle, SessionShared};
 
@@ -71,13 +70,12 @@ impl<P: Schema> Reader<'_, P> {
         loop {
             let message = match tokio::time::timeout(idle_timeout, stream.next()).await {
                 Err(_elapsed) => {
-                    return SessionEnd::error(
-                        ErrorCode::IdleTimeout,
-                        close_code::IDLE_TIMEOUT,
+                    return SessionEnd::new(
+                        EndReason::IdleTimeout,
                         format!("nothing received for {}s", idle_timeout.as_secs()),
                     )
                 }
-                Ok(None) => return SessionEnd::PeerGone,
+                Ok(None) => return SessionEnd::peer_gone(),
                 Ok(Some(Err(error))) => return end_for_read_error(error),
                 Ok(Some(Ok(message))) => message,
             };
@@ -92,9 +90,8 @@ impl<P: Schema> Reader<'_, P> {
                 }
                 RateDecision::Flooding => {
                     let config = &self.ctx.config;
-                    return SessionEnd::error(
-                        ErrorCode::Flooding,
-                        close_code::POLICY_VIOLATION,
+                    return SessionEnd::new(
+                        EndReason::Flooding,
                         format!(
                             "message flood: over {} messages/s for {}s",
                             config.max_messages_per_second,
@@ -133,9 +130,8 @@ impl<P: Schema> Reader<'_, P> {
                 }
                 ClientMessage::Leave => return SessionEnd::normal(),
                 ClientMessage::Hello(_) | ClientMessage::Resume(_) => {
-                    return SessionEnd::error(
-                        ErrorCode::UnexpectedMessage,
-                        close_code::PROTOCOL_ERROR,
+                    return SessionEnd::new(
+                        EndReason::UnexpectedMessage,
                         "Hello or Resume sent twice",
                     )
                 }
@@ -156,18 +152,16 @@ impl<P: Schema> Reader<'_, P> {
     fn forward_message(&mut self, message: P::ClientMessage) -> Result<(), SessionEnd> {
         let limit = self.ctx.config.max_game_messages_per_second;
         if !self.game_messages.take(Instant::now()) {
-            return Err(SessionEnd::error(
-                ErrorCode::TooManyMessages,
-                close_code::POLICY_VIOLATION,
+            return Err(SessionEnd::new(
+                EndReason::TooManyMessages,
                 format!("too many game messages: over {limit} per second"),
             ));
         }
         self.to_room
             .try_send(FromClient::Message(message))
             .map_err(|_| {
-                SessionEnd::error(
-                    ErrorCode::TooManyMessages,
-                    close_code::POLICY_VIOLATION,
+                SessionEnd::new(
+                    EndReason::TooManyMessages,
                     "too many game messages: the room's queue for this player is full",
                 )
             })

@@ -13,7 +13,7 @@ use futures_util::SinkExt;
 use std::marker::PhantomData;
 
 use ticksync_protocol::codec::decode_server_message;
-use ticksync_protocol::{close_code, ErrorCode, PlayerId, Schema, WireFormat};
+use ticksync_protocol::{PlayerId, Schema, WireFormat};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
@@ -21,7 +21,7 @@ use tokio_tungstenite::tungstenite::Message;
 use super::reader::Heard;
 use super::{frame_message, WsSink};
 use crate::metrics::ServerMetrics;
-use crate::net::close::SessionEnd;
+use crate::net::session_end::{EndReason, SessionEnd};
 use crate::net::FaultInjector;
 use crate::room::Disconnect;
 
@@ -67,7 +67,7 @@ impl<P: Schema> Writer<'_, P> {
                     if self.heard.quiet_for() >= self.ping_every {
                         let ping = Message::Ping(Bytes::new());
                         if sink.feed(ping).await.is_err() || sink.flush().await.is_err() {
-                            return SessionEnd::PeerGone;
+                            return SessionEnd::peer_gone();
                         }
                     }
                     continue;
@@ -96,11 +96,11 @@ impl<P: Schema> Writer<'_, P> {
                 };
                 written += message.len() as u64;
                 if sink.feed(message).await.is_err() {
-                    return SessionEnd::PeerGone;
+                    return SessionEnd::peer_gone();
                 }
             }
             if sink.flush().await.is_err() {
-                return SessionEnd::PeerGone;
+                return SessionEnd::peer_gone();
             }
             self.metrics.bytes_out.fetch_add(written, Ordering::Relaxed);
         }
@@ -109,8 +109,7 @@ impl<P: Schema> Writer<'_, P> {
 
 /// Re-encodes a bincode frame from the room as a JSON text frame.
 fn transcode_to_json<P: Schema>(frame: Bytes) -> Result<Message, SessionEnd> {
-    let internal =
-        |detail: String| SessionEnd::error(ErrorCode::Internal, close_code::INTERNAL_ERROR, detail);
+    let internal = |detail: String| SessionEnd::new(EndReason::Internal, detail);
     let message = decode_server_message::<P>(&frame)
         .map_err(|error| internal(format!("room frame did not decode: {error}")))?;
     let json = WireFormat::Json
@@ -122,22 +121,16 @@ fn transcode_to_json<P: Schema>(frame: Bytes) -> Result<Message, SessionEnd> {
 /// How the session ends when the room tells it to (`None`: the room dropped it without a word).
 pub(super) fn end_for_disconnect(reason: Option<Disconnect>) -> SessionEnd {
     match reason {
-        Some(Disconnect::TooSlow) => SessionEnd::error(
-            ErrorCode::TooSlow,
-            close_code::POLICY_VIOLATION,
+        Some(Disconnect::TooSlow) => SessionEnd::new(
+            EndReason::TooSlow,
             "too slow: snapshots were not read in time",
         ),
-        Some(Disconnect::Replaced) => SessionEnd::error(
-            ErrorCode::Replaced,
-            close_code::REPLACED,
+        Some(Disconnect::Replaced) => SessionEnd::new(
+            EndReason::Replaced,
             "another connection resumed this player",
         ),
-        Some(Disconnect::Kicked(reason)) => {
-            SessionEnd::error(ErrorCode::Kicked, close_code::KICKED, reason)
-        }
-        Some(Disconnect::RoomEnded(reason)) => {
-            SessionEnd::error(ErrorCode::RoomEnded, close_code::ROOM_ENDED, reason)
-        }
+        Some(Disconnect::Kicked(reason)) => SessionEnd::new(EndReason::Kicked, reason),
+        Some(Disconnect::RoomEnded(reason)) => SessionEnd::new(EndReason::RoomEnded, reason),
         // The room dropped us without a word: it has stopped.
         Some(Disconnect::ShuttingDown) | None => SessionEnd::going_away(),
     }
