@@ -9,12 +9,16 @@
 //!   `ticksync-arena`); the server knows no game.
 //! - [`protocol`](ticksync_protocol): the wire format, in its own crate.
 //!
+//! [`cluster`]: many nodes sharing a room directory in Redis, the matchmaker and seat tokens
+//! (only with `[cluster]` settings).
+//!
 //! [`config`] holds every setting; [`metrics`] the counters and [`telemetry`] their
 //! Prometheus exposition (served by [`net::admin`]); [`memory`] the allocator settings the
 //! binary runs with. [`Server`] ties them together: bind, then run until a shutdown token is
 //! cancelled. [`cli::run`] is a game binary's whole `main`.
 
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod memory;
 pub mod metrics;

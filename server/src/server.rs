@@ -48,6 +48,8 @@ pub enum ServerError {
     Room(#[from] NoRoom),
     #[error(transparent)]
     WebDir(#[from] WebDirError),
+    #[error("cluster: {0}")]
+    Cluster(String),
 }
 
 /// Figures of a whole run, returned by [`Server::run`].
@@ -204,6 +206,8 @@ impl<P: Schema> Server<P> {
             let telemetry = telemetry.clone();
             move |name: &str| telemetry.forget_room(name)
         };
+        let cluster = crate::cluster::Cluster::from_config(&config, SchemaIdentity::of::<P>().game)
+            .map_err(ServerError::Cluster)?;
         let rooms = RoomDirectory::new(
             Arc::new(config.clone()),
             Box::new(starter),
@@ -225,6 +229,7 @@ impl<P: Schema> Server<P> {
             tls,
             per_ip,
             draining: Arc::default(),
+            cluster,
         });
         Ok(Server {
             listener,
@@ -320,12 +325,25 @@ impl<P: Schema> Server<P> {
             ctx.config.stats_interval,
             summaries.clone(),
         ));
+        let heartbeat = ctx.cluster.clone().map(|cluster| {
+            let rooms: Arc<dyn crate::room::RoomStatuses> = ctx.rooms.clone();
+            tokio::spawn(crate::cluster::heartbeat::run(
+                cluster,
+                rooms,
+                ctx.draining.clone(),
+                ctx.shutdown.clone(),
+            ))
+        });
         let sessions = TaskTracker::new();
         accept_loop(listener, ctx.clone(), sessions.clone()).await;
         ctx.draining
             .store(true, std::sync::atomic::Ordering::Relaxed);
         tracing::info!("shutting down: no longer accepting connections");
         ctx.rooms.close();
+        if let Some(heartbeat) = heartbeat {
+            // It leaves the directory, bounded by the Redis timeout.
+            let _ = heartbeat.await;
+        }
         room_tasks.close();
         room_tasks.wait().await;
         drop(tick_runtime);

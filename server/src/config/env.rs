@@ -100,7 +100,10 @@ impl Provider for EnvLayer {
 /// `rooms`, `big`, `max_players`. `None` for the variables that are not config keys by
 /// design (the secret, the config file) and for malformed names.
 fn key_path(variable: &str) -> Option<Vec<String>> {
-    if variable == TOKEN_SECRET_ENV || variable == CONFIG_ENV {
+    if variable == TOKEN_SECRET_ENV
+        || variable == CONFIG_ENV
+        || variable == crate::cluster::settings::SEAT_SECRET_ENV
+    {
         return None;
     }
     let name = variable.strip_prefix(ENV_PREFIX)?;

@@ -438,6 +438,7 @@ pub static KEYS: &[Key] = &[
     ),
     room_key("game", Kind::Table, None),
     key("rooms", Kind::Rooms, None),
+    key("cluster", Kind::Table, None),
 ];
 
 /// Above 240 Hz the per-tick overhead dominates and timers lose precision.

@@ -146,6 +146,9 @@ pub struct ServerConfig {
     /// entry runs with those values instead of the server-wide ones.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub rooms: BTreeMap<String, RoomOverrides>,
+    /// `[cluster]`: share a room directory with other nodes in Redis; `None`: one node.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<crate::cluster::ClusterSettings>,
 }
 
 /// Settings one room may override (`[rooms.NAME]`); `None` keeps the server-wide value.
@@ -265,6 +268,7 @@ impl Default for ServerConfig {
             web_dir: None,
             game: toml::Table::new(),
             rooms: BTreeMap::new(),
+            cluster: None,
         }
     }
 }

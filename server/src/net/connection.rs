@@ -102,6 +102,13 @@ async fn serve_stream<S, P: Schema>(
             return;
         }
     };
+    if !head.wants_websocket && head.path.starts_with(super::matchmake::PREFIX) {
+        match super::matchmake::serve(&mut stream, &head, ctx, deadline).await {
+            Ok(status) => tracing::debug!(%peer, path = %head.path, status, "matchmaker request"),
+            Err(error) => tracing::debug!(%peer, %error, "matchmaker answer not delivered"),
+        }
+        return;
+    }
     if !head.wants_websocket {
         // Plain HTTP: the game's web client, its schema and the browser library.
         match serve_http(&mut stream, &head, ctx).await {
@@ -126,6 +133,22 @@ async fn serve_stream<S, P: Schema>(
         tracing::debug!(%peer, %problem, "malformed WebSocket upgrade");
         let _ = problem.response().write(&mut stream, false).await;
         return;
+    }
+    if let Some(cluster) = &ctx.cluster {
+        // In a cluster a room is placed by the matchmaker: a join needs its seat, unless
+        // the room already runs here (a player resuming).
+        let (room, seat) = super::matchmake::room_and_seat(&head);
+        let room = room.unwrap_or_else(|| ctx.config.default_room.clone());
+        if let Err(refusal) = cluster.admit(&room, seat.as_deref(), |name| ctx.rooms.hosts(name)) {
+            ServerMetrics::add(&ctx.metrics.admissions_refused, 1);
+            ctx.metrics
+                .handshake_failures_by_reason
+                .add(refusal.label());
+            tracing::debug!(%peer, reason = refusal.label(), detail = %refusal, "seat refused");
+            let (status, reason) = refusal.status();
+            let _ = respond(&mut stream, status, reason, &refusal.to_string()).await;
+            return;
+        }
     }
     let stream = Rewind::new(head.bytes, stream);
     let upgraded = tokio::select! {

@@ -11,6 +11,7 @@ mod handshake;
 mod http;
 pub mod limits;
 mod listener;
+pub mod matchmake;
 pub mod refusal_log;
 mod rewind;
 pub mod routes;
@@ -61,6 +62,8 @@ pub struct SessionContext<P: Schema> {
     pub tls: Option<TlsAcceptor>,
     /// Open connections per client address.
     pub per_ip: Arc<ConnectionLimiter>,
+    /// This node's part in a cluster (`[cluster]`); `None`: one node, no Redis.
+    pub cluster: Option<Arc<crate::cluster::Cluster>>,
 }
 
 /// Test hook that loses outgoing frames as a lossy network would, to prove that delta

@@ -202,7 +202,10 @@ impl<S: Schema> RoomDirectory<S> {
             on_unlist,
             closed: std::sync::atomic::AtomicBool::new(false),
         });
-        directory.handle_for(&config.default_room)?;
+        // In a cluster every room, the default one too, is placed by the matchmaker.
+        if config.cluster.is_none() {
+            directory.handle_for(&config.default_room)?;
+        }
         Ok(directory)
     }
 
@@ -265,6 +268,11 @@ impl<S: Schema> RoomDirectory<S> {
         } else {
             false
         }
+    }
+
+    /// Whether room `name` is open here.
+    pub fn hosts(&self, name: &str) -> bool {
+        self.lock_rooms().contains_key(name)
     }
 
     /// Every open room, sorted by name.

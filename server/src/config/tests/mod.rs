@@ -339,6 +339,11 @@ fn the_table_of_keys_and_the_settings_agree() {
     };
     config.web_dir = Some(PathBuf::from("w"));
     config.game = toml::toml! { world_size = 1 };
+    config.cluster = Some(crate::cluster::ClusterSettings::new(
+        "redis://r",
+        "ws://n/ws",
+        "n",
+    ));
     let room = RoomOverrides {
         tick_rate_hz: Some(1),
         max_players: Some(1),

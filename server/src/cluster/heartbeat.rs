@@ -1,0 +1,110 @@
+//! The lease keeper: every third of the lease, this node renews its registration and its
+//! rooms' entries, publishing its load (players, rooms, worst tick p99) and each room's
+//! players. Each renewal writes the whole entry, so after Redis lost its data or was
+//! unreachable for longer than the lease, the next renewal registers the node again. A
+//! draining node is unlisted from room queries at once and leaves the directory when its
+//! last player is gone; a node shutting down leaves it before it stops.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use super::placement::NodeLoad;
+use super::redis_directory::PublishedRoom;
+use super::Cluster;
+use crate::room::RoomStatuses;
+
+/// Runs until `shutdown`, then removes this node from the directory.
+pub async fn run(
+    cluster: Arc<Cluster>,
+    rooms: Arc<dyn RoomStatuses>,
+    draining: Arc<AtomicBool>,
+    shutdown: CancellationToken,
+) {
+    let period = cluster.settings.lease / 3;
+    let mut published: HashSet<String> = HashSet::new();
+    let mut left = false;
+    loop {
+        let statuses = rooms.statuses();
+        let running: HashSet<String> = statuses.iter().map(|room| room.name.clone()).collect();
+        cluster.forget_rooms_except(&|name| running.contains(name));
+        let players: usize = statuses
+            .iter()
+            .map(|room| room.players.load(Ordering::Relaxed))
+            .sum();
+        let is_draining = draining.load(Ordering::Relaxed);
+        if is_draining && players == 0 {
+            if !left {
+                let names: Vec<String> = published.union(&running).cloned().collect();
+                let result = cluster.directory.leave(cluster.node_id(), &names).await;
+                cluster.note(&result);
+                if result.is_ok() {
+                    tracing::info!(
+                        node = cluster.node_id(),
+                        "drained: this node left the cluster directory"
+                    );
+                    left = true;
+                    published.clear();
+                }
+            }
+        } else {
+            left = false;
+            let hosted = cluster.hosted_rooms();
+            let node = NodeLoad {
+                id: cluster.node_id().to_owned(),
+                url: cluster.settings.public_url.clone(),
+                players,
+                rooms: statuses.len(),
+                tick_p99_us: statuses
+                    .iter()
+                    .map(|room| room.tick_p99_us.load(Ordering::Relaxed))
+                    .max()
+                    .unwrap_or(0),
+                tick_budget_us: 1_000_000 / u64::from(cluster.tick_rate_hz.max(1)),
+                max_players: cluster.settings.max_players,
+                max_rooms: cluster.max_rooms,
+                draining: is_draining,
+            };
+            let entries: Vec<PublishedRoom> = statuses
+                .iter()
+                .map(|room| {
+                    let hosted = hosted.get(&room.name);
+                    let meta = hosted.map(|h| h.meta.clone()).unwrap_or_default();
+                    PublishedRoom {
+                        name: room.name.clone(),
+                        players: room.players.load(Ordering::Relaxed),
+                        capacity: room.capacity,
+                        game: cluster.game.clone(),
+                        meta: serde_json::to_string(&meta).unwrap_or_else(|_| "{}".to_owned()),
+                        private: hosted.is_some_and(|h| h.private),
+                        idx: cluster.directory.index_keys(&meta),
+                    }
+                })
+                .collect();
+            let gone: Vec<String> = published.difference(&running).cloned().collect();
+            let result = cluster.directory.heartbeat(&node, &entries, &gone).await;
+            cluster.note(&result);
+            if let Ok(conflicts) = result {
+                published = running;
+                for room in conflicts {
+                    tracing::warn!(node = cluster.node_id(), room, "another live node holds this room in the directory; this node's copy is not listed");
+                }
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(period) => {}
+            () = shutdown.cancelled() => break,
+        }
+    }
+    let mut names: Vec<String> = published.into_iter().collect();
+    names.extend(rooms.statuses().iter().map(|room| room.name.clone()));
+    let result = cluster.directory.leave(cluster.node_id(), &names).await;
+    match result {
+        Ok(()) => tracing::info!(node = cluster.node_id(), "left the cluster directory"),
+        Err(error) => {
+            tracing::warn!(node = cluster.node_id(), %error, "could not leave the cluster directory; its entries expire with their lease")
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! Many server processes (nodes) sharing one room directory in Redis, with a matchmaker on
+//! every node. Without `[cluster]` settings none of this runs: the server is one node with
+//! its rooms in memory ([`crate::room::RoomDirectory`]).
+//!
+//! - [`settings`]: the `[cluster]` table.
+//! - [`redis_directory`]: node registrations and room entries as leases in Redis (a node
+//!   that dies vanishes within its lease), the indexes room queries read, and the atomic
+//!   seat reservation (one room per name or filters, even when matchmakers race).
+//! - [`placement`]: which node a new room goes to (least loaded, within caps).
+//! - [`seat`]: the signed, short-lived, single-use seat tokens a node admits players with.
+//! - [`heartbeat`]: the task that renews this node's lease and publishes its load and rooms,
+//!   re-registers after Redis comes back, and leaves the directory when drained.
+//! - [`matchmaking`]: the requests the matchmaker answers (the HTTP side is
+//!   `net::matchmake`).
+
+pub mod heartbeat;
+pub mod matchmaking;
+pub mod placement;
+pub mod redis_directory;
+pub mod seat;
+pub mod settings;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use crate::config::{Secret, ServerConfig};
+use redis_directory::{DirectoryError, RedisDirectory};
+use seat::{SeatClaims, SeatLedger, SeatRefusal};
+pub use settings::ClusterSettings;
+
+/// What this node remembers of a room it was given seats for: what it publishes with it.
+#[derive(Debug, Clone)]
+pub struct HostedRoom {
+    pub meta: BTreeMap<String, String>,
+    pub private: bool,
+    /// When the last seat for it was taken; a room not running yet is kept this long.
+    pub seated_at: Instant,
+}
+
+/// This node's part in the cluster, shared by the matchmaker, the upgrade and the heartbeat.
+pub struct Cluster {
+    pub settings: ClusterSettings,
+    secret: Secret,
+    pub directory: RedisDirectory,
+    ledger: SeatLedger,
+    /// The game's name: rooms of other games in the same Redis are apart.
+    pub game: String,
+    /// Players per room, rooms per node, tick rate: this node's caps.
+    pub room_capacity: usize,
+    pub max_rooms: usize,
+    pub tick_rate_hz: u16,
+    hosted: Mutex<HashMap<String, HostedRoom>>,
+    /// Whether the last call to Redis succeeded.
+    reachable: AtomicBool,
+}
+
+impl Cluster {
+    /// This node's cluster membership, from `config.cluster`; `None` without one.
+    pub fn from_config(config: &ServerConfig, game: &str) -> Result<Option<Arc<Cluster>>, String> {
+        let Some(settings) = &config.cluster else {
+            return Ok(None);
+        };
+        settings.check()?;
+        let secret = settings.resolve_seat_secret()?;
+        let directory = RedisDirectory::new(settings, game).map_err(|error| error.to_string())?;
+        Ok(Some(Arc::new(Cluster {
+            settings: settings.clone(),
+            secret,
+            directory,
+            ledger: SeatLedger::default(),
+            game: game.to_owned(),
+            room_capacity: config.max_players,
+            max_rooms: config.max_rooms,
+            tick_rate_hz: config.tick_rate_hz,
+            hosted: Mutex::new(HashMap::new()),
+            reachable: AtomicBool::new(false),
+        })))
+    }
+
+    pub fn node_id(&self) -> &str {
+        &self.settings.node_id
+    }
+
+    /// Whether the last call to Redis succeeded.
+    pub fn reachable(&self) -> bool {
+        self.reachable.load(Ordering::Relaxed)
+    }
+
+    /// Records the outcome of a call to Redis, logging when reachability changes.
+    pub(crate) fn note<T>(&self, result: &Result<T, DirectoryError>) {
+        let ok = result.is_ok();
+        let was = self.reachable.swap(ok, Ordering::Relaxed);
+        match (was, result) {
+            (false, Ok(_)) => tracing::info!(
+                node = self.node_id(),
+                "cluster directory reachable; this node is registered"
+            ),
+            (true, Err(error)) => {
+                tracing::warn!(node = self.node_id(), %error, "cluster directory lost: players in play go on, matchmaking answers 503 until it is back")
+            }
+            _ => {}
+        }
+    }
+
+    fn hosted(&self) -> MutexGuard<'_, HashMap<String, HostedRoom>> {
+        self.hosted
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// What this node remembers of its rooms.
+    pub fn hosted_rooms(&self) -> HashMap<String, HostedRoom> {
+        self.hosted().clone()
+    }
+
+    /// Forgets rooms that neither run here nor had a seat taken within a seat's lifetime.
+    pub fn forget_rooms_except(&self, running: &dyn Fn(&str) -> bool) {
+        let ttl = self.settings.seat_ttl;
+        self.hosted()
+            .retain(|name, room| running(name) || room.seated_at.elapsed() < ttl);
+    }
+
+    /// Signs a seat.
+    pub fn mint_seat(&self, claims: &SeatClaims) -> Result<String, String> {
+        seat::mint(&self.secret, claims)
+    }
+
+    /// Admission in a cluster, checked before the WebSocket upgrade: a request with
+    /// `seat=` must carry a valid, unused seat for this node and its `room=`; one without
+    /// may only join a room this node already hosts (a player resuming after a drop).
+    pub fn admit(
+        self: &Arc<Self>,
+        room: &str,
+        seat_token: Option<&str>,
+        hosts: impl Fn(&str) -> bool,
+    ) -> Result<(), SeatRefusal> {
+        let Some(token) = seat_token else {
+            return if hosts(room) {
+                Ok(())
+            } else {
+                Err(SeatRefusal::NoSeat {
+                    room: room.to_owned(),
+                })
+            };
+        };
+        let claims = seat::verify(&self.secret, token, self.node_id(), room)?;
+        if !self.ledger.take(&claims.jti, claims.exp) {
+            return Err(SeatRefusal::Used);
+        }
+        self.hosted().insert(
+            claims.room.clone(),
+            HostedRoom {
+                meta: claims.meta,
+                private: claims.private,
+                seated_at: Instant::now(),
+            },
+        );
+        let cluster = self.clone();
+        tokio::spawn(async move {
+            let result = cluster.directory.taken(&claims.room, &claims.jti).await;
+            cluster.note(&result);
+        });
+        Ok(())
+    }
+}
