@@ -112,7 +112,7 @@ impl Bot for ShooterBot {
         let me = self.me;
         match event {
             ShooterEvent::Hit { shooter, .. } if Some(*shooter) == me => self.figures.hits += 1,
-            ShooterEvent::Killed { killer, victim } => {
+            ShooterEvent::Killed { killer, victim, .. } => {
                 if Some(*killer) == me {
                     self.figures.kills += 1;
                 }

@@ -52,7 +52,12 @@ impl ChatGate {
     }
 
     /// The line to send for `text` at `tick` (cleaned), or why not.
-    pub fn admit(&mut self, text: &str, tick: u64, refill_ticks: u64) -> Result<String, ChatRefusal> {
+    pub fn admit(
+        &mut self,
+        text: &str,
+        tick: u64,
+        refill_ticks: u64,
+    ) -> Result<String, ChatRefusal> {
         let refill = refill_ticks.max(1);
         let clean: String = text.chars().filter(|c| !c.is_control()).collect();
         let clean = clean.trim();
@@ -102,7 +107,9 @@ mod tests {
         let long = "é".repeat(MAX_CHAT_CHARS + 1);
         assert_eq!(
             gate.admit(&long, 0, 30),
-            Err(ChatRefusal::TooLong { chars: MAX_CHAT_CHARS + 1 })
+            Err(ChatRefusal::TooLong {
+                chars: MAX_CHAT_CHARS + 1
+            })
         );
         assert!(gate.admit(&"é".repeat(MAX_CHAT_CHARS), 0, 30).is_ok());
     }

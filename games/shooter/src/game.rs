@@ -19,9 +19,7 @@ use ticksync_protocol::{Entity, EntityId, PlayerId};
 use crate::chat::{ChatGate, CHAT_REFILL_MS};
 use crate::motion::step;
 use crate::rewind::{Pose, Ray, RewindHistory};
-use crate::schema::{
-    Fighter, RoundEnd, ShooterEvent, ShooterInput, ShooterRequest, ShooterSchema,
-};
+use crate::schema::{Fighter, RoundEnd, ShooterEvent, ShooterInput, ShooterRequest, ShooterSchema};
 use crate::settings::{AfterRound, Rules, ShooterSettings};
 
 /// One fighter and the server-side bookkeeping the clients do not see.
@@ -246,18 +244,17 @@ impl Shooter {
     }
 
     fn kill(&mut self, killer: EntityId, victim: EntityId, out: &mut Outbox<ShooterSchema>) {
-        out.broadcast(ShooterEvent::Killed { killer, victim });
         let Some(fighter) = self.fighters.get_mut(&killer) else {
             return;
         };
         fighter.score = fighter.score.saturating_add(1);
         let team = usize::from(fighter.team.min(1));
         self.team_kills[team] = self.team_kills[team].saturating_add(1);
-        out.broadcast(ShooterEvent::Scored {
-            entity: killer,
-            score: fighter.score,
-            team: fighter.team,
-            team_kills: self.team_kills[team],
+        out.broadcast(ShooterEvent::Killed {
+            killer,
+            victim,
+            killer_score: fighter.score,
+            team_kills: self.team_kills,
         });
         if self.team_kills[team] >= self.rules.kills_to_win {
             self.end_round(RoundEnd::Kills, out);
@@ -285,17 +282,24 @@ impl Shooter {
             reason,
         });
         self.queued.clear();
+        // The intermission comes either way: it lets every client read the result before
+        // the next round resets it, or before the room ends and closes the connections.
+        self.phase = Phase::Intermission {
+            next_at: self.steps + u64::from(self.rules.intermission_ticks.max(1)),
+        };
+    }
+
+    /// The intermission is over: the next round, or the end of the room.
+    fn after_intermission(&mut self, out: &mut Outbox<ShooterSchema>) {
         match self.rules.after_round {
-            AfterRound::Restart => {
-                self.phase = Phase::Intermission {
-                    next_at: self.steps + u64::from(self.rules.intermission_ticks),
-                };
-            }
+            AfterRound::Restart => self.start_round(out),
             AfterRound::End => {
                 self.phase = Phase::Over;
-                let result = match winner {
-                    Some(team) => format!("team {team} won {a}:{b}"),
-                    None => format!("a draw at {a}:{b}"),
+                let [a, b] = self.team_kills;
+                let result = match a.cmp(&b) {
+                    std::cmp::Ordering::Greater => format!("team 0 won {a}:{b}"),
+                    std::cmp::Ordering::Less => format!("team 1 won {a}:{b}"),
+                    std::cmp::Ordering::Equal => format!("a draw at {a}:{b}"),
                 };
                 out.end_room(format!("round {} over: {result}", self.round));
             }
@@ -329,8 +333,13 @@ impl Shooter {
                 fighter.velocity = IVec2::ZERO;
                 continue;
             }
-            let (position, velocity) =
-                step(fighter.position, fighter.move_x, fighter.move_y, speed, world);
+            let (position, velocity) = step(
+                fighter.position,
+                fighter.move_x,
+                fighter.move_y,
+                speed,
+                world,
+            );
             fighter.position = position;
             fighter.velocity = velocity;
         }
@@ -355,7 +364,9 @@ impl Shooter {
             Phase::Playing { ends_at } if self.steps >= ends_at => {
                 self.end_round(RoundEnd::Time, out)
             }
-            Phase::Intermission { next_at } if self.steps >= next_at => self.start_round(out),
+            Phase::Intermission { next_at } if self.steps >= next_at => {
+                self.after_intermission(out)
+            }
             _ => {}
         }
     }
@@ -406,6 +417,7 @@ impl Game for Shooter {
                 round_ticks_left: self.round_ticks_left(),
                 rewind_ticks: self.rules.rewind_ticks,
                 max_health: self.rules.max_health,
+                speed: self.rules.speed,
             },
         );
         Ok(Some(id))
@@ -599,7 +611,14 @@ mod tests {
         game.step(DT, &mut out);
         let hit = events(&mut out);
         assert!(
-            hit.iter().any(|(_, e)| matches!(e, ShooterEvent::Hit { shooter: EntityId(1), target: EntityId(2), .. })),
+            hit.iter().any(|(_, e)| matches!(
+                e,
+                ShooterEvent::Hit {
+                    shooter: EntityId(1),
+                    target: EntityId(2),
+                    ..
+                }
+            )),
             "{hit:?}"
         );
         // Without the rewind, the same aim misses: the target has moved 40 units on.
@@ -643,8 +662,11 @@ mod tests {
             fire_at(&mut game, context(1, tick, tick - 1), target, 0);
             game.step(DT, &mut out);
             for (to, event) in events(&mut out) {
-                if let ShooterEvent::Killed { killer, victim } = event {
-                    assert_eq!((killer, victim, to), (EntityId(1), EntityId(2), Recipients::All));
+                if let ShooterEvent::Killed { killer, victim, .. } = event {
+                    assert_eq!(
+                        (killer, victim, to),
+                        (EntityId(1), EntityId(2), Recipients::All)
+                    );
                     kills += 1;
                 }
             }
@@ -659,7 +681,11 @@ mod tests {
         for _ in 0..60 {
             game.step(DT, &mut out);
         }
-        assert_eq!(game.fighters[&EntityId(2)].health, 100, "respawned after 2 s");
+        assert_eq!(
+            game.fighters[&EntityId(2)].health,
+            100,
+            "respawned after 2 s"
+        );
     }
 
     #[test]
@@ -709,10 +735,16 @@ mod tests {
     fn a_timed_out_round_that_ends_the_room_says_so() {
         let settings = ShooterSettings {
             round_seconds: 1,
+            intermission_seconds: 1,
             after_round: AfterRound::End,
             ..ShooterSettings::default()
         };
         let (mut game, mut out) = duel(settings);
+        for _ in 0..30 {
+            game.step(DT, &mut out);
+        }
+        // The result first; the room ends after the intermission.
+        assert_eq!(out.drain_commands().count(), 0);
         for _ in 0..30 {
             game.step(DT, &mut out);
         }
@@ -773,7 +805,10 @@ mod tests {
         let last = events(&mut out).pop().unwrap();
         assert!(matches!(
             last,
-            (Recipients::Player(PlayerId(1)), ShooterEvent::ChatRefused { .. })
+            (
+                Recipients::Player(PlayerId(1)),
+                ShooterEvent::ChatRefused { .. }
+            )
         ));
     }
 

@@ -25,6 +25,9 @@ pub mod schema;
 pub mod settings;
 pub mod web;
 
+/// The vector types of the shooter's public API (positions are `glam::IVec2`).
+pub use glam;
+
 pub use bots::{ShooterBot, ShooterBots};
 pub use game::{Phase, Shooter};
 pub use schema::{Fighter, RoundEnd, ShooterEvent, ShooterInput, ShooterRequest, ShooterSchema};

@@ -28,8 +28,16 @@ pub fn quantize_direction(x: f32, y: f32) -> (i8, i8) {
 /// One tick of movement from `position` at `speed_steps` per tick in the input's direction,
 /// inside a world of `world_steps` per side: the new position and the velocity that really
 /// happened (zero along a wall that stopped it).
-pub fn step(position: IVec2, move_x: i8, move_y: i8, speed_steps: f32, world_steps: i32) -> (IVec2, IVec2) {
-    let commanded = (move_direction(move_x, move_y) * speed_steps).round().as_ivec2();
+pub fn step(
+    position: IVec2,
+    move_x: i8,
+    move_y: i8,
+    speed_steps: f32,
+    world_steps: i32,
+) -> (IVec2, IVec2) {
+    let commanded = (move_direction(move_x, move_y) * speed_steps)
+        .round()
+        .as_ivec2();
     let moved = (position + commanded).clamp(IVec2::ZERO, IVec2::splat(world_steps));
     (moved, moved - position)
 }

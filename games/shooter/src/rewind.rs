@@ -188,7 +188,10 @@ mod tests {
             pose(5, -100, 0),
             pose(6, 400, 50),
         ];
-        assert_eq!(ray.first_hit(&poses, EntityId(9), 0, 10.0), Some(EntityId(2)));
+        assert_eq!(
+            ray.first_hit(&poses, EntityId(9), 0, 10.0),
+            Some(EntityId(2))
+        );
         // Out of range.
         assert_eq!(ray.reaches(IVec2::new(1200, 0), 10.0), None);
     }

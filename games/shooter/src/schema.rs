@@ -1,11 +1,11 @@
 //! The shooter's protocol: a fighter's replicated state, the input (move, aim, fire and the
 //! sender's interpolation delay), the chat line a player sends, and the events the room
-//! sends (join details, hits, kills, score changes, rounds, chat).
+//! sends (join details, hits, kills with the score change they make, rounds, chat).
 //!
 //! Shots are not entities: a shot is judged the tick it is fired (hitscan), and every
 //! client draws it from the shooter's `shots` counter, which changes by one per shot and
 //! costs one field in a delta. Only what a shot *did* travels as an event: a hit to the two
-//! players concerned, a kill and the score change to everyone.
+//! players concerned, a kill (with the score change it makes) to everyone.
 
 use serde::{Deserialize, Serialize};
 use ticksync_protocol::{EntityId, PlayerId, Replicated, Schema};
@@ -90,6 +90,8 @@ pub enum ShooterEvent {
         /// The longest rewind a shot is judged with, in ticks.
         rewind_ticks: u16,
         max_health: u8,
+        /// Movement speed, units per second (for the client's prediction).
+        speed: u32,
     },
     /// A round began: scores are 0 and everyone has respawned.
     RoundStarted { round: u32, round_ticks: u32 },
@@ -101,14 +103,14 @@ pub enum ShooterEvent {
         /// The target's health after the hit.
         health: u8,
     },
-    /// A fighter died (to everyone).
-    Killed { killer: EntityId, victim: EntityId },
-    /// A fighter's score changed (to everyone), with its team's kills this round.
-    Scored {
-        entity: EntityId,
-        score: u16,
-        team: u8,
-        team_kills: u16,
+    /// A fighter died (to everyone), and the score change it made: the killer's new score
+    /// and each team's kills this round. One message per kill, for the kill feed and the
+    /// scoreboard alike.
+    Killed {
+        killer: EntityId,
+        victim: EntityId,
+        killer_score: u16,
+        team_kills: [u16; 2],
     },
     /// The round is over (to everyone): the winning team (`None`: a draw), each team's
     /// kills, the best fighter, and why.
@@ -137,9 +139,9 @@ impl Schema for ShooterSchema {
     const NAME: &'static str = "shooter";
     const LAYOUT: &'static str = "input{move_x:i8,move_y:i8,aim:u16,fire:bool,view_delay:u8};\
         client{Say(string)};\
-        server{Joined{world_size:u32,team:u8,round:u32,kills_to_win:u16,round_ticks_left:u32,rewind_ticks:u16,max_health:u8},\
+        server{Joined{world_size:u32,team:u8,round:u32,kills_to_win:u16,round_ticks_left:u32,rewind_ticks:u16,max_health:u8,speed:u32},\
         RoundStarted{round:u32,round_ticks:u32},Hit{shooter:u32,target:u32,damage:u8,health:u8},\
-        Killed{killer:u32,victim:u32},Scored{entity:u32,score:u16,team:u8,team_kills:u16},\
+        Killed{killer:u32,victim:u32,killer_score:u16,team_kills:[u16;2]},\
         RoundEnded{round:u32,winner:option<u8>,team_kills:[u16;2],best:option<u32>,reason:{Kills,Time}},\
         Chat{from:u32,name:string,text:string},ChatRefused{reason:string}}";
     type Entity = Fighter;

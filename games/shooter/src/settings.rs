@@ -27,7 +27,8 @@ pub struct ShooterSettings {
     pub kills_to_win: u16,
     /// Time limit of a round, in seconds (1 to 86,400).
     pub round_seconds: u32,
-    /// Pause between rounds, in seconds (0 to 600).
+    /// Pause after a round (its result on every screen) before the next one starts or the
+    /// room ends, in seconds (at least a tick, at most 600).
     pub intermission_seconds: u32,
     pub after_round: AfterRound,
     /// Time from death to respawn, in milliseconds (0 to 60,000).
@@ -59,7 +60,7 @@ impl Default for ShooterSettings {
             fire_interval_ms: 300,
             max_health: 100,
             damage: 34,
-            range: 900,
+            range: 1400,
             speed: 250,
         }
     }
@@ -85,7 +86,8 @@ pub struct Rules {
     pub damage: u8,
     pub range_steps: f64,
     pub radius_steps: f64,
-    /// Full speed, in position steps per tick.
+    /// Movement speed, in units per second, and in position steps per tick.
+    pub speed: u32,
     pub speed_steps: f32,
 }
 
@@ -106,11 +108,11 @@ impl Rules {
             world_size,
             world_steps: (f64::from(world_size) * steps) as i32,
             kills_to_win: settings.kills_to_win.clamp(1, 10_000),
-            round_ticks: ticks(u64::from(settings.round_seconds.clamp(1, 86_400)) * 1000, hz),
-            intermission_ticks: ticks(
-                u64::from(settings.intermission_seconds.min(600)) * 1000,
+            round_ticks: ticks(
+                u64::from(settings.round_seconds.clamp(1, 86_400)) * 1000,
                 hz,
             ),
+            intermission_ticks: ticks(u64::from(settings.intermission_seconds.min(600)) * 1000, hz),
             after_round: settings.after_round,
             respawn_ticks: ticks(u64::from(settings.respawn_ms.min(60_000)), hz),
             rewind_ticks: ticks(u64::from(settings.rewind_ms.min(1000)), hz) as u16,
@@ -119,8 +121,8 @@ impl Rules {
             damage: settings.damage.max(1),
             range_steps: f64::from(settings.range.clamp(1, 100_000)) * steps,
             radius_steps: f64::from(FIGHTER_RADIUS_UNITS) * steps,
-            speed_steps: settings.speed.min(1000) as f32 * POSITION_STEPS_PER_UNIT
-                / f32::from(hz),
+            speed: settings.speed.min(1000),
+            speed_steps: settings.speed.min(1000) as f32 * POSITION_STEPS_PER_UNIT / f32::from(hz),
         }
     }
 }
@@ -150,7 +152,10 @@ mod tests {
         };
         let rules = Rules::new(&settings, 30);
         assert_eq!(rules.world_size, 100);
-        assert_eq!(rules.rewind_ticks, 30, "a rewind window of at most a second");
+        assert_eq!(
+            rules.rewind_ticks, 30,
+            "a rewind window of at most a second"
+        );
         assert_eq!(rules.fire_interval_ticks, 1);
         assert_eq!(rules.max_health, 1);
     }

@@ -4,5 +4,8 @@
 ticksync_server::jemalloc!();
 
 fn main() -> std::process::ExitCode {
-    ticksync_server::cli::run(ticksync_shooter::Shooter::for_room, ticksync_shooter::web::FILES)
+    ticksync_server::cli::run(
+        ticksync_shooter::Shooter::for_room,
+        ticksync_shooter::web::FILES,
+    )
 }
