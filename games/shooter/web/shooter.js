@@ -411,6 +411,7 @@ function state() {
     team: game.joined ? game.joined.team : null,
     tick: conn && conn.views ? conn.views.tick() : 0,
     entities: conn && conn.views ? conn.views.current().length : 0,
+    fighters: conn && conn.views ? conn.views.current().map((e) => ({ id: e.id, team: e.state.team, health: e.state.health })) : [],
     health: game.own.server ? game.own.server.health : null,
     shots: game.own.server ? game.own.server.shots : 0,
     aim: game.aim,
