@@ -12,8 +12,8 @@
 //! [`cluster`]: many nodes sharing a room directory in Redis, the matchmaker and seat tokens
 //! (only with `[cluster]` settings).
 //!
-//! [`config`] holds every setting; [`metrics`] the counters and [`telemetry`] their
-//! Prometheus exposition (served by [`net::admin`]); [`memory`] the allocator settings the
+//! [`config`] holds every setting; [`metrics`] the counters and their Prometheus
+//! exposition (served by [`net::admin`]); [`memory`] the allocator settings the
 //! binary runs with. [`Server`] ties them together: bind, then run until a shutdown token is
 //! cancelled. [`cli::run`] is a game binary's whole `main`.
 
@@ -26,7 +26,6 @@ pub mod net;
 pub mod replication;
 pub mod room;
 mod server;
-pub mod telemetry;
 
 pub use config::{ServerArgs, ServerConfig};
 pub use server::{game_settings, Server, ServerError, ServerSummary};

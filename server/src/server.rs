@@ -15,7 +15,7 @@ use ticksync_protocol::schema::{describe, SchemaIdentity};
 use ticksync_protocol::Schema;
 
 use crate::config::{ConfigError, ServerConfig};
-use crate::metrics::ServerMetrics;
+use crate::metrics::{server_stats, Exposition, MetricsReader, ServerMetrics};
 use crate::net::admin::{AdminError, AdminListener};
 use crate::net::limits::ConnectionLimiter;
 use crate::net::refusal_log;
@@ -23,7 +23,6 @@ use crate::net::routes::{StaticFile, WebClient, WebDirError};
 use crate::net::tls::{self, DevCertificate, TlsError};
 use crate::net::{accept_loop, FaultInjector, SessionContext};
 use crate::room::{NoRoom, Room, RoomDirectory, RoomLaunch, TickRuntime, TickSummary};
-use crate::telemetry::Telemetry;
 use tokio_rustls::TlsAcceptor;
 
 /// Why the server could not start.
@@ -159,16 +158,16 @@ impl<P: Schema> Server<P> {
         let metrics = Arc::new(ServerMetrics::default());
         // The rooms the operator named get metric series of their own.
         let named_rooms = std::iter::once(&config.default_room).chain(config.rooms.keys());
-        let telemetry = Arc::new(Telemetry::with_named_rooms(named_rooms.cloned()));
+        let exposition = Arc::new(Exposition::with_named_rooms(&metrics, named_rooms.cloned()));
         let per_ip = ConnectionLimiter::new(config.max_connections_per_ip);
         let shutdown = CancellationToken::new();
         let room_tasks = TaskTracker::new();
         let tick_runtime =
             TickRuntime::for_setting(config.tick_threads).map_err(ServerError::TickRuntime)?;
         let starter = {
-            let (metrics, telemetry, shutdown, room_tasks, tick_handle) = (
+            let (metrics, exposition, shutdown, room_tasks, tick_handle) = (
                 metrics.clone(),
-                telemetry.clone(),
+                exposition.clone(),
                 shutdown.clone(),
                 room_tasks.clone(),
                 tick_runtime
@@ -193,7 +192,7 @@ impl<P: Schema> Server<P> {
                 let game = make_game(&context);
                 let (room, handle) = Room::new(settings, game, metrics.clone(), status)
                     .map_err(|error| error.to_string())?;
-                let room = room.with_series(telemetry.room_series(&name));
+                let room = room.with_series(exposition.room_series(&name));
                 let run = room.run(shutdown.clone(), lifecycle);
                 match &tick_handle {
                     Some(handle) => room_tasks.spawn_on(run, handle),
@@ -203,8 +202,8 @@ impl<P: Schema> Server<P> {
             }
         };
         let forget_room = {
-            let telemetry = telemetry.clone();
-            move |name: &str| telemetry.forget_room(name)
+            let exposition = exposition.clone();
+            move |name: &str| exposition.forget_room(name)
         };
         let cluster = crate::cluster::Cluster::from_config(&config, SchemaIdentity::of::<P>().game)
             .map_err(ServerError::Cluster)?;
@@ -213,7 +212,7 @@ impl<P: Schema> Server<P> {
             Box::new(starter),
             Box::new(forget_room),
         )?;
-        telemetry.attach(metrics.clone(), rooms.clone());
+        exposition.attach(rooms.clone());
         let schema_json = serde_json::to_string_pretty(&describe::<P>())
             .unwrap_or_else(|error| format!("{{\"error\":\"{error}\"}}"));
         let ctx = Arc::new(SessionContext {
@@ -223,7 +222,7 @@ impl<P: Schema> Server<P> {
             schema_json,
             web: Arc::new(web),
             metrics,
-            telemetry,
+            exposition,
             shutdown,
             faults: None,
             tls,
@@ -283,9 +282,9 @@ impl<P: Schema> Server<P> {
         self.ctx.shutdown.clone()
     }
 
-    /// The server's counters, live.
-    pub fn metrics(&self) -> Arc<ServerMetrics> {
-        self.ctx.metrics.clone()
+    /// A read-only view of the server's counters, live: [`MetricsReader::snapshot`].
+    pub fn metrics(&self) -> MetricsReader {
+        MetricsReader::new(self.ctx.metrics.clone())
     }
 
     /// Setting this flag starts draining: `GET /readyz` turns 503 and new players are
@@ -321,6 +320,11 @@ impl<P: Schema> Server<P> {
         });
         let summaries = CancellationToken::new();
         tokio::spawn(refusal_log::summarize(
+            ctx.metrics.clone(),
+            ctx.config.stats_interval,
+            summaries.clone(),
+        ));
+        tokio::spawn(server_stats::log_every(
             ctx.metrics.clone(),
             ctx.config.stats_interval,
             summaries.clone(),
@@ -369,28 +373,28 @@ impl<P: Schema> Server<P> {
         if let Some(admin) = admin {
             admin.stop().await;
         }
-        let metrics = &ctx.metrics;
+        let metrics = ctx.metrics.snapshot();
         tracing::info!(
-            connections = ServerMetrics::get(&metrics.connections_accepted),
-            refused_at_accept = ServerMetrics::get(&metrics.connections_refused),
-            refused_at_handshake = ServerMetrics::get(&metrics.admissions_refused),
-            handshake_failures = ServerMetrics::get(&metrics.handshake_failures),
-            kicked_protocol = ServerMetrics::get(&metrics.kicks_protocol),
-            kicked_flood = ServerMetrics::get(&metrics.kicks_flood),
-            kicked_slow = ServerMetrics::get(&metrics.kicks_slow),
-            kicked_idle = ServerMetrics::get(&metrics.kicks_idle),
-            messages_dropped = ServerMetrics::get(&metrics.messages_dropped),
-            inputs_dropped = ServerMetrics::get(&metrics.inputs_dropped),
-            inputs_missed_tick = ServerMetrics::get(&metrics.inputs_missed_tick),
+            connections = metrics.connections_accepted,
+            refused_at_accept = metrics.connections_refused,
+            refused_at_handshake = metrics.admissions_refused,
+            handshake_failures = metrics.handshake_failures,
+            kicked_protocol = metrics.kicks_protocol,
+            kicked_flood = metrics.kicks_flood,
+            kicked_slow = metrics.kicks_slow,
+            kicked_idle = metrics.kicks_idle,
+            messages_dropped = metrics.messages_dropped,
+            inputs_dropped = metrics.inputs_dropped,
+            inputs_missed_tick = metrics.inputs_missed_tick,
             "sessions summary"
         );
         ServerSummary {
             ticks,
             rooms,
-            connections_accepted: ServerMetrics::get(&metrics.connections_accepted),
-            connections_refused: ServerMetrics::get(&metrics.connections_refused),
-            snapshots_sent: ServerMetrics::get(&metrics.snapshots_sent),
-            snapshots_dropped: ServerMetrics::get(&metrics.snapshots_dropped),
+            connections_accepted: metrics.connections_accepted,
+            connections_refused: metrics.connections_refused,
+            snapshots_sent: metrics.snapshots_sent,
+            snapshots_dropped: metrics.snapshots_dropped,
             sessions_abandoned,
         }
     }

@@ -22,7 +22,7 @@ use ticksync_game::{Game, RoomContext, WebFile};
 use ticksync_protocol::codec::decode_server_message;
 use ticksync_protocol::schema::subprotocol;
 use ticksync_protocol::{ErrorMessage, Hello, Schema, Tick, Welcome, WireFormat, PROTOCOL_VERSION};
-use ticksync_server::metrics::ServerMetrics;
+use ticksync_server::metrics::MetricsReader;
 use ticksync_server::net::FaultInjector;
 use ticksync_server::{Server, ServerConfig, ServerSummary};
 use tokio::net::TcpStream;
@@ -91,7 +91,7 @@ pub struct TestServer {
     url: String,
     /// Opens a room by name without a socket (what a join naming it would do).
     open_room: Arc<RoomOpener>,
-    pub metrics: Arc<ServerMetrics>,
+    pub metrics: MetricsReader,
     /// Setting it starts draining (see `Server::drain_switch`).
     pub drain: Arc<std::sync::atomic::AtomicBool>,
     shutdown: CancellationToken,

@@ -13,7 +13,6 @@ use ticksync_arena::{ArenaEntity, ArenaInput, MoveDir};
 use ticksync_protocol::{
     close_code, EntityId, ErrorCode, Hello, Input, Resume, Welcome, WireFormat, PROTOCOL_VERSION,
 };
-use ticksync_server::metrics::ServerMetrics;
 use ticksync_server::ServerConfig;
 use ticksync_sim::{run_swarm, SwarmConfig};
 use ticksync_tests::{
@@ -50,7 +49,7 @@ async fn a_client_that_stops_reading_is_closed_and_nobody_else_notices() {
     // The server gives up on it: snapshots pile up, are dropped, and after the slow-client
     // timeout the session is closed.
     let deadline = tokio::time::Instant::now() + WAIT;
-    while ServerMetrics::get(&server.metrics.kicks_slow) == 0 {
+    while server.metrics.snapshot().kicks_slow == 0 {
         assert!(
             tokio::time::Instant::now() < deadline,
             "the stalled client was never closed"
@@ -119,11 +118,11 @@ async fn a_kicked_client_is_disconnected_within_a_second_whatever_it_does() {
         Duration::from_secs(4),
     )));
     let deadline = tokio::time::Instant::now() + WAIT;
-    while ServerMetrics::get(&server.metrics.players) < 30 {
+    while server.metrics.snapshot().players < 30 {
         assert!(tokio::time::Instant::now() < deadline, "the swarm joins");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let open_before = ServerMetrics::get(&server.metrics.connections_open);
+    let open_before = server.metrics.snapshot().connections_open;
     // One keeps sending inputs (so it is never idle) and never reads; one does neither.
     let mut sender = join_and_stop_reading(&server, "sends-never-reads", WireFormat::Json).await;
     let _silent = join_and_stop_reading(&server, "silent", WireFormat::Json).await;
@@ -161,9 +160,9 @@ async fn a_kicked_client_is_disconnected_within_a_second_whatever_it_does() {
             kicked_at.len(),
             closed_at.len()
         );
-        let kicks = ServerMetrics::get(&server.metrics.kicks_slow) as usize;
+        let kicks = server.metrics.snapshot().kicks_slow as usize;
         kicked_at.resize(kicks.max(kicked_at.len()), now);
-        let open = ServerMetrics::get(&server.metrics.connections_open);
+        let open = server.metrics.snapshot().connections_open;
         let closed = (open_before + 2).saturating_sub(open) as usize;
         closed_at.resize(closed.max(closed_at.len()), now);
         tokio::time::sleep(Duration::from_millis(5)).await;

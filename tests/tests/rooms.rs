@@ -360,7 +360,7 @@ async fn the_operations_port_answers_while_the_game_port_is_full() {
         tokio::net::TcpStream::connect(server.addr).await.unwrap(),
     ];
     eventually("both connections are open", || async {
-        ticksync_server::metrics::ServerMetrics::get(&server.metrics.connections_open) == 2
+        server.metrics.snapshot().connections_open == 2
     })
     .await;
     // A third is refused at accept, as players are.

@@ -93,10 +93,7 @@ async fn missing_expired_forged_and_wrong_room_tokens_get_401() {
         assert_eq!(status, 401, "{case}: {body}");
         assert!(body.contains("token"), "{case}: {body}");
     }
-    assert_eq!(
-        ticksync_server::metrics::ServerMetrics::get(&server.metrics.admissions_refused),
-        5
-    );
+    assert_eq!(server.metrics.snapshot().admissions_refused, 5);
     server.stop().await;
 }
 
@@ -250,7 +247,7 @@ async fn an_input_flood_closes_the_flooder_with_1008_and_spares_the_others() {
     );
     assert_eq!(close.map(|c| c.0), Some(close_code::POLICY_VIOLATION));
     observers.assert_no_gaps().await;
-    assert!(ticksync_server::metrics::ServerMetrics::get(&server.metrics.messages_dropped) > 0);
+    assert!(server.metrics.snapshot().messages_dropped > 0);
     server.stop().await;
 }
 

@@ -15,6 +15,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
 use crate::config::Secret;
+use crate::metrics::RefusalReason;
 
 /// Clock skew tolerated between the node that minted a seat and the node that takes it.
 const SEAT_LEEWAY_SECS: u64 = 2;
@@ -74,14 +75,14 @@ impl SeatRefusal {
     }
 
     /// Short label for metrics and logs.
-    pub fn label(&self) -> &'static str {
+    pub fn label(&self) -> RefusalReason {
         match self {
-            SeatRefusal::Invalid(_) => "seat invalid",
-            SeatRefusal::Expired => "seat expired",
-            SeatRefusal::WrongNode { .. } => "seat wrong node",
-            SeatRefusal::WrongRoom { .. } => "seat wrong room",
-            SeatRefusal::Used => "seat used",
-            SeatRefusal::NoSeat { .. } => "no seat",
+            SeatRefusal::Invalid(_) => RefusalReason::SeatInvalid,
+            SeatRefusal::Expired => RefusalReason::SeatExpired,
+            SeatRefusal::WrongNode { .. } => RefusalReason::SeatWrongNode,
+            SeatRefusal::WrongRoom { .. } => RefusalReason::SeatWrongRoom,
+            SeatRefusal::Used => RefusalReason::SeatUsed,
+            SeatRefusal::NoSeat { .. } => RefusalReason::NoSeat,
         }
     }
 }

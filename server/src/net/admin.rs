@@ -28,7 +28,7 @@ use tokio_util::sync::CancellationToken;
 use super::http::{read_request_head, Response};
 use super::routes::serve_admin;
 use super::SessionContext;
-use crate::telemetry::SCRAPE_CACHE;
+use crate::metrics::SCRAPE_CACHE;
 
 /// Requests served at once at most.
 pub const MAX_CONNECTIONS: usize = 32;

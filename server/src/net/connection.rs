@@ -21,7 +21,7 @@ use super::http::{read_request_head, respond};
 use super::rewind::Rewind;
 use super::routes::serve_http;
 use super::{session, SessionContext};
-use crate::metrics::ServerMetrics;
+use crate::metrics::{ConnectionStage, FailureReason};
 
 /// A connection's stream (plain TCP, TLS, either behind [`Rewind`]) that can reach its TCP
 /// socket: a session that gives up on a peer that does not read resets the connection, so the
@@ -64,11 +64,13 @@ pub async fn serve<P: Schema>(tcp: TcpStream, peer: SocketAddr, ctx: &SessionCon
                 // reserve room for one.
                 Ok(Ok(tls)) => Box::pin(serve_stream(tls, peer, deadline, ctx)).await,
                 Ok(Err(error)) => {
-                    ctx.metrics.handshake_failed("tls");
+                    ctx.metrics
+                        .handshake_failed(FailureReason::Stage(ConnectionStage::Tls));
                     tracing::debug!(%peer, %error, "TLS handshake failed");
                 }
                 Err(_elapsed) => {
-                    ctx.metrics.handshake_failed("tls timeout");
+                    ctx.metrics
+                        .handshake_failed(FailureReason::Stage(ConnectionStage::TlsTimeout));
                     tracing::debug!(%peer, "TLS handshake timed out");
                 }
             }
@@ -91,13 +93,15 @@ async fn serve_stream<S, P: Schema>(
     let head = match head {
         Ok(Ok(head)) => head,
         Ok(Err(error)) => {
-            ctx.metrics.handshake_failed("bad http request");
+            ctx.metrics
+                .handshake_failed(FailureReason::Stage(ConnectionStage::BadHttpRequest));
             tracing::debug!(%peer, %error, "bad HTTP request");
             let _ = respond(&mut stream, 400, "Bad Request", &error.to_string()).await;
             return;
         }
         Err(_elapsed) => {
-            ctx.metrics.handshake_failed("http timeout");
+            ctx.metrics
+                .handshake_failed(FailureReason::Stage(ConnectionStage::HttpTimeout));
             tracing::debug!(%peer, "request head not received before the handshake timeout");
             return;
         }
@@ -118,7 +122,8 @@ async fn serve_stream<S, P: Schema>(
         return;
     }
     if ctx.draining.load(std::sync::atomic::Ordering::Relaxed) {
-        ctx.metrics.handshake_failures_by_reason.add("draining");
+        ctx.metrics
+            .handshake_failed(FailureReason::Stage(ConnectionStage::Draining));
         let _ = respond(
             &mut stream,
             503,
@@ -129,7 +134,8 @@ async fn serve_stream<S, P: Schema>(
         return;
     }
     if let Err(problem) = MalformedUpgrade::check(&head) {
-        ctx.metrics.handshake_failed("malformed upgrade");
+        ctx.metrics
+            .handshake_failed(FailureReason::Stage(ConnectionStage::MalformedUpgrade));
         tracing::debug!(%peer, %problem, "malformed WebSocket upgrade");
         let _ = problem.response().write(&mut stream, false).await;
         return;
@@ -140,11 +146,8 @@ async fn serve_stream<S, P: Schema>(
         let (room, seat) = super::matchmake::room_and_seat(&head);
         let room = room.unwrap_or_else(|| ctx.config.default_room.clone());
         if let Err(refusal) = cluster.admit(&room, seat.as_deref(), |name| ctx.rooms.hosts(name)) {
-            ServerMetrics::add(&ctx.metrics.admissions_refused, 1);
-            ctx.metrics
-                .handshake_failures_by_reason
-                .add(refusal.label());
-            tracing::debug!(%peer, reason = refusal.label(), detail = %refusal, "seat refused");
+            ctx.metrics.admission_refused(refusal.label());
+            tracing::debug!(%peer, reason = refusal.label().as_str(), detail = %refusal, "seat refused");
             let (status, reason) = refusal.status();
             let _ = respond(&mut stream, status, reason, &refusal.to_string()).await;
             return;
@@ -160,20 +163,20 @@ async fn serve_stream<S, P: Schema>(
             session::run(ws, admission, peer, deadline, ctx).await
         }
         Ok(Upgrade::Refused(refusal)) => {
-            ServerMetrics::add(&ctx.metrics.admissions_refused, 1);
-            ctx.metrics
-                .handshake_failures_by_reason
-                .add(refusal.label());
+            ctx.metrics.admission_refused(refusal.label());
             // Anyone can cause these: one line each at debug, a summary per interval at info
             // (`refusal_log`).
-            tracing::debug!(%peer, reason = refusal.label(), detail = %refusal, "connection refused at the handshake");
+            tracing::debug!(%peer, reason = <&str>::from(refusal.label()), detail = %refusal, "connection refused at the handshake");
         }
         Ok(Upgrade::Failed(error)) => {
-            ctx.metrics.handshake_failed("websocket upgrade");
+            ctx.metrics
+                .handshake_failed(FailureReason::Stage(ConnectionStage::WebsocketUpgrade));
             tracing::debug!(%peer, %error, "WebSocket upgrade failed");
         }
         Err(_elapsed) => {
-            ctx.metrics.handshake_failed("websocket upgrade timeout");
+            ctx.metrics.handshake_failed(FailureReason::Stage(
+                ConnectionStage::WebsocketUpgradeTimeout,
+            ));
             tracing::debug!(%peer, "WebSocket upgrade timed out");
         }
     }

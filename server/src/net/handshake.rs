@@ -14,6 +14,7 @@ use tokio_tungstenite::WebSocketStream;
 
 use super::http::{RequestHead, Response as HttpAnswer};
 use crate::config::ServerConfig;
+use crate::metrics::RefusalReason;
 
 /// Read buffer per connection. tungstenite's default is 128 KiB, which at 10,000 connections
 /// is 1.3 GB for buffers that hold 20-byte inputs; 1 KiB still reads a burst of dozens of
@@ -154,20 +155,20 @@ impl Refusal {
     }
 
     /// Short label for logs and metrics.
-    pub fn label(&self) -> &'static str {
+    pub fn label(&self) -> RefusalReason {
         match self {
-            Refusal::NotFound(_) => "wrong path",
+            Refusal::NotFound(_) => RefusalReason::WrongPath,
             Refusal::MissingSubprotocol { .. } | Refusal::UnsupportedSubprotocol { .. } => {
-                "subprotocol"
+                RefusalReason::Subprotocol
             }
-            Refusal::SchemaMismatch { .. } => "schema mismatch",
-            Refusal::BadRoomName(_) => "room name",
-            Refusal::OriginNotAllowed(_) | Refusal::OriginMissing => "origin",
-            Refusal::TokenMissing => "token missing",
-            Refusal::Token(TokenError::Expired) => "token expired",
-            Refusal::Token(TokenError::BadSignature) => "token forged",
-            Refusal::Token(TokenError::WrongRoom { .. }) => "token wrong room",
-            Refusal::Token(_) => "token malformed",
+            Refusal::SchemaMismatch { .. } => RefusalReason::SchemaMismatch,
+            Refusal::BadRoomName(_) => RefusalReason::RoomName,
+            Refusal::OriginNotAllowed(_) | Refusal::OriginMissing => RefusalReason::Origin,
+            Refusal::TokenMissing => RefusalReason::TokenMissing,
+            Refusal::Token(TokenError::Expired) => RefusalReason::TokenExpired,
+            Refusal::Token(TokenError::BadSignature) => RefusalReason::TokenForged,
+            Refusal::Token(TokenError::WrongRoom { .. }) => RefusalReason::TokenWrongRoom,
+            Refusal::Token(_) => RefusalReason::TokenMalformed,
         }
     }
 

@@ -54,7 +54,7 @@ pub async fn accept_loop<P: Schema>(
         if let Err(error) = socket2::SockRef::from(&tcp).set_send_buffer_size(buffer) {
             tracing::debug!(%peer, %error, "could not set SO_SNDBUF");
         }
-        ServerMetrics::add(&ctx.metrics.connections_accepted, 1);
+        ctx.metrics.connections_accepted.inc();
         let ctx = ctx.clone();
         sessions.spawn(async move {
             let _open = OpenConnection::new(&ctx.metrics);
@@ -69,7 +69,7 @@ pub async fn accept_loop<P: Schema>(
 /// canned HTTP 503 (which a plain-HTTP client can read; a TLS client just sees the close),
 /// then close. Nothing is spawned and nothing waits.
 fn refuse<P: Schema>(tcp: tokio::net::TcpStream, ctx: &SessionContext<P>, reason: &str) {
-    ServerMetrics::add(&ctx.metrics.connections_refused, 1);
+    ctx.metrics.connections_refused.inc();
     tracing::debug!(peer = ?tcp.peer_addr().ok(), reason, "connection refused at accept");
     if ctx.tls.is_none() {
         let response = format!(
@@ -85,15 +85,13 @@ struct OpenConnection<'a>(&'a ServerMetrics);
 
 impl<'a> OpenConnection<'a> {
     fn new(metrics: &'a ServerMetrics) -> Self {
-        ServerMetrics::add(&metrics.connections_open, 1);
+        metrics.connections_open.inc();
         OpenConnection(metrics)
     }
 }
 
 impl Drop for OpenConnection<'_> {
     fn drop(&mut self) {
-        self.0
-            .connections_open
-            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        self.0.connections_open.dec();
     }
 }

@@ -28,15 +28,14 @@ use tokio_util::sync::CancellationToken;
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::ServerConfig;
-use crate::metrics::ServerMetrics;
+use crate::metrics::{Exposition, ServerMetrics};
 use crate::room::RoomDirectory;
-use crate::telemetry::Telemetry;
 use limits::ConnectionLimiter;
 use std::sync::atomic::AtomicBool;
 
 pub use handshake::{admit, negotiate_subprotocol, websocket_config, Refusal};
 pub use listener::accept_loop;
-pub use session_end::{EndReason, SessionEnd, SessionKick};
+pub use session_end::{EndReason, SessionEnd};
 
 /// What every session needs, shared behind one `Arc`. Generic over the game's schema `P`,
 /// which fixes what a session decodes and forwards.
@@ -51,7 +50,7 @@ pub struct SessionContext<P: Schema> {
     pub web: Arc<routes::WebClient>,
     pub metrics: Arc<ServerMetrics>,
     /// Prometheus registry behind `GET /metrics`.
-    pub telemetry: Arc<Telemetry>,
+    pub exposition: Arc<Exposition>,
     /// Set when draining begins (before shutdown, or at it): `GET /readyz` answers 503 and
     /// new WebSocket upgrades are refused with 503, while players already in keep playing.
     pub draining: Arc<AtomicBool>,

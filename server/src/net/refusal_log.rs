@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::metrics::ServerMetrics;
+use strum::IntoEnumIterator;
+
+use crate::metrics::{KickReason, ServerMetrics};
 
 /// Counts by reason at one moment: connections that failed before a session (refused at
 /// accept included) and sessions kicked.
@@ -25,23 +27,16 @@ struct Tally {
 impl Tally {
     fn now(metrics: &ServerMetrics) -> Tally {
         let mut failed: BTreeMap<String, u64> = metrics
-            .handshake_failures_by_reason
-            .snapshot()
-            .into_iter()
+            .failures_by_reason()
+            .map(|(reason, count)| (reason.as_str().replace(' ', "_"), count))
             .collect();
         failed.insert(
             "limit_at_accept".to_owned(),
-            ServerMetrics::get(&metrics.connections_refused),
+            metrics.connections_refused.get(),
         );
-        let kicked = [
-            ("protocol", &metrics.kicks_protocol),
-            ("slow", &metrics.kicks_slow),
-            ("idle", &metrics.kicks_idle),
-            ("flood", &metrics.kicks_flood),
-        ]
-        .into_iter()
-        .map(|(reason, count)| (reason.to_owned(), ServerMetrics::get(count)))
-        .collect();
+        let kicked = KickReason::iter()
+            .map(|reason| (reason.as_str().to_owned(), metrics.kicks(reason)))
+            .collect();
         Tally { failed, kicked }
     }
 
@@ -112,6 +107,7 @@ pub async fn summarize(metrics: Arc<ServerMetrics>, interval: Duration, stop: Ca
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::RefusalReason;
 
     #[test]
     fn the_line_sums_up_what_moved_by_reason() {
@@ -124,11 +120,11 @@ mod tests {
             None
         );
         for _ in 0..1998 {
-            metrics.handshake_failures_by_reason.add("token forged");
+            metrics.admission_refused(RefusalReason::TokenForged);
         }
-        metrics.handshake_failures_by_reason.add("origin");
-        ServerMetrics::add(&metrics.connections_refused, 3);
-        ServerMetrics::add(&metrics.kicks_slow, 2);
+        metrics.admission_refused(RefusalReason::Origin);
+        metrics.connections_refused.inc_by(3);
+        metrics.kicked(KickReason::Slow, 2);
         let line = Tally::now(&metrics)
             .since(&quiet)
             .line(Duration::from_secs(10))

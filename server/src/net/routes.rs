@@ -30,7 +30,7 @@ use tokio::io::AsyncWrite;
 
 use super::http::{RequestHead, Response};
 use super::SessionContext;
-use crate::telemetry;
+use crate::metrics;
 
 pub use ticksync_game::WebFile as StaticFile;
 
@@ -208,7 +208,7 @@ fn route_admin<P: Schema>(
             Response::text(503, "Service Unavailable", "draining")
         }
         "/readyz" => Response::text(200, "OK", "ready"),
-        "/metrics" => ok(telemetry::CONTENT_TYPE, ctx.telemetry.scrape().into_bytes()),
+        "/metrics" => ok(metrics::CONTENT_TYPE, ctx.exposition.scrape().into_bytes()),
         "/rooms" => match rooms() {
             Ok(json) => ok("application/json", json.into_bytes()),
             Err(error) => Response::text(500, "Internal Server Error", error),

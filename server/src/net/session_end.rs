@@ -7,6 +7,8 @@
 use ticksync_protocol::close_code;
 use ticksync_protocol::ErrorCode;
 
+use crate::metrics::{EndLabel, KickReason};
+
 /// Why a session ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EndReason {
@@ -56,15 +58,6 @@ pub enum EndReason {
     Replaced,
     /// An unexpected server-side failure.
     Internal,
-}
-
-/// The kick counter an end counts in (`ticksync_kicks_total{reason}`), for the ends the
-/// session itself decides; the room counts its own slow-client kicks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SessionKick {
-    Protocol,
-    Idle,
-    Flood,
 }
 
 impl EndReason {
@@ -120,41 +113,41 @@ impl EndReason {
     /// Short label for logs and the `reason` label of `ticksync_disconnects_total` and
     /// `ticksync_handshake_failures_total` (spaces become underscores there). One label per
     /// close code, as operators' dashboards know them.
-    pub fn label(self) -> &'static str {
+    pub fn label(self) -> EndLabel {
         if self == EndReason::NoHelloInTime {
-            return "no hello in time";
+            return EndLabel::NoHelloInTime;
         }
         match self.close_code() {
-            None => "peer gone",
+            None => EndLabel::PeerGone,
             Some(code) => match code {
-                close_code::NORMAL => "left",
-                close_code::GOING_AWAY => "server shutting down",
-                close_code::PROTOCOL_ERROR => "protocol error",
-                close_code::UNSUPPORTED_DATA => "unsupported data",
-                close_code::POLICY_VIOLATION => "policy violation",
-                close_code::MESSAGE_TOO_BIG => "message too big",
-                close_code::UNSUPPORTED_VERSION => "unsupported version",
-                close_code::ROOM_FULL => "room full",
-                close_code::IDLE_TIMEOUT => "idle timeout",
-                close_code::RESUME_REFUSED => "resume refused",
-                close_code::REPLACED => "replaced by a resumed session",
-                close_code::NO_ROOM_AVAILABLE => "no room available",
-                _ => "closed",
+                close_code::NORMAL => EndLabel::Left,
+                close_code::GOING_AWAY => EndLabel::ShuttingDown,
+                close_code::PROTOCOL_ERROR => EndLabel::ProtocolError,
+                close_code::UNSUPPORTED_DATA => EndLabel::UnsupportedData,
+                close_code::POLICY_VIOLATION => EndLabel::PolicyViolation,
+                close_code::MESSAGE_TOO_BIG => EndLabel::MessageTooBig,
+                close_code::UNSUPPORTED_VERSION => EndLabel::UnsupportedVersion,
+                close_code::ROOM_FULL => EndLabel::RoomFull,
+                close_code::IDLE_TIMEOUT => EndLabel::IdleTimeout,
+                close_code::RESUME_REFUSED => EndLabel::ResumeRefused,
+                close_code::REPLACED => EndLabel::Replaced,
+                close_code::NO_ROOM_AVAILABLE => EndLabel::NoRoomAvailable,
+                _ => EndLabel::Closed,
             },
         }
     }
 
     /// The kick counter this end counts in, if it is a kick the session decided.
-    pub fn kick(self) -> Option<SessionKick> {
+    pub fn kick(self) -> Option<KickReason> {
         match self {
-            EndReason::IdleTimeout => Some(SessionKick::Idle),
-            EndReason::Flooding => Some(SessionKick::Flood),
+            EndReason::IdleTimeout => Some(KickReason::Idle),
+            EndReason::Flooding => Some(KickReason::Flood),
             EndReason::Malformed
             | EndReason::TooLarge
             | EndReason::TextFrameOnBincode
             | EndReason::BinaryFrameOnJson
             | EndReason::UnexpectedMessage
-            | EndReason::InvalidHello => Some(SessionKick::Protocol),
+            | EndReason::InvalidHello => Some(KickReason::Protocol),
             _ => None,
         }
     }
@@ -207,7 +200,7 @@ impl SessionEnd {
     }
 
     /// See [`EndReason::label`].
-    pub fn label(&self) -> &'static str {
+    pub fn label(&self) -> EndLabel {
         self.reason.label()
     }
 }
@@ -333,10 +326,10 @@ mod tests {
         ];
         for (reason, code, label) in cases {
             assert_eq!(reason.close_code(), Some(code), "{reason:?}");
-            assert_eq!(reason.label(), label, "{reason:?}");
+            assert_eq!(reason.label().as_str(), label, "{reason:?}");
         }
-        assert_eq!(EndReason::PeerGone.label(), "peer gone");
-        assert_eq!(EndReason::Left.label(), "left");
+        assert_eq!(EndReason::PeerGone.label().as_str(), "peer gone");
+        assert_eq!(EndReason::Left.label().as_str(), "left");
     }
 
     #[test]
@@ -355,13 +348,13 @@ mod tests {
 
     #[test]
     fn kicks_count_by_kind() {
-        assert_eq!(EndReason::IdleTimeout.kick(), Some(SessionKick::Idle));
-        assert_eq!(EndReason::Flooding.kick(), Some(SessionKick::Flood));
+        assert_eq!(EndReason::IdleTimeout.kick(), Some(KickReason::Idle));
+        assert_eq!(EndReason::Flooding.kick(), Some(KickReason::Flood));
         assert_eq!(
             EndReason::BinaryFrameOnJson.kick(),
-            Some(SessionKick::Protocol)
+            Some(KickReason::Protocol)
         );
-        assert_eq!(EndReason::TooLarge.kick(), Some(SessionKick::Protocol));
+        assert_eq!(EndReason::TooLarge.kick(), Some(KickReason::Protocol));
         for not_a_kick in [
             EndReason::TooSlow,
             EndReason::TooManyMessages,

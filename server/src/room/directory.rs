@@ -20,7 +20,7 @@ use crate::config::ServerConfig;
 
 /// Live figures of one room, written by its tick loop and read by `GET /rooms` and
 /// `/metrics` (a room's overruns are counted in its metric series, see
-/// [`RoomSeries`](crate::telemetry::RoomSeries)).
+/// [`RoomSeries`](crate::metrics::RoomSeries)).
 #[derive(Debug)]
 pub struct RoomStatus {
     pub name: String,

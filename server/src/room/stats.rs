@@ -1,5 +1,7 @@
 //! Tick statistics of a room: a histogram of tick durations per reporting interval, logged
-//! as one line every interval, and totals for the summary at shutdown.
+//! as one line every interval, and totals for the summary at shutdown. The line holds the
+//! room's own figures only; the process-wide ones (CPU, bytes, dropped snapshots) are the
+//! server's line (`metrics::server_stats`).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -9,7 +11,6 @@ use hdrhistogram::{CreationError, Histogram};
 use tokio::time::Instant;
 
 use super::directory::RoomStatus;
-use crate::metrics::{process_cpu_seconds, ServerMetrics};
 
 /// Longest tick the histogram resolves, in µs; longer ones are clamped to it.
 const MAX_TRACKED_TICK_US: u64 = 10_000_000;
@@ -42,10 +43,6 @@ pub struct TickStats {
     overruns: u64,
     skipped: u64,
     window_started: Instant,
-    window_cpu_start: Option<f64>,
-    window_bytes_in: u64,
-    window_bytes_out: u64,
-    metrics: Arc<ServerMetrics>,
     /// Where the room publishes its recent tick p99 and overruns.
     status: Arc<RoomStatus>,
     /// Ticks since the status's p99 was last refreshed.
@@ -73,7 +70,6 @@ impl TickStats {
     pub fn new(
         period: Duration,
         interval: Duration,
-        metrics: Arc<ServerMetrics>,
         status: Arc<RoomStatus>,
     ) -> Result<TickStats, CreationError> {
         Ok(TickStats {
@@ -85,10 +81,6 @@ impl TickStats {
             overruns: 0,
             skipped: 0,
             window_started: Instant::now(),
-            window_cpu_start: process_cpu_seconds(),
-            window_bytes_in: ServerMetrics::get(&metrics.bytes_in),
-            window_bytes_out: ServerMetrics::get(&metrics.bytes_out),
-            metrics,
             status,
             since_publish: 0,
         })
@@ -129,14 +121,6 @@ impl TickStats {
         if elapsed < self.interval {
             return;
         }
-        let cpu_now = process_cpu_seconds();
-        let cpu_percent = match (self.window_cpu_start, cpu_now) {
-            (Some(start), Some(end)) => (end - start) / elapsed.as_secs_f64() * 100.0,
-            _ => f64::NAN,
-        };
-        let bytes_in = ServerMetrics::get(&self.metrics.bytes_in);
-        let bytes_out = ServerMetrics::get(&self.metrics.bytes_out);
-        let secs = elapsed.as_secs_f64();
         macro_rules! room_stats {
             ($level:ident) => {
                 tracing::$level!(
@@ -148,10 +132,6 @@ impl TickStats {
                     tick_max_us = self.window.max(),
                     overruns_total = self.overruns,
                     skipped_ticks_total = self.skipped,
-                    in_bytes_per_s = ((bytes_in - self.window_bytes_in) as f64 / secs) as u64,
-                    out_bytes_per_s = ((bytes_out - self.window_bytes_out) as f64 / secs) as u64,
-                    snapshots_dropped_total = self.metrics.snapshots_dropped.load(Ordering::Relaxed),
-                    cpu_percent = format_args!("{cpu_percent:.1}"),
                     "room stats"
                 )
             };
@@ -163,9 +143,6 @@ impl TickStats {
         }
         self.window.reset();
         self.window_started = now;
-        self.window_cpu_start = cpu_now;
-        self.window_bytes_in = bytes_in;
-        self.window_bytes_out = bytes_out;
     }
 
     /// Bytes the histograms' counts take on the heap.
@@ -202,13 +179,7 @@ mod tests {
         let config = ServerConfig::default();
         let settings = RoomSettings::for_room(&config, &config.default_room, 1);
         let status = Arc::new(RoomStatus::new("test", &settings));
-        TickStats::new(
-            settings.tick_period(),
-            settings.stats_interval,
-            Arc::default(),
-            status,
-        )
-        .unwrap()
+        TickStats::new(settings.tick_period(), settings.stats_interval, status).unwrap()
     }
 
     #[test]

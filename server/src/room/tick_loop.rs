@@ -38,11 +38,10 @@ use super::{
     MAX_JOINS_PER_TICK,
 };
 use crate::config::ServerConfig;
-use crate::metrics::ServerMetrics;
+use crate::metrics::{KickReason, RoomSeries, ServerMetrics};
 use crate::replication::{
     Execution, InterestPolicy, ReplicationError, ReplicationSettings, Replicator, Viewer,
 };
-use crate::telemetry::RoomSeries;
 
 /// The settings a room runs with, taken from [`ServerConfig`] and the room's own section.
 #[derive(Debug, Clone)]
@@ -223,7 +222,6 @@ impl<G: Game> Room<G> {
         let stats = TickStats::new(
             settings.tick_period(),
             settings.stats_interval,
-            metrics.clone(),
             status.clone(),
         )?;
         let replicator = Replicator::new(settings.replication);
@@ -469,13 +467,8 @@ impl<G: Game> Room<G> {
             .count()
             + self.detached.count();
         let before = self.status.players.swap(players, Ordering::Relaxed);
-        if players >= before {
-            ServerMetrics::add(&self.metrics.players, (players - before) as u64);
-        } else {
-            self.metrics
-                .players
-                .fetch_sub((before - players) as u64, Ordering::Relaxed);
-        }
+        // Player counts are far below i64::MAX.
+        self.metrics.players.inc_by(players as i64 - before as i64);
     }
 
     /// Hands every member's inputs and game messages to the game, in the order sent.
@@ -514,7 +507,7 @@ impl<G: Game> Room<G> {
                 }
             }
         }
-        ServerMetrics::add(&self.metrics.inputs_missed_tick, missed);
+        self.metrics.inputs_missed_tick.inc_by(missed);
     }
 
     /// Captures the world, then delivers this tick's game messages and hands every member its
@@ -605,9 +598,11 @@ impl<G: Game> Room<G> {
         );
         match served {
             Ok(handover) => {
-                ServerMetrics::add(&self.metrics.snapshots_sent, handover.sent);
-                ServerMetrics::add(&self.metrics.snapshots_dropped, handover.dropped);
-                ServerMetrics::add(&self.metrics.kicks_slow, handover.kicked);
+                self.metrics.snapshots_sent.inc_by(handover.sent);
+                self.metrics.snapshots_dropped.inc_by(handover.dropped);
+                if handover.kicked > 0 {
+                    self.metrics.kicked(KickReason::Slow, handover.kicked);
+                }
             }
             // `replicate` captured just before: cannot happen.
             Err(error) => tracing::error!(%error, tick, "could not build snapshots"),
@@ -788,7 +783,7 @@ mod tests {
         room.tick(1.0 / 30.0);
         let again = last_snapshot(&mut a);
         assert_eq!(again.input_margin_100us, snapshot.input_margin_100us);
-        assert_eq!(ServerMetrics::get(&room.metrics.inputs_missed_tick), 0);
+        assert_eq!(room.metrics.inputs_missed_tick.get(), 0);
         // Two inputs arriving after the last tick share the next one: the first missed its
         // tick, which the margin reports as negative.
         a.inputs.try_send(input(2, 127)).unwrap();
@@ -801,7 +796,7 @@ mod tests {
             "{}",
             missed.input_margin_100us
         );
-        assert_eq!(ServerMetrics::get(&room.metrics.inputs_missed_tick), 1);
+        assert_eq!(room.metrics.inputs_missed_tick.get(), 1);
     }
 
     #[test]
@@ -1005,7 +1000,7 @@ mod tests {
             1,
             "slow player's entity is gone"
         );
-        assert_eq!(ServerMetrics::get(&room.metrics.kicks_slow), 1);
+        assert_eq!(room.metrics.kicks(KickReason::Slow), 1);
     }
 
     /// The frame each client has queued (at most one: the queues are drained first).
@@ -1050,14 +1045,14 @@ mod tests {
         for client in &mut clients {
             while client.frames.try_recv().is_ok() {}
         }
-        let sent_before = ServerMetrics::get(&room.metrics.snapshots_sent);
+        let sent_before = room.metrics.snapshots_sent.get();
         room.serve_members(Execution::Sequential);
         let sequential = take_frames(&mut clients);
         room.serve_members(Execution::Parallel);
         let parallel = take_frames(&mut clients);
         assert!(sequential.iter().all(Option::is_some));
         assert!(sequential == parallel, "parallel frames differ");
-        let sent = ServerMetrics::get(&room.metrics.snapshots_sent) - sent_before;
+        let sent = room.metrics.snapshots_sent.get() - sent_before;
         assert_eq!(sent, 2 * players as u64);
     }
 
@@ -1097,15 +1092,12 @@ mod tests {
             }
         }
         let slow = players as u64 / 2;
-        assert_eq!(ServerMetrics::get(&room.metrics.kicks_slow), slow);
+        assert_eq!(room.metrics.kicks(KickReason::Slow), slow);
         for (i, client) in clients.iter_mut().enumerate() {
             let expected = (i % 2 == 0).then_some(Disconnect::TooSlow);
             assert_eq!(client.disconnect.try_recv().ok(), expected);
         }
         // The first frame reached every queue, then the slow ones dropped 5 each.
-        assert_eq!(
-            ServerMetrics::get(&room.metrics.snapshots_dropped),
-            slow * 5
-        );
+        assert_eq!(room.metrics.snapshots_dropped.get(), slow * 5);
     }
 }

@@ -46,9 +46,9 @@ use writer::Writer;
 use super::connection::TcpBacked;
 use super::handshake::Admission;
 use super::limits::MessageRateLimiter;
-use super::session_end::{EndReason, SessionEnd, SessionKick};
+use super::session_end::{EndReason, SessionEnd};
 use super::SessionContext;
-use crate::metrics::ServerMetrics;
+use crate::metrics::{FailureReason, ServerMetrics};
 use crate::room::{
     Disconnect, FromClient, JoinRefused, JoinRequest, NoRoom, RoomHandle, SessionShared,
     MESSAGE_RESERVE,
@@ -89,8 +89,9 @@ pub async fn run<S, P>(
     let joined = match greet(&mut ws, admission, deadline, ctx).await {
         Ok(joined) => joined,
         Err(end) => {
-            ctx.metrics.handshake_failed(end.label());
-            tracing::debug!(%peer, reason = end.label(), detail = end.detail(), "session refused");
+            ctx.metrics
+                .handshake_failed(FailureReason::Greeting(end.label()));
+            tracing::debug!(%peer, reason = end.label().as_str(), detail = end.detail(), "session refused");
             close::<S, P>(&mut ws, &end, format, &ctx.metrics).await;
             return;
         }
@@ -107,7 +108,7 @@ pub async fn run<S, P>(
         shared.end_final();
     }
     count_end(&ctx.metrics, &end);
-    tracing::debug!(%peer, %player, reason = end.label(), "session ended");
+    tracing::debug!(%peer, %player, reason = end.label().as_str(), "session ended");
     close::<S, P>(&mut ws, &end, format, &ctx.metrics).await;
 }
 
@@ -137,13 +138,10 @@ where
 /// Counts a played session's end: its kick counter, if the session kicked the client, and
 /// its disconnect reason.
 fn count_end(metrics: &ServerMetrics, end: &SessionEnd) {
-    match end.reason.kick() {
-        Some(SessionKick::Idle) => ServerMetrics::add(&metrics.kicks_idle, 1),
-        Some(SessionKick::Flood) => ServerMetrics::add(&metrics.kicks_flood, 1),
-        Some(SessionKick::Protocol) => ServerMetrics::add(&metrics.kicks_protocol, 1),
-        None => {}
+    if let Some(kick) = end.reason.kick() {
+        metrics.kicked(kick, 1);
     }
-    metrics.disconnects.add(end.label());
+    metrics.disconnected(end.label());
 }
 
 /// A session that passed `Hello` and was admitted.
@@ -441,7 +439,7 @@ fn classify<P: Schema>(
         (Message::Close(_), _) => return Err(SessionEnd::peer_gone()),
         (Message::Ping(_) | Message::Pong(_) | Message::Frame(_), _) => return Ok(None),
     };
-    ServerMetrics::add(&metrics.bytes_in, payload.len() as u64);
+    metrics.bytes_in.inc_by(payload.len() as u64);
     match format.decode_client_message::<P>(&payload) {
         Ok(message) => Ok(Some(message)),
         Err(CodecError::TooLarge { actual, limit }) => Err(SessionEnd::new(
@@ -483,7 +481,7 @@ where
         .encode(message)
         .map_err(|error| SessionEnd::new(EndReason::Internal, error.to_string()))
         .and_then(|bytes| frame_message(format, Bytes::from(bytes)))?;
-    ServerMetrics::add(&metrics.bytes_out, frame.len() as u64);
+    metrics.bytes_out.inc_by(frame.len() as u64);
     ws.send(frame).await.map_err(|_| SessionEnd::peer_gone())
 }
 

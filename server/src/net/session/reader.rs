@@ -17,7 +17,6 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::{classify, end_for_read_error, WsStream};
-use crate::metrics::ServerMetrics;
 use crate::net::limits::{GameMessageBudget, MessageRateLimiter, RateDecision};
 use crate::net::session_end::{EndReason, SessionEnd};
 use crate::net::SessionContext;
@@ -85,7 +84,7 @@ impl<P: Schema> Reader<'_, P> {
             match self.rate.check(now) {
                 RateDecision::Allow => {}
                 RateDecision::Drop => {
-                    ServerMetrics::add(&self.ctx.metrics.messages_dropped, 1);
+                    self.ctx.metrics.messages_dropped.inc();
                     continue;
                 }
                 RateDecision::Flooding => {
@@ -171,7 +170,7 @@ impl<P: Schema> Reader<'_, P> {
         // Sequences must increase; a replay or reordering is dropped here so the room never
         // sees it.
         if input.seq <= self.last_seq {
-            ServerMetrics::add(&self.ctx.metrics.inputs_dropped, 1);
+            self.ctx.metrics.inputs_dropped.inc();
             return;
         }
         self.last_seq = input.seq;
@@ -180,7 +179,7 @@ impl<P: Schema> Reader<'_, P> {
             .try_send(FromClient::Input { input, arrived })
             .is_err()
         {
-            ServerMetrics::add(&self.ctx.metrics.inputs_dropped, 1);
+            self.ctx.metrics.inputs_dropped.inc();
         }
     }
 }

@@ -5,7 +5,6 @@
 //! snapshot body). A JSON session's writer re-encodes each frame as JSON text: the codec is
 //! a property of the connection, so the room and its shared encoding stay codec-agnostic.
 
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -102,7 +101,7 @@ impl<P: Schema> Writer<'_, P> {
             if sink.flush().await.is_err() {
                 return SessionEnd::peer_gone();
             }
-            self.metrics.bytes_out.fetch_add(written, Ordering::Relaxed);
+            self.metrics.bytes_out.inc_by(written);
         }
     }
 }

@@ -1,19 +1,19 @@
 //! `GET /metrics`: the server's figures in the Prometheus/OpenMetrics text format, built with
 //! the `prometheus-client` crate.
 //!
-//! Two kinds of metric live here:
-//! - per-room tick-duration histograms and overrun counters, owned by the registry and
-//!   updated by each room's tick loop (a room's series is removed when the room closes);
-//! - everything else — players, rooms, connections, bytes, snapshots, kicks and handshake
-//!   failures by reason — read at scrape time from the lock-free counters the hot paths
-//!   already bump ([`ServerMetrics`], [`RoomStatus`](crate::room::RoomStatus)), by a collector. The hot paths do not
-//!   pay for Prometheus at all.
+//! The registry holds:
+//! - the counters and gauges of [`ServerMetrics`], registered by their owner (the hot paths
+//!   bump the very atomics the page reads);
+//! - per-room tick-duration histograms and overrun counters, updated by each room's tick
+//!   loop (a room's series is removed when the room closes);
+//! - a collector for what is state rather than a count — open rooms, players per room, the
+//!   process's resident memory — read at scrape time.
 //!
 //! A scrape costs the same with 1 or 1,000 rooms: only the rooms the operator named (the
 //! default room and the `[rooms.NAME]` sections) get series of their own; every room a client
 //! made by naming it in its URL is summed into the series `room="(other)"`. Room names chosen
 //! by clients would otherwise be label values chosen by clients: a page that grows with every
-//! room (1.2 MB at 1,000 rooms) and a series churn for Prometheus. [`Telemetry::scrape`]
+//! room (1.2 MB at 1,000 rooms) and a series churn for Prometheus. [`Exposition::scrape`]
 //! also renders at most once per [`SCRAPE_CACHE`].
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -23,13 +23,14 @@ use std::time::{Duration, Instant};
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
-use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
-use crate::metrics::{process_rss_bytes, ServerMetrics};
+use super::process::process_rss_bytes;
+use super::server_metrics::ServerMetrics;
 use crate::room::RoomStatuses;
 
 /// Label value of the per-room series shared by every room the configuration does not name.
@@ -55,15 +56,15 @@ fn new_tick_histogram() -> Histogram {
     Histogram::new(tick_buckets())
 }
 
-/// The Prometheus registry of one server.
+/// The Prometheus registry of one server, behind `GET /metrics`.
 #[derive(Debug)]
-pub struct Telemetry {
+pub struct Exposition {
     registry: Mutex<Registry>,
     tick_duration: Family<RoomLabel, Histogram>,
     tick_overruns: Family<RoomLabel, Counter>,
     /// Rooms with series of their own.
     named_rooms: Arc<BTreeSet<String>>,
-    sources: Arc<OnceLock<Sources>>,
+    rooms: Arc<OnceLock<Weak<dyn RoomStatuses>>>,
     /// The last page rendered, and when.
     cached: Mutex<Option<(Instant, String)>>,
 }
@@ -89,35 +90,18 @@ fn room_label(named_rooms: &BTreeSet<String>, name: &str) -> RoomLabel {
     }
 }
 
-/// What the collector reads at scrape time.
-struct Sources {
-    metrics: Arc<ServerMetrics>,
-    rooms: Weak<dyn RoomStatuses>,
-}
-
-impl std::fmt::Debug for Sources {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sources")
-            .field("metrics", &self.metrics)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Default for Telemetry {
-    fn default() -> Self {
-        Telemetry::new()
-    }
-}
-
-impl Telemetry {
-    /// A registry where every room shares the `(other)` series.
-    pub fn new() -> Telemetry {
-        Telemetry::with_named_rooms(std::iter::empty::<String>())
+impl Exposition {
+    /// A registry of `metrics` where every room shares the `(other)` series.
+    pub fn new(metrics: &ServerMetrics) -> Exposition {
+        Exposition::with_named_rooms(metrics, std::iter::empty::<String>())
     }
 
-    /// A registry where the rooms in `named_rooms` have series of their own (the server
-    /// passes its default room and the rooms of its `[rooms.NAME]` sections).
-    pub fn with_named_rooms(named_rooms: impl IntoIterator<Item = impl Into<String>>) -> Telemetry {
+    /// A registry of `metrics` where the rooms in `named_rooms` have series of their own
+    /// (the server passes its default room and the rooms of its `[rooms.NAME]` sections).
+    pub fn with_named_rooms(
+        metrics: &ServerMetrics,
+        named_rooms: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Exposition {
         let named_rooms: Arc<BTreeSet<String>> =
             Arc::new(named_rooms.into_iter().map(Into::into).collect());
         let mut registry = Registry::default();
@@ -134,27 +118,25 @@ impl Telemetry {
             "Ticks whose work took longer than the tick period, per named room; other rooms together as room=\"(other)\"",
             tick_overruns.clone(),
         );
-        let sources = Arc::new(OnceLock::new());
-        registry.register_collector(Box::new(CounterCollector {
-            sources: sources.clone(),
+        metrics.register(&mut registry);
+        let rooms = Arc::new(OnceLock::new());
+        registry.register_collector(Box::new(StateCollector {
+            rooms: rooms.clone(),
             named_rooms: named_rooms.clone(),
         }));
-        Telemetry {
+        Exposition {
             registry: Mutex::new(registry),
             tick_duration,
             tick_overruns,
             named_rooms,
-            sources,
+            rooms,
             cached: Mutex::new(None),
         }
     }
 
-    /// Connects the collector to the counters it reports (once, when the server is built).
-    pub fn attach(&self, metrics: Arc<ServerMetrics>, rooms: Arc<dyn RoomStatuses>) {
-        let _ = self.sources.set(Sources {
-            metrics,
-            rooms: Arc::downgrade(&rooms),
-        });
+    /// Connects the collector to the rooms it reports (once, when the server is built).
+    pub fn attach(&self, rooms: Arc<dyn RoomStatuses>) {
+        let _ = self.rooms.set(Arc::downgrade(&rooms));
     }
 
     /// The series of room `name`, for its tick loop to update: its own for a named room, the
@@ -209,23 +191,14 @@ impl Telemetry {
     }
 }
 
-/// Content type of [`Telemetry::render`]'s output.
+/// Content type of [`Exposition::render`]'s output.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
+/// Reads, at scrape time, what is state rather than a count: rooms, their players, memory.
 #[derive(Debug)]
-struct CounterCollector {
-    sources: Arc<OnceLock<Sources>>,
+struct StateCollector {
+    rooms: Arc<OnceLock<Weak<dyn RoomStatuses>>>,
     named_rooms: Arc<BTreeSet<String>>,
-}
-
-fn counter(
-    encoder: &mut DescriptorEncoder,
-    name: &str,
-    help: &str,
-    value: u64,
-) -> Result<(), std::fmt::Error> {
-    let metric = ConstCounter::new(value);
-    metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)
 }
 
 fn gauge(
@@ -238,137 +211,9 @@ fn gauge(
     metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)
 }
 
-/// One metric family: a sample of `metric(value)` per `(label value, value)` entry, labelled
-/// `label`.
-fn family<V, M: EncodeMetric>(
-    encoder: &mut DescriptorEncoder,
-    name: &str,
-    help: &str,
-    label: &str,
-    entries: impl IntoIterator<Item = (String, V)>,
-    metric: impl Fn(V) -> M,
-    kind: prometheus_client::metrics::MetricType,
-) -> Result<(), std::fmt::Error> {
-    let mut family = encoder.encode_descriptor(name, help, None, kind)?;
-    for (label_value, value) in entries {
-        let labels = [(label, label_value.as_str())];
-        metric(value).encode(family.encode_family(&labels)?)?;
-    }
-    Ok(())
-}
-
-/// One counter with a `reason` label per entry.
-fn counter_by_reason(
-    encoder: &mut DescriptorEncoder,
-    name: &str,
-    help: &str,
-    values: Vec<(String, u64)>,
-) -> Result<(), std::fmt::Error> {
-    let kind = ConstCounter::new(0u64).metric_type();
-    family(
-        encoder,
-        name,
-        help,
-        "reason",
-        values,
-        ConstCounter::new,
-        kind,
-    )
-}
-
-impl Collector for CounterCollector {
+impl Collector for StateCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let Some(sources) = self.sources.get() else {
-            return Ok(());
-        };
-        let m = &sources.metrics;
-        let get = ServerMetrics::get;
         let e = &mut encoder;
-        gauge(
-            e,
-            "ticksync_players",
-            "Players in rooms, dropped players waiting to resume included",
-            get(&m.players) as i64,
-        )?;
-        gauge(
-            e,
-            "ticksync_connections_open",
-            "Open TCP connections",
-            get(&m.connections_open) as i64,
-        )?;
-        let counters = [
-            (
-                "ticksync_connections_accepted",
-                "TCP connections accepted",
-                &m.connections_accepted,
-            ),
-            (
-                "ticksync_connections_refused",
-                "Connections closed at accept by the total or per-IP limit",
-                &m.connections_refused,
-            ),
-            (
-                "ticksync_bytes_in",
-                "WebSocket payload bytes received",
-                &m.bytes_in,
-            ),
-            (
-                "ticksync_bytes_out",
-                "WebSocket payload bytes sent",
-                &m.bytes_out,
-            ),
-            (
-                "ticksync_snapshots_sent",
-                "Snapshots queued to sessions",
-                &m.snapshots_sent,
-            ),
-            (
-                "ticksync_snapshots_dropped",
-                "Snapshots dropped because a client's queue was full",
-                &m.snapshots_dropped,
-            ),
-            (
-                "ticksync_inputs_dropped",
-                "Inputs dropped (queue full or sequence already seen)",
-                &m.inputs_dropped,
-            ),
-            (
-                "ticksync_inputs_missed_tick",
-                "Inputs that missed their tick (shared a tick with a newer input of their client)",
-                &m.inputs_missed_tick,
-            ),
-            (
-                "ticksync_messages_dropped",
-                "Client messages dropped by the rate limit",
-                &m.messages_dropped,
-            ),
-        ];
-        for (name, help, value) in counters {
-            counter(e, name, help, get(value))?;
-        }
-        counter_by_reason(
-            e,
-            "ticksync_kicks",
-            "Sessions closed by the server for misbehaviour, by reason",
-            vec![
-                ("protocol".to_owned(), get(&m.kicks_protocol)),
-                ("slow".to_owned(), get(&m.kicks_slow)),
-                ("idle".to_owned(), get(&m.kicks_idle)),
-                ("flood".to_owned(), get(&m.kicks_flood)),
-            ],
-        )?;
-        counter_by_reason(
-            e,
-            "ticksync_disconnects",
-            "Sessions ended, by reason",
-            m.disconnects.snapshot(),
-        )?;
-        counter_by_reason(
-            e,
-            "ticksync_handshake_failures",
-            "Connections that failed before a session started, by reason",
-            m.handshake_failures_by_reason.snapshot(),
-        )?;
         if let Some(rss) = process_rss_bytes() {
             gauge(
                 e,
@@ -377,7 +222,7 @@ impl Collector for CounterCollector {
                 rss as i64,
             )?;
         }
-        let Some(rooms) = sources.rooms.upgrade() else {
+        let Some(rooms) = self.rooms.get().and_then(Weak::upgrade) else {
             return Ok(());
         };
         let statuses = rooms.statuses();
@@ -387,15 +232,17 @@ impl Collector for CounterCollector {
             let label = room_label(&self.named_rooms, &status.name).room;
             *players.entry(label).or_default() += status.players.load(Ordering::Relaxed) as i64;
         }
-        family(
-            e,
+        let kind = ConstGauge::new(0i64).metric_type();
+        let mut family = e.encode_descriptor(
             "ticksync_room_players",
             "Players per named room; other rooms together as room=\"(other)\"",
-            "room",
-            players,
-            ConstGauge::new,
-            ConstGauge::new(0i64).metric_type(),
+            None,
+            kind,
         )?;
+        for (room, count) in players {
+            let labels = [("room", room.as_str())];
+            ConstGauge::new(count).encode(family.encode_family(&labels)?)?;
+        }
         Ok(())
     }
 }
