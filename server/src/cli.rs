@@ -9,8 +9,6 @@
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -21,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{self, Command, TokenArgs, TOKEN_SECRET_ENV};
+use crate::drain::DrainHandle;
 use crate::{Server, ServerArgs, ServerConfig};
 
 /// Log filter when `RUST_LOG` is not set: startup, periodic stats and warnings only.
@@ -144,7 +143,7 @@ where
     }
     spawn_signal_handler(
         server.shutdown_token(),
-        server.drain_switch(),
+        server.drain_handle(),
         config.drain_period,
     );
     let summary = server.run().await;
@@ -200,13 +199,13 @@ fn print_token(config: &ServerConfig, args: TokenArgs) -> anyhow::Result<()> {
 /// cancels `shutdown`. A second signal during the drain shuts down at once.
 fn spawn_signal_handler(
     shutdown: CancellationToken,
-    draining: Arc<AtomicBool>,
+    draining: DrainHandle,
     drain_period: Duration,
 ) {
     tokio::spawn(async move {
         wait_for_signal().await;
         if !drain_period.is_zero() {
-            draining.store(true, Ordering::Relaxed);
+            draining.start();
             tracing::info!(
                 drain_period = %humantime::format_duration(drain_period),
                 "signal received; draining: /readyz answers 503, no new players"

@@ -1,10 +1,17 @@
 //! ticksync-server: an authoritative, fixed-timestep game state sync server.
 //!
-//! Layers, each depending only on the ones after it (ARCHITECTURE.md §1):
-//! - [`net`]: TCP accept, WebSocket handshake, sessions (reader/writer, close codes).
-//! - [`room`]: the room directory (rooms by name, created on first join), a room's members
+//! What a program embedding the server uses: [`Server`] (bind with a game, run until the
+//! shutdown token is cancelled, a [`DrainHandle`] to drain first, a read-only
+//! [`MetricsReader`]), [`ServerConfig`] with its per-room [`RoomOverrides`], and
+//! [`cli::run`], a game binary's whole `main`. The game itself implements
+//! `ticksync_game::Game`.
+//!
+//! Layers inside, each depending only on the ones after it (ARCHITECTURE.md §1), public
+//! for the tests, benchmarks and fuzz targets only (hidden from the documentation):
+//! - `net`: TCP accept, WebSocket handshake, sessions (reader/writer, close codes).
+//! - `room`: the room directory (rooms by name, created on first join), a room's members
 //!   and its tick loop.
-//! - [`replication`]: building each client's snapshot frames.
+//! - `replication`: building each client's snapshot frames.
 //! - the game: any type implementing `ticksync_game::Game`, in its own crate (the arena is
 //!   `ticksync-arena`); the server knows no game.
 //! - [`protocol`](ticksync_protocol): the wire format, in its own crate.
@@ -13,19 +20,29 @@
 //! (only with `[cluster]` settings).
 //!
 //! [`config`] holds every setting; [`metrics`] the counters and their Prometheus
-//! exposition (served by [`net::admin`]); [`memory`] the allocator settings the
+//! exposition (served by the operations listener); [`memory`] the allocator settings the
 //! binary runs with. [`Server`] ties them together: bind, then run until a shutdown token is
 //! cancelled. [`cli::run`] is a game binary's whole `main`.
 
 pub mod cli;
 pub mod cluster;
 pub mod config;
+mod drain;
 pub mod memory;
 pub mod metrics;
-pub mod net;
-pub mod replication;
-pub mod room;
 mod server;
 
-pub use config::{ServerArgs, ServerConfig};
+// The layers inside the server. Tests, benchmarks and the fuzz targets reach into them; a
+// program embedding the server needs only what is re-exported below.
+#[doc(hidden)]
+pub mod net;
+#[doc(hidden)]
+pub mod replication;
+#[doc(hidden)]
+pub mod room;
+
+pub use config::{RoomOverrides, ServerArgs, ServerConfig};
+pub use drain::DrainHandle;
+pub use metrics::{MetricsReader, MetricsSnapshot};
+pub use room::TickSummary;
 pub use server::{game_settings, Server, ServerError, ServerSummary};

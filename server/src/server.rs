@@ -15,6 +15,7 @@ use ticksync_protocol::schema::{describe, SchemaIdentity};
 use ticksync_protocol::Schema;
 
 use crate::config::{ConfigError, ServerConfig};
+use crate::drain::DrainHandle;
 use crate::metrics::{server_stats, Exposition, MetricsReader, ServerMetrics};
 use crate::net::admin::{AdminError, AdminListener};
 use crate::net::limits::ConnectionLimiter;
@@ -227,7 +228,7 @@ impl<P: Schema> Server<P> {
             faults: None,
             tls,
             per_ip,
-            draining: Arc::default(),
+            draining: DrainHandle::default(),
             cluster,
         });
         Ok(Server {
@@ -287,10 +288,10 @@ impl<P: Schema> Server<P> {
         MetricsReader::new(self.ctx.metrics.clone())
     }
 
-    /// Setting this flag starts draining: `GET /readyz` turns 503 and new players are
-    /// refused (503) while those already in play on. A load balancer watching `/readyz`
+    /// The drain switch: [`DrainHandle::start`] turns `GET /readyz` to 503 and refuses new
+    /// players (503) while those already in play on. A load balancer watching `/readyz`
     /// stops sending players; the shutdown token then ends the rest.
-    pub fn drain_switch(&self) -> Arc<std::sync::atomic::AtomicBool> {
+    pub fn drain_handle(&self) -> DrainHandle {
         self.ctx.draining.clone()
     }
 
@@ -340,8 +341,7 @@ impl<P: Schema> Server<P> {
         });
         let sessions = TaskTracker::new();
         accept_loop(listener, ctx.clone(), sessions.clone()).await;
-        ctx.draining
-            .store(true, std::sync::atomic::Ordering::Relaxed);
+        ctx.draining.start();
         tracing::info!("shutting down: no longer accepting connections");
         ctx.rooms.close();
         if let Some(heartbeat) = heartbeat {

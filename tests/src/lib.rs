@@ -24,7 +24,7 @@ use ticksync_protocol::schema::subprotocol;
 use ticksync_protocol::{ErrorMessage, Hello, Schema, Tick, Welcome, WireFormat, PROTOCOL_VERSION};
 use ticksync_server::metrics::MetricsReader;
 use ticksync_server::net::FaultInjector;
-use ticksync_server::{Server, ServerConfig, ServerSummary};
+use ticksync_server::{DrainHandle, Server, ServerConfig, ServerSummary};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -92,8 +92,8 @@ pub struct TestServer {
     /// Opens a room by name without a socket (what a join naming it would do).
     open_room: Arc<RoomOpener>,
     pub metrics: MetricsReader,
-    /// Setting it starts draining (see `Server::drain_switch`).
-    pub drain: Arc<std::sync::atomic::AtomicBool>,
+    /// Starts draining (see `Server::drain_handle`).
+    pub drain: DrainHandle,
     shutdown: CancellationToken,
     task: JoinHandle<ServerSummary>,
 }
@@ -156,7 +156,7 @@ impl TestServer {
         let admin_addr = server.admin_addr();
         let url = server.url();
         let metrics = server.metrics();
-        let drain = server.drain_switch();
+        let drain = server.drain_handle();
         let shutdown = server.shutdown_token();
         let rooms = server.rooms();
         let open_room = Arc::new(move |name: &str| {

@@ -4,7 +4,6 @@
 //! drain, and the browser client's files served from the same port.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use ticksync_arena::ArenaMessage;
@@ -421,7 +420,7 @@ async fn health_and_readiness_across_a_drain() {
     );
     let (mut player, _) = RawClient::join(&server.url(), "p").await.expect("join");
 
-    server.drain.store(true, Ordering::Relaxed);
+    server.drain.start();
     let ready = http_get(server.admin(), "/readyz").await.unwrap();
     assert_eq!(ready.status, 503, "{ready:?}");
     assert!(ready.body.contains("draining"));

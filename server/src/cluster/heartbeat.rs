@@ -6,7 +6,7 @@
 //! last player is gone; a node shutting down leaves it before it stops.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
@@ -14,13 +14,14 @@ use tokio_util::sync::CancellationToken;
 use super::placement::NodeLoad;
 use super::redis_directory::PublishedRoom;
 use super::Cluster;
+use crate::drain::DrainHandle;
 use crate::room::RoomStatuses;
 
 /// Runs until `shutdown`, then removes this node from the directory.
 pub async fn run(
     cluster: Arc<Cluster>,
     rooms: Arc<dyn RoomStatuses>,
-    draining: Arc<AtomicBool>,
+    draining: DrainHandle,
     shutdown: CancellationToken,
 ) {
     let period = cluster.settings.lease / 3;
@@ -34,7 +35,7 @@ pub async fn run(
             .iter()
             .map(|room| room.players.load(Ordering::Relaxed))
             .sum();
-        let is_draining = draining.load(Ordering::Relaxed);
+        let is_draining = draining.is_draining();
         if is_draining && players == 0 {
             if !left {
                 let names: Vec<String> = published.union(&running).cloned().collect();

@@ -121,7 +121,7 @@ async fn serve_stream<S, P: Schema>(
         }
         return;
     }
-    if ctx.draining.load(std::sync::atomic::Ordering::Relaxed) {
+    if ctx.draining.is_draining() {
         ctx.metrics
             .handshake_failed(FailureReason::Stage(ConnectionStage::Draining));
         let _ = respond(

@@ -28,10 +28,10 @@ use tokio_util::sync::CancellationToken;
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::ServerConfig;
+use crate::drain::DrainHandle;
 use crate::metrics::{Exposition, ServerMetrics};
 use crate::room::RoomDirectory;
 use limits::ConnectionLimiter;
-use std::sync::atomic::AtomicBool;
 
 pub use handshake::{admit, negotiate_subprotocol, websocket_config, Refusal};
 pub use listener::accept_loop;
@@ -53,7 +53,7 @@ pub struct SessionContext<P: Schema> {
     pub exposition: Arc<Exposition>,
     /// Set when draining begins (before shutdown, or at it): `GET /readyz` answers 503 and
     /// new WebSocket upgrades are refused with 503, while players already in keep playing.
-    pub draining: Arc<AtomicBool>,
+    pub draining: DrainHandle,
     pub shutdown: CancellationToken,
     /// Test hook; `None` in production.
     pub faults: Option<Arc<dyn FaultInjector>>,

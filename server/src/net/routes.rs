@@ -23,7 +23,6 @@
 //! scraped every few seconds at most, and keeping them stateless keeps them cheap to guard.
 
 use std::path::Path;
-use std::sync::atomic::Ordering;
 
 use ticksync_protocol::{Schema, WireFormat, WEBSOCKET_PATH};
 use tokio::io::AsyncWrite;
@@ -204,7 +203,7 @@ fn route_admin<P: Schema>(
     }
     match head.path.as_str() {
         "/healthz" => Response::text(200, "OK", "ok"),
-        "/readyz" if ctx.draining.load(Ordering::Relaxed) => {
+        "/readyz" if ctx.draining.is_draining() => {
             Response::text(503, "Service Unavailable", "draining")
         }
         "/readyz" => Response::text(200, "OK", "ready"),
