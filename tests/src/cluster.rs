@@ -145,6 +145,21 @@ impl Drop for RedisServer {
     }
 }
 
+/// A Redis for `test`, or `None` after a loud skip notice when `redis-server` is missing
+/// (a failure instead where `TICKSYNC_REQUIRE_REDIS=1`, as in CI).
+pub async fn redis_or_skip(test: &str) -> Option<RedisServer> {
+    let redis = RedisServer::start().await;
+    if redis.is_none() {
+        crate::skip(
+            test,
+            "TICKSYNC_REQUIRE_REDIS",
+            "redis-server is not installed",
+            "install it (apt-get install redis-server) or point TICKSYNC_REDIS_SERVER at one",
+        );
+    }
+    redis
+}
+
 /// Settings of one test node.
 #[derive(Debug, Clone)]
 pub struct NodeSettings {

@@ -14,25 +14,14 @@ use std::time::Duration;
 
 use ticksync_arena::ArenaSchema;
 use ticksync_client::{Client, ClientError, ClientOptions};
-use ticksync_tests::cluster::{list_rooms, matchmake, Node, NodeSettings, RedisServer};
-use ticksync_tests::{skip, WAIT};
+use ticksync_tests::cluster::{
+    list_rooms, matchmake, redis_or_skip, Node, NodeSettings, RedisServer,
+};
+use ticksync_tests::WAIT;
 use tokio::time::Instant;
 
 /// The stock server as a process of its own.
 const NODE: &str = env!("CARGO_BIN_EXE_cluster-node");
-
-async fn redis_or_skip(test: &str) -> Option<RedisServer> {
-    let redis = RedisServer::start().await;
-    if redis.is_none() {
-        skip(
-            test,
-            "TICKSYNC_REQUIRE_REDIS",
-            "redis-server is not installed",
-            "install it (apt-get install redis-server) or point TICKSYNC_REDIS_SERVER at one",
-        );
-    }
-    redis
-}
 
 async fn three_nodes(redis: &RedisServer) -> Vec<Node> {
     let mut nodes = Vec::new();
