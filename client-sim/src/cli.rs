@@ -16,7 +16,7 @@ use tracing_subscriber::EnvFilter;
 
 use crate::fdlimit::ensure_open_files;
 use crate::progress::ProgressMode;
-use crate::swarm::{DEFAULT_MAX_CONCURRENT_HANDSHAKES, DEFAULT_SEED};
+use crate::swarm::{Matchmaking, DEFAULT_MAX_CONCURRENT_HANDSHAKES, DEFAULT_SEED};
 use crate::{run_swarm_with, tls_config, BotFactory, Gates, Mix, SwarmConfig, TlsTrust};
 
 /// Exit status when a release gate (`--max-*`) is violated, distinct from 1 (the run
@@ -47,6 +47,17 @@ struct Args {
         hide_env_values = true
     )]
     url: String,
+
+    /// Join through a cluster's matchmaker instead of --url: any node's game port over
+    /// HTTP (http://host:port). Each bot asks for a seat with join-or-create by --filter,
+    /// resumes on the same node after a drop, and asks again when that node is gone.
+    #[arg(long, value_name = "URL")]
+    matchmake: Option<String>,
+
+    /// A join-or-create filter KEY=VALUE on the rooms' metadata (with --matchmake);
+    /// repeatable.
+    #[arg(long = "filter", value_name = "KEY=VALUE", value_parser = parse_filter)]
+    filters: Vec<(String, String)>,
 
     /// Number of bots to connect (honest and chaos together).
     #[arg(long, default_value_t = 10)]
@@ -217,6 +228,17 @@ fn swarm_config(args: &Args) -> anyhow::Result<SwarmConfig> {
         (None, true) => TlsTrust::Insecure,
         (None, false) => TlsTrust::Default,
     };
+    if !args.filters.is_empty() && args.matchmake.is_none() {
+        bail!("--filter chooses rooms through the matchmaker: add --matchmake http://NODE:PORT");
+    }
+    if let Some(url) = &args.matchmake {
+        if !url.starts_with("http://") {
+            bail!("--matchmake {url:?}: the matchmaker is any node's game port over HTTP, e.g. http://127.0.0.1:7878");
+        }
+        if args.token_secret.is_some() || args.room.is_some() {
+            bail!("--matchmake chooses the room: leave out --room and --token-secret");
+        }
+    }
     let scheme = args
         .url
         .split_once("://")
@@ -263,8 +285,20 @@ fn swarm_config(args: &Args) -> anyhow::Result<SwarmConfig> {
         input_timing: args.input_timing,
         trace: args.trace,
         progress,
+        matchmaking: args.matchmake.clone().map(|url| Matchmaking {
+            url,
+            filters: args.filters.iter().cloned().collect(),
+        }),
         ..SwarmConfig::new(args.url.clone(), args.bots, Duration::ZERO)
     })
+}
+
+/// A `--filter` value.
+fn parse_filter(value: &str) -> Result<(String, String), String> {
+    value
+        .split_once('=')
+        .map(|(key, value)| (key.to_owned(), value.to_owned()))
+        .ok_or_else(|| format!("--filter {value:?}: write KEY=VALUE"))
 }
 
 /// An `--input-timing` value.

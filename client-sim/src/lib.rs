@@ -33,7 +33,7 @@ pub use chaos::{ChaosCounters, ChaosRates};
 pub use driver::{BotDeparture, BotDriver};
 pub use gates::{GateViolation, Gates};
 pub use report::SwarmReport;
-pub use swarm::{run_swarm_with, SwarmConfig, SwarmError};
+pub use swarm::{run_swarm_with, Matchmaking, SwarmConfig, SwarmError};
 /// The client library the swarm is built on, re-exported for callers that drive a client
 /// next to a swarm.
 pub use ticksync_client as client;

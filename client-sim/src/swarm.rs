@@ -16,8 +16,9 @@ use std::time::{Duration, Instant};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use ticksync_client::{
-    tick_period, Client, ClientError, ClientOptions, ConnectFailure, InputTiming, SharedLatency,
-    TickHub, TickSource, TlsConfig, DEFAULT_HANDSHAKE_TIMEOUT,
+    matchmake, tick_period, Client, ClientError, ClientOptions, ConnectFailure, InputTiming,
+    MatchRequest, MatchmakeError, SharedLatency, TickHub, TickSource, TlsConfig,
+    DEFAULT_HANDSHAKE_TIMEOUT,
 };
 use ticksync_protocol::{ErrorCode, WireFormat};
 use tokio::sync::Semaphore;
@@ -115,6 +116,19 @@ pub struct SwarmConfig {
     /// How honest bots time their inputs: aimed with the server's arrival feedback (the
     /// default), or each on its own free-running timer at a uniformly random phase.
     pub input_timing: InputTiming,
+    /// Join through a cluster's matchmaker instead of `url`: each honest bot asks it for a
+    /// seat (join-or-create by the filters), resumes on the same node after a drop, and
+    /// asks again when that node is gone.
+    pub matchmaking: Option<Matchmaking>,
+}
+
+/// Where honest bots get their seats (`--matchmake URL --filter KEY=VALUE`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Matchmaking {
+    /// Any node's game port over HTTP: `http://host:port`.
+    pub url: String,
+    /// The metadata filters of join-or-create.
+    pub filters: BTreeMap<String, String>,
 }
 
 impl SwarmConfig {
@@ -140,6 +154,7 @@ impl SwarmConfig {
             trace: false,
             progress: ProgressMode::Off,
             input_timing: InputTiming::Synced,
+            matchmaking: None,
         }
     }
 }
@@ -286,17 +301,22 @@ async fn run_bot<F: BotFactory>(
             0 | 1 => name.clone(),
             _ => format!("{name}-{}", index % count),
         });
-    let url = match bot_url(
-        &config.url,
-        room.as_deref(),
-        config.token_secret.as_ref().map(|secret| secret.as_bytes()),
-        &config.room,
-        index,
-    ) {
-        Ok(url) => url,
-        Err(error) => {
-            warn!(bot = index, %error, "could not make the bot's URL");
-            return nothing();
+    // With a matchmaker, honest bots get their URL from it (chaos bots need a plain URL).
+    let url = if config.matchmaking.is_some() {
+        String::new()
+    } else {
+        match bot_url(
+            &config.url,
+            room.as_deref(),
+            config.token_secret.as_ref().map(|secret| secret.as_bytes()),
+            &config.room,
+            index,
+        ) {
+            Ok(url) => url,
+            Err(error) => {
+                warn!(bot = index, %error, "could not make the bot's URL");
+                return nothing();
+            }
         }
     };
     let latency = if chaotic {
@@ -338,18 +358,57 @@ async fn run_bot<F: BotFactory>(
         return BotResult::Chaos(counters);
     }
     let mut driver = BotDriver::new(bot, shared.leave_at).report_to(Arc::clone(&shared.live));
-    let outcome = run_honest_bot(&shared, index, &url, options, &mut driver).await;
+    let outcome = match &config.matchmaking {
+        None => run_honest_bot(&shared, index, Target::Url(&url), options, &mut driver).await,
+        Some(matchmaking) => {
+            let target = Target::Matchmaker(matchmaking);
+            run_honest_bot(&shared, index, target, options, &mut driver).await
+        }
+    };
     BotResult::Honest(outcome, driver.bot().counters())
 }
 
 /// The rate at which chaos bots act: the arena's (ARCHITECTURE.md §4).
 const CHAOS_TICK_RATE_HZ: u16 = 30;
 
+/// Where an honest bot connects.
+#[derive(Clone, Copy)]
+enum Target<'a> {
+    /// Always this URL.
+    Url(&'a str),
+    /// A seat from the matchmaker; after a drop, the same node while it answers.
+    Matchmaker(&'a Matchmaking),
+}
+
+/// Why a matchmaker gave no seat, counted as a failed connect.
+fn matchmake_failure(error: &MatchmakeError) -> ConnectFailure {
+    match error {
+        MatchmakeError::Refused { status, .. } => ConnectFailure::Http(*status),
+        MatchmakeError::Io { .. } => ConnectFailure::Network,
+        MatchmakeError::Timeout { .. } => ConnectFailure::Timeout,
+        _ => ConnectFailure::Other,
+    }
+}
+
+/// Tries a bot that never got in makes before it gives up, when it joins through the
+/// matchmaker: a seat can lose a race (the room filled, the node died before its lease ran
+/// out), and the next seat is a new placement.
+const MATCHMADE_FIRST_TRIES: u32 = 4;
+
+/// Whether a bot stops trying after `attempt` failed tries: one that was never in gives
+/// up at once on a plain URL (the report says why), after a few tries with a matchmaker.
+fn gives_up(target: Target<'_>, outcome: &BotOutcome, attempt: u32) -> bool {
+    match target {
+        Target::Url(_) => !outcome.connected,
+        Target::Matchmaker(_) => !outcome.connected && attempt >= MATCHMADE_FIRST_TRIES,
+    }
+}
+
 /// Plays an honest bot until the run ends, reconnecting after unexplained disconnects.
 async fn run_honest_bot<F: BotFactory>(
     shared: &Shared<F>,
     index: usize,
-    url: &str,
+    target: Target<'_>,
     options: ClientOptions,
     bot: &mut BotDriver<F::Bot>,
 ) -> BotOutcome {
@@ -358,7 +417,46 @@ async fn run_honest_bot<F: BotFactory>(
     let mut options = options;
     let mut backoff_rng = SmallRng::seed_from_u64(index as u64 ^ 0xB0FF);
     let mut attempt = 0u32;
+    // With a matchmaker: the node to resume on after a drop, and the one being tried.
+    let mut resume_url: Option<String> = None;
+    let mut trying_resume_url: Option<String> = None;
     loop {
+        let url = match target {
+            Target::Url(url) => url.to_owned(),
+            Target::Matchmaker(matchmaking) => match resume_url.take() {
+                Some(resume) if options.resume_token.is_some() => {
+                    trying_resume_url = Some(resume.clone());
+                    resume
+                }
+                _ => {
+                    options.resume_token = None;
+                    let request = MatchRequest::JoinOrCreate(matchmaking.filters.clone());
+                    match matchmake(&matchmaking.url, &request, options.handshake_timeout).await {
+                        Ok(seat) => {
+                            trying_resume_url = Some(seat.resume_url());
+                            seat.connect
+                        }
+                        Err(error) => {
+                            debug!(bot = index, %error, "no seat from the matchmaker");
+                            if !outcome.connected {
+                                outcome.connect_failure = Some(matchmake_failure(&error));
+                                outcome.server_said = Some(error.to_string());
+                            }
+                            let delay = reconnect_delay(attempt, &mut backoff_rng);
+                            attempt += 1;
+                            if gives_up(target, &outcome, attempt)
+                                || Instant::now() + delay >= leave_at
+                            {
+                                return outcome;
+                            }
+                            tokio::time::sleep(delay).await;
+                            continue;
+                        }
+                    }
+                }
+            },
+        };
+        let url = url.as_str();
         let connected = {
             // The semaphore is never closed, so acquiring fails only if it were; treat that
             // like a failed connect rather than panicking.
@@ -393,7 +491,7 @@ async fn run_honest_bot<F: BotFactory>(
                 }
                 let delay = reconnect_delay(attempt, &mut backoff_rng);
                 attempt += 1;
-                if !outcome.connected || Instant::now() + delay >= leave_at {
+                if gives_up(target, &outcome, attempt) || Instant::now() + delay >= leave_at {
                     return outcome;
                 }
                 tokio::time::sleep(delay).await;
@@ -401,6 +499,7 @@ async fn run_honest_bot<F: BotFactory>(
             }
         };
         attempt = 0;
+        resume_url = trying_resume_url.take();
         // Keep the newest resume token: after a drop, the bot takes its entity back.
         options.resume_token = Some(client.welcome().resume_token.clone());
         if outcome.connected {

@@ -18,6 +18,8 @@
 //!   ([`InputTiming::Synced`], the default of [`Client::run`]); [`Client::inputs`] numbers
 //!   the inputs not yet applied by the tick they are meant for, for a game's own per-tick
 //!   prediction (PROTOCOL.md §7).
+//! - [`matchmake`]: a seat from a cluster's matchmaker ([`SeatReservation`]: the node's URL
+//!   and a seat token), then connect to [`SeatReservation::connect`].
 //! - [`ClientError`] and, for tools that count failed connects, [`ConnectFailure`].
 //!
 //! ```no_run
@@ -57,6 +59,7 @@ mod handshake;
 pub mod input_clock;
 pub mod latency;
 mod loss;
+pub mod matchmaker;
 pub mod options;
 mod receive;
 pub mod stats;
@@ -72,6 +75,7 @@ pub use handler::{run_client, ClientHandler};
 pub use handshake::Socket;
 pub use input_clock::InputClock;
 pub use latency::{AckLatencyTracker, SharedLatency};
+pub use matchmaker::{matchmake, MatchRequest, MatchmakeError, SeatReservation};
 pub use options::{
     ClientOptions, InputTiming, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_READ_BUFFER_BYTES,
 };

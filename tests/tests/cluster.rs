@@ -13,7 +13,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use ticksync_arena::ArenaSchema;
-use ticksync_client::{Client, ClientError, ClientOptions};
+use ticksync_client::{
+    matchmake as matchmake_with, Client, ClientError, ClientOptions, MatchRequest,
+};
 use ticksync_tests::cluster::{
     list_rooms, matchmake, redis_or_skip, Node, NodeSettings, RedisServer,
 };
@@ -133,6 +135,46 @@ async fn seats_admit_once_on_their_own_node_and_another_node_names_the_right_one
     )
     .await;
     assert_eq!(status, 409, "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rust_client_joins_through_the_matchmaker_and_resumes_on_the_same_node() {
+    let Some(redis) = redis_or_skip("the_rust_client_joins_through_the_matchmaker").await else {
+        return;
+    };
+    let nodes = three_nodes(&redis).await;
+    let filters = BTreeMap::from([("mode".to_owned(), "resume".to_owned())]);
+    let seat = matchmake_with(&nodes[2].http(), &MatchRequest::JoinOrCreate(filters), WAIT)
+        .await
+        .expect("a seat");
+    let client = connect(&seat.connect, "ada")
+        .await
+        .expect("the seat admits");
+    let entity = client.entity_id();
+    let token = client.welcome().resume_token.clone();
+    // The connection drops without a Leave.
+    drop(client);
+    let options = ClientOptions {
+        resume_token: Some(token),
+        ..ClientOptions::named("ada")
+    };
+    let resumed = Client::<ArenaSchema>::connect(&seat.resume_url(), options)
+        .await
+        .expect("resumes on the node that holds the room");
+    assert_eq!(resumed.entity_id(), entity, "the same entity, back");
+    // Refusals come back as errors naming the reason.
+    let full = matchmake_with(
+        &nodes[0].http(),
+        &MatchRequest::Create {
+            room: Some(seat.room.clone()),
+            metadata: BTreeMap::new(),
+            private: false,
+        },
+        WAIT,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(full.status(), Some(409), "{full}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

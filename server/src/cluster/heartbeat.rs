@@ -17,6 +17,9 @@ use super::Cluster;
 use crate::drain::DrainHandle;
 use crate::room::RoomStatuses;
 
+/// How long after a seat's player joined its room's published count surely includes it.
+const SETTLED_AFTER: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// Runs until `shutdown`, then removes this node from the directory.
 pub async fn run(
     cluster: Arc<Cluster>,
@@ -27,7 +30,11 @@ pub async fn run(
     let period = cluster.settings.lease / 3;
     let mut published: HashSet<String> = HashSet::new();
     let mut left = false;
+    let mut settled: Vec<(String, String)> = Vec::new();
     loop {
+        // Seats whose players joined a while ago: the counts read next include them (a
+        // room publishes its count in the tick that admits the player).
+        settled.extend(cluster.settled_seats(SETTLED_AFTER));
         let statuses = rooms.statuses();
         let running: HashSet<String> = statuses.iter().map(|room| room.name.clone()).collect();
         cluster.forget_rooms_except(&|name| running.contains(name));
@@ -85,9 +92,13 @@ pub async fn run(
                 })
                 .collect();
             let gone: Vec<String> = published.difference(&running).cloned().collect();
-            let result = cluster.directory.heartbeat(&node, &entries, &gone).await;
+            let result = cluster
+                .directory
+                .heartbeat(&node, &entries, &gone, &settled)
+                .await;
             cluster.note(&result);
             if let Ok(conflicts) = result {
+                settled.clear();
                 published = running;
                 for room in conflicts {
                     tracing::warn!(node = cluster.node_id(), room, "another live node holds this room in the directory; this node's copy is not listed");

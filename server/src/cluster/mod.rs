@@ -20,7 +20,7 @@ pub mod redis_directory;
 pub mod seat;
 pub mod settings;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
@@ -52,6 +52,8 @@ pub struct Cluster {
     pub max_rooms: usize,
     pub tick_rate_hz: u16,
     hosted: Mutex<HashMap<String, HostedRoom>>,
+    /// Seat accounting, see [`Cluster::joined`].
+    seats: Mutex<SeatsInFlight>,
     /// Whether the last call to Redis succeeded.
     reachable: AtomicBool,
 }
@@ -75,6 +77,7 @@ impl Cluster {
             max_rooms: config.max_rooms,
             tick_rate_hz: config.tick_rate_hz,
             hosted: Mutex::new(HashMap::new()),
+            seats: Mutex::default(),
             reachable: AtomicBool::new(false),
         })))
     }
@@ -157,11 +160,67 @@ impl Cluster {
                 seated_at: Instant::now(),
             },
         );
-        let cluster = self.clone();
-        tokio::spawn(async move {
-            let result = cluster.directory.taken(&claims.room, &claims.jti).await;
-            cluster.note(&result);
-        });
+        self.lock_seats()
+            .admitted(&claims.room, claims.jti, claims.exp);
         Ok(())
+    }
+
+    fn lock_seats(&self) -> MutexGuard<'_, SeatsInFlight> {
+        self.seats
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// A player who came with a seat joined `room`. One of the room's admitted seats stops
+    /// counting as reserved at the next renewal, once the room's published player count
+    /// includes the player: a seat counts exactly once, as reserved or as a player, and
+    /// racing reservations never fill a room past its capacity.
+    pub fn joined(&self, room: &str) {
+        self.lock_seats().joined(room);
+    }
+
+    /// Seats whose players joined at least `settled` ago, as (room, seat id), forgotten here.
+    pub fn settled_seats(&self, settled: std::time::Duration) -> Vec<(String, String)> {
+        self.lock_seats().settled(settled)
+    }
+}
+
+/// Seats this node admitted: waiting for their player's join, then joined and waiting for
+/// the room's published count to include the player.
+#[derive(Debug, Default)]
+struct SeatsInFlight {
+    /// Per room, seat ids with their expiry (Unix seconds).
+    admitted: HashMap<String, VecDeque<(String, u64)>>,
+    joined: Vec<(String, String, Instant)>,
+}
+
+impl SeatsInFlight {
+    fn admitted(&mut self, room: &str, jti: String, exp: u64) {
+        let now = seat::unix_now();
+        let queue = self.admitted.entry(room.to_owned()).or_default();
+        // Seats whose player never joined (a failed handshake) expire from the directory by
+        // themselves; here too.
+        queue.retain(|(_, expiry)| *expiry >= now);
+        queue.push_back((jti, exp));
+    }
+
+    fn joined(&mut self, room: &str) {
+        // Any seat of the room will do: they count alike.
+        if let Some(queue) = self.admitted.get_mut(room) {
+            if let Some((jti, _)) = queue.pop_front() {
+                self.joined.push((room.to_owned(), jti, Instant::now()));
+            }
+            if queue.is_empty() {
+                self.admitted.remove(room);
+            }
+        }
+    }
+
+    fn settled(&mut self, settled: std::time::Duration) -> Vec<(String, String)> {
+        let (done, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.joined)
+            .into_iter()
+            .partition(|(_, _, at)| at.elapsed() >= settled);
+        self.joined = waiting;
+        done.into_iter().map(|(room, jti, _)| (room, jti)).collect()
     }
 }

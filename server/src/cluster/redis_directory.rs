@@ -130,7 +130,6 @@ pub struct RedisDirectory {
     leave: Script,
     list: Script,
     nodes: Script,
-    take: Script,
 }
 
 fn script(body: &str) -> Script {
@@ -158,7 +157,6 @@ impl RedisDirectory {
             leave: script(include_str!("scripts/leave.lua")),
             list: script(include_str!("scripts/list.lua")),
             nodes: script(include_str!("scripts/nodes.lua")),
-            take: script(include_str!("scripts/take.lua")),
         })
     }
 
@@ -230,6 +228,7 @@ impl RedisDirectory {
         node: &NodeLoad,
         rooms: &[PublishedRoom],
         gone: &[String],
+        settled: &[(String, String)],
     ) -> Result<Vec<String>, DirectoryError> {
         let fields = serde_json::json!({
             "url": node.url,
@@ -250,6 +249,7 @@ impl RedisDirectory {
                 if node.draining { "1" } else { "0" }.to_owned(),
                 json(&rooms),
                 json(&gone),
+                json(&settled),
             ],
         )
         .await
@@ -327,14 +327,6 @@ impl RedisDirectory {
                 )))
             }
         })
-    }
-
-    /// The seat `seat` of `room` was taken: it no longer counts as reserved.
-    pub async fn taken(&self, room: &str, seat: &str) -> Result<(), DirectoryError> {
-        let _: i64 = self
-            .run(&self.take, &[room.to_owned(), seat.to_owned()])
-            .await?;
-        Ok(())
     }
 }
 

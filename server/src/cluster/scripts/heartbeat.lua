@@ -2,7 +2,8 @@
 -- after they expired or Redis lost them. Rooms the node stopped hosting are removed.
 -- ARGV: 2 node id, 3 node fields (JSON object), 4 lease ms, 5 draining (0|1),
 -- 6 hosted rooms (JSON array of {name, players, capacity, game, meta, private, idx}),
--- 7 rooms gone (JSON array of names). Returns the names of rooms another live node holds.
+-- 7 rooms gone (JSON array of names), 8 seats now counted among the players (JSON array of
+-- [room, seat id]). Returns the names of rooms another live node holds.
 local id, lease, draining = ARGV[2], tonumber(ARGV[4]), ARGV[5]
 local node_key = P .. ':node:' .. id
 local fields = cjson.decode(ARGV[3])
@@ -40,5 +41,8 @@ for _, name in ipairs(cjson.decode(ARGV[7])) do
     unindex(name, r[2])
     redis.call('DEL', key, P .. ':pending:' .. name)
   end
+end
+for _, pair in ipairs(cjson.decode(ARGV[8])) do
+  redis.call('ZREM', P .. ':pending:' .. pair[1], pair[2])
 end
 return conflicts

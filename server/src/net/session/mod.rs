@@ -201,7 +201,11 @@ where
             (name, Some(game_claims))
         }
     };
+    let resuming = resume_token.is_some();
     let joined = join(&room, name, claims, resume_token, ctx).await?;
+    if let (Some(cluster), false) = (&ctx.cluster, resuming) {
+        cluster.joined(&room);
+    }
     let welcome = ServerMessage::<P>::Welcome(joined.welcome.clone());
     send_message(ws, &welcome, format, &ctx.metrics).await?;
     Ok(joined)
