@@ -34,82 +34,100 @@ impl<S: Schema> Client<S> {
             return Some(ClientEvent::Welcome(self.welcome.clone()));
         }
         loop {
-            if self.pending_event.is_some() {
-                if self.ack_due {
-                    // If this is cancelled the flag and the event stay, and the ack is
-                    // retried on the next call: at worst sent twice, which is harmless.
-                    if let Err(error) = self.send_ack().await {
-                        // The connection is failing; the next read reports how.
-                        debug!(%error, "could not send an Ack");
-                    }
-                    self.ack_due = false;
-                }
-                if let Some(event) = self.pending_event.take() {
-                    return Some(event);
-                }
+            if let Some(event) = self.hand_out_pending().await {
+                return Some(event);
             }
-            if let Some(info) = &self.pending_close {
-                // Push out tungstenite's automatic close reply. A failure changes nothing
-                // for the caller: the connection is over either way.
-                let _ = self.socket.flush().await;
-                let info = info.clone();
-                self.pending_close = None;
-                self.closed = true;
-                return Some(ClientEvent::Closed {
-                    code: info.code,
-                    reason: info.reason,
-                });
+            if let Some(closed) = self.finish_close().await {
+                return Some(closed);
             }
             if self.closed {
                 return None;
             }
-            let frame = match self.socket.next().await {
-                Some(Ok(frame)) => frame,
-                Some(Err(error)) => {
-                    self.closed = true;
-                    return Some(ClientEvent::Closed {
-                        code: None,
-                        reason: ClientError::transport(error).to_string(),
-                    });
-                }
-                None => {
-                    self.closed = true;
-                    return Some(ClientEvent::Closed {
-                        code: None,
-                        reason: "connection ended without a close frame".to_owned(),
-                    });
-                }
+            let frame = match self.read_frame().await {
+                Ok(frame) => frame,
+                Err(closed) => return Some(closed),
             };
-            match frame {
-                Message::Binary(_) | Message::Text(_) if !frame_matches(&frame, self.format) => {
-                    self.counters.malformed_frames += 1;
-                    return Some(ClientEvent::Error(ClientError::UnexpectedFrame(
-                        frame_kind(&frame),
-                    )));
-                }
-                Message::Binary(_) | Message::Text(_) => {
-                    let payload = frame.into_data();
-                    self.counters.count_received(payload.len());
-                    match self.on_server_frame(&payload, Instant::now()) {
-                        // Handed out at the top of the loop, after the ack is sent.
-                        Some(event) if self.ack_due => self.pending_event = Some(event),
-                        Some(event) => return Some(event),
-                        // A snapshot lost on purpose: read on.
-                        None => {}
-                    }
-                }
-                Message::Close(frame) => {
-                    let info = close_info(frame);
-                    if self.trace {
-                        trace::event(&format!("received close {info}"));
-                    }
-                    debug!(code = ?info.code, reason = %info.reason, "server closed the connection");
-                    // Handed out at the top of the loop, after the close reply is flushed.
-                    self.pending_close = Some(info);
-                }
-                // WebSocket-level keepalives are answered by tungstenite itself.
-                Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
+            if let Some(event) = self.on_frame(frame) {
+                return Some(event);
             }
+        }
+    }
+
+    /// The event held back until the `Ack` for it went out, once it has (at worst twice if
+    /// cancelled in between: the flag and the event stay until the send returns, and a
+    /// second `Ack` of the same tick is harmless).
+    async fn hand_out_pending(&mut self) -> Option<ClientEvent<S>> {
+        self.pending_event.as_ref()?;
+        if self.ack_due {
+            if let Err(error) = self.send_ack().await {
+                // The connection is failing; the next read reports how.
+                debug!(%error, "could not send an Ack");
+            }
+            self.ack_due = false;
+        }
+        self.pending_event.take()
+    }
+
+    /// The `Closed` event for a close frame received, once tungstenite's automatic close
+    /// reply is pushed out (a failure changes nothing for the caller: the connection is over
+    /// either way).
+    async fn finish_close(&mut self) -> Option<ClientEvent<S>> {
+        let info = self.pending_close.clone()?;
+        let _ = self.socket.flush().await;
+        self.pending_close = None;
+        self.closed = true;
+        Some(ClientEvent::Closed {
+            code: info.code,
+            reason: info.reason,
+        })
+    }
+
+    /// The next WebSocket frame, or the `Closed` event of a connection that failed or ended
+    /// without a close frame.
+    async fn read_frame(&mut self) -> Result<Message, ClientEvent<S>> {
+        let reason = match self.socket.next().await {
+            Some(Ok(frame)) => return Ok(frame),
+            Some(Err(error)) => ClientError::transport(error).to_string(),
+            None => "connection ended without a close frame".to_owned(),
+        };
+        self.closed = true;
+        Err(ClientEvent::Closed { code: None, reason })
+    }
+
+    /// The event one frame makes, if it is to be handed out now: a data frame's event waits
+    /// in `pending_event` while its `Ack` is due, and a close frame's until the close reply
+    /// is flushed (both at the top of [`Client::next_event`]'s loop).
+    fn on_frame(&mut self, frame: Message) -> Option<ClientEvent<S>> {
+        match frame {
+            Message::Binary(_) | Message::Text(_) if !frame_matches(&frame, self.format) => {
+                self.counters.malformed_frames += 1;
+                Some(ClientEvent::Error(ClientError::UnexpectedFrame(
+                    frame_kind(&frame),
+                )))
+            }
+            Message::Binary(_) | Message::Text(_) => {
+                let payload = frame.into_data();
+                self.counters.count_received(payload.len());
+                match self.on_server_frame(&payload, Instant::now()) {
+                    Some(event) if self.ack_due => {
+                        self.pending_event = Some(event);
+                        None
+                    }
+                    // `None`: a snapshot lost on purpose; read on.
+                    event => event,
+                }
+            }
+            Message::Close(frame) => {
+                let info = close_info(frame);
+                if self.trace {
+                    trace::event(&format!("received close {info}"));
+                }
+                debug!(code = ?info.code, reason = %info.reason, "server closed the connection");
+                self.pending_close = Some(info);
+                None
+            }
+            // WebSocket-level keepalives are answered by tungstenite itself.
+            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => None,
         }
     }
 

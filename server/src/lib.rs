@@ -28,6 +28,7 @@ pub mod cli;
 pub mod cluster;
 pub mod config;
 mod drain;
+mod game_rooms;
 pub mod memory;
 pub mod metrics;
 mod server;
@@ -43,6 +44,7 @@ pub mod room;
 
 pub use config::{RoomOverrides, ServerArgs, ServerConfig};
 pub use drain::DrainHandle;
+pub use game_rooms::game_settings;
 pub use metrics::{MetricsReader, MetricsSnapshot};
 pub use room::TickSummary;
-pub use server::{game_settings, Server, ServerError, ServerSummary};
+pub use server::{Server, ServerError, ServerSummary};

@@ -2,6 +2,7 @@
 //! runs until shutdown, and closes every session gracefully. Generic over the game: each
 //! room runs a game made by the game's factory from the room's settings.
 
+use std::marker::PhantomData;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -9,13 +10,13 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use serde::de::DeserializeOwned;
 use ticksync_game::{Game, RoomContext};
 use ticksync_protocol::schema::{describe, SchemaIdentity};
 use ticksync_protocol::Schema;
 
 use crate::config::{ConfigError, ServerConfig};
 use crate::drain::DrainHandle;
+use crate::game_rooms::{check_game_settings, GameRooms};
 use crate::metrics::{server_stats, Exposition, MetricsReader, ServerMetrics};
 use crate::net::admin::{AdminError, AdminListener};
 use crate::net::limits::ConnectionLimiter;
@@ -23,7 +24,7 @@ use crate::net::refusal_log;
 use crate::net::routes::{StaticFile, WebClient, WebDirError};
 use crate::net::tls::{self, DevCertificate, TlsError};
 use crate::net::{accept_loop, FaultInjector, SessionContext};
-use crate::room::{NoRoom, Room, RoomDirectory, RoomLaunch, TickRuntime, TickSummary};
+use crate::room::{NoRoom, RoomDirectory, TickRuntime, TickSummary};
 use tokio_rustls::TlsAcceptor;
 
 /// Why the server could not start.
@@ -81,6 +82,14 @@ pub struct Server<P: Schema> {
     dev_certificate: Option<DevCertificate>,
 }
 
+/// The listener on `addr`, and the address it bound (a port of 0 picks one).
+async fn bind_listener(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), ServerError> {
+    let bind_error = |source| ServerError::Bind { addr, source };
+    let listener = TcpListener::bind(addr).await.map_err(bind_error)?;
+    let local_addr = listener.local_addr().map_err(bind_error)?;
+    Ok((listener, local_addr))
+}
+
 /// The TLS acceptor the configuration asks for, and the generated certificate with `--dev-tls`.
 fn tls_acceptor(
     config: &ServerConfig,
@@ -93,30 +102,6 @@ fn tls_acceptor(
         return Ok((Some(acceptor), Some(certificate)));
     }
     Ok((None, None))
-}
-
-/// The game's settings for room `name`: `[game]` with the room's `[rooms.NAME.game]` on top,
-/// deserialized into the game's own type.
-pub fn game_settings<T: DeserializeOwned>(
-    config: &ServerConfig,
-    name: &str,
-) -> Result<T, ConfigError> {
-    let table = config.room_config(name).game;
-    let section = if config
-        .rooms
-        .get(name)
-        .is_some_and(|room| !room.game.is_empty())
-    {
-        format!("[game] with [rooms.{name}.game]")
-    } else {
-        "[game]".to_owned()
-    };
-    toml::Value::Table(table)
-        .try_into()
-        .map_err(|error: toml::de::Error| ConfigError::Game {
-            section,
-            message: error.to_string().trim().replace('\n', " "),
-        })
 }
 
 impl<P: Schema> Server<P> {
@@ -134,73 +119,34 @@ impl<P: Schema> Server<P> {
         F: Fn(&RoomContext<G::Settings>) -> G + Send + Sync + 'static,
     {
         config.validate()?;
-        // Every room's game settings must read, before anyone connects.
-        game_settings::<G::Settings>(&config, &config.default_room)?;
-        for name in config.rooms.keys() {
-            game_settings::<G::Settings>(&config, name)?;
-        }
+        check_game_settings::<G>(&config)?;
         let web = match &config.web_dir {
             Some(dir) => WebClient::from_dir(dir)?,
             None => WebClient::embedded(web),
         };
-        let listener =
-            TcpListener::bind(config.bind)
-                .await
-                .map_err(|source| ServerError::Bind {
-                    addr: config.bind,
-                    source,
-                })?;
-        let local_addr = listener.local_addr().map_err(|source| ServerError::Bind {
-            addr: config.bind,
-            source,
-        })?;
+        let (listener, local_addr) = bind_listener(config.bind).await?;
         let admin = config.admin_bind.map(AdminListener::bind).transpose()?;
         let (tls, dev_certificate) = tls_acceptor(&config)?;
         let metrics = Arc::new(ServerMetrics::default());
         // The rooms the operator named get metric series of their own.
         let named_rooms = std::iter::once(&config.default_room).chain(config.rooms.keys());
         let exposition = Arc::new(Exposition::with_named_rooms(&metrics, named_rooms.cloned()));
-        let per_ip = ConnectionLimiter::new(config.max_connections_per_ip);
         let shutdown = CancellationToken::new();
         let room_tasks = TaskTracker::new();
         let tick_runtime =
             TickRuntime::for_setting(config.tick_threads).map_err(ServerError::TickRuntime)?;
-        let starter = {
-            let (metrics, exposition, shutdown, room_tasks, tick_handle) = (
-                metrics.clone(),
-                exposition.clone(),
-                shutdown.clone(),
-                room_tasks.clone(),
-                tick_runtime
-                    .as_ref()
-                    .map(|runtime| runtime.handle().clone()),
-            );
-            let config = config.clone();
-            move |launch: RoomLaunch| {
-                let RoomLaunch {
-                    name,
-                    settings,
-                    status,
-                    lifecycle,
-                } = launch;
-                let context = RoomContext {
-                    name: name.clone(),
-                    tick_rate_hz: settings.tick_rate_hz,
-                    max_players: settings.max_players,
-                    settings: game_settings::<G::Settings>(&config, &name)
-                        .map_err(|error| error.to_string())?,
-                };
-                let game = make_game(&context);
-                let (room, handle) = Room::new(settings, game, metrics.clone(), status)
-                    .map_err(|error| error.to_string())?;
-                let room = room.with_series(exposition.room_series(&name));
-                let run = room.run(shutdown.clone(), lifecycle);
-                match &tick_handle {
-                    Some(handle) => room_tasks.spawn_on(run, handle),
-                    None => room_tasks.spawn(run),
-                };
-                Ok(handle)
-            }
+        let config = Arc::new(config);
+        let game_rooms = GameRooms {
+            config: config.clone(),
+            make_game,
+            metrics: metrics.clone(),
+            exposition: exposition.clone(),
+            shutdown: shutdown.clone(),
+            room_tasks: room_tasks.clone(),
+            tick_runtime: tick_runtime
+                .as_ref()
+                .map(|runtime| runtime.handle().clone()),
+            game: PhantomData,
         };
         let forget_room = {
             let exposition = exposition.clone();
@@ -209,15 +155,16 @@ impl<P: Schema> Server<P> {
         let cluster = crate::cluster::Cluster::from_config(&config, SchemaIdentity::of::<P>().game)
             .map_err(ServerError::Cluster)?;
         let rooms = RoomDirectory::new(
-            Arc::new(config.clone()),
-            Box::new(starter),
+            config.clone(),
+            Box::new(move |launch| game_rooms.start(launch)),
             Box::new(forget_room),
         )?;
         exposition.attach(rooms.clone());
         let schema_json = serde_json::to_string_pretty(&describe::<P>())
             .unwrap_or_else(|error| format!("{{\"error\":\"{error}\"}}"));
         let ctx = Arc::new(SessionContext {
-            config,
+            per_ip: ConnectionLimiter::new(config.max_connections_per_ip),
+            config: Arc::unwrap_or_clone(config),
             rooms,
             schema: SchemaIdentity::of::<P>(),
             schema_json,
@@ -227,7 +174,6 @@ impl<P: Schema> Server<P> {
             shutdown,
             faults: None,
             tls,
-            per_ip,
             draining: DrainHandle::default(),
             cluster,
         });
