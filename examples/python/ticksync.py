@@ -32,7 +32,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 #: Version of the envelope (the messages every game shares); Hello and Resume name it.
 ENVELOPE_VERSION = 2
@@ -289,6 +289,47 @@ def fetch_schema(ws_url: str, timeout_s: float = 10.0) -> Schema:
             return Schema(json.loads(response.read().decode("utf-8")))
     except (urllib.error.URLError, OSError, ValueError) as error:
         raise ProtocolError(f"cannot fetch the game schema from {url}: {error}") from error
+
+
+# --- the cluster's matchmaker --------------------------------------------------------------
+
+
+def matchmake(
+    matchmaker: str, action: str, body: dict[str, Any], timeout_s: float = 10.0
+) -> dict[str, Any]:
+    """Asks a cluster's matchmaker for a seat: ``action`` is ``join`` (``{"room": NAME}``),
+    ``create`` (``{"room"?, "metadata"?, "private"?}``) or ``join-or-create``
+    (``{"filters": {...}}``); ``matchmaker`` is any node's game port, ``http://host:port``.
+
+    Returns the seat reservation: ``room``, ``node``, ``url`` (the node's WebSocket URL),
+    ``seat`` (single-use, short-lived), ``connect`` (the URL to dial) and ``expires_in_s``.
+    A refusal raises ``ProtocolError`` with the status and the matchmaker's reason.
+    """
+    url = matchmaker.rstrip("/") + "/matchmake/" + action
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode("utf-8"),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
+            return json.loads(response.read().decode("utf-8"))
+    except urllib.error.HTTPError as error:
+        try:
+            reason = json.loads(error.read().decode("utf-8")).get("error", "")
+        except ValueError:
+            reason = ""
+        raise ProtocolError(f"the matchmaker at {url} refused ({error.code}): {reason}") from error
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        raise ProtocolError(f"cannot reach the matchmaker at {url}: {error}") from error
+
+
+def resume_url(seat: dict[str, Any]) -> str:
+    """Where a player with this seat resumes after a drop: the same node and room, no seat
+    (a node admits a resume into a room it runs)."""
+    parts = urlsplit(seat["url"])
+    return urlunsplit(parts._replace(query=urlencode([("room", seat["room"])])))
 
 
 # --- snapshots and views ------------------------------------------------------------------

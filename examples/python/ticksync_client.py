@@ -35,6 +35,11 @@ arguments.
 Usage::
 
     python ticksync_client.py --url ws://127.0.0.1:7878/ws --name py --duration 10
+    python ticksync_client.py --matchmake http://127.0.0.1:7878 --filter mode=ffa
+
+With ``--matchmake`` (a cluster node's game port) the player first asks the matchmaker for a
+seat — in ``--room``, else join-or-create by ``--filter`` — prints
+``seat: room=... node=... url=...`` and connects to the node that holds the room.
 
 Units on the wire: positions are 1/64 world unit (``x`` of 64000 is 1000.0 units; the
 schema's ``position_scale``), velocities are position steps per tick.
@@ -275,6 +280,19 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
         help="seconds to play; 0 = until Ctrl-C (default)",
     )
     parser.add_argument("--room", help="room to join (appended as ?room=)")
+    parser.add_argument(
+        "--matchmake",
+        metavar="URL",
+        help="join through a cluster's matchmaker (any node, http://host:port) instead of "
+        "--url: a seat in --room, else join-or-create by --filter",
+    )
+    parser.add_argument(
+        "--filter",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="join-or-create filter on the rooms' metadata (with --matchmake); repeatable",
+    )
     parser.add_argument("--token", help="join token (appended as ?token=)")
     parser.add_argument(
         "--schema",
@@ -285,12 +303,29 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.duration < 0:
         parser.error("--duration must be 0 or positive")
+    if args.filter and not args.matchmake:
+        parser.error("--filter chooses rooms through the matchmaker: add --matchmake")
+    if any("=" not in pair for pair in args.filter):
+        parser.error("--filter takes KEY=VALUE")
     return args
 
 
 def main(argv: Optional[list[str]] = None) -> int:
     args = parse_args(argv)
     url = with_query(args.url, room=args.room, token=args.token)
+    if args.matchmake:
+        if args.room:
+            action, body = "join", {"room": args.room}
+        else:
+            filters = dict(pair.split("=", 1) for pair in args.filter)
+            action, body = "join-or-create", {"filters": filters}
+        try:
+            seat = ticksync.matchmake(args.matchmake, action, body)
+        except ticksync.ProtocolError as error:
+            log(f"FAILED before connecting: {error}", error=True)
+            return 1
+        log(f"seat: room={seat['room']} node={seat['node']} url={seat['url']}")
+        url = with_query(seat["connect"], token=args.token)
     try:
         schema = ticksync.fetch_schema(url)
     except ticksync.ProtocolError as error:

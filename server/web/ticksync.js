@@ -121,6 +121,50 @@ export async function fetchSchema(url) {
 }
 
 // ---------------------------------------------------------------------------------------
+// A cluster's matchmaker
+
+/**
+ * Asks a cluster's matchmaker for a seat. `matchmakerUrl` is any node's game port
+ * (`http://host:port`, or `""` for the node that served this page); `action` is `"join"`
+ * (`{room}`), `"create"` (`{room?, metadata?, private?}`) or `"join-or-create"`
+ * (`{filters}`). Resolves to the seat reservation: `room`, `node`, `url` (the node's
+ * WebSocket URL), `seat` (single-use, short-lived), `connect` (the URL to hand
+ * `TicksyncConnection`) and `expires_in_s`; rejects with the matchmaker's reason.
+ */
+export async function matchmake(matchmakerUrl, action, body = {}) {
+  const url = `${matchmakerUrl.replace(/\/$/, "")}/matchmake/${action}`;
+  let response;
+  try {
+    response = await fetch(url, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+      cache: "no-store",
+    });
+  } catch (error) {
+    throw new Error(`cannot reach the matchmaker at ${url}: ${error.message}`);
+  }
+  const text = await response.text();
+  let answer;
+  try {
+    answer = JSON.parse(text);
+  } catch {
+    answer = { error: text.trim() };
+  }
+  if (!response.ok) {
+    throw new Error(`the matchmaker at ${url} refused (${response.status}): ${answer.error}`);
+  }
+  return answer;
+}
+
+/** Where a player with this seat resumes after a drop: the same node and room, no seat. */
+export function resumeUrl(seat) {
+  const url = new URL(seat.url);
+  url.search = new URLSearchParams({ room: seat.room }).toString();
+  return url.toString();
+}
+
+// ---------------------------------------------------------------------------------------
 // JSON with exact 64-bit integers
 
 /** A frame or description that is not what the protocol allows. */
