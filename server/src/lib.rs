@@ -29,6 +29,7 @@ pub mod cluster;
 pub mod config;
 mod drain;
 mod game_rooms;
+mod layer_settings;
 pub mod memory;
 pub mod metrics;
 mod server;

@@ -17,6 +17,7 @@ use ticksync_protocol::Schema;
 use crate::config::{ConfigError, ServerConfig};
 use crate::drain::DrainHandle;
 use crate::game_rooms::{check_game_settings, GameRooms};
+use crate::layer_settings::room_defaults;
 use crate::metrics::{server_stats, Exposition, MetricsReader, ServerMetrics};
 use crate::net::admin::{AdminError, AdminListener};
 use crate::net::limits::ConnectionLimiter;
@@ -155,7 +156,7 @@ impl<P: Schema> Server<P> {
         let cluster = crate::cluster::Cluster::from_config(&config, SchemaIdentity::of::<P>().game)
             .map_err(ServerError::Cluster)?;
         let rooms = RoomDirectory::new(
-            config.clone(),
+            room_defaults(&config),
             Box::new(move |launch| game_rooms.start(launch)),
             Box::new(forget_room),
         )?;

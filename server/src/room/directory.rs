@@ -15,8 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use serde::Serialize;
 use ticksync_protocol::{Replicated, Schema};
 
-use super::{RoomHandle, RoomSettings, TickSummary};
-use crate::config::ServerConfig;
+use super::{RoomDefaults, RoomHandle, RoomSettings, TickSummary};
 
 /// Live figures of one room, written by its tick loop and read by `GET /rooms` and
 /// `/metrics` (a room's overruns are counted in its metric series, see
@@ -167,7 +166,7 @@ pub struct RoomDirectory<S: Schema> {
     /// churns through rooms for months does not keep a line for each.
     finished: Mutex<VecDeque<(String, TickSummary)>>,
     next_id: AtomicU64,
-    config: Arc<ServerConfig>,
+    defaults: RoomDefaults,
     starter: Box<RoomStarter<S>>,
     /// Called with a room's name when it is unlisted, under the directory's lock, so a room
     /// of the same name created right after starts afresh (e.g. its metric series).
@@ -189,7 +188,7 @@ impl<S: Schema> RoomDirectory<S> {
     /// A directory that starts rooms with `starter`; the default room is started right away
     /// and never retires.
     pub fn new(
-        config: Arc<ServerConfig>,
+        defaults: RoomDefaults,
         starter: Box<RoomStarter<S>>,
         on_unlist: Box<dyn Fn(&str) + Send + Sync>,
     ) -> Result<Arc<RoomDirectory<S>>, NoRoom> {
@@ -197,14 +196,15 @@ impl<S: Schema> RoomDirectory<S> {
             rooms: Mutex::new(HashMap::new()),
             finished: Mutex::new(VecDeque::new()),
             next_id: AtomicU64::new(1),
-            config: config.clone(),
+            defaults,
             starter,
             on_unlist,
             closed: std::sync::atomic::AtomicBool::new(false),
         });
         // In a cluster every room, the default one too, is placed by the matchmaker.
-        if config.cluster.is_none() {
-            directory.handle_for(&config.default_room)?;
+        if directory.defaults.open_default_room {
+            let default_room = directory.defaults.default_room.clone();
+            directory.handle_for(&default_room)?;
         }
         Ok(directory)
     }
@@ -218,16 +218,16 @@ impl<S: Schema> RoomDirectory<S> {
         if let Some(listed) = rooms.get(name) {
             return Ok(listed.handle.clone());
         }
-        if rooms.len() >= self.config.max_rooms {
+        if rooms.len() >= self.defaults.max_rooms {
             return Err(NoRoom::LimitReached {
                 name: name.to_owned(),
-                max_rooms: self.config.max_rooms,
+                max_rooms: self.defaults.max_rooms,
             });
         }
         let position_scale = S::Entity::description().position_scale;
-        let settings = RoomSettings::for_room(&self.config, name, position_scale);
+        let settings = RoomSettings::for_room(self.defaults.room_config(name), position_scale);
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let permanent = name == self.config.default_room;
+        let permanent = name == self.defaults.default_room;
         let launch = RoomLaunch {
             name: name.to_owned(),
             status: Arc::new(RoomStatus::new(name, &settings)),
@@ -239,7 +239,7 @@ impl<S: Schema> RoomDirectory<S> {
                 },
                 name: name.to_owned(),
                 id,
-                close_when_empty_for: (!permanent).then_some(self.config.empty_room_timeout),
+                close_when_empty_for: (!permanent).then_some(self.defaults.empty_room_timeout),
             },
         };
         let handle = (self.starter)(launch).map_err(|reason| NoRoom::StartFailed {
@@ -307,7 +307,7 @@ impl<S: Schema> RoomDirectory<S> {
 
     fn record_finished(&self, name: String, summary: TickSummary) {
         let mut finished = self.lock_finished();
-        while finished.len() >= self.config.max_rooms {
+        while finished.len() >= self.defaults.max_rooms {
             finished.pop_front();
         }
         finished.push_back((name, summary));
@@ -336,9 +336,9 @@ mod tests {
 
     /// A directory whose rooms are handles with nobody behind them.
     fn directory(max_rooms: usize) -> Arc<RoomDirectory<TokenSchema>> {
-        let config = Arc::new(ServerConfig {
+        let config = crate::layer_settings::room_defaults(&crate::ServerConfig {
             max_rooms,
-            ..ServerConfig::default()
+            ..crate::ServerConfig::default()
         });
         let starter = |launch: RoomLaunch| {
             let (joins, _) = mpsc::channel(1);

@@ -10,6 +10,7 @@
 mod directory;
 mod member;
 mod resume;
+mod room_config;
 mod runtime;
 mod stats;
 mod tick_clock;
@@ -28,6 +29,7 @@ pub use directory::{
     NoRoom, RoomDirectory, RoomInfo, RoomLaunch, RoomLifecycle, RoomStarter, RoomStatus,
     RoomStatuses,
 };
+pub use room_config::{RoomConfig, RoomDefaults};
 pub use runtime::TickRuntime;
 pub use stats::TickSummary;
 pub use tick_clock::TickClock;

@@ -176,8 +176,8 @@ mod tests {
     use crate::room::RoomSettings;
 
     fn stats() -> TickStats {
-        let config = ServerConfig::default();
-        let settings = RoomSettings::for_room(&config, &config.default_room, 1);
+        let defaults = crate::layer_settings::room_defaults(&ServerConfig::default());
+        let settings = RoomSettings::for_room(&defaults.room, 1);
         let status = Arc::new(RoomStatus::new("test", &settings));
         TickStats::new(settings.tick_period(), settings.stats_interval, status).unwrap()
     }

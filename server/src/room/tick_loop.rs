@@ -31,19 +31,19 @@ use tokio_util::sync::CancellationToken;
 use super::directory::{RoomLifecycle, RoomStatus};
 use super::member::{Delivery, Member, MemberQueues};
 use super::resume::{new_resume_token, tokens_match, DetachedPlayers};
+use super::room_config::RoomConfig;
 use super::stats::{TickStats, TickSummary};
 use super::tick_clock::TickClock;
 use super::{
     Disconnect, FromClient, JoinRefused, JoinRequest, RoomHandle, JOIN_QUEUE_CAPACITY,
     MAX_JOINS_PER_TICK,
 };
-use crate::config::ServerConfig;
 use crate::metrics::{KickReason, RoomSeries, ServerMetrics};
 use crate::replication::{
     Execution, InterestPolicy, ReplicationError, ReplicationSettings, Replicator, Viewer,
 };
 
-/// The settings a room runs with, taken from [`ServerConfig`] and the room's own section.
+/// The settings a room runs with, from its [`RoomConfig`].
 #[derive(Debug, Clone)]
 pub struct RoomSettings {
     pub tick_rate_hz: u16,
@@ -65,12 +65,10 @@ pub struct RoomSettings {
 const HISTORY_SECONDS: f64 = 1.0;
 
 impl RoomSettings {
-    /// The settings of room `name`: the server-wide room settings, with the room's own
-    /// section (`[rooms.NAME]`) applied on top when the configuration has one. The area of
-    /// interest radius is configured in world units and applied in the game's position
-    /// units, `position_scale` of them per world unit (its entity type declares it).
-    pub fn for_room(config: &ServerConfig, name: &str, position_scale: u32) -> RoomSettings {
-        let config = &config.room_config(name);
+    /// The settings a room configured as `config` runs with: durations in ticks, the area
+    /// of interest radius (configured in world units) in the game's position units,
+    /// `position_scale` of them per world unit (its entity type declares it).
+    pub fn for_room(config: &RoomConfig, position_scale: u32) -> RoomSettings {
         let ticks_behind =
             config.slow_client_timeout.as_secs_f64() * f64::from(config.tick_rate_hz);
         let steps = |units: u32| {
