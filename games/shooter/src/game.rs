@@ -78,6 +78,8 @@ pub struct Shooter {
     spawns: u32,
     rewind: RewindHistory,
     queued: Vec<QueuedShot>,
+    /// Reused list of fighters to respawn this tick: no allocation per tick.
+    due: Vec<EntityId>,
     /// Shots judged and hits scored since the room opened, for figures and tests.
     pub shots_judged: u64,
     pub hits: u64,
@@ -105,6 +107,7 @@ impl Shooter {
             spawns: 0,
             rewind: RewindHistory::new(rules.rewind_ticks),
             queued: Vec::new(),
+            due: Vec::new(),
             shots_judged: 0,
             hits: 0,
         }
@@ -348,15 +351,18 @@ impl Shooter {
     /// Brings back the dead whose time has come.
     fn respawn_due(&mut self) {
         let now = self.steps;
-        let due: Vec<EntityId> = self
-            .fighters
-            .iter()
-            .filter(|(_, f)| f.respawn_at.is_some_and(|at| at <= now))
-            .map(|(id, _)| *id)
-            .collect();
-        for id in due {
+        let mut due = std::mem::take(&mut self.due);
+        due.clear();
+        due.extend(
+            self.fighters
+                .iter()
+                .filter(|(_, f)| f.respawn_at.is_some_and(|at| at <= now))
+                .map(|(id, _)| *id),
+        );
+        for id in due.drain(..) {
             self.respawn(id);
         }
+        self.due = due;
     }
 
     fn run_clock(&mut self, out: &mut Outbox<ShooterSchema>) {
@@ -810,6 +816,46 @@ mod tests {
                 ShooterEvent::ChatRefused { .. }
             )
         ));
+    }
+
+    proptest::proptest! {
+        /// Whatever peers send — any input, any claimed tick, any chat — the game neither
+        /// panics nor lets a fighter leave the world or exceed its health.
+        #[test]
+        fn any_inputs_keep_the_world_sound(
+            steps in proptest::collection::vec(
+                (0u32..4, proptest::prelude::any::<(i8, i8, u16, bool, u8)>(), 0u32..40, proptest::prelude::any::<bool>()),
+                1..200,
+            )
+        ) {
+            let mut game = Shooter::new(&ShooterSettings { respawn_ms: 100, ..ShooterSettings::default() }, 30);
+            let mut out = Outbox::new();
+            for player in 1..=4 {
+                join(&mut game, &mut out, player);
+            }
+            for (tick, (player, (move_x, move_y, aim, fire, view_delay), ack_back, chat)) in steps.into_iter().enumerate() {
+                let tick = tick as u32 + 1;
+                let context = InputContext {
+                    player: PlayerId(player + 1),
+                    seq: tick,
+                    ack_tick: tick.saturating_sub(ack_back),
+                    tick,
+                };
+                game.input(context, &ShooterInput { move_x, move_y, aim, fire, view_delay });
+                if chat {
+                    game.message(PlayerId(player + 1), ShooterRequest::Say("\u{0}x".repeat(usize::from(view_delay))), &mut out);
+                }
+                game.step(DT, &mut out);
+                out.drain_messages();
+                let world = game.rules.world_steps;
+                for fighter in game.fighters.values() {
+                    proptest::prop_assert!(fighter.position.cmpge(IVec2::ZERO).all());
+                    proptest::prop_assert!(fighter.position.cmple(IVec2::splat(world)).all());
+                    proptest::prop_assert!(fighter.health <= game.rules.max_health);
+                }
+                proptest::prop_assert!(game.rewind.len() <= usize::from(game.rules.rewind_ticks) + 1);
+            }
+        }
     }
 
     #[test]
