@@ -71,7 +71,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 let asked = Instant::now();
                 let answer = matchmake(url, &request, Duration::from_secs(10)).await;
                 let took = asked.elapsed().as_micros() as u64;
-                let mut tally = tally.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                let mut tally = tally
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
                 match answer {
                     Ok(_) => {
                         tally.ok += 1;
@@ -87,7 +89,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
         task.await?;
     }
     let elapsed = started.elapsed().as_secs_f64();
-    let tally = tally.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let tally = tally
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let ms = |q: f64| tally.latency_us.value_at_quantile(q) as f64 / 1000.0;
     println!(
         "matchmaking: {} seats in {elapsed:.1} s = {:.0} req/s over {} node(s), {} workers; \

@@ -173,8 +173,28 @@ pub fn verify(
 /// ones arrive.
 #[derive(Debug, Default)]
 pub struct SeatLedger {
-    used: Mutex<HashMap<String, u64>>,
+    used: Mutex<Used>,
 }
+
+/// The seats taken, and the size at which expired ones are dropped next: twice what was
+/// left at the last sweep, so a sweep's cost is spread over as many inserts.
+#[derive(Debug)]
+struct Used {
+    seats: HashMap<String, u64>,
+    sweep_at: usize,
+}
+
+impl Default for Used {
+    fn default() -> Used {
+        Used {
+            seats: HashMap::new(),
+            sweep_at: MIN_SWEEP,
+        }
+    }
+}
+
+/// Seats remembered before the first sweep.
+const MIN_SWEEP: usize = 1024;
 
 impl SeatLedger {
     /// Takes the seat `jti` expiring at `exp`; `false` when it was taken before.
@@ -183,11 +203,13 @@ impl SeatLedger {
             .used
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if used.len() >= 1024 {
+        if used.seats.len() >= used.sweep_at {
             let now = unix_now();
-            used.retain(|_, expiry| *expiry + SEAT_LEEWAY_SECS >= now);
+            used.seats
+                .retain(|_, expiry| *expiry + SEAT_LEEWAY_SECS >= now);
+            used.sweep_at = (used.seats.len() * 2).max(MIN_SWEEP);
         }
-        used.insert(jti.to_owned(), exp).is_none()
+        used.seats.insert(jti.to_owned(), exp).is_none()
     }
 
     /// Seats remembered now.
@@ -195,6 +217,7 @@ impl SeatLedger {
         self.used
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .seats
             .len()
     }
 
