@@ -137,7 +137,7 @@ async fn serve(
     let ws = tokio_tungstenite::accept_hdr_async_with_config(
         tcp,
         callback,
-        Some(websocket_config(config)),
+        Some(websocket_config(config.max_message_bytes)),
     )
     .await?;
     let (mut sink, mut stream) = ws.split();

@@ -1,8 +1,36 @@
 //! The composition root's split of the configuration: each layer gets only the settings it
-//! needs, built once here from [`ServerConfig`] — the room layer its [`RoomDefaults`].
+//! needs, built once here from [`ServerConfig`] — the room layer its [`RoomDefaults`], the
+//! network layer its [`SessionLimits`] and [`AdmissionPolicy`].
 
 use crate::config::ServerConfig;
+use crate::net::{AdmissionPolicy, SessionLimits};
 use crate::room::{RoomConfig, RoomDefaults};
+
+/// The bounds of connections and sessions.
+pub fn session_limits(config: &ServerConfig) -> SessionLimits {
+    SessionLimits {
+        max_connections: config.max_connections,
+        socket_send_buffer_bytes: config.socket_send_buffer_bytes,
+        handshake_timeout: config.handshake_timeout,
+        max_message_bytes: config.max_message_bytes,
+        input_queue_capacity: config.input_queue_capacity,
+        outbound_queue_capacity: config.outbound_queue_capacity,
+        max_messages_per_second: config.max_messages_per_second,
+        flood_timeout: config.flood_timeout,
+        max_game_messages_per_second: config.max_game_messages_per_second,
+        idle_timeout: config.idle_timeout,
+    }
+}
+
+/// The admission checks of an upgrade.
+pub fn admission_policy(config: &ServerConfig) -> AdmissionPolicy {
+    AdmissionPolicy {
+        default_room: config.default_room.clone(),
+        allowed_origins: config.allowed_origins.clone(),
+        require_origin: config.require_origin,
+        token_secret: config.token_secret.clone(),
+    }
+}
 
 /// What the room directory opens rooms with.
 pub fn room_defaults(config: &ServerConfig) -> RoomDefaults {

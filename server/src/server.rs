@@ -17,7 +17,7 @@ use ticksync_protocol::Schema;
 use crate::config::{ConfigError, ServerConfig};
 use crate::drain::DrainHandle;
 use crate::game_rooms::{check_game_settings, GameRooms};
-use crate::layer_settings::room_defaults;
+use crate::layer_settings::{admission_policy, room_defaults, session_limits};
 use crate::metrics::{server_stats, Exposition, MetricsReader, ServerMetrics};
 use crate::net::admin::{AdminError, AdminListener};
 use crate::net::limits::ConnectionLimiter;
@@ -74,6 +74,8 @@ pub struct Server<P: Schema> {
     listener: TcpListener,
     local_addr: SocketAddr,
     ctx: Arc<SessionContext<P>>,
+    /// The whole configuration; the layers got their parts of it.
+    config: Arc<ServerConfig>,
     /// Room tasks; the default room's is already spawned.
     room_tasks: TaskTracker,
     /// The runtime the room tasks run on; `None`: the caller's.
@@ -165,7 +167,8 @@ impl<P: Schema> Server<P> {
             .unwrap_or_else(|error| format!("{{\"error\":\"{error}\"}}"));
         let ctx = Arc::new(SessionContext {
             per_ip: ConnectionLimiter::new(config.max_connections_per_ip),
-            config: Arc::unwrap_or_clone(config),
+            limits: session_limits(&config),
+            admission: admission_policy(&config),
             rooms,
             schema: SchemaIdentity::of::<P>(),
             schema_json,
@@ -182,6 +185,7 @@ impl<P: Schema> Server<P> {
             listener,
             local_addr,
             ctx,
+            config,
             room_tasks,
             tick_runtime,
             admin,
@@ -254,6 +258,7 @@ impl<P: Schema> Server<P> {
         let Server {
             listener,
             ctx,
+            config,
             room_tasks,
             tick_runtime,
             admin,
@@ -269,12 +274,12 @@ impl<P: Schema> Server<P> {
         let summaries = CancellationToken::new();
         tokio::spawn(refusal_log::summarize(
             ctx.metrics.clone(),
-            ctx.config.stats_interval,
+            config.stats_interval,
             summaries.clone(),
         ));
         tokio::spawn(server_stats::log_every(
             ctx.metrics.clone(),
-            ctx.config.stats_interval,
+            config.stats_interval,
             summaries.clone(),
         ));
         let heartbeat = ctx.cluster.clone().map(|cluster| {
@@ -301,11 +306,11 @@ impl<P: Schema> Server<P> {
         let rooms = ctx.rooms.finished_rooms();
         let ticks = rooms
             .iter()
-            .find(|(name, _)| *name == ctx.config.default_room)
+            .find(|(name, _)| *name == config.default_room)
             .map(|(_, summary)| summary.clone())
             .unwrap_or_default();
         sessions.close();
-        let grace = ctx.config.shutdown_grace;
+        let grace = config.shutdown_grace;
         let sessions_abandoned = match tokio::time::timeout(grace, sessions.wait()).await {
             Ok(()) => 0,
             Err(_) => {

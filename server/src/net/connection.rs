@@ -51,7 +51,7 @@ impl<S: TcpBacked> TcpBacked for Rewind<S> {
 
 /// Serves one accepted TCP connection until it closes.
 pub async fn serve<P: Schema>(tcp: TcpStream, peer: SocketAddr, ctx: &SessionContext<P>) {
-    let deadline = Instant::now() + ctx.config.handshake_timeout;
+    let deadline = Instant::now() + ctx.limits.handshake_timeout;
     match &ctx.tls {
         None => serve_stream(tcp, peer, deadline, ctx).await,
         Some(acceptor) => {
@@ -144,7 +144,7 @@ async fn serve_stream<S, P: Schema>(
         // In a cluster a room is placed by the matchmaker: a join needs its seat, unless
         // the room already runs here (a player resuming).
         let (room, seat) = super::matchmake::room_and_seat(&head);
-        let room = room.unwrap_or_else(|| ctx.config.default_room.clone());
+        let room = room.unwrap_or_else(|| ctx.admission.default_room.clone());
         if let Err(refusal) = cluster.admit(&room, seat.as_deref(), |name| ctx.rooms.hosts(name)) {
             ctx.metrics.admission_refused(refusal.label());
             tracing::debug!(%peer, reason = refusal.label().as_str(), detail = %refusal, "seat refused");
@@ -155,7 +155,7 @@ async fn serve_stream<S, P: Schema>(
     }
     let stream = Rewind::new(head.bytes, stream);
     let upgraded = tokio::select! {
-        upgraded = tokio::time::timeout_at(deadline, Box::pin(upgrade(stream, &ctx.config, &ctx.schema))) => upgraded,
+        upgraded = tokio::time::timeout_at(deadline, Box::pin(upgrade(stream, &ctx.admission, ctx.limits.max_message_bytes, &ctx.schema))) => upgraded,
         _ = ctx.shutdown.cancelled() => return,
     };
     match upgraded {

@@ -13,7 +13,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::WebSocketStream;
 
 use super::http::{RequestHead, Response as HttpAnswer};
-use crate::config::ServerConfig;
+use super::settings::AdmissionPolicy;
 use crate::metrics::RefusalReason;
 
 /// Read buffer per connection. tungstenite's default is 128 KiB, which at 10,000 connections
@@ -30,14 +30,15 @@ const WRITE_BUFFER_BYTES: usize = 16 * 1024;
 /// session ends. Together with the outbound queue this bounds memory per slow connection.
 const MAX_WRITE_BUFFER_BYTES: usize = 1024 * 1024;
 
-/// WebSocket limits for one connection.
-pub fn websocket_config(config: &ServerConfig) -> WebSocketConfig {
+/// WebSocket limits for one connection: messages (and frames) of at most
+/// `max_message_bytes`.
+pub fn websocket_config(max_message_bytes: usize) -> WebSocketConfig {
     WebSocketConfig::default()
         .read_buffer_size(READ_BUFFER_BYTES)
         .write_buffer_size(WRITE_BUFFER_BYTES)
         .max_write_buffer_size(MAX_WRITE_BUFFER_BYTES)
-        .max_message_size(Some(config.max_message_bytes))
-        .max_frame_size(Some(config.max_message_bytes))
+        .max_message_size(Some(max_message_bytes))
+        .max_frame_size(Some(max_message_bytes))
 }
 
 /// What makes a request that asks for a WebSocket (`Upgrade: websocket`) an invalid opening
@@ -266,7 +267,7 @@ fn bearer_token(value: &str) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
-fn check_origin(request: &Request, config: &ServerConfig) -> Result<(), Refusal> {
+fn check_origin(request: &Request, config: &AdmissionPolicy) -> Result<(), Refusal> {
     match request.headers().get(header::ORIGIN) {
         None if config.require_origin => Err(Refusal::OriginMissing),
         None => Ok(()),
@@ -300,7 +301,7 @@ pub struct Admission {
 /// Admission checks of an upgrade request, in the order a client can act on them.
 pub fn admit(
     request: &Request,
-    config: &ServerConfig,
+    config: &AdmissionPolicy,
     schema: &SchemaIdentity,
 ) -> Result<Admission, Refusal> {
     if request.uri().path() != WEBSOCKET_PATH {
@@ -348,8 +349,14 @@ pub enum Upgrade<S> {
     Failed(tokio_tungstenite::tungstenite::Error),
 }
 
-/// Performs the WebSocket upgrade with the admission checks.
-pub async fn upgrade<S>(stream: S, config: &ServerConfig, schema: &SchemaIdentity) -> Upgrade<S>
+/// Performs the WebSocket upgrade with the admission checks, reading messages of at most
+/// `max_message_bytes`.
+pub async fn upgrade<S>(
+    stream: S,
+    config: &AdmissionPolicy,
+    max_message_bytes: usize,
+    schema: &SchemaIdentity,
+) -> Upgrade<S>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -380,7 +387,7 @@ where
     let result = tokio_tungstenite::accept_hdr_async_with_config(
         stream,
         callback,
-        Some(websocket_config(config)),
+        Some(websocket_config(max_message_bytes)),
     )
     .await;
     match (result, admitted, refused) {
@@ -398,7 +405,11 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Secret;
+    use crate::config::{Secret, ServerConfig};
+
+    fn policy(config: ServerConfig) -> AdmissionPolicy {
+        crate::layer_settings::admission_policy(&config)
+    }
     use std::time::Duration;
     use ticksync_protocol::testing::TokenSchema;
     use ticksync_protocol::token::mint;
@@ -452,7 +463,7 @@ mod tests {
 
     #[test]
     fn the_room_comes_from_the_query_and_is_validated() {
-        let config = ServerConfig::default();
+        let config = policy(ServerConfig::default());
         let plain = request("/ws", &[protocol()]);
         assert_eq!(
             admit(&plain, &config, &schema()).unwrap().room,
@@ -552,10 +563,10 @@ mod tests {
 
     #[test]
     fn origins_are_checked_against_the_allow_list() {
-        let config = ServerConfig {
+        let config = policy(ServerConfig {
             allowed_origins: vec!["https://game.example.com".into()],
             ..ServerConfig::default()
-        };
+        });
         let allowed = request("/ws", &[protocol(), ("Origin", "https://game.example.com")]);
         assert!(admit(&allowed, &config, &schema()).is_ok());
         let denied = request("/ws", &[protocol(), ("Origin", "https://evil.example")]);
@@ -568,7 +579,7 @@ mod tests {
             admit(&native, &config, &schema()).is_ok(),
             "no Origin: a native client"
         );
-        let strict = ServerConfig {
+        let strict = AdmissionPolicy {
             require_origin: true,
             ..config
         };
@@ -581,10 +592,10 @@ mod tests {
     #[test]
     fn tokens_come_from_the_query_or_the_authorization_header() {
         let secret = "s3cret";
-        let config = ServerConfig {
+        let config = policy(ServerConfig {
             token_secret: Some(Secret::new(secret)),
             ..ServerConfig::default()
-        };
+        });
         let claims = JoinClaims::new("p7", "Ada", "arena", Duration::from_secs(60));
         let token = mint(secret.as_bytes(), &claims).unwrap();
         let by_query = request(&format!("/ws?x=1&token={token}"), &[protocol()]);

@@ -25,7 +25,7 @@ pub async fn accept_loop<P: Schema>(
 ) {
     // One permit per open connection: the limit is enforced by construction, and a permit
     // returns when its session task ends, however it ends.
-    let permits = Arc::new(Semaphore::new(ctx.config.max_connections));
+    let permits = Arc::new(Semaphore::new(ctx.limits.max_connections));
     loop {
         let accepted = tokio::select! {
             _ = ctx.shutdown.cancelled() => break,
@@ -50,7 +50,7 @@ pub async fn accept_loop<P: Schema>(
         if let Err(error) = tcp.set_nodelay(true) {
             tracing::debug!(%peer, %error, "could not set TCP_NODELAY");
         }
-        let buffer = ctx.config.socket_send_buffer_bytes;
+        let buffer = ctx.limits.socket_send_buffer_bytes;
         if let Err(error) = socket2::SockRef::from(&tcp).set_send_buffer_size(buffer) {
             tracing::debug!(%peer, %error, "could not set SO_SNDBUF");
         }

@@ -17,6 +17,7 @@ mod rewind;
 pub mod routes;
 mod session;
 mod session_end;
+mod settings;
 pub mod tls;
 
 use std::sync::Arc;
@@ -27,7 +28,6 @@ use tokio_util::sync::CancellationToken;
 
 use tokio_rustls::TlsAcceptor;
 
-use crate::config::ServerConfig;
 use crate::drain::DrainHandle;
 use crate::metrics::{Exposition, ServerMetrics};
 use crate::room::RoomDirectory;
@@ -36,11 +36,15 @@ use limits::ConnectionLimiter;
 pub use handshake::{admit, negotiate_subprotocol, websocket_config, Refusal};
 pub use listener::accept_loop;
 pub use session_end::{EndReason, SessionEnd};
+pub use settings::{AdmissionPolicy, SessionLimits};
 
 /// What every session needs, shared behind one `Arc`. Generic over the game's schema `P`,
 /// which fixes what a session decodes and forwards.
 pub struct SessionContext<P: Schema> {
-    pub config: ServerConfig,
+    /// The bounds of connections and sessions.
+    pub limits: SessionLimits,
+    /// The admission checks of an upgrade.
+    pub admission: AdmissionPolicy,
     pub rooms: Arc<RoomDirectory<P>>,
     /// The game schema's identity: the subprotocols the upgrade accepts.
     pub schema: SchemaIdentity,

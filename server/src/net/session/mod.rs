@@ -316,10 +316,10 @@ async fn join_room<P: Schema>(
     (player_name, claims, resume_token): (String, Option<Claims>, Option<String>),
     ctx: &SessionContext<P>,
 ) -> Result<Joined<P>, JoinRefused> {
-    let (to_room_tx, to_room_rx) = mpsc::channel(ctx.config.input_queue_capacity);
+    let (to_room_tx, to_room_rx) = mpsc::channel(ctx.limits.input_queue_capacity);
     // Snapshots may use the configured capacity; the reserve above it is for game messages.
     let (outbound_tx, outbound_rx) =
-        mpsc::channel(ctx.config.outbound_queue_capacity + MESSAGE_RESERVE);
+        mpsc::channel(ctx.limits.outbound_queue_capacity + MESSAGE_RESERVE);
     let (disconnect_tx, disconnect_rx) = oneshot::channel();
     let (reply_tx, reply_rx) = oneshot::channel();
     let shared = Arc::new(SessionShared::default());
@@ -373,7 +373,7 @@ where
     let reader = Reader {
         to_room,
         game_messages: super::limits::GameMessageBudget::new(
-            ctx.config.max_game_messages_per_second,
+            ctx.limits.max_game_messages_per_second,
             started,
         ),
         pongs: outbound_for_pongs,
@@ -382,8 +382,8 @@ where
         room,
         format,
         rate: MessageRateLimiter::new(
-            ctx.config.max_messages_per_second,
-            ctx.config.flood_timeout,
+            ctx.limits.max_messages_per_second,
+            ctx.limits.flood_timeout,
             started,
         ),
         heard: Heard {
@@ -404,7 +404,7 @@ where
         },
         // Three pings per idle timeout: a live client's WebSocket stack answers each, so
         // it is never closed as idle just because the game has nothing to say.
-        ping_every: ctx.config.idle_timeout / 3,
+        ping_every: ctx.limits.idle_timeout / 3,
     };
     // The room's word and the shutdown are watched beside the reader and the writer, not
     // between the writer's writes: a kicked client that does not read blocks the writer on a

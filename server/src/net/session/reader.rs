@@ -65,7 +65,7 @@ impl<P: Schema> Reader<'_, P> {
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
-        let idle_timeout = self.ctx.config.idle_timeout;
+        let idle_timeout = self.ctx.limits.idle_timeout;
         loop {
             let message = match tokio::time::timeout(idle_timeout, stream.next()).await {
                 Err(_elapsed) => {
@@ -88,7 +88,7 @@ impl<P: Schema> Reader<'_, P> {
                     continue;
                 }
                 RateDecision::Flooding => {
-                    let config = &self.ctx.config;
+                    let config = &self.ctx.limits;
                     return SessionEnd::new(
                         EndReason::Flooding,
                         format!(
@@ -149,7 +149,7 @@ impl<P: Schema> Reader<'_, P> {
     /// Forwards a game message. Unlike an input, a message must not be lost, so one the
     /// budget or the room's queue cannot take ends the session with a clear error.
     fn forward_message(&mut self, message: P::ClientMessage) -> Result<(), SessionEnd> {
-        let limit = self.ctx.config.max_game_messages_per_second;
+        let limit = self.ctx.limits.max_game_messages_per_second;
         if !self.game_messages.take(Instant::now()) {
             return Err(SessionEnd::new(
                 EndReason::TooManyMessages,
