@@ -272,6 +272,19 @@ async fn new_rooms_spread_over_the_nodes_and_listings_filter() {
     assert_eq!(status, 400, "{body}");
     let (status, body) = matchmake(nodes[0].addr, "nonsense", serde_json::json!({})).await;
     assert_eq!(status, 404, "{body}");
+    let get = ticksync_tests::cluster::http_request(nodes[0].addr, "GET", "/matchmake/join", None)
+        .await
+        .expect("an answer");
+    assert_eq!(get.status, 405, "{}", get.body);
+    let not_json = ticksync_tests::cluster::http_request(
+        nodes[0].addr,
+        "POST",
+        "/matchmake/join",
+        Some(&serde_json::json!("not an object")),
+    )
+    .await
+    .expect("an answer");
+    assert_eq!(not_json.status, 400, "{}", not_json.body);
     let big = serde_json::json!({"filters": {"k": "v".repeat(5000)}});
     let (status, _) = matchmake(nodes[0].addr, "join-or-create", big).await;
     assert_eq!(status, 413);
