@@ -13,7 +13,7 @@
 #
 # Usage:   bench/cluster.sh
 #          WORKERS=32 MM_SECONDS=10 LEASE=6s BOTS=400 ROOM_SIZE=50 PLAY_SECONDS=20 bench/cluster.sh
-# Writes   $OUT/cluster-*.{log,txt}. Needs redis-server and curl.
+# Writes   $OUT/cluster-*.{log,txt}. Needs redis-server, curl and python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,7 +21,8 @@ WORKERS=${WORKERS:-32} MM_SECONDS=${MM_SECONDS:-10} FILTER_VALUES=${FILTER_VALUE
 LEASE=${LEASE:-6s} BOTS=${BOTS:-400} ROOM_SIZE=${ROOM_SIZE:-50} PLAY_SECONDS=${PLAY_SECONDS:-20}
 OUT=${OUT:-bench-out} BASE_PORT=${BASE_PORT:-7300}
 mkdir -p "$OUT"
-cargo build --release -q -p ticksync-server -p ticksync-sim
+# BUILD=0 runs the release binaries already in target/release.
+[[ ${BUILD:-1} == 0 ]] || cargo build --release -q -p ticksync-server -p ticksync-sim
 
 REDIS_PORT=$((BASE_PORT + 79))
 export TICKSYNC_SEAT_SECRET=bench-seat-secret-0123456789abcdef0123
