@@ -51,8 +51,7 @@ for n in "${players[@]}"; do
       -v events="$(json_field "$json" events)" -v shots="$(json_field "$json" shots)" \
       -v hits="$(json_field "$json" hits)" -v kills="$(json_field "$json" kills)" \
       -v chat="$(json_field "$json" chat_received)" \
-      'BEGIN { per = n * d;
+      'BEGIN { per = n * d; rate = (shots > 0) ? hits * 100 / shots : 0;
                printf "| %d | %.1f | %.2f | %.2f | %.3f | %.1f | %.0f %% |\n",
-                 n, events / per, shots / per, hits / per, kills / per, chat / per,
-                 shots > 0 ? hits * 100 / shots : 0 }'
+                 n, events / per, shots / per, hits / per, kills / per, chat / per, rate }'
 done

@@ -66,9 +66,10 @@ struct Args {
     /// Behaviours by percentage, e.g. `random-walk=90,chaos=10`. The arena's behaviours:
     /// random-walk (the arena bot), circle, idle (acks snapshots, sends no input); and for
     /// every game chaos (disconnects, bursts, garbage and oversized frames, stalls). A lone
-    /// name means 100 %.
-    #[arg(long, default_value = "random-walk=100")]
-    mix: Mix,
+    /// name means 100 %. Default: every bot the game's first behaviour (the arena's
+    /// random-walk).
+    #[arg(long)]
+    mix: Option<Mix>,
 
     /// Length of the run in seconds, connect ramp included.
     #[arg(long, default_value_t = 10.0)]
@@ -273,7 +274,7 @@ fn swarm_config(args: &Args) -> anyhow::Result<SwarmConfig> {
         max_concurrent_handshakes: args.max_concurrent_handshakes,
         ramp: args.ramp,
         snapshot_loss: args.snapshot_loss,
-        mix: args.mix.clone(),
+        mix: args.mix.clone().unwrap_or_default(),
         tls: tls_config(&trust).context("setting up TLS")?,
         token_secret: args.token_secret.clone(),
         rooms_named: match (&args.room, args.rooms) {
