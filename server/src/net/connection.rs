@@ -16,10 +16,10 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use super::handshake::{upgrade, MalformedUpgrade, Upgrade};
 use super::http::{read_request_head, respond};
 use super::rewind::Rewind;
 use super::routes::serve_http;
+use super::upgrade::{upgrade, MalformedUpgrade, Upgrade};
 use super::{session, SessionContext};
 use crate::metrics::{ConnectionStage, FailureReason};
 

@@ -1,4 +1,4 @@
-//! The network layer: accepting TCP connections, TLS, the WebSocket handshake and its
+//! The network layer: accepting TCP connections, TLS, the WebSocket upgrade and its
 //! admission checks (origin, join token), limits, and sessions; and, apart from the players,
 //! the operations listener ([`admin`]) and the log summary of refusals ([`refusal_log`]).
 //!
@@ -7,7 +7,6 @@
 
 pub mod admin;
 mod connection;
-mod handshake;
 mod http;
 pub mod limits;
 mod listener;
@@ -19,6 +18,7 @@ mod session;
 mod session_end;
 mod settings;
 pub mod tls;
+mod upgrade;
 
 use std::sync::Arc;
 
@@ -33,10 +33,10 @@ use crate::metrics::{Exposition, ServerMetrics};
 use crate::room::RoomDirectory;
 use limits::ConnectionLimiter;
 
-pub use handshake::{admit, negotiate_subprotocol, websocket_config, Refusal};
 pub use listener::accept_loop;
 pub use session_end::{EndReason, SessionEnd};
 pub use settings::{AdmissionPolicy, SessionLimits};
+pub use upgrade::{admit, negotiate_subprotocol, websocket_config, AdmissionRefusal};
 
 /// What every session needs, shared behind one `Arc`. Generic over the game's schema `P`,
 /// which fixes what a session decodes and forwards.

@@ -17,7 +17,7 @@ use ticksync_protocol::replicated::view_checksum_from;
 use ticksync_protocol::sync::{baseline_tick, ticks_between};
 use ticksync_protocol::{Entity, EntityId, InputSeq, Replicated, Tick};
 
-use super::history::{WorldFrame, WorldHistory};
+use super::history::{CapturedWorld, WorldHistory};
 use super::interest::{self, InterestPolicy};
 use super::ReplicationError;
 
@@ -96,7 +96,7 @@ pub(super) fn with_thread_scratch<E: Replicated, R>(work: impl FnOnce(&mut Scrat
 /// The captured tick, read-only: what every client's frame of this tick is built from.
 #[derive(Debug)]
 pub(super) struct TickFrames<'a, E: Replicated> {
-    current: &'a WorldFrame<E>,
+    current: &'a CapturedWorld<E>,
     history: &'a WorldHistory<E>,
     interest: Option<&'a InterestPolicy>,
     /// Everyone-sees-everyone mode: encoded bodies by baseline tick (0 = full).
@@ -128,7 +128,7 @@ impl<'a, E: Replicated> TickFrames<'a, E> {
 
     /// The baseline of a client that acknowledged `acked_tick`, by the protocol's
     /// baseline rule; `None`: a full snapshot.
-    pub fn baseline(&self, acked_tick: Tick) -> Option<&'a WorldFrame<E>> {
+    pub fn baseline(&self, acked_tick: Tick) -> Option<&'a CapturedWorld<E>> {
         // One history lookup: the rule asks whether the tick is held, and that answer is
         // the frame.
         let mut frame = None;
@@ -142,7 +142,7 @@ impl<'a, E: Replicated> TickFrames<'a, E> {
     /// Everyone-sees-everyone mode: the body every client with `baseline` gets.
     pub fn encode_shared_body(
         &self,
-        baseline: Option<&WorldFrame<E>>,
+        baseline: Option<&CapturedWorld<E>>,
         delta: &mut Delta<E>,
     ) -> Result<EncodedBody, CodecError> {
         let baseline_entities = baseline.map_or(&[][..], |frame| &frame.entities);
@@ -225,11 +225,14 @@ impl<'a, E: Replicated> TickFrames<'a, E> {
 }
 
 /// Ticks from the baseline to the current frame (0 for a full snapshot).
-fn ticks_since<E: Replicated>(current: &WorldFrame<E>, baseline: Option<&WorldFrame<E>>) -> Tick {
+fn ticks_since<E: Replicated>(
+    current: &CapturedWorld<E>,
+    baseline: Option<&CapturedWorld<E>>,
+) -> Tick {
     ticks_between(baseline.map_or(0, |frame| frame.tick), current.tick)
 }
 
-fn gather<E: Replicated>(frame: &WorldFrame<E>, indices: &[u32], out: &mut Vec<Entity<E>>) {
+fn gather<E: Replicated>(frame: &CapturedWorld<E>, indices: &[u32], out: &mut Vec<Entity<E>>) {
     out.clear();
     out.extend(indices.iter().map(|&i| frame.entities[i as usize].clone()));
 }

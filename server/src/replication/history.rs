@@ -1,4 +1,4 @@
-//! The world's recent past: one [`WorldFrame`] per tick for about a second, the baselines
+//! The world's recent past: one [`CapturedWorld`] per tick for about a second, the baselines
 //! that delta snapshots are encoded against, kept in the protocol crate's
 //! [`History`] ring.
 
@@ -10,7 +10,7 @@ use super::grid::SpatialGrid;
 
 /// The replicated world after one tick.
 #[derive(Debug)]
-pub struct WorldFrame<E: Replicated> {
+pub struct CapturedWorld<E: Replicated> {
     pub tick: Tick,
     /// Every entity, sorted by id.
     pub entities: Vec<Entity<E>>,
@@ -22,9 +22,9 @@ pub struct WorldFrame<E: Replicated> {
     pub grid: SpatialGrid,
 }
 
-impl<E: Replicated> Default for WorldFrame<E> {
+impl<E: Replicated> Default for CapturedWorld<E> {
     fn default() -> Self {
-        WorldFrame {
+        CapturedWorld {
             tick: 0,
             entities: Vec::new(),
             checksums: Vec::new(),
@@ -34,7 +34,7 @@ impl<E: Replicated> Default for WorldFrame<E> {
     }
 }
 
-impl<E: Replicated> WorldFrame<E> {
+impl<E: Replicated> CapturedWorld<E> {
     /// Index of an entity in `entities`.
     pub fn index_of(&self, id: EntityId) -> Option<usize> {
         self.entities.binary_search_by_key(&id, |e| e.id).ok()
@@ -42,7 +42,7 @@ impl<E: Replicated> WorldFrame<E> {
 }
 
 /// The last frames of a room, oldest first.
-pub type WorldHistory<E> = History<WorldFrame<E>>;
+pub type WorldHistory<E> = History<CapturedWorld<E>>;
 
 /// Records the world of `tick` into `history`, filled in by `fill` (which writes the
 /// entities, sorted by id), and computes its checksums. The caller rebuilds the grid if it
@@ -51,7 +51,7 @@ pub fn capture<E: Replicated>(
     history: &mut WorldHistory<E>,
     tick: Tick,
     fill: impl FnOnce(&mut Vec<Entity<E>>),
-) -> &mut WorldFrame<E> {
+) -> &mut CapturedWorld<E> {
     let frame = history.push(tick);
     frame.tick = tick;
     fill(&mut frame.entities);

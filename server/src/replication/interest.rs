@@ -12,7 +12,7 @@
 
 use ticksync_protocol::{EntityId, Replicated};
 
-use super::history::WorldFrame;
+use super::history::CapturedWorld;
 
 /// The area-of-interest rule of a room.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,7 +33,7 @@ fn distance_squared(a: (i32, i32), b: (i32, i32)) -> i64 {
 /// `viewer` sees: every entity when the viewer controls none (or one without a position),
 /// nothing when its entity is not in the frame.
 pub fn select<E: Replicated>(
-    frame: &WorldFrame<E>,
+    frame: &CapturedWorld<E>,
     viewer: Option<EntityId>,
     policy: &InterestPolicy,
     out: &mut Vec<u32>,
@@ -87,8 +87,8 @@ mod tests {
     use ticksync_protocol::testing::Token;
     use ticksync_protocol::Entity;
 
-    fn frame_of(positions: &[(i32, i32)], radius: i32, _world: i32) -> WorldFrame<Token> {
-        let mut frame = WorldFrame {
+    fn frame_of(positions: &[(i32, i32)], radius: i32, _world: i32) -> CapturedWorld<Token> {
+        let mut frame = CapturedWorld {
             entities: positions
                 .iter()
                 .enumerate()
@@ -104,13 +104,13 @@ mod tests {
                     },
                 })
                 .collect(),
-            ..WorldFrame::default()
+            ..CapturedWorld::default()
         };
         frame.grid.rebuild(&frame.entities, radius);
         frame
     }
 
-    fn brute_force(frame: &WorldFrame<Token>, viewer: usize, radius: i32) -> Vec<u32> {
+    fn brute_force(frame: &CapturedWorld<Token>, viewer: usize, radius: i32) -> Vec<u32> {
         let center = frame.entities[viewer].state.position().unwrap();
         (0..frame.entities.len() as u32)
             .filter(|&i| {

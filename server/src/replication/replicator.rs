@@ -19,7 +19,7 @@ use ticksync_protocol::{Entity, EntityId, InputSeq, Replicated, Tick};
 
 use super::fan_out::fan_out;
 use super::frame::{with_thread_scratch, Scratch, TickFrames, Viewer};
-use super::history::{capture, WorldFrame, WorldHistory};
+use super::history::{capture, CapturedWorld, WorldHistory};
 use super::interest::{self, InterestPolicy};
 
 /// Why a snapshot could not be built. Neither happens in a running room: the first is a
@@ -238,7 +238,7 @@ impl<E: Replicated> Replicator<E> {
         let Ok(frames) = TickFrames::new(&self.history, None, &[]) else {
             return;
         };
-        let mut missing: Vec<(Tick, Option<&WorldFrame<E>>)> = Vec::new();
+        let mut missing: Vec<(Tick, Option<&CapturedWorld<E>>)> = Vec::new();
         for acked_tick in acked_ticks {
             let baseline = frames.baseline(acked_tick);
             let tick = baseline.map_or(0, |frame| frame.tick);
@@ -283,7 +283,7 @@ impl<E: Replicated> Replicator<E> {
 
 /// A shared body to encode: its baseline tick, the baseline frame (none: full), and the
 /// encoding once done.
-type PendingBody<'a, E> = (Tick, Option<&'a WorldFrame<E>>, Option<EncodedBody>);
+type PendingBody<'a, E> = (Tick, Option<&'a CapturedWorld<E>>, Option<EncodedBody>);
 
 /// Builds and delivers the frames of `clients` in order — `viewers[i]` is `clients[i]`'s
 /// viewer; a client without one is skipped — and sums what `deliver` returns. The one loop

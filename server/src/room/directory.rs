@@ -153,14 +153,14 @@ impl std::fmt::Debug for RoomLifecycle {
     }
 }
 
-struct Listed<S: Schema> {
+struct ListedRoom<S: Schema> {
     id: u64,
     handle: RoomHandle<S>,
 }
 
 /// Every room of the server, by name.
 pub struct RoomDirectory<S: Schema> {
-    rooms: Mutex<HashMap<String, Listed<S>>>,
+    rooms: Mutex<HashMap<String, ListedRoom<S>>>,
     /// Final figures of the rooms that stopped most recently, at most `max_rooms` of them:
     /// every room open at shutdown (the default room among them) fits, and a server that
     /// churns through rooms for months does not keep a line for each.
@@ -250,7 +250,7 @@ impl<S: Schema> RoomDirectory<S> {
         tracing::debug!(room = name, rooms = rooms.len() + 1, "room created");
         rooms.insert(
             name.to_owned(),
-            Listed {
+            ListedRoom {
                 id,
                 handle: handle.clone(),
             },
@@ -315,7 +315,7 @@ impl<S: Schema> RoomDirectory<S> {
 
     // A panic while holding these locks cannot leave the maps half-updated (every critical
     // section is a single insert, remove or read), so a poisoned lock is still usable.
-    fn lock_rooms(&self) -> MutexGuard<'_, HashMap<String, Listed<S>>> {
+    fn lock_rooms(&self) -> MutexGuard<'_, HashMap<String, ListedRoom<S>>> {
         self.rooms
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())

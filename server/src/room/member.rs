@@ -14,7 +14,7 @@ use tokio::sync::mpsc::error::{TryRecvError, TrySendError};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
-use super::{Disconnect, FromClient, SessionShared, MESSAGE_RESERVE};
+use super::{Disconnect, FromClient, SessionLink, MESSAGE_RESERVE};
 
 /// A member of a room.
 #[derive(Debug)]
@@ -25,7 +25,7 @@ pub struct Member<S: Schema> {
     from_client: mpsc::Receiver<FromClient<S>>,
     outbound: mpsc::Sender<Bytes>,
     disconnect: Option<oneshot::Sender<Disconnect>>,
-    pub shared: Arc<SessionShared>,
+    pub shared: Arc<SessionLink>,
     /// The secret that lets this player resume after a dropped connection.
     pub resume_token: String,
     /// The entity now belongs to a newer session: retiring this member must not remove it.
@@ -74,7 +74,7 @@ pub struct MemberQueues<S: Schema> {
     pub from_client: mpsc::Receiver<FromClient<S>>,
     pub outbound: mpsc::Sender<Bytes>,
     pub disconnect: oneshot::Sender<Disconnect>,
-    pub shared: Arc<SessionShared>,
+    pub shared: Arc<SessionLink>,
 }
 
 impl<S: Schema> Member<S> {

@@ -76,7 +76,7 @@ pub struct JoinRequest<S: Schema> {
     /// Lets the room tell the session to close, and why.
     pub disconnect: oneshot::Sender<Disconnect>,
     /// State the session and the room both read and write.
-    pub shared: Arc<SessionShared>,
+    pub shared: Arc<SessionLink>,
     /// The room's answer.
     pub reply: oneshot::Sender<Result<Welcome, JoinRefused>>,
 }
@@ -118,11 +118,11 @@ pub enum Disconnect {
 /// State shared by a session and its room without a queue: lock-free, written by one side,
 /// read by the other.
 #[derive(Debug, Default)]
-pub struct SessionShared {
+pub struct SessionLink {
     /// The last snapshot tick the client acknowledged, written by the session as acks arrive
     /// (monotonically) and read by the room when it picks the delta baseline.
     pub acked_tick: AtomicU32,
-    /// How the session ended (see [`SessionShared::end_final`]); the room keeps a dropped
+    /// How the session ended (see [`SessionLink::end_final`]); the room keeps a dropped
     /// player's entity for the resume grace period unless the end was final.
     ended: AtomicU8,
 }
@@ -131,7 +131,7 @@ const ENDED_NOT_YET: u8 = 0;
 const ENDED_RESUMABLE: u8 = 1;
 const ENDED_FINAL: u8 = 2;
 
-impl SessionShared {
+impl SessionLink {
     /// The player left (`Leave`) or was thrown out: its entity goes now.
     pub fn end_final(&self) {
         self.ended.store(ENDED_FINAL, Ordering::Relaxed);

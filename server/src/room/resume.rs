@@ -11,7 +11,7 @@ use std::sync::Arc;
 use subtle::ConstantTimeEq;
 use ticksync_protocol::{EntityId, PlayerId, Tick};
 
-use super::SessionShared;
+use super::SessionLink;
 
 /// A dropped player waiting to be resumed.
 #[derive(Debug)]
@@ -22,7 +22,7 @@ pub struct Detached {
     pub resume_token: String,
     /// The session that dropped; if it turns out to have ended for good (a `Leave` or a
     /// kick noticed after the drop), the entity goes at once.
-    shared: Arc<SessionShared>,
+    shared: Arc<SessionLink>,
     /// The last tick of the grace period.
     until: Tick,
 }
@@ -40,7 +40,7 @@ impl DetachedPlayers {
         player: PlayerId,
         entity: Option<EntityId>,
         resume_token: String,
-        shared: Arc<SessionShared>,
+        shared: Arc<SessionLink>,
         tick: Tick,
         grace_ticks: u32,
     ) {
@@ -118,10 +118,10 @@ mod tests {
     #[test]
     fn waiting_players_expire_after_the_grace_or_a_final_end() {
         let mut detached = DetachedPlayers::default();
-        let dropped = Arc::new(SessionShared::default());
+        let dropped = Arc::new(SessionLink::default());
         dropped.end_resumable();
         detached.detach(PlayerId(1), Some(EntityId(1)), "t1".into(), dropped, 10, 5);
-        let left = Arc::new(SessionShared::default());
+        let left = Arc::new(SessionLink::default());
         detached.detach(PlayerId(2), None, "t2".into(), left.clone(), 10, 5);
         left.end_final();
         let mut gone = Vec::new();

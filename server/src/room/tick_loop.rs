@@ -115,17 +115,17 @@ fn offload_heavy(work: impl FnOnce()) {
 /// What handing a tick's frames to members came to: summed over members, which a large room
 /// serves on several threads at once.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-struct Handover {
+struct HandoverTally {
     sent: u64,
     dropped: u64,
     kicked: u64,
 }
 
-impl Add for Handover {
-    type Output = Handover;
+impl Add for HandoverTally {
+    type Output = HandoverTally;
 
-    fn add(self, other: Handover) -> Handover {
-        Handover {
+    fn add(self, other: HandoverTally) -> HandoverTally {
+        HandoverTally {
             sent: self.sent + other.sent,
             dropped: self.dropped + other.dropped,
             kicked: self.kicked + other.kicked,
@@ -141,20 +141,20 @@ fn hand_over<S: Schema>(
     frame: Result<Bytes, ReplicationError>,
     tick: Tick,
     max_ticks_behind: u32,
-) -> Handover {
+) -> HandoverTally {
     let frame = match frame {
         Ok(frame) => frame,
         Err(error) => {
             // Only an encoder bug can get here; skip this client's snapshot rather than stop
             // the room. Its next delta is still against what it acked.
             tracing::error!(%error, tick, "could not build snapshot");
-            return Handover::default();
+            return HandoverTally::default();
         }
     };
     match member.deliver(frame, tick) {
-        Delivery::Queued => Handover {
+        Delivery::Queued => HandoverTally {
             sent: 1,
-            ..Handover::default()
+            ..HandoverTally::default()
         },
         Delivery::Dropped => {
             let kicked = member.ticks_behind(tick) >= max_ticks_behind;
@@ -163,13 +163,13 @@ fn hand_over<S: Schema>(
                 tracing::debug!(player = %member.player, "disconnecting slow client");
                 member.disconnect(Disconnect::TooSlow);
             }
-            Handover {
+            HandoverTally {
                 dropped: 1,
                 kicked: u64::from(kicked),
-                ..Handover::default()
+                ..HandoverTally::default()
             }
         }
-        Delivery::Gone => Handover::default(),
+        Delivery::Gone => HandoverTally::default(),
     }
 }
 
@@ -665,7 +665,7 @@ impl<G: Game> Room<G> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::room::{SessionShared, MESSAGE_RESERVE};
+    use crate::room::{SessionLink, MESSAGE_RESERVE};
     use ticksync_arena::{Arena, ArenaEntity, ArenaInput, ArenaSchema, MoveDir};
     use ticksync_protocol::codec::decode_server_message;
     use ticksync_protocol::{EntityId, Input, ServerMessage, Snapshot};
@@ -675,7 +675,7 @@ mod tests {
 
     struct TestClient {
         inputs: mpsc::Sender<FromClient<Schema>>,
-        shared: Arc<SessionShared>,
+        shared: Arc<SessionLink>,
         frames: mpsc::Receiver<Bytes>,
         disconnect: oneshot::Receiver<Disconnect>,
         reply: oneshot::Receiver<Result<Welcome, JoinRefused>>,
@@ -709,7 +709,7 @@ mod tests {
         let (frame_tx, frame_rx) = mpsc::channel(outbound_capacity + MESSAGE_RESERVE + 1);
         let (disconnect_tx, disconnect_rx) = oneshot::channel();
         let (reply_tx, reply_rx) = oneshot::channel();
-        let shared = Arc::new(SessionShared::default());
+        let shared = Arc::new(SessionLink::default());
         handle
             .joins
             .try_send(Box::new(JoinRequest {

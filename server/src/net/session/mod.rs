@@ -44,13 +44,13 @@ use reader::{Heard, Reader};
 use writer::Writer;
 
 use super::connection::TcpBacked;
-use super::handshake::Admission;
 use super::limits::MessageRateLimiter;
 use super::session_end::{EndReason, SessionEnd};
+use super::upgrade::Admission;
 use super::SessionContext;
 use crate::metrics::{FailureReason, ServerMetrics};
 use crate::room::{
-    Disconnect, FromClient, JoinRefused, JoinRequest, NoRoom, RoomHandle, SessionShared,
+    Disconnect, FromClient, JoinRefused, JoinRequest, NoRoom, RoomHandle, SessionLink,
     MESSAGE_RESERVE,
 };
 
@@ -153,7 +153,7 @@ struct Joined<P: Schema> {
     outbound: mpsc::Receiver<Bytes>,
     outbound_for_pongs: mpsc::Sender<Bytes>,
     disconnect: oneshot::Receiver<Disconnect>,
-    shared: Arc<SessionShared>,
+    shared: Arc<SessionLink>,
 }
 
 /// How a session opens: a new player, or one taking its entity back.
@@ -226,7 +226,7 @@ where
             Some(Err(error)) => return Err(end_for_read_error(error)),
             None => return Err(SessionEnd::peer_gone()),
         };
-        match classify::<P>(message, format, metrics)? {
+        match decode_frame::<P>(message, format, metrics)? {
             Some(ClientMessage::Hello(hello)) => {
                 return hello
                     .validate()
@@ -322,7 +322,7 @@ async fn join_room<P: Schema>(
         mpsc::channel(ctx.limits.outbound_queue_capacity + MESSAGE_RESERVE);
     let (disconnect_tx, disconnect_rx) = oneshot::channel();
     let (reply_tx, reply_rx) = oneshot::channel();
-    let shared = Arc::new(SessionShared::default());
+    let shared = Arc::new(SessionLink::default());
     let request = JoinRequest {
         player_name,
         claims,
@@ -422,7 +422,7 @@ where
 /// Turns a WebSocket message into a client message: `Ok(None)` for control frames, an error
 /// end for anything that is not a well-formed message in the session's format (binary frames
 /// for bincode, text frames for JSON).
-fn classify<P: Schema>(
+fn decode_frame<P: Schema>(
     message: Message,
     format: WireFormat,
     metrics: &ServerMetrics,

@@ -16,11 +16,11 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::{classify, end_for_read_error, WsStream};
+use super::{decode_frame, end_for_read_error, WsStream};
 use crate::net::limits::{GameMessageBudget, MessageRateLimiter, RateDecision};
 use crate::net::session_end::{EndReason, SessionEnd};
 use crate::net::SessionContext;
-use crate::room::{FromClient, RoomHandle, SessionShared};
+use crate::room::{FromClient, RoomHandle, SessionLink};
 
 /// The reading half of a playing session.
 pub(super) struct Reader<'a, P: Schema> {
@@ -30,7 +30,7 @@ pub(super) struct Reader<'a, P: Schema> {
     pub(super) game_messages: GameMessageBudget,
     pub(super) pongs: mpsc::Sender<Bytes>,
     /// Shared with the room, which reads the acknowledged tick to pick the delta baseline.
-    pub(super) shared: Arc<SessionShared>,
+    pub(super) shared: Arc<SessionLink>,
     pub(super) last_seq: InputSeq,
     /// The room the session joined.
     pub(super) room: RoomHandle<P>,
@@ -49,7 +49,7 @@ pub(super) struct Heard<'a> {
 }
 
 impl Heard<'_> {
-    pub(super) fn now(&self) {
+    pub(super) fn record(&self) {
         let millis = self.started.elapsed().as_millis() as u64;
         self.last.store(millis, Ordering::Relaxed);
     }
@@ -78,7 +78,7 @@ impl<P: Schema> Reader<'_, P> {
                 Ok(Some(Err(error))) => return end_for_read_error(error),
                 Ok(Some(Ok(message))) => message,
             };
-            self.heard.now();
+            self.heard.record();
             // One clock reading per frame, for the rate limit and an input's arrival stamp.
             let now = Instant::now();
             match self.rate.check(now) {
@@ -99,7 +99,7 @@ impl<P: Schema> Reader<'_, P> {
                     );
                 }
             }
-            let message = match classify::<P>(message, self.format, &self.ctx.metrics) {
+            let message = match decode_frame::<P>(message, self.format, &self.ctx.metrics) {
                 Ok(Some(message)) => message,
                 Ok(None) => continue,
                 Err(end) => return end,

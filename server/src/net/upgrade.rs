@@ -1,7 +1,8 @@
 //! The WebSocket upgrade and admission: path, subprotocol, browser origin and join token are
 //! checked before a WebSocket exists, and anything refused gets an HTTP error whose body
 //! says why (so a client of another protocol version learns it before any game traffic).
-//! Also the per-connection WebSocket limits.
+//! Also the per-connection WebSocket limits. (The `Hello`/`Welcome` greeting that follows
+//! an accepted upgrade is the session's, in `session`.)
 
 use http::{header, HeaderValue, StatusCode};
 use ticksync_protocol::schema::{parse_subprotocol, SchemaIdentity};
@@ -110,7 +111,7 @@ impl MalformedUpgrade {
 
 /// Why an upgrade request was refused; each maps to an HTTP status.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Refusal {
+pub enum AdmissionRefusal {
     #[error("no WebSocket endpoint at {0}; use {WEBSOCKET_PATH}")]
     NotFound(String),
     #[error(
@@ -142,34 +143,37 @@ pub enum Refusal {
     Token(#[from] TokenError),
 }
 
-impl Refusal {
+impl AdmissionRefusal {
     fn status(&self) -> StatusCode {
         match self {
-            Refusal::NotFound(_) => StatusCode::NOT_FOUND,
-            Refusal::MissingSubprotocol { .. }
-            | Refusal::UnsupportedSubprotocol { .. }
-            | Refusal::SchemaMismatch { .. }
-            | Refusal::BadRoomName(_) => StatusCode::BAD_REQUEST,
-            Refusal::OriginNotAllowed(_) | Refusal::OriginMissing => StatusCode::FORBIDDEN,
-            Refusal::TokenMissing | Refusal::Token(_) => StatusCode::UNAUTHORIZED,
+            AdmissionRefusal::NotFound(_) => StatusCode::NOT_FOUND,
+            AdmissionRefusal::MissingSubprotocol { .. }
+            | AdmissionRefusal::UnsupportedSubprotocol { .. }
+            | AdmissionRefusal::SchemaMismatch { .. }
+            | AdmissionRefusal::BadRoomName(_) => StatusCode::BAD_REQUEST,
+            AdmissionRefusal::OriginNotAllowed(_) | AdmissionRefusal::OriginMissing => {
+                StatusCode::FORBIDDEN
+            }
+            AdmissionRefusal::TokenMissing | AdmissionRefusal::Token(_) => StatusCode::UNAUTHORIZED,
         }
     }
 
     /// Short label for logs and metrics.
     pub fn label(&self) -> RefusalReason {
         match self {
-            Refusal::NotFound(_) => RefusalReason::WrongPath,
-            Refusal::MissingSubprotocol { .. } | Refusal::UnsupportedSubprotocol { .. } => {
-                RefusalReason::Subprotocol
+            AdmissionRefusal::NotFound(_) => RefusalReason::WrongPath,
+            AdmissionRefusal::MissingSubprotocol { .. }
+            | AdmissionRefusal::UnsupportedSubprotocol { .. } => RefusalReason::Subprotocol,
+            AdmissionRefusal::SchemaMismatch { .. } => RefusalReason::SchemaMismatch,
+            AdmissionRefusal::BadRoomName(_) => RefusalReason::RoomName,
+            AdmissionRefusal::OriginNotAllowed(_) | AdmissionRefusal::OriginMissing => {
+                RefusalReason::Origin
             }
-            Refusal::SchemaMismatch { .. } => RefusalReason::SchemaMismatch,
-            Refusal::BadRoomName(_) => RefusalReason::RoomName,
-            Refusal::OriginNotAllowed(_) | Refusal::OriginMissing => RefusalReason::Origin,
-            Refusal::TokenMissing => RefusalReason::TokenMissing,
-            Refusal::Token(TokenError::Expired) => RefusalReason::TokenExpired,
-            Refusal::Token(TokenError::BadSignature) => RefusalReason::TokenForged,
-            Refusal::Token(TokenError::WrongRoom { .. }) => RefusalReason::TokenWrongRoom,
-            Refusal::Token(_) => RefusalReason::TokenMalformed,
+            AdmissionRefusal::TokenMissing => RefusalReason::TokenMissing,
+            AdmissionRefusal::Token(TokenError::Expired) => RefusalReason::TokenExpired,
+            AdmissionRefusal::Token(TokenError::BadSignature) => RefusalReason::TokenForged,
+            AdmissionRefusal::Token(TokenError::WrongRoom { .. }) => RefusalReason::TokenWrongRoom,
+            AdmissionRefusal::Token(_) => RefusalReason::TokenMalformed,
         }
     }
 
@@ -194,7 +198,7 @@ impl Refusal {
 pub fn negotiate_subprotocol<'a>(
     offered: impl IntoIterator<Item = &'a str>,
     schema: &SchemaIdentity,
-) -> Result<WireFormat, Refusal> {
+) -> Result<WireFormat, AdmissionRefusal> {
     let mut seen = Vec::new();
     let mut other_schema = None;
     for value in offered {
@@ -218,7 +222,7 @@ pub fn negotiate_subprotocol<'a>(
         schema.subprotocol(WireFormat::Json).to_owned(),
     );
     if let Some(offered) = other_schema {
-        return Err(Refusal::SchemaMismatch {
+        return Err(AdmissionRefusal::SchemaMismatch {
             offered,
             served: schema.to_string(),
             bincode,
@@ -226,9 +230,9 @@ pub fn negotiate_subprotocol<'a>(
         });
     }
     if seen.is_empty() {
-        Err(Refusal::MissingSubprotocol { bincode, json })
+        Err(AdmissionRefusal::MissingSubprotocol { bincode, json })
     } else {
-        Err(Refusal::UnsupportedSubprotocol {
+        Err(AdmissionRefusal::UnsupportedSubprotocol {
             offered: seen.join(", "),
             bincode,
             json,
@@ -267,9 +271,9 @@ fn bearer_token(value: &str) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
-fn check_origin(request: &Request, config: &AdmissionPolicy) -> Result<(), Refusal> {
+fn check_origin(request: &Request, config: &AdmissionPolicy) -> Result<(), AdmissionRefusal> {
     match request.headers().get(header::ORIGIN) {
-        None if config.require_origin => Err(Refusal::OriginMissing),
+        None if config.require_origin => Err(AdmissionRefusal::OriginMissing),
         None => Ok(()),
         Some(_) if config.allowed_origins.is_empty() => Ok(()),
         Some(origin) => {
@@ -281,7 +285,7 @@ fn check_origin(request: &Request, config: &AdmissionPolicy) -> Result<(), Refus
             {
                 Ok(())
             } else {
-                Err(Refusal::OriginNotAllowed(origin.to_owned()))
+                Err(AdmissionRefusal::OriginNotAllowed(origin.to_owned()))
             }
         }
     }
@@ -303,9 +307,9 @@ pub fn admit(
     request: &Request,
     config: &AdmissionPolicy,
     schema: &SchemaIdentity,
-) -> Result<Admission, Refusal> {
+) -> Result<Admission, AdmissionRefusal> {
     if request.uri().path() != WEBSOCKET_PATH {
-        return Err(Refusal::NotFound(request.uri().path().to_owned()));
+        return Err(AdmissionRefusal::NotFound(request.uri().path().to_owned()));
     }
     let offered = request
         .headers()
@@ -324,7 +328,7 @@ pub fn admit(
     let claims = match &config.token_secret {
         None => None,
         Some(secret) => {
-            let token = token_of(request).ok_or(Refusal::TokenMissing)?;
+            let token = token_of(request).ok_or(AdmissionRefusal::TokenMissing)?;
             Some(token::verify(secret.expose(), &token, &room)?)
         }
     };
@@ -344,7 +348,7 @@ pub enum Upgrade<S> {
         admission: Admission,
     },
     /// Admission refused; the HTTP error has been sent.
-    Refused(Refusal),
+    Refused(AdmissionRefusal),
     /// Not a valid WebSocket handshake (or the connection failed during it).
     Failed(tokio_tungstenite::tungstenite::Error),
 }
@@ -482,7 +486,7 @@ mod tests {
         let schema = schema();
         assert!(matches!(
             negotiate_subprotocol([], &schema),
-            Err(Refusal::MissingSubprotocol { .. })
+            Err(AdmissionRefusal::MissingSubprotocol { .. })
         ));
         let text = negotiate_subprotocol(["ticksync.v1.bincode"], &schema)
             .unwrap_err()
@@ -585,7 +589,7 @@ mod tests {
         };
         assert_eq!(
             admit(&native, &strict, &schema()),
-            Err(Refusal::OriginMissing)
+            Err(AdmissionRefusal::OriginMissing)
         );
     }
 
@@ -612,12 +616,12 @@ mod tests {
         let other_room = request(&format!("/ws?room=other&token={token}"), &[protocol()]);
         assert!(matches!(
             admit(&other_room, &config, &schema()),
-            Err(Refusal::Token(TokenError::WrongRoom { .. }))
+            Err(AdmissionRefusal::Token(TokenError::WrongRoom { .. }))
         ));
         let missing = request("/ws", &[protocol()]);
         assert_eq!(
             admit(&missing, &config, &schema()),
-            Err(Refusal::TokenMissing)
+            Err(AdmissionRefusal::TokenMissing)
         );
         // The scheme's name is case-insensitive; other schemes are not tokens.
         for scheme in ["bearer", "BEARER", "bEaReR"] {
@@ -629,8 +633,11 @@ mod tests {
         let other_scheme = request("/ws", &[protocol(), ("Authorization", basic.as_str())]);
         assert_eq!(
             admit(&other_scheme, &config, &schema()),
-            Err(Refusal::TokenMissing)
+            Err(AdmissionRefusal::TokenMissing)
         );
-        assert_eq!(Refusal::TokenMissing.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            AdmissionRefusal::TokenMissing.status(),
+            StatusCode::UNAUTHORIZED
+        );
     }
 }
