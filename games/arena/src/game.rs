@@ -23,9 +23,6 @@ use crate::prediction::step;
 use crate::quantize::{quantize_heading, POSITION_STEPS_PER_UNIT};
 use crate::schema::{ArenaEntity, ArenaInput, ArenaMessage, ArenaSchema, MoveDir};
 
-/// Speed of every entity, in units per second (ARCHITECTURE.md §4).
-pub const ARENA_SPEED: f32 = 300.0;
-
 /// Largest world side accepted, in units: positions stay far inside `i32` (×64).
 pub const MAX_WORLD_SIZE: u32 = 1_000_000;
 

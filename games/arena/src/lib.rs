@@ -16,5 +16,6 @@ pub mod quantize;
 pub mod schema;
 pub mod web;
 
-pub use game::{Arena, ArenaSettings, ARENA_SPEED};
+pub use game::{Arena, ArenaSettings};
+pub use prediction::ARENA_SPEED;
 pub use schema::{ArenaEntity, ArenaEntityDelta, ArenaInput, ArenaMessage, ArenaSchema, MoveDir};

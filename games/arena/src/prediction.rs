@@ -21,9 +21,11 @@
 use glam::{IVec2, Vec2};
 use ticksync_protocol::Tick;
 
-use crate::game::ARENA_SPEED;
 use crate::quantize::{quantize_heading, POSITION_STEPS_PER_UNIT};
 use crate::schema::{ArenaEntity, ArenaInput, MoveDir};
+
+/// Speed of every entity, in units per second (ARCHITECTURE.md §4).
+pub const ARENA_SPEED: f32 = 300.0;
 
 /// One tick of movement from `position` in `move_dir`, inside a world of `size_steps` per
 /// side: the new position and the velocity that really happened (zero along an edge that

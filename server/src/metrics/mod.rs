@@ -20,5 +20,5 @@ mod snapshot;
 pub use exposition::{Exposition, RoomSeries, CONTENT_TYPE, OTHER_ROOMS, SCRAPE_CACHE};
 pub use labels::{ConnectionStage, EndLabel, FailureReason, KickReason, RefusalReason};
 pub use process::{process_cpu_seconds, process_rss_bytes};
-pub use server_metrics::ServerMetrics;
-pub use snapshot::{MetricsReader, MetricsSnapshot};
+pub use server_metrics::{MetricsReader, ServerMetrics};
+pub use snapshot::MetricsSnapshot;

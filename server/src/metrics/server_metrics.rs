@@ -3,6 +3,8 @@
 //! on the `/metrics` page. The hot paths bump the same atomics the page reads; nothing is
 //! copied at scrape time.
 
+use std::sync::Arc;
+
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -11,6 +13,21 @@ use strum::IntoEnumIterator;
 
 use super::labels::{ConnectionStage, EndLabel, FailureReason, KickReason, Reason, RefusalReason};
 use super::snapshot::MetricsSnapshot;
+
+/// A read-only handle on a server's counters (from [`crate::Server::metrics`]).
+#[derive(Debug, Clone)]
+pub struct MetricsReader(Arc<ServerMetrics>);
+
+impl MetricsReader {
+    pub(crate) fn new(metrics: Arc<ServerMetrics>) -> MetricsReader {
+        MetricsReader(metrics)
+    }
+
+    /// The counters now.
+    pub fn snapshot(&self) -> MetricsSnapshot {
+        self.0.snapshot()
+    }
+}
 
 /// Counters of one server process. Shared as an `Arc` by every session and room; its
 /// metrics share their values with the registry they are registered in.

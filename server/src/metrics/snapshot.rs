@@ -1,25 +1,6 @@
-//! [`MetricsSnapshot`]: the server's counters read at one moment, as plain numbers, and
-//! [`MetricsReader`], the read-only handle that takes them — what a program embedding the
-//! server (or a test) reads, without reaching the live metrics.
-
-use std::sync::Arc;
-
-use super::server_metrics::ServerMetrics;
-
-/// A read-only handle on a server's counters (from [`crate::Server::metrics`]).
-#[derive(Debug, Clone)]
-pub struct MetricsReader(Arc<ServerMetrics>);
-
-impl MetricsReader {
-    pub(crate) fn new(metrics: Arc<ServerMetrics>) -> MetricsReader {
-        MetricsReader(metrics)
-    }
-
-    /// The counters now.
-    pub fn snapshot(&self) -> MetricsSnapshot {
-        self.0.snapshot()
-    }
-}
+//! [`MetricsSnapshot`]: the server's counters read at one moment, as plain numbers — what a
+//! program embedding the server (or a test) reads through a
+//! [`MetricsReader`](super::MetricsReader), without reaching the live metrics.
 
 /// The server's counters at one moment. See [`crate::metrics::ServerMetrics`] for what each
 /// counts.
