@@ -6,9 +6,11 @@
 # Usage:   bench/arena.sh [PLAYERS ...]        (default: 50 200 500)
 # Env:     DURATION (s, default 25)  WARMUP (s before the window, default 8)
 #          WINDOW (s, default 12)    TICK_RATE (default 30)    OUT (default bench-out/)
-#          FLOOR_FRAME_BYTES: run the floor program (server/examples/floor.rs: bare socket
-#          work, one shared frame of this many bytes per tick) instead of the server, to
-#          measure what the server's cost is a multiple of. Tick columns are then empty.
+#          FLOOR_FRAME_BYTES: run a floor program (bare socket work, one shared frame of this
+#          many bytes per tick) instead of the server, to measure what the server's cost is a
+#          multiple of. Tick columns are then empty. FLOOR picks which: floor (the default,
+#          server/examples/floor.rs: a tokio task per connection, tungstenite) or floor_lean
+#          (server/examples/floor_lean.rs: one non-blocking loop per core, no tasks).
 #          AOI_RADIUS (units; unset = everyone sees everyone). With it set, the world grows
 #          with the player count to keep the density of 1,000 players in 2000 × 2000, so
 #          the interest set stays the same size: side = 2000 × sqrt(players / 1000).
@@ -17,9 +19,10 @@
 #          before/after comparison on the same machine); no build is run for them.
 #          OLD_WORLD_FLAG=1: pass the world size as --world-size, as builds before the
 #          generic core took it.
-# Prints one Markdown table row per player count; raw logs and JSON land in $OUT. The last
-# column is the swarm's own CPU use over the window (100 = one core): what it takes from
-# the server on a shared machine.
+# Prints one Markdown table row per player count; raw logs and JSON land in $OUT. The server's
+# CPU is given whole and split into user and system time (from /proc/PID/stat). The sim CPU
+# column is the swarm's own CPU use over the window (100 = one core): what it takes from the
+# server on a shared machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,8 +42,9 @@ fi
 if [ -z "${SERVER_BIN:-}" ] || [ -z "${SIM_BIN:-}" ]; then
   cargo build --release -q -p ticksync-server -p ticksync-sim
 fi
+floor=${FLOOR:-floor}
 if [ -n "${FLOOR_FRAME_BYTES:-}" ]; then
-  cargo build --release -q -p ticksync-server --example floor
+  cargo build --release -q -p ticksync-server --example "$floor"
 fi
 mkdir -p "$OUT"
 server_bin=${SERVER_BIN:-target/release/ticksync-server}
@@ -52,6 +56,10 @@ clk_tck=$(getconf CLK_TCK)
 # CPU seconds (user + system) of a process, from /proc/PID/stat fields 14 and 15.
 cpu_seconds() {
   awk -v hz="$clk_tck" '{ sub(/^.*\) /, ""); printf "%.3f", ($12 + $13) / hz }' "/proc/$1/stat"
+}
+# User CPU seconds of a process (field 14).
+user_seconds() {
+  awk -v hz="$clk_tck" '{ sub(/^.*\) /, ""); printf "%.3f", $12 / hz }' "/proc/$1/stat"
 }
 rss_kib() {
   awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
@@ -68,8 +76,8 @@ json_field() {
   sed -n "s/.*\"$2\": *\([^,}]*\).*/\1/p" "$1" | head -n 1
 }
 
-echo "| players | server CPU µs/player-tick | downlink B/bot/s | uplink B/bot/s | snapshots/bot/s | tick p50 / p99 / max µs | overruns | ack p50 / p99 ms | server RSS MiB | desyncs | disconnects | sim CPU % | arrival margin p50 / p99 ms | inputs missed tick |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+echo "| players | server CPU µs/player-tick | user / system µs | downlink B/bot/s | uplink B/bot/s | snapshots/bot/s | tick p50 / p99 / max µs | overruns | ack p50 / p99 ms | server RSS MiB | desyncs | disconnects | sim CPU % | arrival margin p50 / p99 ms | inputs missed tick |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 for n in "${players[@]}"; do
   log="$OUT/server-$n.log"
   json="$OUT/sim-$n.json"
@@ -85,7 +93,7 @@ for n in "${players[@]}"; do
     fi
   fi
   if [ -n "${FLOOR_FRAME_BYTES:-}" ]; then
-    target/release/examples/floor --bind "127.0.0.1:$PORT" --tick-rate "$TICK_RATE" \
+    "target/release/examples/$floor" --bind "127.0.0.1:$PORT" --tick-rate "$TICK_RATE" \
       --frame-bytes "$FLOOR_FRAME_BYTES" >"$log" 2>&1 &
   else
     "$server_bin" --bind "127.0.0.1:$PORT" --tick-rate "$TICK_RATE" --stats-interval 1h \
@@ -98,9 +106,11 @@ for n in "${players[@]}"; do
   sim_pid=$!
   sleep "$WARMUP"
   cpu_start=$(cpu_seconds "$server_pid")
+  user_start=$(user_seconds "$server_pid")
   sim_cpu_start=$(cpu_seconds "$sim_pid")
   sleep "$WINDOW"
   cpu_end=$(cpu_seconds "$server_pid")
+  user_end=$(user_seconds "$server_pid")
   sim_cpu_end=$(cpu_seconds "$sim_pid")
   rss=$(rss_kib "$server_pid")
   wait "$sim_pid"
@@ -109,7 +119,7 @@ for n in "${players[@]}"; do
   # "room stopped" carries the whole run's tick figures.
   stopped=$(grep 'room stopped' "$log" | tail -n 1 || true)
   field() { sed -n "s/.*$1=\([0-9]*\).*/\1/p" <<<"$stopped"; }
-  awk -v n="$n" -v c0="$cpu_start" -v c1="$cpu_end" -v w="$WINDOW" -v hz="$TICK_RATE" \
+  awk -v n="$n" -v c0="$cpu_start" -v c1="$cpu_end" -v u0="$user_start" -v u1="$user_end" -v w="$WINDOW" -v hz="$TICK_RATE" \
       -v down="$(json_field "$json" downlink_bytes_per_bot_per_s)" \
       -v up="$(json_field "$json" uplink_bytes_per_bot_per_s)" \
       -v snaps="$(json_field "$json" snapshots_per_bot_per_s)" \
@@ -122,7 +132,8 @@ for n in "${players[@]}"; do
       -v missed="$(json_field "$json" inputs_missed_tick)" \
       'BEGIN { margin = (m50 == "" || m50 == "null") ? "—" : sprintf("%.1f / %.1f", m50, m99);
                if (missed == "") missed = "—";
-               printf "| %d | %.2f | %.0f | %.0f | %.1f | %s / %s / %s | %s | %.1f / %.1f | %.1f | %s | %s | %.0f | %s | %s |\n",
-                 n, (c1 - c0) * 1e6 / (n * w * hz), down, up, snaps, p50, p99, max, over, a50, a99, rss / 1024, desync, disc,
+               per = 1e6 / (n * w * hz);
+               printf "| %d | %.2f | %.2f / %.2f | %.0f | %.0f | %.1f | %s / %s / %s | %s | %.1f / %.1f | %.1f | %s | %s | %.0f | %s | %s |\n",
+                 n, (c1 - c0) * per, (u1 - u0) * per, ((c1 - c0) - (u1 - u0)) * per, down, up, snaps, p50, p99, max, over, a50, a99, rss / 1024, desync, disc,
                  (s1 - s0) * 100 / w, margin, missed }'
 done

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Where a player-tick goes: the arena (everyone sees everyone) at PLAYERS bots, with the
+# server sampled by `perf record -e cpu-clock -g` over a steady window, and its samples
+# sorted into the parts of a player-tick — tick work, queue hops and wake-ups, WebSocket
+# framing, socket calls, input decode — for user and system time separately.
+#
+# Usage:   bench/profile.sh [PLAYERS]            (default: 500)
+# Env:     WARMUP (s, default 8)  WINDOW (s, default 10)  TICK_RATE (default 30)
+#          SERVER_BIN, SIM_BIN (default: this tree's release build)  OUT (default bench-out/)
+#          SERVER_ARGS: more flags for the server.
+# Needs `perf` (Debian: linux-perf) and permission to sample the kernel (root, or
+# kernel.perf_event_paranoid <= 1). Software sampling (cpu-clock) works in VMs without
+# hardware counters. User-space stacks are not unwound (release builds have no frame
+# pointers): a user sample counts for the function it landed in, after inlining.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+players=${1:-500}
+WARMUP=${WARMUP:-8}
+WINDOW=${WINDOW:-10}
+TICK_RATE=${TICK_RATE:-30}
+OUT=${OUT:-bench-out}
+PORT=${PORT:-7979}
+if [ -z "${SERVER_BIN:-}" ] || [ -z "${SIM_BIN:-}" ]; then
+  cargo build --release -q -p ticksync-server -p ticksync-sim
+fi
+server_bin=${SERVER_BIN:-target/release/ticksync-server}
+sim_bin=${SIM_BIN:-target/release/ticksync-sim}
+mkdir -p "$OUT"
+data="$OUT/perf-$players.data"
+report="$OUT/perf-$players.txt"
+
+# shellcheck disable=SC2086
+"$server_bin" --bind "127.0.0.1:$PORT" --tick-rate "$TICK_RATE" --stats-interval 1h \
+  --max-connections-per-ip 0 ${SERVER_ARGS:-} >"$OUT/profile-server.log" 2>&1 &
+server_pid=$!
+trap 'kill "$server_pid" 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do
+  (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
+  sleep 0.1
+done
+"$sim_bin" --url "ws://127.0.0.1:$PORT/ws" --bots "$players" \
+  --duration $((WARMUP + WINDOW + 4)) >"$OUT/profile-sim.txt" 2>&1 &
+sim_pid=$!
+sleep "$WARMUP"
+perf record -q -e cpu-clock -F 1999 -g -p "$server_pid" -o "$data" -- sleep "$WINDOW" 2>/dev/null
+wait "$sim_pid"
+kill -TERM "$server_pid"
+wait "$server_pid" || true
+trap - EXIT
+
+# One line per sample: its own function, and the system call it ran under (if any).
+perf script -i "$data" -F ip,sym,dso 2>/dev/null | awk '
+  function flush() {
+    if (leaf == "") return
+    print (sys == "" ? "-" : sys) "\t" leafdso "\t" leaf
+    leaf = ""; sys = ""
+  }
+  NF == 0 { flush(); next }
+  {
+    dso = $NF; gsub(/[()]/, "", dso)
+    sym = $2; for (i = 3; i < NF; i++) sym = sym " " $i
+    if (leaf == "") { leaf = sym; leafdso = dso }
+    if (sym ~ /^__x64_sys_|^__do_sys_|^ksys_/) { s = sym; sub(/^(__x64_sys_|__do_sys_|ksys_)/, "", s); sys = s }
+  }
+  END { flush() }' >"$OUT/perf-$players.samples"
+
+awk -F '\t' -v players="$players" -v hz="$TICK_RATE" -v window="$WINDOW" '
+  function part(sys, dso, sym) {
+    if (dso ~ /kernel/) {
+      if (sys ~ /^(write|writev|sendto|sendmsg)$/) return "system: socket writes"
+      if (sys ~ /^(read|readv|recvfrom|recvmsg)$/) return "system: socket reads"
+      if (sys ~ /^futex/) return "system: futex (cross-thread wake-ups and waits)"
+      if (sys ~ /^epoll/) return "system: epoll (readiness)"
+      if (sys == "-") return "system: outside a system call (interrupts, softirq, scheduler)"
+      return "system: other system calls (" sys ")"
+    }
+    if (sym ~ /tungstenite|FrameHeader|apply_mask|WebSocketContext|WebSocketStream|frame::/) return "user: WebSocket framing (tungstenite)"
+    if (sym ~ /sync::mpsc|batch_semaphore|Semaphore|chan::|block::|AtomicWaker|oneshot/) return "user: queue hops (mpsc, semaphore, wakers)"
+    if (sym ~ /tokio::runtime|scheduler|task::|harness|Inject|worker|park|Notified|driver|io::registration|time::|Sleep|Timeout|Interval/) return "user: runtime (task polls, wake-ups, timers, reactor)"
+    if (sym ~ /session|net::|SplitSink|SplitStream|BiLock|select|futures_util/) return "user: session task (reader, writer, select)"
+    if (sym ~ /decode_client_message|bincode|codec::|ClientMessage|Input/) return "user: input decode"
+    if (sym ~ /replication|Replicator|encode|tick_loop|room::|Game|arena|World|checksum|interest|rayon|crossbeam/) return "user: tick (game, replication, room)"
+    if (sym ~ /malloc|free|je_|jemalloc|rallocx|sdallocx|mallocx|realloc/) return "user: allocator"
+    if (sym ~ /memcpy|memmove|memset|memcmp/) return "user: memcpy and friends"
+    if (dso ~ /libc/) return "user: libc (other: syscall wrappers, locks)"
+    return "user: other"
+  }
+  { parts[part($1, $2, $3)]++; total++ }
+  END {
+    ticks = players * hz * window
+    printf "| part | share of samples | µs per player-tick |\n|---|---|---|\n"
+    for (p in parts) printf "%s\t%d\n", p, parts[p] | "sort -t \"\t\" -k2 -nr > /tmp/ticksync-profile-parts"
+    close("sort -t \"\t\" -k2 -nr > /tmp/ticksync-profile-parts")
+    while ((getline line < "/tmp/ticksync-profile-parts") > 0) {
+      split(line, f, "\t")
+      # Each sample is 1/1999 s of CPU.
+      printf "| %s | %.1f %% | %.2f |\n", f[1], 100 * f[2] / total, f[2] / 1999 * 1e6 / ticks
+    }
+    printf "| total | 100 %% (%d samples) | %.2f |\n", total, total / 1999 * 1e6 / ticks
+  }' "$OUT/perf-$players.samples" | tee "$report"
+echo
+echo "top functions (self):"
+perf report -i "$data" --no-children --sort dso,sym --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -40 | tee -a "$report"
