@@ -8,6 +8,7 @@
 # Env:     WARMUP (s, default 8)  WINDOW (s, default 10)  TICK_RATE (default 30)
 #          SERVER_BIN, SIM_BIN (default: this tree's release build)  OUT (default bench-out/)
 #          SERVER_ARGS: more flags for the server.
+#          REPORT_ONLY=1: sort the samples of an earlier run again (no new run).
 # Needs `perf` (Debian: linux-perf) and permission to sample the kernel (root, or
 # kernel.perf_event_paranoid <= 1). Software sampling (cpu-clock) works in VMs without
 # hardware counters. User-space stacks are not unwound (release builds have no frame
@@ -21,14 +22,15 @@ WINDOW=${WINDOW:-10}
 TICK_RATE=${TICK_RATE:-30}
 OUT=${OUT:-bench-out}
 PORT=${PORT:-7979}
+data="$OUT/perf-$players.data"
+report="$OUT/perf-$players.txt"
+if [ -z "${REPORT_ONLY:-}" ]; then
 if [ -z "${SERVER_BIN:-}" ] || [ -z "${SIM_BIN:-}" ]; then
   cargo build --release -q -p ticksync-server -p ticksync-sim
 fi
 server_bin=${SERVER_BIN:-target/release/ticksync-server}
 sim_bin=${SIM_BIN:-target/release/ticksync-sim}
 mkdir -p "$OUT"
-data="$OUT/perf-$players.data"
-report="$OUT/perf-$players.txt"
 
 # shellcheck disable=SC2086
 "$server_bin" --bind "127.0.0.1:$PORT" --tick-rate "$TICK_RATE" --stats-interval 1h \
@@ -64,6 +66,7 @@ perf script -i "$data" -F ip,sym,dso 2>/dev/null | awk '
     if (sym ~ /^__x64_sys_|^__do_sys_|^ksys_/) { s = sym; sub(/^(__x64_sys_|__do_sys_|ksys_)/, "", s); sys = s }
   }
   END { flush() }' >"$OUT/perf-$players.samples"
+fi
 
 awk -F '\t' -v players="$players" -v hz="$TICK_RATE" -v window="$WINDOW" '
   function part(sys, dso, sym) {
@@ -76,14 +79,18 @@ awk -F '\t' -v players="$players" -v hz="$TICK_RATE" -v window="$WINDOW" '
       return "system: other system calls (" sys ")"
     }
     if (sym ~ /tungstenite|FrameHeader|apply_mask|WebSocketContext|WebSocketStream|frame::/) return "user: WebSocket framing (tungstenite)"
-    if (sym ~ /sync::mpsc|batch_semaphore|Semaphore|chan::|block::|AtomicWaker|oneshot/) return "user: queue hops (mpsc, semaphore, wakers)"
-    if (sym ~ /tokio::runtime|scheduler|task::|harness|Inject|worker|park|Notified|driver|io::registration|time::|Sleep|Timeout|Interval/) return "user: runtime (task polls, wake-ups, timers, reactor)"
-    if (sym ~ /session|net::|SplitSink|SplitStream|BiLock|select|futures_util/) return "user: session task (reader, writer, select)"
-    if (sym ~ /decode_client_message|bincode|codec::|ClientMessage|Input/) return "user: input decode"
-    if (sym ~ /replication|Replicator|encode|tick_loop|room::|Game|arena|World|checksum|interest|rayon|crossbeam/) return "user: tick (game, replication, room)"
+    if (sym ~ /decode_client_message|codec::decode|ClientMessage/) return "user: input decode"
+    if (sym ~ /replication|Replicator|encode|tick_loop|room::|Game|ticksync_arena|World|checksum|interest|rayon|crossbeam|ticksync_protocol::delta|^__(atan|sin|cos)/) return "user: tick (game, replication, room)"
+    if (sym ~ /harness|task::raw|task::core|run_task|worker::Context::run|queue::Local|steal/) return "user: runtime (task polls, run queues)"
+    if (sym ~ /sync::mpsc|batch_semaphore|Semaphore|chan::|block::|AtomicWaker|oneshot|transition_to_notified|schedule_task|schedule_option_task|push_remote|Inject|unpark|Notify|Notified|wake_by/) return "user: queue hops and wake-ups (mpsc, oneshot, wakers, scheduling)"
+    if (sym ~ /PollFn|TrackedFuture|session|serve_stream|net::limits|SplitSink|SplitStream|BiLock|Rewind/) return "user: session task polls (select over reader, writer, timers)"
+    if (sym ~ /time::|Sleep|Timeout|Interval|clock_gettime|Instant/) return "user: timers and clock"
+    if (sym ~ /io::registration|ScheduledIo|io::driver|poll_read_priv|poll_write_priv|mio::/) return "user: reactor (readiness)"
+    if (sym ~ /tokio::runtime/) return "user: runtime (task polls, run queues)"
     if (sym ~ /malloc|free|je_|jemalloc|rallocx|sdallocx|mallocx|realloc/) return "user: allocator"
     if (sym ~ /memcpy|memmove|memset|memcmp/) return "user: memcpy and friends"
-    if (dso ~ /libc/) return "user: libc (other: syscall wrappers, locks)"
+    if (sym ~ /bincode/) return "user: bincode (tick encode or input decode)"
+    if (dso ~ /libc/) return "user: libc (syscall wrappers, locks)"
     return "user: other"
   }
   { parts[part($1, $2, $3)]++; total++ }
