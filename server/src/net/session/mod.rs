@@ -406,13 +406,17 @@ where
         // it is never closed as idle just because the game has nothing to say.
         ping_every: ctx.limits.idle_timeout / 3,
     };
+    // The session's own token for the shutdown: the select below polls it on every wake-up
+    // (every frame, every input), and a pending wait on the server-wide token locks the one
+    // mutex that every session's wait shares.
+    let shutdown = ctx.shutdown.child_token();
     // The room's word and the shutdown are watched beside the reader and the writer, not
     // between the writer's writes: a kicked client that does not read blocks the writer on a
     // full socket, and must be closed all the same.
     tokio::select! {
         biased;
         reason = disconnect => writer::end_for_disconnect(reason.ok()),
-        _ = ctx.shutdown.cancelled() => SessionEnd::going_away(),
+        _ = shutdown.cancelled() => SessionEnd::going_away(),
         end = reader.run(&mut stream) => end,
         end = writer.run(&mut sink, &mut outbound) => end,
     }

@@ -66,17 +66,31 @@ impl<P: Schema> Reader<'_, P> {
         S: AsyncRead + AsyncWrite + Unpin,
     {
         let idle_timeout = self.ctx.limits.idle_timeout;
+        // One idle timer for the whole session, moved only when it fires early (a frame came
+        // since it was set): a timer per frame would be a timer-wheel insert and removal for
+        // every input.
+        let idle = tokio::time::sleep(idle_timeout);
+        tokio::pin!(idle);
         loop {
-            let message = match tokio::time::timeout(idle_timeout, stream.next()).await {
-                Err(_elapsed) => {
-                    return SessionEnd::new(
-                        EndReason::IdleTimeout,
-                        format!("nothing received for {}s", idle_timeout.as_secs()),
-                    )
+            let next = tokio::select! {
+                biased;
+                next = stream.next() => next,
+                () = &mut idle => {
+                    let quiet = self.heard.quiet_for();
+                    if quiet >= idle_timeout {
+                        return SessionEnd::new(
+                            EndReason::IdleTimeout,
+                            format!("nothing received for {}s", idle_timeout.as_secs()),
+                        );
+                    }
+                    idle.as_mut().reset(Instant::now() + (idle_timeout - quiet));
+                    continue;
                 }
-                Ok(None) => return SessionEnd::peer_gone(),
-                Ok(Some(Err(error))) => return end_for_read_error(error),
-                Ok(Some(Ok(message))) => message,
+            };
+            let message = match next {
+                None => return SessionEnd::peer_gone(),
+                Some(Err(error)) => return end_for_read_error(error),
+                Some(Ok(message)) => message,
             };
             self.heard.record();
             // One clock reading per frame, for the rate limit and an input's arrival stamp.
