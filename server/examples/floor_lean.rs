@@ -136,7 +136,7 @@ fn greet(tcp: TcpStream, config: &ServerConfig, tick_rate: u16) -> anyhow::Resul
     let mut ws = tokio_tungstenite::tungstenite::accept_hdr_with_config(
         tcp,
         callback,
-        Some(websocket_config(config)),
+        Some(websocket_config(config.max_message_bytes)),
     )
     .map_err(|error| anyhow::anyhow!("upgrade: {error}"))?;
     loop {
