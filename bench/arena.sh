@@ -11,6 +11,9 @@
 #          multiple of. Tick columns are then empty. FLOOR picks which: floor (the default,
 #          server/examples/floor.rs: a tokio task per connection, tungstenite) or floor_lean
 #          (server/examples/floor_lean.rs: one non-blocking loop per core, no tasks).
+#          FLOOR_BIN: a floor binary already built (no build is run for it).
+#          TLS=1: the server serves wss:// (--dev-tls, a self-signed certificate) and the swarm
+#          connects with wss:// --insecure.
 #          AOI_RADIUS (units; unset = everyone sees everyone). With it set, the world grows
 #          with the player count to keep the density of 1,000 players in 2000 × 2000, so
 #          the interest set stays the same size: side = 2000 × sqrt(players / 1000).
@@ -43,12 +46,20 @@ if [ -z "${SERVER_BIN:-}" ] || [ -z "${SIM_BIN:-}" ]; then
   cargo build --release -q -p ticksync-server -p ticksync-sim
 fi
 floor=${FLOOR:-floor}
-if [ -n "${FLOOR_FRAME_BYTES:-}" ]; then
+if [ -n "${FLOOR_FRAME_BYTES:-}" ] && [ -z "${FLOOR_BIN:-}" ]; then
   cargo build --release -q -p ticksync-server --example "$floor"
 fi
 mkdir -p "$OUT"
 server_bin=${SERVER_BIN:-target/release/ticksync-server}
 sim_bin=${SIM_BIN:-target/release/ticksync-sim}
+tls_server_args=()
+tls_sim_args=()
+scheme=ws
+if [ -n "${TLS:-}" ]; then
+  tls_server_args=(--dev-tls --dev-tls-cert "$OUT/dev-cert.pem")
+  tls_sim_args=(--insecure)
+  scheme=wss
+fi
 timing_args=()
 [ -z "${INPUT_TIMING:-}" ] || timing_args=(--input-timing "$INPUT_TIMING")
 clk_tck=$(getconf CLK_TCK)
@@ -93,16 +104,16 @@ for n in "${players[@]}"; do
     fi
   fi
   if [ -n "${FLOOR_FRAME_BYTES:-}" ]; then
-    "target/release/examples/$floor" --bind "127.0.0.1:$PORT" --tick-rate "$TICK_RATE" \
+    "${FLOOR_BIN:-target/release/examples/$floor}" --bind "127.0.0.1:$PORT" --tick-rate "$TICK_RATE" \
       --frame-bytes "$FLOOR_FRAME_BYTES" >"$log" 2>&1 &
   else
     "$server_bin" --bind "127.0.0.1:$PORT" --tick-rate "$TICK_RATE" --stats-interval 1h \
-      --max-connections-per-ip 0 "${world_args[@]}" >"$log" 2>&1 &
+      --max-connections-per-ip 0 "${world_args[@]}" "${tls_server_args[@]}" >"$log" 2>&1 &
   fi
   server_pid=$!
   wait_for_port "$PORT"
-  "$sim_bin" --url "ws://127.0.0.1:$PORT/ws" --bots "$n" --duration "$DURATION" --json "$json" \
-    "${timing_args[@]}" >"$OUT/sim-$n.txt" 2>&1 &
+  "$sim_bin" --url "$scheme://127.0.0.1:$PORT/ws" --bots "$n" --duration "$DURATION" --json "$json" \
+    "${timing_args[@]}" "${tls_sim_args[@]}" >"$OUT/sim-$n.txt" 2>&1 &
   sim_pid=$!
   sleep "$WARMUP"
   cpu_start=$(cpu_seconds "$server_pid")

@@ -8,7 +8,11 @@
 # Env:     WARMUP (s, default 8)  WINDOW (s, default 10)  TICK_RATE (default 30)
 #          SERVER_BIN, SIM_BIN (default: this tree's release build)  OUT (default bench-out/)
 #          SERVER_ARGS: more flags for the server.
-#          REPORT_ONLY=1: sort the samples of an earlier run again (no new run).
+#          FLOOR (floor or floor_lean) with FLOOR_FRAME_BYTES: profile that floor program
+#          (server/examples/) instead of the server, for comparison; FLOOR_BIN: a floor
+#          binary already built (no build is run for it).
+#          TLS=1: wss:// (the server with --dev-tls, the swarm with --insecure).
+#          REPORT_ONLY=1: sort the samples of an earlier run again (no new run: perf-PLAYERS.data in OUT).
 # Needs `perf` (Debian: linux-perf) and permission to sample the kernel (root, or
 # kernel.perf_event_paranoid <= 1). Software sampling (cpu-clock) works in VMs without
 # hardware counters. User-space stacks are not unwound (release builds have no frame
@@ -32,16 +36,25 @@ server_bin=${SERVER_BIN:-target/release/ticksync-server}
 sim_bin=${SIM_BIN:-target/release/ticksync-sim}
 mkdir -p "$OUT"
 
-# shellcheck disable=SC2086
-"$server_bin" --bind "127.0.0.1:$PORT" --tick-rate "$TICK_RATE" --stats-interval 1h \
-  --max-connections-per-ip 0 ${SERVER_ARGS:-} >"$OUT/profile-server.log" 2>&1 &
+scheme=ws
+[ -z "${TLS:-}" ] || scheme=wss
+if [ -n "${FLOOR:-}" ]; then
+  [ -n "${FLOOR_BIN:-}" ] || cargo build --release -q -p ticksync-server --example "$FLOOR"
+  "${FLOOR_BIN:-target/release/examples/$FLOOR}" --bind "127.0.0.1:$PORT" --tick-rate "$TICK_RATE" \
+    --frame-bytes "${FLOOR_FRAME_BYTES:-170}" >"$OUT/profile-server.log" 2>&1 &
+else
+  # shellcheck disable=SC2086
+  "$server_bin" --bind "127.0.0.1:$PORT" --tick-rate "$TICK_RATE" --stats-interval 1h \
+    --max-connections-per-ip 0 ${SERVER_ARGS:-} ${TLS:+--dev-tls --dev-tls-cert "$OUT/dev-cert.pem"} \
+    >"$OUT/profile-server.log" 2>&1 &
+fi
 server_pid=$!
 trap 'kill "$server_pid" 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do
   (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
   sleep 0.1
 done
-"$sim_bin" --url "ws://127.0.0.1:$PORT/ws" --bots "$players" \
+"$sim_bin" --url "$scheme://127.0.0.1:$PORT/ws" ${TLS:+--insecure} --bots "$players" \
   --duration $((WARMUP + WINDOW + 4)) >"$OUT/profile-sim.txt" 2>&1 &
 sim_pid=$!
 sleep "$WARMUP"
@@ -50,6 +63,8 @@ wait "$sim_pid"
 kill -TERM "$server_pid"
 wait "$server_pid" || true
 trap - EXIT
+
+fi
 
 # One line per sample: its own function, and the system call it ran under (if any).
 perf script -i "$data" -F ip,sym,dso 2>/dev/null | awk '
@@ -63,10 +78,9 @@ perf script -i "$data" -F ip,sym,dso 2>/dev/null | awk '
     dso = $NF; gsub(/[()]/, "", dso)
     sym = $2; for (i = 3; i < NF; i++) sym = sym " " $i
     if (leaf == "") { leaf = sym; leafdso = dso }
-    if (sym ~ /^__x64_sys_|^__do_sys_|^ksys_/) { s = sym; sub(/^(__x64_sys_|__do_sys_|ksys_)/, "", s); sys = s }
+    if (sym ~ /^__x64_sys_|^__do_sys_|^ksys_|^do_(writev|readv)$/) { s = sym; sub(/^(__x64_sys_|__do_sys_|ksys_|do_)/, "", s); sys = s }
   }
   END { flush() }' >"$OUT/perf-$players.samples"
-fi
 
 awk -F '\t' -v players="$players" -v hz="$TICK_RATE" -v window="$WINDOW" '
   function part(sys, dso, sym) {
@@ -78,6 +92,7 @@ awk -F '\t' -v players="$players" -v hz="$TICK_RATE" -v window="$WINDOW" '
       if (sys == "-") return "system: outside a system call (interrupts, softirq, scheduler)"
       return "system: other system calls (" sys ")"
     }
+    if (sym ~ /rustls|ring_core|ring::|aes_gcm|gcm_ghash/) return "user: TLS (rustls: records, encryption)"
     if (sym ~ /tungstenite|FrameHeader|apply_mask|WebSocketContext|WebSocketStream|frame::/) return "user: WebSocket framing (tungstenite)"
     if (sym ~ /decode_client_message|codec::decode|ClientMessage/) return "user: input decode"
     if (sym ~ /replication|Replicator|encode|tick_loop|room::|Game|ticksync_arena|World|checksum|interest|rayon|crossbeam|ticksync_protocol::delta|^__(atan|sin|cos)/) return "user: tick (game, replication, room)"

@@ -75,9 +75,9 @@ fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let listener = TcpListener::bind(args.bind).context("binding")?;
     let config = ServerConfig::default();
-    let threads = args.threads.unwrap_or_else(|| {
-        std::thread::available_parallelism().map_or(1, |cores| cores.get())
-    });
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |cores| cores.get()));
     let entities = filler_entities(args.frame_bytes);
     let mut loops = Vec::with_capacity(threads);
     for _ in 0..threads.max(1) {
@@ -87,12 +87,19 @@ fn main() -> anyhow::Result<()> {
         std::thread::spawn(move || run_loop(&arrivals, tick_rate, &entities));
         loops.push(joined);
     }
-    eprintln!("lean floor listening on ws://{}/ws ({} loops)", args.bind, loops.len());
+    eprintln!(
+        "lean floor listening on ws://{}/ws ({} loops)",
+        args.bind,
+        loops.len()
+    );
     for (index, accepted) in listener.incoming().enumerate() {
         let Ok(tcp) = accepted else { continue };
         match greet(tcp, &config, args.tick_rate) {
             Ok(tcp) => {
-                if loops[index % loops.len()].send(Connection::new(tcp)).is_err() {
+                if loops[index % loops.len()]
+                    .send(Connection::new(tcp))
+                    .is_err()
+                {
                     anyhow::bail!("a loop thread stopped");
                 }
             }
@@ -163,7 +170,11 @@ fn greet(tcp: TcpStream, config: &ServerConfig, tick_rate: u16) -> anyhow::Resul
 
 /// One loop thread: every tick, encode the frame once, then write it to and read from each of
 /// this loop's connections.
-fn run_loop(arrivals: &mpsc::Receiver<Connection>, tick_rate: u16, entities: &[Entity<ArenaEntity>]) {
+fn run_loop(
+    arrivals: &mpsc::Receiver<Connection>,
+    tick_rate: u16,
+    entities: &[Entity<ArenaEntity>],
+) {
     let body = match EncodedBody::new::<ArenaEntity>(entities, &[], &[]) {
         Ok(body) => body,
         Err(error) => return eprintln!("cannot encode: {error}"),
@@ -201,9 +212,8 @@ fn run_loop(arrivals: &mpsc::Receiver<Connection>, tick_rate: u16, entities: &[E
             return eprintln!("cannot frame a snapshot");
         }
         frame.extend_from_slice(&snapshot);
-        connections.retain_mut(|connection| {
-            connection.write(&frame) && connection.read(&mut scratch)
-        });
+        connections
+            .retain_mut(|connection| connection.write(&frame) && connection.read(&mut scratch));
     }
 }
 
