@@ -113,10 +113,23 @@ impl Game for TokenGame {
         out: &mut Outbox<TokenSchema>,
     ) {
         match message {
+            // The game's last words go out in the same tick as the kick or the end of the
+            // room: they must reach the players before the close.
             TokenClientMessage::Say(text) if text == "kick me" => {
+                out.send(
+                    player,
+                    TokenServerMessage::Said {
+                        from: player,
+                        text: "bye".into(),
+                    },
+                );
                 out.kick(player, "you asked for it")
             }
             TokenClientMessage::Say(text) if text == "end" => {
+                out.broadcast(TokenServerMessage::Said {
+                    from: player,
+                    text: "final score".into(),
+                });
                 out.end_room("match over: someone said end")
             }
             TokenClientMessage::Say(text) => {

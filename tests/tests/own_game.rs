@@ -200,7 +200,12 @@ async fn the_game_refuses_kicks_and_ends_the_room() {
     )))
     .await
     .unwrap();
-    let (error, close) = carl.expect_close().await.unwrap();
+    let (said, error, close) = game_messages_until_close(&mut carl).await;
+    assert_eq!(
+        said.last().map(String::as_str),
+        Some("bye"),
+        "the game's last words arrive before the kick: {said:?}"
+    );
     assert_eq!(error.map(|e| e.code), Some(ErrorCode::Kicked));
     assert_eq!(close.map(|(code, _)| code), Some(close_code::KICKED));
     let before = ada.next_snapshot().await.unwrap().tick;
@@ -215,7 +220,12 @@ async fn the_game_refuses_kicks_and_ends_the_room() {
     .await
     .unwrap();
     for client in [&mut ada, &mut dora] {
-        let (error, close) = client.expect_close().await.unwrap();
+        let (said, error, close) = game_messages_until_close(client).await;
+        assert_eq!(
+            said.last().map(String::as_str),
+            Some("final score"),
+            "the game's last words arrive before the end: {said:?}"
+        );
         let error = error.expect("the final message");
         assert_eq!(error.code, ErrorCode::RoomEnded);
         assert!(error.message.contains("match over"), "{error:?}");
@@ -225,6 +235,36 @@ async fn the_game_refuses_kicks_and_ends_the_room() {
     let (_erin, welcome) = Raw::join(&url, "erin").await.unwrap();
     assert_eq!(welcome.entity_id.map(|id| id.0), Some(1));
     server.stop().await;
+}
+
+/// What a client hears from the game (the text of each `Said`) until the connection closes,
+/// with the error and close that end it.
+async fn game_messages_until_close(
+    client: &mut Raw,
+) -> (
+    Vec<String>,
+    Option<ticksync_protocol::ErrorMessage>,
+    Option<(u16, String)>,
+) {
+    let mut said = Vec::new();
+    let mut error = None;
+    let reading = async {
+        loop {
+            match client.next_event().await.unwrap() {
+                RawEvent::Message(ServerMessage::Message(TokenServerMessage::Said {
+                    text,
+                    ..
+                })) => said.push(text),
+                RawEvent::Message(ServerMessage::Error(message)) => error = Some(message),
+                RawEvent::Message(_) => {}
+                RawEvent::Closed(close) => return close,
+            }
+        }
+    };
+    let close = tokio::time::timeout(std::time::Duration::from_secs(10), reading)
+        .await
+        .expect("the server closes the connection");
+    (said, error, close)
 }
 
 #[tokio::test]

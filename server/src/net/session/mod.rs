@@ -413,13 +413,23 @@ where
     // The room's word and the shutdown are watched beside the reader and the writer, not
     // between the writer's writes: a kicked client that does not read blocks the writer on a
     // full socket, and must be closed all the same.
-    tokio::select! {
+    let reason = tokio::select! {
         biased;
-        reason = disconnect => writer::end_for_disconnect(reason.ok()),
-        _ = shutdown.cancelled() => SessionEnd::going_away(),
-        end = reader.run(&mut stream) => end,
-        end = writer.run(&mut sink, &mut outbound) => end,
+        reason = disconnect => reason.ok(),
+        _ = shutdown.cancelled() => return SessionEnd::going_away(),
+        end = reader.run(&mut stream) => return end,
+        end = writer.run(&mut sink, &mut outbound) => return end,
+    };
+    // Frames the room queued before its word are still owed to the client (the writer may
+    // not have taken them yet: the word is polled first). Bounded: a kicked client that does
+    // not read cannot hold the session open.
+    if writer::delivers_queued(&reason) {
+        let writing = writer.write_queued(&mut sink, &mut outbound);
+        if let Ok(Err(end)) = tokio::time::timeout(CLOSE_WRITE_TIMEOUT, writing).await {
+            return end;
+        }
     }
+    writer::end_for_disconnect(reason)
     // `sink` and `stream` are halves of `ws`; dropping them here hands `ws` back for the close.
 }
 

@@ -80,22 +80,9 @@ impl<P: Schema> Writer<'_, P> {
                 if batch < MAX_FRAMES_PER_FLUSH {
                     next = outbound.try_recv().ok();
                 }
-                if self
-                    .faults
-                    .is_some_and(|faults| faults.drop_frame(self.player, &frame))
-                {
-                    continue;
-                }
-                let message = match self.format {
-                    WireFormat::Bincode => Message::Binary(frame),
-                    WireFormat::Json => match transcode_to_json::<P>(frame) {
-                        Ok(message) => message,
-                        Err(end) => return end,
-                    },
-                };
-                written += message.len() as u64;
-                if sink.feed(message).await.is_err() {
-                    return SessionEnd::peer_gone();
+                match self.write_frame(sink, frame).await {
+                    Ok(bytes) => written += bytes,
+                    Err(end) => return end,
                 }
             }
             if sink.flush().await.is_err() {
@@ -104,6 +91,65 @@ impl<P: Schema> Writer<'_, P> {
             self.metrics.bytes_out.inc_by(written);
         }
     }
+
+    /// Writes what the room queued before it told this session to end (the game's last
+    /// messages before a kick or the end of the room, and the snapshots before them), then
+    /// flushes. The caller bounds it in time: a peer that does not read cannot hold it.
+    pub(super) async fn write_queued<S>(
+        &self,
+        sink: &mut WsSink<'_, S>,
+        outbound: &mut mpsc::Receiver<Bytes>,
+    ) -> Result<(), SessionEnd>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        let mut written = 0u64;
+        while let Ok(frame) = outbound.try_recv() {
+            written += self.write_frame(sink, frame).await?;
+        }
+        sink.flush().await.map_err(|_| SessionEnd::peer_gone())?;
+        self.metrics.bytes_out.inc_by(written);
+        Ok(())
+    }
+
+    /// Feeds one queued frame to the socket in the session's format (not flushed); the bytes
+    /// it adds to the wire, 0 for a frame the fault injector drops.
+    async fn write_frame<S>(
+        &self,
+        sink: &mut WsSink<'_, S>,
+        frame: Bytes,
+    ) -> Result<u64, SessionEnd>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        if self
+            .faults
+            .is_some_and(|faults| faults.drop_frame(self.player, &frame))
+        {
+            return Ok(0);
+        }
+        let message = match self.format {
+            WireFormat::Bincode => Message::Binary(frame),
+            WireFormat::Json => transcode_to_json::<P>(frame)?,
+        };
+        let bytes = message.len() as u64;
+        sink.feed(message)
+            .await
+            .map_err(|_| SessionEnd::peer_gone())?;
+        Ok(bytes)
+    }
+}
+
+/// Whether a session the room ends for `reason` first gets what the room queued for it: the
+/// game's last words to a kicked player or at the end of the room (a round's result, say)
+/// arrive before the close, as every game message arrives before the next snapshot. Not for a
+/// client kicked for not reading (it cannot take them), nor one replaced by its own resume
+/// (the new connection carries on), nor a room that stopped without a word.
+pub(super) fn delivers_queued(reason: &Option<Disconnect>) -> bool {
+    matches!(
+        reason,
+        Some(Disconnect::Kicked(_) | Disconnect::RoomEnded(_) | Disconnect::ShuttingDown)
+    )
 }
 
 /// Re-encodes a bincode frame from the room as a JSON text frame.
