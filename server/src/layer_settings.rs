@@ -1,7 +1,9 @@
 //! The composition root's split of the configuration: each layer gets only the settings it
 //! needs, built once here from [`ServerConfig`] — the room layer its [`RoomDefaults`], the
-//! network layer its [`SessionLimits`] and [`AdmissionPolicy`].
+//! network layer its [`SessionLimits`] and [`AdmissionPolicy`], the cluster its
+//! [`NodeSettings`].
 
+use crate::cluster::NodeSettings;
 use crate::config::ServerConfig;
 use crate::net::{AdmissionPolicy, SessionLimits};
 use crate::room::{RoomConfig, RoomDefaults};
@@ -30,6 +32,16 @@ pub fn admission_policy(config: &ServerConfig) -> AdmissionPolicy {
         require_origin: config.require_origin,
         token_secret: config.token_secret.clone(),
     }
+}
+
+/// This node's cluster settings and the caps it publishes; `None` without `[cluster]`.
+pub fn node_settings(config: &ServerConfig) -> Option<NodeSettings> {
+    config.cluster.as_ref().map(|cluster| NodeSettings {
+        cluster: cluster.clone(),
+        room_capacity: config.max_players,
+        max_rooms: config.max_rooms,
+        tick_rate_hz: config.tick_rate_hz,
+    })
 }
 
 /// What the room directory opens rooms with.

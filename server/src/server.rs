@@ -14,10 +14,11 @@ use ticksync_game::{Game, RoomContext};
 use ticksync_protocol::schema::{describe, SchemaIdentity};
 use ticksync_protocol::Schema;
 
+use crate::cluster::Cluster;
 use crate::config::{ConfigError, ServerConfig};
 use crate::drain::DrainHandle;
 use crate::game_rooms::{check_game_settings, GameRooms};
-use crate::layer_settings::{admission_policy, room_defaults, session_limits};
+use crate::layer_settings::{admission_policy, node_settings, room_defaults, session_limits};
 use crate::metrics::{server_stats, Exposition, MetricsReader, ServerMetrics};
 use crate::net::admin::{AdminError, AdminListener};
 use crate::net::limits::ConnectionLimiter;
@@ -155,7 +156,9 @@ impl<P: Schema> Server<P> {
             let exposition = exposition.clone();
             move |name: &str| exposition.forget_room(name)
         };
-        let cluster = crate::cluster::Cluster::from_config(&config, SchemaIdentity::of::<P>().game)
+        let cluster = node_settings(&config)
+            .map(|node| Cluster::join(node, SchemaIdentity::of::<P>().game))
+            .transpose()
             .map_err(ServerError::Cluster)?;
         let rooms = RoomDirectory::new(
             room_defaults(&config),

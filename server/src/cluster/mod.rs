@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
-use crate::config::{Secret, ServerConfig};
+use crate::config::Secret;
 use redis_directory::{DirectoryError, RedisDirectory};
 use seat::{SeatClaims, SeatLedger, SeatRefusal};
 pub use settings::ClusterSettings;
@@ -58,28 +58,39 @@ pub struct Cluster {
     reachable: AtomicBool,
 }
 
+/// What this node's part in the cluster is built from, once, at the composition root: the
+/// `[cluster]` table and the caps this node publishes with its load.
+#[derive(Debug, Clone)]
+pub struct NodeSettings {
+    pub cluster: ClusterSettings,
+    /// Players per room.
+    pub room_capacity: usize,
+    /// Rooms this node runs at most.
+    pub max_rooms: usize,
+    /// The tick rate of this node's rooms.
+    pub tick_rate_hz: u16,
+}
+
 impl Cluster {
-    /// This node's cluster membership, from `config.cluster`; `None` without one.
-    pub fn from_config(config: &ServerConfig, game: &str) -> Result<Option<Arc<Cluster>>, String> {
-        let Some(settings) = &config.cluster else {
-            return Ok(None);
-        };
+    /// This node's cluster membership; the error says which setting to fix.
+    pub fn join(node: NodeSettings, game: &str) -> Result<Arc<Cluster>, String> {
+        let settings = node.cluster;
         settings.check()?;
         let secret = settings.resolve_seat_secret()?;
-        let directory = RedisDirectory::new(settings, game).map_err(|error| error.to_string())?;
-        Ok(Some(Arc::new(Cluster {
-            settings: settings.clone(),
+        let directory = RedisDirectory::new(&settings, game).map_err(|error| error.to_string())?;
+        Ok(Arc::new(Cluster {
+            settings,
             secret,
             directory,
             ledger: SeatLedger::default(),
             game: game.to_owned(),
-            room_capacity: config.max_players,
-            max_rooms: config.max_rooms,
-            tick_rate_hz: config.tick_rate_hz,
+            room_capacity: node.room_capacity,
+            max_rooms: node.max_rooms,
+            tick_rate_hz: node.tick_rate_hz,
             hosted: Mutex::new(HashMap::new()),
             seats: Mutex::default(),
             reachable: AtomicBool::new(false),
-        })))
+        }))
     }
 
     pub fn node_id(&self) -> &str {
