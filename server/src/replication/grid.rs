@@ -27,7 +27,7 @@ pub struct SpatialGrid {
 }
 
 /// An entity's position stored next to its index, so a query reads one contiguous array
-/// instead of chasing every candidate into the frame's entity list.
+/// instead of chasing every candidate into the captured tick's entity list.
 #[derive(Debug, Clone, Copy, Default)]
 struct GridEntry {
     x: i32,

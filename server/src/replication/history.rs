@@ -41,7 +41,7 @@ impl<E: Replicated> CapturedWorld<E> {
     }
 }
 
-/// The last frames of a room, oldest first.
+/// The last captured ticks of a room, oldest first.
 pub type WorldHistory<E> = History<CapturedWorld<E>>;
 
 /// Records the world of `tick` into `history`, filled in by `fill` (which writes the
@@ -52,18 +52,18 @@ pub fn capture<E: Replicated>(
     tick: Tick,
     fill: impl FnOnce(&mut Vec<Entity<E>>),
 ) -> &mut CapturedWorld<E> {
-    let frame = history.push(tick);
-    frame.tick = tick;
-    fill(&mut frame.entities);
-    frame.checksums.clear();
-    frame.checksums.extend(
-        frame
+    let captured = history.push(tick);
+    captured.tick = tick;
+    fill(&mut captured.entities);
+    captured.checksums.clear();
+    captured.checksums.extend(
+        captured
             .entities
             .iter()
             .map(|entity| entity_checksum(entity.id, &entity.state)),
     );
-    frame.world_checksum = view_checksum_from(frame.checksums.iter().copied());
-    frame
+    captured.world_checksum = view_checksum_from(captured.checksums.iter().copied());
+    captured
 }
 
 #[cfg(test)]
@@ -86,7 +86,7 @@ mod tests {
     }
 
     #[test]
-    fn frames_carry_their_checksums() {
+    fn captured_ticks_carry_their_checksums() {
         let mut history = WorldHistory::new(2);
         for tick in 1..=3 {
             capture(&mut history, tick, |out| {
@@ -95,12 +95,12 @@ mod tests {
             });
         }
         assert!(history.get(1).is_none());
-        let frame = history.get(3).unwrap();
-        assert_eq!(frame.tick, 3);
-        assert_eq!(frame.checksums.len(), 2);
+        let captured = history.get(3).unwrap();
+        assert_eq!(captured.tick, 3);
+        assert_eq!(captured.checksums.len(), 2);
         assert_eq!(
-            frame.world_checksum,
-            ticksync_protocol::replicated::view_checksum(&frame.entities)
+            captured.world_checksum,
+            ticksync_protocol::replicated::view_checksum(&captured.entities)
         );
     }
 }

@@ -29,28 +29,28 @@ fn distance_squared(a: (i32, i32), b: (i32, i32)) -> i64 {
     dx * dx + dy * dy
 }
 
-/// Writes into `out` the indices (ascending, so in id order) of the entities of `frame` that
+/// Writes into `out` the indices (ascending, so in id order) of the entities of `world` that
 /// `viewer` sees: every entity when the viewer controls none (or one without a position),
-/// nothing when its entity is not in the frame.
+/// nothing when its entity is not in the captured tick.
 pub fn select<E: Replicated>(
-    frame: &CapturedWorld<E>,
+    world: &CapturedWorld<E>,
     viewer: Option<EntityId>,
     policy: &InterestPolicy,
     out: &mut Vec<u32>,
 ) {
     out.clear();
-    let everything = |out: &mut Vec<u32>| out.extend(0..frame.entities.len() as u32);
+    let everything = |out: &mut Vec<u32>| out.extend(0..world.entities.len() as u32);
     let Some(viewer) = viewer else {
         return everything(out);
     };
-    let Some(me) = frame.index_of(viewer) else {
+    let Some(me) = world.index_of(viewer) else {
         return;
     };
-    let Some(center) = frame.entities[me].state.position() else {
+    let Some(center) = world.entities[me].state.position() else {
         return everything(out);
     };
     let limit = i64::from(policy.radius_steps).pow(2);
-    frame
+    world
         .grid
         .for_each_near(center, policy.radius_steps, |index, position| {
             if distance_squared(position, center) <= limit {
@@ -61,7 +61,7 @@ pub fn select<E: Replicated>(
         // The viewer first (it is always visible), then the nearest, ties broken by id so
         // the choice is deterministic.
         let key = |index: &u32| {
-            let entity = &frame.entities[*index as usize];
+            let entity = &world.entities[*index as usize];
             let distance = entity
                 .state
                 .position()
@@ -75,7 +75,7 @@ pub fn select<E: Replicated>(
             out.truncate(max);
         }
     }
-    out.extend_from_slice(&frame.grid.unplaced);
+    out.extend_from_slice(&world.grid.unplaced);
     out.sort_unstable();
 }
 
@@ -87,8 +87,8 @@ mod tests {
     use ticksync_protocol::testing::Token;
     use ticksync_protocol::Entity;
 
-    fn frame_of(positions: &[(i32, i32)], radius: i32, _world: i32) -> CapturedWorld<Token> {
-        let mut frame = CapturedWorld {
+    fn world_of(positions: &[(i32, i32)], radius: i32, _world: i32) -> CapturedWorld<Token> {
+        let mut world = CapturedWorld {
             entities: positions
                 .iter()
                 .enumerate()
@@ -106,15 +106,15 @@ mod tests {
                 .collect(),
             ..CapturedWorld::default()
         };
-        frame.grid.rebuild(&frame.entities, radius);
-        frame
+        world.grid.rebuild(&world.entities, radius);
+        world
     }
 
-    fn brute_force(frame: &CapturedWorld<Token>, viewer: usize, radius: i32) -> Vec<u32> {
-        let center = frame.entities[viewer].state.position().unwrap();
-        (0..frame.entities.len() as u32)
+    fn brute_force(world: &CapturedWorld<Token>, viewer: usize, radius: i32) -> Vec<u32> {
+        let center = world.entities[viewer].state.position().unwrap();
+        (0..world.entities.len() as u32)
             .filter(|&i| {
-                distance_squared(frame.entities[i as usize].state.position().unwrap(), center)
+                distance_squared(world.entities[i as usize].state.position().unwrap(), center)
                     <= i64::from(radius).pow(2)
             })
             .collect()
@@ -122,23 +122,23 @@ mod tests {
 
     #[test]
     fn sees_within_the_radius_and_always_itself() {
-        let frame = frame_of(&[(0, 0), (100, 0), (101, 0), (5000, 5000)], 100, 6400);
+        let world = world_of(&[(0, 0), (100, 0), (101, 0), (5000, 5000)], 100, 6400);
         let policy = InterestPolicy {
             radius_steps: 100,
             max_entities: None,
         };
         let mut out = Vec::new();
-        select(&frame, Some(EntityId(1)), &policy, &mut out);
+        select(&world, Some(EntityId(1)), &policy, &mut out);
         assert_eq!(out, vec![0, 1]);
-        select(&frame, Some(EntityId(4)), &policy, &mut out);
+        select(&world, Some(EntityId(4)), &policy, &mut out);
         assert_eq!(out, vec![3], "a lone client sees only itself");
-        select(&frame, Some(EntityId(99)), &policy, &mut out);
+        select(&world, Some(EntityId(99)), &policy, &mut out);
         assert!(out.is_empty());
     }
 
     #[test]
     fn the_cap_keeps_the_viewer_and_the_nearest() {
-        let frame = frame_of(
+        let world = world_of(
             &[(50, 50), (50, 50), (60, 50), (90, 50), (51, 50)],
             1000,
             6400,
@@ -150,7 +150,7 @@ mod tests {
         let mut out = Vec::new();
         // Viewer is entity 3 at (60, 50): itself, then 5 at distance 9, then 1 and 2 at 10 (id
         // breaks the tie: 1).
-        select(&frame, Some(EntityId(3)), &policy, &mut out);
+        select(&world, Some(EntityId(3)), &policy, &mut out);
         assert_eq!(out, vec![0, 2, 4]);
     }
 
@@ -161,12 +161,12 @@ mod tests {
             radius in 1i32..6000,
             viewer in any::<prop::sample::Index>(),
         ) {
-            let frame = frame_of(&positions, radius, 20_000);
+            let world = world_of(&positions, radius, 20_000);
             let viewer = viewer.index(positions.len());
             let policy = InterestPolicy { radius_steps: radius, max_entities: None };
             let mut out = Vec::new();
-            select(&frame, Some(EntityId(viewer as u32 + 1)), &policy, &mut out);
-            prop_assert_eq!(out, brute_force(&frame, viewer, radius));
+            select(&world, Some(EntityId(viewer as u32 + 1)), &policy, &mut out);
+            prop_assert_eq!(out, brute_force(&world, viewer, radius));
         }
     }
 }

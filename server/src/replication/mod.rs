@@ -1,4 +1,4 @@
-//! Replication: what each client knows, and the frames that bring it up to date.
+//! Replication: what each client knows, and the snapshots that bring it up to date.
 //!
 //! - [`history`]: the last second of quantized world states, captured once per tick.
 //! - [`interest`]: area of interest — which entities a client sees — via the spatial
@@ -6,7 +6,8 @@
 //! - `replicator`: per client, a delta snapshot against the view it acknowledged (the
 //!   Quake 3 model), with the checksum of the view it must end up with; a large room's
 //!   clients are served in parallel.
-//! - `frame`: one client's frame, built from the captured tick with per-thread scratch.
+//! - `snapshot`: one client's snapshot, encoded from the captured tick with per-thread
+//!   scratch.
 //! - `fan_out`: spreading that per-client work over the calling thread and rayon's pool.
 //!
 //! Work that is the same for many clients is done once per tick (capturing the world, entity
@@ -14,15 +15,15 @@
 //! client only what differs (ARCHITECTURE.md §2.3).
 
 mod fan_out;
-mod frame;
 pub mod grid;
 pub mod history;
 pub mod interest;
 mod replicator;
+mod snapshot;
 
-pub use frame::Viewer;
 pub use interest::InterestPolicy;
 pub use replicator::{
     Execution, ReplicationError, ReplicationSettings, Replicator, PARALLEL_MIN_CLIENTS_AOI,
     PARALLEL_MIN_CLIENTS_EVERYONE,
 };
+pub use snapshot::Viewer;

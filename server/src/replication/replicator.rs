@@ -1,14 +1,14 @@
-//! The per-tick replication step: capture the world once, then build each client's snapshot
-//! frame as a delta against the view that client acknowledged.
+//! The per-tick replication step: capture the world once, then encode each client's snapshot
+//! as a delta against the view that client acknowledged.
 //!
 //! Baseline rule (ARCHITECTURE.md §2.2): the client's latest acknowledged tick, if it is still in
 //! the history and older than the current tick; otherwise a full snapshot (baseline 0). The
 //! client acknowledged only what it applied, so it always holds the baseline, and a snapshot
 //! lost on the way never corrupts it.
 //!
-//! A large room's frames are built in parallel ([`Replicator::serve`] with
+//! A large room's snapshots are encoded in parallel ([`Replicator::serve`] with
 //! [`Execution::Parallel`]): the captured tick is shared read-only, each thread has its own
-//! scratch, each client is served by exactly one thread, and the frames are byte for byte
+//! scratch, each client is served by exactly one thread, and the snapshots are byte for byte
 //! those of the sequential path.
 
 use std::ops::Add;
@@ -18,9 +18,9 @@ use ticksync_protocol::codec::{CodecError, EncodedBody};
 use ticksync_protocol::{Entity, EntityId, InputSeq, Replicated, Tick};
 
 use super::fan_out::fan_out;
-use super::frame::{with_thread_scratch, Scratch, TickFrames, Viewer};
 use super::history::{capture, CapturedWorld, WorldHistory};
 use super::interest::{self, InterestPolicy};
+use super::snapshot::{with_thread_scratch, Scratch, TickSnapshots, Viewer};
 
 /// Why a snapshot could not be built. Neither happens in a running room: the first is a
 /// call before any capture, the second an encoder bug.
@@ -35,13 +35,13 @@ pub enum ReplicationError {
 /// How a room replicates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReplicationSettings {
-    /// Frames kept as possible baselines (about one second of ticks).
+    /// Captured ticks kept as possible baselines (about one second of ticks).
     pub history_ticks: usize,
     /// Area of interest; `None` means everyone sees everyone.
     pub interest: Option<InterestPolicy>,
 }
 
-/// Clients from which a room with area of interest builds its frames in parallel.
+/// Clients from which a room with area of interest encodes its snapshots in parallel.
 ///
 /// Parallel work wakes rayon's threads, which sleep between ticks; below this the wake-up
 /// costs about what it saves. Measured on a shared 2-core machine, sequential and parallel
@@ -51,7 +51,7 @@ pub struct ReplicationSettings {
 /// (wins), 1,000 clients 4.1 / 4.3 → 2.9 / 3.3 ms.
 pub const PARALLEL_MIN_CLIENTS_AOI: usize = 256;
 
-/// Clients from which an everyone-sees-everyone room builds its frames in parallel.
+/// Clients from which an everyone-sees-everyone room encodes its snapshots in parallel.
 ///
 /// There a client's own work is a header and a copy of the shared body (a fraction of a
 /// microsecond), so only a big room pays for waking the helpers; until then a helper that
@@ -65,7 +65,7 @@ pub const PARALLEL_MIN_CLIENTS_EVERYONE: usize = 4000;
 /// preempted mid-piece holds the tick up by at most that much.
 const CLIENTS_PER_PIECE: usize = 32;
 
-/// Where a tick's per-client frames are built.
+/// Where a tick's per-client snapshots are encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Execution {
     /// On the calling thread, one client after another.
@@ -78,7 +78,7 @@ pub enum Execution {
     Parallel,
 }
 
-/// Builds snapshot frames. One per room.
+/// Encodes snapshots. One per room.
 #[derive(Debug)]
 pub struct Replicator<E: Replicated> {
     settings: ReplicationSettings,
@@ -123,32 +123,34 @@ impl<E: Replicated> Replicator<E> {
     /// Captures the world after `tick`: entity states, checksums and (with area of interest)
     /// the spatial grid. Once per tick, before any `snapshot_for` or `serve`.
     pub fn capture(&mut self, tick: Tick, fill: impl FnOnce(&mut Vec<Entity<E>>)) {
-        let frame = capture(&mut self.history, tick, fill);
+        let captured = capture(&mut self.history, tick, fill);
         if let Some(policy) = &self.settings.interest {
-            frame.grid.rebuild(&frame.entities, policy.radius_steps);
+            captured
+                .grid
+                .rebuild(&captured.entities, policy.radius_steps);
         }
         self.shared_bodies.clear();
     }
 
-    /// Whether the client controlling `viewer` sees `entity` in the current tick's frame.
+    /// Whether the client controlling `viewer` sees `entity` in the current captured tick.
     /// Without area of interest: whether the entity exists.
     pub fn sees(&self, viewer: Option<EntityId>, entity: EntityId, scratch: &mut Vec<u32>) -> bool {
-        let Some((_, frame)) = self.history.latest() else {
+        let Some((_, captured)) = self.history.latest() else {
             return false;
         };
-        let Some(index) = frame.index_of(entity) else {
+        let Some(index) = captured.index_of(entity) else {
             return false;
         };
         match &self.settings.interest {
             None => true,
             Some(policy) => {
-                interest::select(frame, viewer, policy, scratch);
+                interest::select(captured, viewer, policy, scratch);
                 scratch.binary_search(&(index as u32)).is_ok()
             }
         }
     }
 
-    /// The snapshot frame of the current tick for the client controlling `viewer`, which
+    /// The encoded snapshot of the current tick for the client controlling `viewer`, which
     /// last acknowledged `acked_tick` (0: nothing yet).
     pub fn snapshot_for(
         &mut self,
@@ -157,7 +159,7 @@ impl<E: Replicated> Replicator<E> {
         last_input_seq: InputSeq,
     ) -> Result<Bytes, ReplicationError> {
         self.share_bodies([acked_tick], Execution::Sequential);
-        let frames = TickFrames::new(
+        let snapshots = TickSnapshots::new(
             &self.history,
             self.settings.interest.as_ref(),
             &self.shared_bodies,
@@ -169,10 +171,10 @@ impl<E: Replicated> Replicator<E> {
             // Arrival feedback is the room's business (see `room::Member`), not replication's.
             input_margin_100us: 0,
         };
-        frames.frame_for(viewer, &mut self.scratch)
+        snapshots.encode_for(viewer, &mut self.scratch)
     }
 
-    /// Builds the current tick's frame for every client that `viewer` names (`None`: skip
+    /// Encodes the current tick's snapshot for every client that `viewer` names (`None`: skip
     /// it) and hands it to `deliver`, which says what became of it; returns the sum of what
     /// `deliver` returned. `viewer` is read first, once per client, in order. With
     /// [`Execution::Parallel`], `deliver` runs on the calling thread and rayon's threads,
@@ -210,18 +212,18 @@ impl<E: Replicated> Replicator<E> {
         // Everyone-sees-everyone: the bodies first, so the per-client part is only a header
         // and a copy.
         self.share_bodies(viewers.iter().flatten().map(|v| v.acked_tick), execution);
-        let frames = TickFrames::new(
+        let snapshots = TickSnapshots::new(
             &self.history,
             self.settings.interest.as_ref(),
             &self.shared_bodies,
         )?;
         let served = match execution {
             Execution::Sequential => {
-                serve_in_order(&frames, clients, viewers, &mut self.scratch, &deliver)
+                serve_in_order(&snapshots, clients, viewers, &mut self.scratch, &deliver)
             }
             Execution::Parallel => fan_out(clients, CLIENTS_PER_PIECE, |offset, clients| {
                 with_thread_scratch(|scratch| {
-                    serve_in_order(&frames, clients, &viewers[offset..], scratch, &deliver)
+                    serve_in_order(&snapshots, clients, &viewers[offset..], scratch, &deliver)
                 })
             }),
         };
@@ -235,13 +237,13 @@ impl<E: Replicated> Replicator<E> {
         if self.settings.interest.is_some() {
             return;
         }
-        let Ok(frames) = TickFrames::new(&self.history, None, &[]) else {
+        let Ok(snapshots) = TickSnapshots::new(&self.history, None, &[]) else {
             return;
         };
         let mut missing: Vec<(Tick, Option<&CapturedWorld<E>>)> = Vec::new();
         for acked_tick in acked_ticks {
-            let baseline = frames.baseline(acked_tick);
-            let tick = baseline.map_or(0, |frame| frame.tick);
+            let baseline = snapshots.baseline(acked_tick);
+            let tick = baseline.map_or(0, |captured| captured.tick);
             let known = |bodies: &[(Tick, EncodedBody)]| bodies.iter().any(|(t, _)| *t == tick);
             if !known(&self.shared_bodies) && !missing.iter().any(|(t, _)| *t == tick) {
                 missing.push((tick, baseline));
@@ -257,7 +259,7 @@ impl<E: Replicated> Replicator<E> {
                 fan_out(&mut bodies, 1, |_, bodies| {
                     with_thread_scratch(|scratch| {
                         for (_, baseline, body) in bodies.iter_mut() {
-                            *body = frames
+                            *body = snapshots
                                 .encode_shared_body(*baseline, &mut scratch.delta)
                                 .ok();
                         }
@@ -267,7 +269,7 @@ impl<E: Replicated> Replicator<E> {
             }
             _ => {
                 for (_, baseline, body) in &mut bodies {
-                    *body = frames
+                    *body = snapshots
                         .encode_shared_body(*baseline, &mut self.scratch.delta)
                         .ok();
                 }
@@ -281,15 +283,15 @@ impl<E: Replicated> Replicator<E> {
     }
 }
 
-/// A shared body to encode: its baseline tick, the baseline frame (none: full), and the
+/// A shared body to encode: its baseline tick, the baseline captured tick (none: full), and the
 /// encoding once done.
 type PendingBody<'a, E> = (Tick, Option<&'a CapturedWorld<E>>, Option<EncodedBody>);
 
-/// Builds and delivers the frames of `clients` in order — `viewers[i]` is `clients[i]`'s
+/// Encodes and delivers the snapshots of `clients` in order — `viewers[i]` is `clients[i]`'s
 /// viewer; a client without one is skipped — and sums what `deliver` returns. The one loop
 /// behind both the sequential path and each parallel piece.
 fn serve_in_order<E: Replicated, C, T>(
-    frames: &TickFrames<'_, E>,
+    snapshots: &TickSnapshots<'_, E>,
     clients: &mut [C],
     viewers: &[Option<Viewer>],
     scratch: &mut Scratch<E>,
@@ -303,8 +305,8 @@ where
         .zip(viewers)
         .filter_map(|(client, viewer)| Some((client, (*viewer)?)))
         .fold(T::default(), |sum, (client, viewer)| {
-            let frame = frames.frame_for(viewer, scratch);
-            sum + deliver(client, frame)
+            let snapshot = snapshots.encode_for(viewer, scratch);
+            sum + deliver(client, snapshot)
         })
 }
 
@@ -346,8 +348,8 @@ mod tests {
 
     const DT: f32 = 1.0 / 30.0;
 
-    fn decode(frame: &[u8]) -> Snapshot<ArenaEntity> {
-        match decode_server_message::<ArenaSchema>(frame).unwrap() {
+    fn decode(encoded: &[u8]) -> Snapshot<ArenaEntity> {
+        match decode_server_message::<ArenaSchema>(encoded).unwrap() {
             ServerMessage::Snapshot(snapshot) => snapshot,
             other => panic!("not a snapshot: {other:?}"),
         }
@@ -402,10 +404,10 @@ mod tests {
             }
             arena.advance(DT);
             capture(&mut replicator, tick, &arena);
-            let frame = replicator
+            let encoded = replicator
                 .snapshot_for(Some(ids[0]), client.acked, 0)
                 .unwrap();
-            let snapshot = decode(&frame);
+            let snapshot = decode(&encoded);
             if losses[tick as usize % losses.len()] {
                 continue;
             }
@@ -437,7 +439,7 @@ mod tests {
     #[derive(Debug, Clone)]
     struct ServedClient {
         viewer: Option<Viewer>,
-        frame: Option<Bytes>,
+        snapshot: Option<Bytes>,
     }
 
     fn serve_all(
@@ -450,8 +452,8 @@ mod tests {
                 clients,
                 execution,
                 |client| client.viewer,
-                |client, frame| {
-                    client.frame = Some(frame.unwrap());
+                |client, snapshot| {
+                    client.snapshot = Some(snapshot.unwrap());
                     1usize
                 },
             )
@@ -459,7 +461,7 @@ mod tests {
     }
 
     /// Runs a world of `players` (some leaving, some joining) and, at each of the last ticks,
-    /// builds every client's frame three ways — `snapshot_for` one client at a time, `serve`
+    /// encodes every client's snapshot three ways — `snapshot_for` one client at a time, `serve`
     /// in order and `serve` in parallel, each on its own replicator — and checks that they
     /// are the same bytes. Acknowledgements are random: none, current, recent, older than
     /// the history, from the future, shared by many clients or not.
@@ -521,7 +523,7 @@ mod tests {
                     };
                     ServedClient {
                         viewer: rng.random_bool(0.95).then_some(viewer),
-                        frame: None,
+                        snapshot: None,
                     }
                 })
                 .collect();
@@ -542,10 +544,10 @@ mod tests {
             ] {
                 let mut clients = clients.clone();
                 assert_eq!(serve_all(replicator, &mut clients, execution), served);
-                let frames: Vec<_> = clients.into_iter().map(|client| client.frame).collect();
+                let snapshots: Vec<_> = clients.into_iter().map(|client| client.snapshot).collect();
                 assert!(
-                    frames == expected,
-                    "{execution:?} frames differ at tick {tick}"
+                    snapshots == expected,
+                    "{execution:?} snapshots differ at tick {tick}"
                 );
             }
         }
@@ -600,7 +602,7 @@ mod tests {
         });
         let mut clients = vec![ServedClient {
             viewer: None,
-            frame: None,
+            snapshot: None,
         }];
         let served = replicator.serve(&mut clients, Execution::Parallel, |c| c.viewer, |_, _| 1);
         assert!(matches!(served, Err(ReplicationError::NothingCaptured)));
@@ -609,10 +611,10 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(12))]
 
-        /// Frames built in parallel are byte for byte the sequential ones, for random worlds,
+        /// Snapshots encoded in parallel are byte for byte the sequential ones, for random worlds,
         /// acknowledgements and interest policies.
         #[test]
-        fn parallel_frames_are_the_sequential_frames(
+        fn parallel_snapshots_are_the_sequential_snapshots(
             players in 1usize..200,
             seed in any::<u64>(),
             radius in prop::option::of(5i32..150),

@@ -1,8 +1,8 @@
-//! One client's snapshot frame, built from the captured tick.
+//! One client's snapshot, encoded from the captured tick.
 //!
-//! [`TickFrames`] only reads what the tick captured (the history, the interest grid and the
+//! [`TickSnapshots`] only reads what the tick captured (the history, the interest grid and the
 //! bodies shared by every client with the same baseline), so one value can be shared by the
-//! threads that build a large room's frames; everything a client's frame writes goes to a
+//! threads that encode a large room's snapshots; everything a client's snapshot writes goes to a
 //! [`Scratch`] of the thread building it.
 
 use std::any::Any;
@@ -21,7 +21,7 @@ use super::history::{CapturedWorld, WorldHistory};
 use super::interest::{self, InterestPolicy};
 use super::ReplicationError;
 
-/// A client to build a frame for.
+/// A client to encode a snapshot for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Viewer {
     /// The entity the client controls (the centre of its area of interest); `None`: it
@@ -36,7 +36,7 @@ pub struct Viewer {
     pub input_margin_100us: i16,
 }
 
-/// Buffers reused across clients and ticks: one per thread that builds frames.
+/// Buffers reused across clients and ticks: one per thread that encodes snapshots.
 #[derive(Debug)]
 pub(super) struct Scratch<E: Replicated> {
     pub delta: Delta<E>,
@@ -62,7 +62,7 @@ impl<E: Replicated> Default for Scratch<E> {
 }
 
 thread_local! {
-    /// The scratch of a thread building a large room's frames in parallel (one of rayon's
+    /// The scratch of a thread encoding a large room's snapshots in parallel (one of rayon's
     /// threads, or the room's own thread working alongside them). Typed by the game it was
     /// last used for: a thread serving rooms of one game downcasts it once per piece of
     /// work; one serving another game replaces it.
@@ -87,15 +87,15 @@ pub(super) fn with_thread_scratch<E: Replicated, R>(work: impl FnOnce(&mut Scrat
                 None => work(&mut Scratch::default()),
             }
         }
-        // Only reachable if `work` re-entered this function on the same thread, which frame
-        // building never does; a fresh scratch is then just slower, never wrong.
+        // Only reachable if `work` re-entered this function on the same thread, which snapshot
+        // encoding never does; a fresh scratch is then just slower, never wrong.
         Err(_) => work(&mut Scratch::default()),
     })
 }
 
-/// The captured tick, read-only: what every client's frame of this tick is built from.
+/// The captured tick, read-only: what every client's snapshot of this tick is encoded from.
 #[derive(Debug)]
-pub(super) struct TickFrames<'a, E: Replicated> {
+pub(super) struct TickSnapshots<'a, E: Replicated> {
     current: &'a CapturedWorld<E>,
     history: &'a WorldHistory<E>,
     interest: Option<&'a InterestPolicy>,
@@ -103,22 +103,22 @@ pub(super) struct TickFrames<'a, E: Replicated> {
     shared_bodies: &'a [(Tick, EncodedBody)],
 }
 
-impl<E: Replicated> Clone for TickFrames<'_, E> {
+impl<E: Replicated> Clone for TickSnapshots<'_, E> {
     fn clone(&self) -> Self {
         *self
     }
 }
 
-impl<E: Replicated> Copy for TickFrames<'_, E> {}
+impl<E: Replicated> Copy for TickSnapshots<'_, E> {}
 
-impl<'a, E: Replicated> TickFrames<'a, E> {
+impl<'a, E: Replicated> TickSnapshots<'a, E> {
     pub fn new(
         history: &'a WorldHistory<E>,
         interest: Option<&'a InterestPolicy>,
         shared_bodies: &'a [(Tick, EncodedBody)],
-    ) -> Result<TickFrames<'a, E>, ReplicationError> {
+    ) -> Result<TickSnapshots<'a, E>, ReplicationError> {
         let (_, current) = history.latest().ok_or(ReplicationError::NothingCaptured)?;
-        Ok(TickFrames {
+        Ok(TickSnapshots {
             current,
             history,
             interest,
@@ -130,13 +130,13 @@ impl<'a, E: Replicated> TickFrames<'a, E> {
     /// baseline rule; `None`: a full snapshot.
     pub fn baseline(&self, acked_tick: Tick) -> Option<&'a CapturedWorld<E>> {
         // One history lookup: the rule asks whether the tick is held, and that answer is
-        // the frame.
-        let mut frame = None;
+        // the captured tick.
+        let mut captured = None;
         baseline_tick(acked_tick, self.current.tick, |tick| {
-            frame = self.history.get(tick);
-            frame.is_some()
+            captured = self.history.get(tick);
+            captured.is_some()
         })?;
-        frame
+        captured
     }
 
     /// Everyone-sees-everyone mode: the body every client with `baseline` gets.
@@ -145,7 +145,7 @@ impl<'a, E: Replicated> TickFrames<'a, E> {
         baseline: Option<&CapturedWorld<E>>,
         delta: &mut Delta<E>,
     ) -> Result<EncodedBody, CodecError> {
-        let baseline_entities = baseline.map_or(&[][..], |frame| &frame.entities);
+        let baseline_entities = baseline.map_or(&[][..], |captured| &captured.entities);
         encode_delta(
             baseline_entities,
             &self.current.entities,
@@ -154,15 +154,15 @@ impl<'a, E: Replicated> TickFrames<'a, E> {
         )
     }
 
-    /// The frame of the current tick for `viewer`.
-    pub fn frame_for(
+    /// The snapshot of the current tick for `viewer`, encoded.
+    pub fn encode_for(
         &self,
         viewer: Viewer,
         scratch: &mut Scratch<E>,
     ) -> Result<Bytes, ReplicationError> {
         let current = self.current;
         let baseline = self.baseline(viewer.acked_tick);
-        let baseline_tick = baseline.map_or(0, |frame| frame.tick);
+        let baseline_tick = baseline.map_or(0, |captured| captured.tick);
         let ticks = ticks_since(current, baseline);
         let (checksum, body) = match self.interest {
             None => {
@@ -185,14 +185,18 @@ impl<'a, E: Replicated> TickFrames<'a, E> {
                 interest::select(current, viewer.entity, policy, &mut scratch.current_indices);
                 gather(current, &scratch.current_indices, &mut scratch.current_view);
                 match baseline {
-                    Some(frame) => {
+                    Some(captured) => {
                         interest::select(
-                            frame,
+                            captured,
                             viewer.entity,
                             policy,
                             &mut scratch.baseline_indices,
                         );
-                        gather(frame, &scratch.baseline_indices, &mut scratch.baseline_view);
+                        gather(
+                            captured,
+                            &scratch.baseline_indices,
+                            &mut scratch.baseline_view,
+                        );
                     }
                     None => scratch.baseline_view.clear(),
                 }
@@ -218,23 +222,27 @@ impl<'a, E: Replicated> TickFrames<'a, E> {
             input_margin_100us: viewer.input_margin_100us,
             checksum,
         };
-        let mut frame = Vec::with_capacity(SNAPSHOT_HEADER_MAX_BYTES + body.len());
-        encode_snapshot(header, body, &mut frame)?;
-        Ok(Bytes::from(frame))
+        let mut snapshot = Vec::with_capacity(SNAPSHOT_HEADER_MAX_BYTES + body.len());
+        encode_snapshot(header, body, &mut snapshot)?;
+        Ok(Bytes::from(snapshot))
     }
 }
 
-/// Ticks from the baseline to the current frame (0 for a full snapshot).
+/// Ticks from the baseline to the current tick (0 for a full snapshot).
 fn ticks_since<E: Replicated>(
     current: &CapturedWorld<E>,
     baseline: Option<&CapturedWorld<E>>,
 ) -> Tick {
-    ticks_between(baseline.map_or(0, |frame| frame.tick), current.tick)
+    ticks_between(baseline.map_or(0, |captured| captured.tick), current.tick)
 }
 
-fn gather<E: Replicated>(frame: &CapturedWorld<E>, indices: &[u32], out: &mut Vec<Entity<E>>) {
+fn gather<E: Replicated>(captured: &CapturedWorld<E>, indices: &[u32], out: &mut Vec<Entity<E>>) {
     out.clear();
-    out.extend(indices.iter().map(|&i| frame.entities[i as usize].clone()));
+    out.extend(
+        indices
+            .iter()
+            .map(|&i| captured.entities[i as usize].clone()),
+    );
 }
 
 fn encode_delta<E: Replicated>(
