@@ -237,15 +237,17 @@ async fn hello_at_its_limits() {
     server.stop().await;
 }
 
-/// Reads snapshots until `done` holds for one, at most 20 of them.
+/// Reads snapshots until `done` holds for one, at most 60 of them (two seconds of ticks: on
+/// a loaded machine the client reads a second or more behind the room, and the snapshots
+/// queued before its last message cannot show the message's effect yet).
 async fn snapshot_where(client: &mut RawClient, done: impl Fn(&Snapshot) -> bool) -> Snapshot {
-    for _ in 0..20 {
+    for _ in 0..60 {
         let snapshot = client.next_snapshot().await.unwrap();
         if done(&snapshot) {
             return snapshot;
         }
     }
-    panic!("no snapshot met the condition within 20 ticks");
+    panic!("no snapshot met the condition within 60 ticks");
 }
 
 /// Sends inputs with the given sequence numbers and returns the `last_input_seq` the
