@@ -49,7 +49,7 @@ struct Args {
     url: String,
 
     /// Join through a cluster's matchmaker instead of --url: any node's game port over
-    /// HTTP (http://host:port). Each bot asks for a seat with join-or-create by --filter,
+    /// HTTP (http://host:port, or https://host:port with --ca-cert or --insecure). Each bot asks for a seat with join-or-create by --filter,
     /// resumes on the same node after a drop, and asks again when that node is gone.
     #[arg(long, value_name = "URL")]
     matchmake: Option<String>,
@@ -96,11 +96,13 @@ struct Args {
     #[arg(long, default_value_t = DEFAULT_MAX_CONCURRENT_HANDSHAKES)]
     max_concurrent_handshakes: usize,
 
-    /// For wss://: trust the CA certificate(s) in this PEM file.
+    /// For wss:// (and an https:// --matchmake): trust the CA certificate(s) in this PEM
+    /// file.
     #[arg(long, value_name = "FILE", conflicts_with = "insecure")]
     ca_cert: Option<PathBuf>,
 
-    /// For wss://: accept any server certificate. For self-signed test servers only.
+    /// For wss:// (and an https:// --matchmake): accept any server certificate. For
+    /// self-signed test servers only.
     #[arg(long)]
     insecure: bool,
 
@@ -233,8 +235,15 @@ fn swarm_config(args: &Args) -> anyhow::Result<SwarmConfig> {
         bail!("--filter chooses rooms through the matchmaker: add --matchmake http://NODE:PORT");
     }
     if let Some(url) = &args.matchmake {
-        if !url.starts_with("http://") {
-            bail!("--matchmake {url:?}: the matchmaker is any node's game port over HTTP, e.g. http://127.0.0.1:7878");
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            bail!("--matchmake {url:?}: the matchmaker is any node's game port over HTTP, e.g. http://127.0.0.1:7878 (https:// where the nodes serve TLS)");
+        }
+        if url.starts_with("https://") && trust == TlsTrust::Default {
+            bail!(
+                "--matchmake {url} is an https:// URL: pass --ca-cert FILE (the nodes' CA, PEM) \
+                 or, for self-signed test nodes, --insecure; the same trust then covers the \
+                 nodes' wss:// URLs"
+            );
         }
         if args.token_secret.is_some() || args.room.is_some() {
             bail!("--matchmake chooses the room: leave out --room and --token-secret");

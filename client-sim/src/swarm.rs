@@ -125,7 +125,7 @@ pub struct SwarmConfig {
 /// Where honest bots get their seats (`--matchmake URL --filter KEY=VALUE`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Matchmaking {
-    /// Any node's game port over HTTP: `http://host:port`.
+    /// Any node's game port over HTTP: `http://host:port` (`https://` with `tls`).
     pub url: String,
     /// The metadata filters of join-or-create.
     pub filters: BTreeMap<String, String>,
@@ -431,7 +431,7 @@ async fn run_honest_bot<F: BotFactory>(
                 _ => {
                     options.resume_token = None;
                     let request = MatchRequest::JoinOrCreate(matchmaking.filters.clone());
-                    match matchmake(&matchmaking.url, &request, options.handshake_timeout).await {
+                    match matchmake(&matchmaking.url, &request, &options).await {
                         Ok(seat) => {
                             trying_resume_url = Some(seat.resume_url());
                             seat.connect

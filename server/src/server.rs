@@ -160,12 +160,21 @@ impl<P: Schema> Server<P> {
             .map(|node| Cluster::join(node, SchemaIdentity::of::<P>().game))
             .transpose()
             .map_err(ServerError::Cluster)?;
+        if let Some(cluster) = &cluster {
+            exposition.register_cluster(&cluster.metrics);
+        }
         let rooms = RoomDirectory::new(
             room_defaults(&config),
             Box::new(move |launch| game_rooms.start(launch)),
             Box::new(forget_room),
         )?;
         exposition.attach(rooms.clone());
+        if let Some(cluster) = &cluster {
+            // Before serving anyone: a node id another live node holds is refused here.
+            crate::cluster::heartbeat::register(cluster, rooms.as_ref())
+                .await
+                .map_err(|duplicate| ServerError::Cluster(duplicate.to_string()))?;
+        }
         let schema_json = serde_json::to_string_pretty(&describe::<P>())
             .unwrap_or_else(|error| format!("{{\"error\":\"{error}\"}}"));
         let ctx = Arc::new(SessionContext {

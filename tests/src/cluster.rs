@@ -171,6 +171,9 @@ pub struct NodeSettings {
     pub max_rooms: usize,
     pub drain_period: &'static str,
     pub resume_grace: &'static str,
+    /// Serve `wss://` (and the matchmaker over `https://`) with a certificate generated at
+    /// start (`dev_tls`), written to [`Node::cert_path`].
+    pub dev_tls: bool,
 }
 
 impl NodeSettings {
@@ -184,6 +187,7 @@ impl NodeSettings {
             max_rooms: 64,
             drain_period: "0s",
             resume_grace: "5s",
+            dev_tls: false,
         }
     }
 }
@@ -193,6 +197,7 @@ pub struct Node {
     pub id: String,
     pub addr: SocketAddr,
     pub admin: SocketAddr,
+    tls: bool,
     child: Option<Child>,
     _dir: Scratch,
 }
@@ -201,12 +206,38 @@ impl Node {
     /// Starts node `settings.id` on `redis` and waits until its game port answers.
     /// `binary` is the `cluster-node` binary: `env!("CARGO_BIN_EXE_cluster-node")` in a test.
     pub async fn start(binary: &str, redis_url: &str, settings: &NodeSettings) -> Node {
+        let node = Node::spawn(binary, redis_url, settings);
+        let deadline = Instant::now() + WAIT;
+        while TcpStream::connect(node.addr).await.is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "node {} did not listen in time:\n{}",
+                node.id,
+                node.log()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        node
+    }
+
+    /// Starts node `settings.id` on `redis` without waiting for it (a test that expects it
+    /// to refuse to start waits for its exit instead).
+    pub fn spawn(binary: &str, redis_url: &str, settings: &NodeSettings) -> Node {
         let dir = Scratch::new(&format!("node-{}", settings.id));
         let (port, admin) = (free_port(), free_port());
+        let scheme = if settings.dev_tls { "wss" } else { "ws" };
+        let tls = if settings.dev_tls {
+            format!(
+                "dev_tls = true\ndev_tls_cert = \"{}\"\n",
+                dir.0.join("cert.pem").display()
+            )
+        } else {
+            String::new()
+        };
         let config = format!(
             "bind = \"127.0.0.1:{port}\"\nadmin_bind = \"127.0.0.1:{admin}\"\nmax_connections_per_ip = 0\n\
              tick_rate_hz = {}\nmax_players = {}\nmax_rooms = {}\ndrain_period = \"{}\"\nresume_grace = \"{}\"\n\
-             empty_room_timeout = \"2s\"\n\n[cluster]\nredis_url = \"{redis_url}\"\npublic_url = \"ws://127.0.0.1:{port}/ws\"\n\
+             empty_room_timeout = \"2s\"\n{tls}\n[cluster]\nredis_url = \"{redis_url}\"\npublic_url = \"{scheme}://127.0.0.1:{port}/ws\"\n\
              node_id = \"{}\"\nlease = \"{}\"\nseat_ttl = \"{}\"\nredis_timeout = \"500ms\"\n",
             settings.tick_rate_hz,
             settings.max_players,
@@ -228,24 +259,35 @@ impl Node {
             .stderr(log)
             .spawn()
             .expect("cluster node starts");
-        let node = Node {
+        Node {
             id: settings.id.clone(),
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
             admin: SocketAddr::from(([127, 0, 0, 1], admin)),
+            tls: settings.dev_tls,
             child: Some(child),
             _dir: dir,
-        };
-        let deadline = Instant::now() + WAIT;
-        while TcpStream::connect(node.addr).await.is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "node {} did not listen in time:\n{}",
-                node.id,
-                node.log()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        node
+    }
+
+    /// The certificate a `dev_tls` node generated (it exists once the node set up TLS).
+    pub fn cert_path(&self) -> PathBuf {
+        self._dir.0.join("cert.pem")
+    }
+
+    /// The node's WebSocket URL as it publishes it.
+    pub fn ws_url(&self) -> String {
+        let scheme = if self.tls { "wss" } else { "ws" };
+        format!("{scheme}://{}/ws", self.addr)
+    }
+
+    /// The value of the series `series` (name and labels exactly as on the page) on the
+    /// node's `/metrics`; `None` while it is not there.
+    pub async fn metric(&self, series: &str) -> Option<f64> {
+        let answer = crate::http_get(self.admin, "/metrics").await.ok()?;
+        answer.body.lines().find_map(|line| {
+            let value = line.strip_prefix(series)?.strip_prefix(' ')?;
+            value.trim().parse().ok()
+        })
     }
 
     /// What the node logged (stderr).
@@ -277,19 +319,25 @@ impl Node {
 
     /// Waits for the process to exit by itself.
     pub async fn wait_exit(&mut self, within: Duration) -> bool {
+        self.exit_status(within).await.is_some()
+    }
+
+    /// Waits for the process to exit by itself and returns whether it exited with success
+    /// (`Some(true)` too when it was reaped before); `None` while it still runs.
+    pub async fn exit_status(&mut self, within: Duration) -> Option<bool> {
         let deadline = Instant::now() + within;
         while Instant::now() < deadline {
             if let Some(child) = &mut self.child {
-                if let Ok(Some(_)) = child.try_wait() {
+                if let Ok(Some(status)) = child.try_wait() {
                     self.child = None;
-                    return true;
+                    return Some(status.success());
                 }
             } else {
-                return true;
+                return Some(true);
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        false
+        None
     }
 }
 

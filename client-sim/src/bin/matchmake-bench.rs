@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use hdrhistogram::Histogram;
-use ticksync_client::{matchmake, MatchRequest};
+use ticksync_client::{matchmake, ClientOptions, MatchRequest};
 
 #[derive(Debug, Parser)]
 #[command(name = "matchmake-bench")]
@@ -62,6 +62,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
         let tally = tally.clone();
         let matchmakers = args.matchmakers.clone();
         let values = args.filter_values.max(1);
+        let options = ClientOptions {
+            handshake_timeout: Duration::from_secs(10),
+            ..ClientOptions::default()
+        };
         tasks.push(tokio::spawn(async move {
             let mut i = worker;
             while Instant::now() < end {
@@ -69,7 +73,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 let filters = BTreeMap::from([("bench".to_owned(), (i % values).to_string())]);
                 let request = MatchRequest::JoinOrCreate(filters);
                 let asked = Instant::now();
-                let answer = matchmake(url, &request, Duration::from_secs(10)).await;
+                let answer = matchmake(url, &request, &options).await;
                 let took = asked.elapsed().as_micros() as u64;
                 let mut tally = tally
                     .lock()

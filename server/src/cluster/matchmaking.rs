@@ -12,6 +12,7 @@ use super::placement;
 use super::redis_directory::{DirectoryError, ListedRoom, Reserve, ReserveMode, Reserved};
 use super::seat::{self, new_seat_id};
 use super::Cluster;
+use crate::metrics::MatchOutcome;
 
 /// Most metadata pairs of a room (each is an index entry in Redis).
 pub const MAX_META_PAIRS: usize = 8;
@@ -81,6 +82,19 @@ impl MatchError {
                 (503, "Service Unavailable")
             }
             MatchError::Internal(_) => (500, "Internal Server Error"),
+        }
+    }
+
+    /// The refusal as a matchmaking outcome on `/metrics`.
+    pub fn outcome(&self) -> MatchOutcome {
+        match self {
+            MatchError::BadRequest(_) => MatchOutcome::BadRequest,
+            MatchError::Exists { .. } => MatchOutcome::Exists,
+            MatchError::Full { .. } => MatchOutcome::Full,
+            MatchError::Draining { .. } => MatchOutcome::Draining,
+            MatchError::NoNode => MatchOutcome::NoNode,
+            MatchError::Directory(_) => MatchOutcome::Unavailable,
+            MatchError::Internal(_) => MatchOutcome::Error,
         }
     }
 }

@@ -21,11 +21,11 @@ pub mod seat;
 pub mod settings;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use crate::config::Secret;
+use crate::metrics::ClusterMetrics;
 use redis_directory::{DirectoryError, RedisDirectory};
 use seat::{SeatClaims, SeatLedger, SeatRefusal};
 pub use settings::ClusterSettings;
@@ -54,8 +54,8 @@ pub struct Cluster {
     hosted: Mutex<HashMap<String, HostedRoom>>,
     /// Seat accounting, see [`Cluster::joined`].
     seats: Mutex<SeatsInFlight>,
-    /// Whether the last call to Redis succeeded.
-    reachable: AtomicBool,
+    /// The node's cluster figures on `/metrics` (Redis reachable among them).
+    pub metrics: ClusterMetrics,
 }
 
 /// What this node's part in the cluster is built from, once, at the composition root: the
@@ -89,7 +89,7 @@ impl Cluster {
             tick_rate_hz: node.tick_rate_hz,
             hosted: Mutex::new(HashMap::new()),
             seats: Mutex::default(),
-            reachable: AtomicBool::new(false),
+            metrics: ClusterMetrics::new(),
         }))
     }
 
@@ -99,13 +99,13 @@ impl Cluster {
 
     /// Whether the last call to Redis succeeded.
     pub fn reachable(&self) -> bool {
-        self.reachable.load(Ordering::Relaxed)
+        self.metrics.redis_reachable()
     }
 
     /// Records the outcome of a call to Redis, logging when reachability changes.
     pub(crate) fn note<T>(&self, result: &Result<T, DirectoryError>) {
         let ok = result.is_ok();
-        let was = self.reachable.swap(ok, Ordering::Relaxed);
+        let was = self.metrics.set_redis_reachable(ok);
         match (was, result) {
             (false, Ok(_)) => tracing::info!(
                 node = self.node_id(),
@@ -150,19 +150,15 @@ impl Cluster {
         seat_token: Option<&str>,
         hosts: impl Fn(&str) -> bool,
     ) -> Result<(), SeatRefusal> {
-        let Some(token) = seat_token else {
-            return if hosts(room) {
-                Ok(())
-            } else {
-                Err(SeatRefusal::NoSeat {
-                    room: room.to_owned(),
-                })
-            };
+        let claims = match self.check_seat(room, seat_token, hosts) {
+            Ok(Some(claims)) => claims,
+            Ok(None) => return Ok(()),
+            Err(refusal) => {
+                self.metrics.seat_refused(refusal.label());
+                return Err(refusal);
+            }
         };
-        let claims = seat::verify(&self.secret, token, self.node_id(), room)?;
-        if !self.ledger.take(&claims.jti, claims.exp) {
-            return Err(SeatRefusal::Used);
-        }
+        self.metrics.seat_redeemed();
         self.hosted().insert(
             claims.room.clone(),
             HostedRoom {
@@ -174,6 +170,30 @@ impl Cluster {
         self.lock_seats()
             .admitted(&claims.room, claims.jti, claims.exp);
         Ok(())
+    }
+
+    /// The claims of a valid seat taken now; `None` for a join without a seat into a room
+    /// this node runs.
+    fn check_seat(
+        &self,
+        room: &str,
+        seat_token: Option<&str>,
+        hosts: impl Fn(&str) -> bool,
+    ) -> Result<Option<SeatClaims>, SeatRefusal> {
+        let Some(token) = seat_token else {
+            return if hosts(room) {
+                Ok(None)
+            } else {
+                Err(SeatRefusal::NoSeat {
+                    room: room.to_owned(),
+                })
+            };
+        };
+        let claims = seat::verify(&self.secret, token, self.node_id(), room)?;
+        if !self.ledger.take(&claims.jti, claims.exp) {
+            return Err(SeatRefusal::Used);
+        }
+        Ok(Some(claims))
     }
 
     fn lock_seats(&self) -> MutexGuard<'_, SeatsInFlight> {

@@ -93,6 +93,16 @@ pub struct Reserve<'a> {
     pub game: &'a str,
 }
 
+/// What a renewal of this node's lease found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Renewal {
+    /// Renewed (or registered again); `conflicts` are rooms another live node holds.
+    Renewed { conflicts: Vec<String> },
+    /// Another process holds this node id with a live lease, registered at `url`; it last
+    /// renewed at `renewed_ms` (Redis time). Nothing was written.
+    Held { url: String, renewed_ms: String },
+}
+
 /// What a reservation found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reserved {
@@ -120,6 +130,9 @@ pub enum Reserved {
 /// The directory of one cluster in one Redis.
 pub struct RedisDirectory {
     url: String,
+    /// This process's mark on its registration, random: a second process started with the
+    /// same node id is told apart from this one (and from this one restarted).
+    instance: String,
     prefix: String,
     lease: Duration,
     timeout: Duration,
@@ -147,6 +160,7 @@ impl RedisDirectory {
         })?;
         Ok(RedisDirectory {
             url: settings.redis_url.clone(),
+            instance: format!("{:016x}", rand::random::<u64>()),
             prefix: format!("{}:{game}", settings.key_prefix),
             lease: settings.lease,
             timeout: settings.redis_timeout,
@@ -222,14 +236,15 @@ impl RedisDirectory {
         meta.iter().map(|(k, v)| self.index_key(k, v)).collect()
     }
 
-    /// Renews this node's lease and its rooms'; returns rooms another live node holds.
+    /// Renews this node's lease and its rooms' (registering them when they are missing),
+    /// unless another process holds this node id.
     pub async fn heartbeat(
         &self,
         node: &NodeLoad,
         rooms: &[PublishedRoom],
         gone: &[String],
         settled: &[(String, String)],
-    ) -> Result<Vec<String>, DirectoryError> {
+    ) -> Result<Renewal, DirectoryError> {
         let fields = serde_json::json!({
             "url": node.url,
             "players": node.players,
@@ -240,25 +255,48 @@ impl RedisDirectory {
             "max_rooms": node.max_rooms,
         });
         let json = |value: &dyn erased::Json| value.json();
-        self.run(
-            &self.heartbeat,
-            &[
-                node.id.clone(),
-                fields.to_string(),
-                self.lease.as_millis().to_string(),
-                if node.draining { "1" } else { "0" }.to_owned(),
-                json(&rooms),
-                json(&gone),
-                json(&settled),
-            ],
-        )
-        .await
+        let answer: Vec<String> = self
+            .run(
+                &self.heartbeat,
+                &[
+                    node.id.clone(),
+                    fields.to_string(),
+                    self.lease.as_millis().to_string(),
+                    if node.draining { "1" } else { "0" }.to_owned(),
+                    json(&rooms),
+                    json(&gone),
+                    json(&settled),
+                    self.instance.clone(),
+                ],
+            )
+            .await?;
+        let mut answer = answer.into_iter();
+        match answer.next().as_deref() {
+            Some("ok") => Ok(Renewal::Renewed {
+                conflicts: answer.collect(),
+            }),
+            Some("held") => Ok(Renewal::Held {
+                url: answer.next().unwrap_or_default(),
+                renewed_ms: answer.next().unwrap_or_default(),
+            }),
+            other => Err(DirectoryError::Protocol(format!(
+                "heartbeat answered {other:?}"
+            ))),
+        }
     }
 
-    /// Removes this node and `rooms` from the directory now.
+    /// Removes this node and `rooms` from the directory now (unless another process holds
+    /// this node id).
     pub async fn leave(&self, node: &str, rooms: &[String]) -> Result<(), DirectoryError> {
         let _: i64 = self
-            .run(&self.leave, &[node.to_owned(), erased::Json::json(&rooms)])
+            .run(
+                &self.leave,
+                &[
+                    node.to_owned(),
+                    erased::Json::json(&rooms),
+                    self.instance.clone(),
+                ],
+            )
             .await?;
         Ok(())
     }

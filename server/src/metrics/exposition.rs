@@ -6,6 +6,7 @@
 //!   bump the very atomics the page reads);
 //! - per-room tick-duration histograms and overrun counters, updated by each room's tick
 //!   loop (a room's series is removed when the room closes);
+//! - with `[cluster]` settings, the node's [`ClusterMetrics`] (matchmaker, Redis, seats);
 //! - a collector for what is state rather than a count — open rooms, players per room, the
 //!   process's resident memory — read at scrape time.
 //!
@@ -29,6 +30,7 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
+use super::cluster_metrics::ClusterMetrics;
 use super::process::process_rss_bytes;
 use super::server_metrics::ServerMetrics;
 use crate::room::RoomStatuses;
@@ -132,6 +134,15 @@ impl Exposition {
             rooms,
             cached: Mutex::new(None),
         }
+    }
+
+    /// Adds a cluster node's figures to the page (once, when the node joins its cluster).
+    pub fn register_cluster(&self, metrics: &ClusterMetrics) {
+        let mut registry = self
+            .registry
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        metrics.register(&mut registry);
     }
 
     /// Connects the collector to the rooms it reports (once, when the server is built).

@@ -172,6 +172,82 @@ impl FailureReason {
     }
 }
 
+/// What a matchmaker request asked for (`ticksync_matchmaking_requests_total{action}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::IntoStaticStr, strum::EnumIter)]
+pub enum MatchAction {
+    #[strum(serialize = "join")]
+    Join,
+    #[strum(serialize = "create")]
+    Create,
+    #[strum(serialize = "join or create")]
+    JoinOrCreate,
+    /// `GET /matchmake/rooms`.
+    #[strum(serialize = "rooms")]
+    Rooms,
+    /// A path under `/matchmake/` the matchmaker does not answer.
+    #[strum(serialize = "unknown")]
+    Unknown,
+}
+
+/// How a matchmaker request ended (`ticksync_matchmaking_requests_total{outcome}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::IntoStaticStr, strum::EnumIter)]
+pub enum MatchOutcome {
+    /// A seat reservation was given.
+    #[strum(serialize = "seated")]
+    Seated,
+    /// A room listing was given.
+    #[strum(serialize = "listed")]
+    Listed,
+    /// The room is full (409).
+    #[strum(serialize = "full")]
+    Full,
+    /// `create` named a room that exists (409).
+    #[strum(serialize = "exists")]
+    Exists,
+    /// The room's node is draining (503).
+    #[strum(serialize = "draining")]
+    Draining,
+    /// No node is open and under its caps (503).
+    #[strum(serialize = "no node")]
+    NoNode,
+    /// Redis is unreachable or answered nonsense (503).
+    #[strum(serialize = "unavailable")]
+    Unavailable,
+    /// The request was malformed: method, path, length, body (4xx).
+    #[strum(serialize = "bad request")]
+    BadRequest,
+    /// The seat could not be signed (500).
+    #[strum(serialize = "error")]
+    Error,
+}
+
+/// The labels of `ticksync_matchmaking_requests_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct MatchLabels {
+    pub action: MatchAction,
+    pub outcome: MatchOutcome,
+}
+
+impl EncodeLabelSet for MatchLabels {
+    fn encode(&self, encoder: &mut LabelSetEncoder) -> Result<(), std::fmt::Error> {
+        (
+            [("action", LabelValue(self.action))],
+            [("outcome", LabelValue(self.outcome))],
+        )
+            .encode(encoder)
+    }
+}
+
+/// The `action` label of the matchmaking latency histogram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Action(pub MatchAction);
+
+impl EncodeLabelSet for Action {
+    fn encode(&self, encoder: &mut LabelSetEncoder) -> Result<(), std::fmt::Error> {
+        [("action", LabelValue(self.0))].encode(encoder)
+    }
+}
+
 /// The `reason` label of a labelled metric.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Reason<R: LabelText>(pub R);
@@ -206,6 +282,24 @@ impl LabelText for EndLabel {
 impl LabelText for FailureReason {
     fn text(self) -> &'static str {
         self.as_str()
+    }
+}
+
+impl LabelText for RefusalReason {
+    fn text(self) -> &'static str {
+        self.as_str()
+    }
+}
+
+impl LabelText for MatchAction {
+    fn text(self) -> &'static str {
+        self.into()
+    }
+}
+
+impl LabelText for MatchOutcome {
+    fn text(self) -> &'static str {
+        self.into()
     }
 }
 

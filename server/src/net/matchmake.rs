@@ -15,13 +15,14 @@
 use std::sync::Arc;
 
 use ticksync_protocol::Schema;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::Instant;
 
 use super::http::{RequestHead, Response};
 use super::SessionContext;
 use crate::cluster::matchmaking::{self, MatchError, MatchRequest};
 use crate::cluster::Cluster;
+use crate::metrics::{MatchAction, MatchOutcome};
 
 /// Where the matchmaker's paths start.
 pub const PREFIX: &str = "/matchmake/";
@@ -55,6 +56,27 @@ fn refused(error_: &MatchError) -> Response {
     error(status, reason, error_)
 }
 
+/// A malformed request's answer, counted as a bad request.
+fn bad(response: Response) -> (Response, MatchOutcome) {
+    (response, MatchOutcome::BadRequest)
+}
+
+/// A refusal's answer and outcome.
+fn refusal(error_: &MatchError) -> (Response, MatchOutcome) {
+    (refused(error_), error_.outcome())
+}
+
+/// What a path under [`PREFIX`] asks for.
+fn action_of(path: &str) -> MatchAction {
+    match path.strip_prefix(PREFIX).unwrap_or_default() {
+        "join" => MatchAction::Join,
+        "create" => MatchAction::Create,
+        "join-or-create" => MatchAction::JoinOrCreate,
+        "rooms" => MatchAction::Rooms,
+        _ => MatchAction::Unknown,
+    }
+}
+
 /// The request target and `Content-Length` of a head already read.
 fn target_and_length(head: &RequestHead) -> (String, Option<usize>) {
     let mut headers = [httparse::EMPTY_HEADER; 64];
@@ -77,29 +99,36 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin, P: Schema>(
     ctx: &SessionContext<P>,
     deadline: Instant,
 ) -> std::io::Result<u16> {
-    let response = answer(stream, head, ctx.cluster.as_ref(), deadline).await;
+    let Some(cluster) = ctx.cluster.as_ref() else {
+        let response = error(404, "Not Found", "matchmaking needs [cluster] settings; a single server is joined directly at /ws?room=NAME");
+        response.write(stream, head.method == "HEAD").await?;
+        return Ok(response.status);
+    };
+    let action = action_of(&head.path);
+    let (response, outcome) = answer(stream, head, cluster, action, deadline).await;
+    cluster.metrics.matchmaking(action, outcome);
     response.write(stream, head.method == "HEAD").await?;
+    // A TLS client sees the answer end with close_notify, not a cut connection.
+    let _ = tokio::time::timeout_at(deadline, stream.shutdown()).await;
     Ok(response.status)
 }
 
+/// The answer to a matchmaker request, and how it ended for the metrics.
 async fn answer<S: AsyncRead + Unpin>(
     stream: &mut S,
     head: &RequestHead,
-    cluster: Option<&Arc<Cluster>>,
+    cluster: &Arc<Cluster>,
+    action: MatchAction,
     deadline: Instant,
-) -> Response {
-    let Some(cluster) = cluster else {
-        return error(404, "Not Found", "matchmaking needs [cluster] settings; a single server is joined directly at /ws?room=NAME");
-    };
+) -> (Response, MatchOutcome) {
     let (target, length) = target_and_length(head);
-    let action = head.path.strip_prefix(PREFIX).unwrap_or_default();
-    if action == "rooms" {
+    if action == MatchAction::Rooms {
         if head.method != "GET" && head.method != "HEAD" {
-            return error(
+            return bad(error(
                 405,
                 "Method Not Allowed",
                 "GET /matchmake/rooms?KEY=VALUE lists rooms",
-            );
+            ));
         }
         let query = target
             .split_once('?')
@@ -111,33 +140,40 @@ async fn answer<S: AsyncRead + Unpin>(
                 .collect();
         let filters = match matchmaking::metadata(Some(&serde_json::Value::Object(pairs))) {
             Ok(filters) => filters,
-            Err(refusal) => return refused(&refusal),
+            Err(error_) => return refusal(&error_),
         };
-        return match matchmaking::list(cluster, &filters).await {
-            Ok(rooms) => json(
-                200,
-                "OK",
-                serde_json::to_string(&rooms).unwrap_or_else(|_| "[]".to_owned()),
+        let asked = std::time::Instant::now();
+        let listed = matchmaking::list(cluster, &filters).await;
+        cluster.metrics.matchmaking_took(action, asked.elapsed());
+        return match listed {
+            Ok(rooms) => (
+                json(
+                    200,
+                    "OK",
+                    serde_json::to_string(&rooms).unwrap_or_else(|_| "[]".to_owned()),
+                ),
+                MatchOutcome::Listed,
             ),
-            Err(refusal) => refused(&refusal),
+            Err(error_) => refusal(&error_),
         };
     }
-    if !matches!(action, "join" | "create" | "join-or-create") {
-        return error(404, "Not Found", "the matchmaker answers POST /matchmake/join, /matchmake/create, /matchmake/join-or-create and GET /matchmake/rooms");
+    if action == MatchAction::Unknown {
+        return bad(error(404, "Not Found", "the matchmaker answers POST /matchmake/join, /matchmake/create, /matchmake/join-or-create and GET /matchmake/rooms"));
     }
+    let path = head.path.strip_prefix(PREFIX).unwrap_or_default();
     if head.method != "POST" {
-        return error(
+        return bad(error(
             405,
             "Method Not Allowed",
-            format!("/matchmake/{action} takes POST with a JSON body"),
-        );
+            format!("/matchmake/{path} takes POST with a JSON body"),
+        ));
     }
     let Some(length) = length else {
-        return error(
+        return bad(error(
             411,
             "Length Required",
             "send the JSON body with a Content-Length",
-        );
+        ));
     };
     if length > MAX_BODY_BYTES {
         // Read a modest excess before answering, so closing with unread bytes does not
@@ -150,11 +186,11 @@ async fn answer<S: AsyncRead + Unpin>(
                 _ => break,
             }
         }
-        return error(
+        return bad(error(
             413,
             "Payload Too Large",
             format!("the body is {length} bytes; at most {MAX_BODY_BYTES}"),
-        );
+        ));
     }
     let mut body = head.bytes[head.head_len..].to_vec();
     body.truncate(length);
@@ -163,14 +199,20 @@ async fn answer<S: AsyncRead + Unpin>(
         let want = (length - body.len()).min(chunk.len());
         match tokio::time::timeout_at(deadline, stream.read(&mut chunk[..want])).await {
             Ok(Ok(0)) | Ok(Err(_)) => {
-                return error(
+                return bad(error(
                     400,
                     "Bad Request",
                     "the connection closed before the body ended",
-                )
+                ))
             }
             Ok(Ok(n)) => body.extend_from_slice(&chunk[..n]),
-            Err(_) => return error(408, "Request Timeout", "the body did not arrive in time"),
+            Err(_) => {
+                return bad(error(
+                    408,
+                    "Request Timeout",
+                    "the body did not arrive in time",
+                ))
+            }
         }
     }
     let value: serde_json::Value = if body.iter().all(u8::is_ascii_whitespace) {
@@ -179,23 +221,29 @@ async fn answer<S: AsyncRead + Unpin>(
         match serde_json::from_slice(&body) {
             Ok(value) => value,
             Err(problem) => {
-                return error(
+                return bad(error(
                     400,
                     "Bad Request",
                     format!("the body is not JSON: {problem}"),
-                )
+                ))
             }
         }
     };
-    let request = match parse(action, &value) {
+    let request = match parse(path, &value) {
         Ok(request) => request,
-        Err(refusal) => return refused(&refusal),
+        Err(error_) => return refusal(&error_),
     };
-    match matchmaking::reserve(cluster, request).await {
-        Ok(seat) => json(200, "OK", serde_json::to_string(&seat).unwrap_or_default()),
-        Err(refusal) => {
-            tracing::debug!(action, error = %refusal, "matchmaking refused");
-            refused(&refusal)
+    let asked = std::time::Instant::now();
+    let reserved = matchmaking::reserve(cluster, request).await;
+    cluster.metrics.matchmaking_took(action, asked.elapsed());
+    match reserved {
+        Ok(seat) => (
+            json(200, "OK", serde_json::to_string(&seat).unwrap_or_default()),
+            MatchOutcome::Seated,
+        ),
+        Err(error_) => {
+            tracing::debug!(action = path, error = %error_, "matchmaking refused");
+            refusal(&error_)
         }
     }
 }

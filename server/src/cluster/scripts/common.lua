@@ -1,5 +1,6 @@
 -- Shared by the directory's scripts (prepended to each). Keys under prefix P:
 --   P:node:ID    hash  url players rooms tick_p99_us tick_budget_us max_players max_rooms draining
+--                      instance (the process holding the id) renewed (ms)
 --   P:nodes      zset  node id -> lease expiry (ms)
 --   P:room:NAME  hash  node url players capacity game meta private idx
 --   P:rooms      zset  public room -> lease expiry (ms): the index of all listed rooms

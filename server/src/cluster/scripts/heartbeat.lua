@@ -3,17 +3,24 @@
 -- ARGV: 2 node id, 3 node fields (JSON object), 4 lease ms, 5 draining (0|1),
 -- 6 hosted rooms (JSON array of {name, players, capacity, game, meta, private, idx}),
 -- 7 rooms gone (JSON array of names), 8 seats now counted among the players (JSON array of
--- [room, seat id]). Returns the names of rooms another live node holds.
-local id, lease, draining = ARGV[2], tonumber(ARGV[4]), ARGV[5]
+-- [room, seat id]), 9 this process's instance id.
+-- Returns {'ok', rooms another live node holds…}; or, when another process (instance) holds
+-- this node id with a live lease, {'held', its url, when it last renewed (ms)} and changes
+-- nothing: two live nodes never share one registration.
+local id, lease, draining, instance = ARGV[2], tonumber(ARGV[4]), ARGV[5], ARGV[9]
 local node_key = P .. ':node:' .. id
+local held = redis.call('HMGET', node_key, 'instance', 'url', 'renewed')
+if held[1] and held[1] ~= instance then
+  return {'held', held[2] or '', held[3] or ''}
+end
 local fields = cjson.decode(ARGV[3])
 for k, v in pairs(fields) do redis.call('HSET', node_key, k, tostring(v)) end
-redis.call('HSET', node_key, 'draining', draining)
+redis.call('HSET', node_key, 'draining', draining, 'instance', instance, 'renewed', now)
 redis.call('PEXPIRE', node_key, lease)
 redis.call('ZREMRANGEBYSCORE', P .. ':nodes', '-inf', now)
 redis.call('ZADD', P .. ':nodes', now + lease, id)
 
-local conflicts = {}
+local conflicts = {'ok'}
 for _, room in ipairs(cjson.decode(ARGV[6])) do
   local key = P .. ':room:' .. room.name
   local holder = redis.call('HGET', key, 'node')
