@@ -144,9 +144,17 @@ async fn the_rust_client_joins_through_the_matchmaker_and_resumes_on_the_same_no
     };
     let nodes = three_nodes(&redis).await;
     let filters = BTreeMap::from([("mode".to_owned(), "resume".to_owned())]);
-    let seat = matchmake_with(&nodes[2].http(), &MatchRequest::JoinOrCreate(filters), WAIT)
-        .await
-        .expect("a seat");
+    let asking = ClientOptions {
+        handshake_timeout: WAIT,
+        ..ClientOptions::named("ada")
+    };
+    let seat = matchmake_with(
+        &nodes[2].http(),
+        &MatchRequest::JoinOrCreate(filters),
+        &asking,
+    )
+    .await
+    .expect("a seat");
     let client = connect(&seat.connect, "ada")
         .await
         .expect("the seat admits");
@@ -170,7 +178,7 @@ async fn the_rust_client_joins_through_the_matchmaker_and_resumes_on_the_same_no
             metadata: BTreeMap::new(),
             private: false,
         },
-        WAIT,
+        &asking,
     )
     .await
     .unwrap_err();
