@@ -5,6 +5,7 @@
 //! Every wait here is bounded by [`WAIT`], so a broken server fails a test instead of
 //! hanging it.
 
+pub mod browser;
 pub mod cluster;
 pub mod token_game;
 

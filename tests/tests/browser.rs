@@ -28,6 +28,7 @@ use ticksync_arena::{ArenaEntity, ArenaInput, ArenaSchema, MoveDir};
 use ticksync_client::{Client, ClientEvent, ClientOptions};
 use ticksync_protocol::{Entity, EntityId};
 use ticksync_server::ServerConfig;
+use ticksync_tests::browser::{browser_script, chromium_path, workspace_root, REQUIRE_BROWSER_ENV};
 use ticksync_tests::skip::run_test_in_child;
 use ticksync_tests::{skip, TestServer, SKIPPED, WAIT};
 use tokio::sync::{mpsc, watch};
@@ -42,53 +43,6 @@ const SPEED: f32 = 300.0;
 /// Bound on the whole node run; the script has its own, slightly shorter one.
 const BROWSER_TIMEOUT: Duration = Duration::from_secs(100);
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(90);
-/// Set to 1 where a missing browser must fail the test instead of skipping it.
-const REQUIRE_ENV: &str = "TICKSYNC_REQUIRE_BROWSER";
-const DEFAULT_CHROMIUM: &str = "/usr/bin/chromium";
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the tests crate lives in the workspace")
-        .to_path_buf()
-}
-
-fn chromium_path() -> PathBuf {
-    std::env::var_os("CHROMIUM_PATH")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_CHROMIUM))
-}
-
-/// The script to run, or why it cannot run here.
-fn prerequisites() -> Result<PathBuf, String> {
-    let browser_dir = workspace_root().join("tests/browser");
-    let chromium = chromium_path();
-    if !chromium.is_file() {
-        return Err(format!(
-            "no Chromium at {} (apt-get install -y chromium)",
-            chromium.display()
-        ));
-    }
-    match Command::new("node")
-        .arg("--version")
-        .stdin(Stdio::null())
-        .output()
-    {
-        Ok(output) if output.status.success() => {}
-        Ok(output) => return Err(format!("`node --version` failed: {:?}", output.status)),
-        Err(error) => return Err(format!("no `node` on PATH: {error}")),
-    }
-    if !browser_dir
-        .join("node_modules/playwright-core/package.json")
-        .is_file()
-    {
-        return Err(format!(
-            "playwright-core is not installed (cd {} && npm ci)",
-            browser_dir.display()
-        ));
-    }
-    Ok(browser_dir.join("browser_test.mjs"))
-}
 
 /// A bot that moves along a slowly turning direction, one input per tick, until told to
 /// leave; returns its desync count.
@@ -218,12 +172,12 @@ fn units(state: &ArenaEntity) -> (f32, f32) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browser_client_joins_shows_the_bots_and_moves_with_the_keys() {
-    let script = match prerequisites() {
+    let script = match browser_script("browser_test.mjs") {
         Ok(script) => script,
         Err(why) => {
             skip(
                 "browser_client_joins_shows_the_bots_and_moves_with_the_keys",
-                REQUIRE_ENV,
+                REQUIRE_BROWSER_ENV,
                 &why,
                 "install Chromium (or set CHROMIUM_PATH) and node, then run `npm ci` in \
                  tests/browser",
@@ -389,7 +343,7 @@ fn a_skipped_browser_test_says_so_past_the_harness_capture() {
     let (passed, output) = run_test_in_child(
         test,
         &[("CHROMIUM_PATH", "/nonexistent/chromium")],
-        &[REQUIRE_ENV],
+        &[REQUIRE_BROWSER_ENV],
         Duration::from_secs(30),
     )
     .expect("the test binary runs itself");

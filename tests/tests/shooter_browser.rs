@@ -10,7 +10,6 @@
 //! it passes without running and prints a framed `SKIPPED` notice, unless
 //! `TICKSYNC_REQUIRE_BROWSER=1` (as in CI).
 
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -18,53 +17,13 @@ use ticksync_client::{Client, ClientEvent, ClientOptions};
 use ticksync_protocol::EntityId;
 use ticksync_server::ServerConfig;
 use ticksync_shooter::{Shooter, ShooterEvent, ShooterInput, ShooterSchema};
+use ticksync_tests::browser::{browser_script, chromium_path, workspace_root, REQUIRE_BROWSER_ENV};
 use ticksync_tests::{skip, TestServer, WAIT};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
 const BROWSER_TIMEOUT: Duration = Duration::from_secs(100);
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(90);
-const REQUIRE_ENV: &str = "TICKSYNC_REQUIRE_BROWSER";
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the tests crate lives in the workspace")
-        .to_path_buf()
-}
-
-fn chromium_path() -> PathBuf {
-    std::env::var_os("CHROMIUM_PATH")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"))
-}
-
-/// The script to run, or why it cannot run here.
-fn prerequisites() -> Result<PathBuf, String> {
-    let browser_dir = workspace_root().join("tests/browser");
-    if !chromium_path().is_file() {
-        return Err(format!("no Chromium at {}", chromium_path().display()));
-    }
-    match Command::new("node")
-        .arg("--version")
-        .stdin(Stdio::null())
-        .output()
-    {
-        Ok(output) if output.status.success() => {}
-        Ok(output) => return Err(format!("`node --version` failed: {:?}", output.status)),
-        Err(error) => return Err(format!("no `node` on PATH: {error}")),
-    }
-    if !browser_dir
-        .join("node_modules/playwright-core/package.json")
-        .is_file()
-    {
-        return Err(format!(
-            "playwright-core is not installed (cd {} && npm ci)",
-            browser_dir.display()
-        ));
-    }
-    Ok(browser_dir.join("shooter_test.mjs"))
-}
 
 /// The enemy: stands still, acknowledging every tick; returns who killed it, and its
 /// desyncs.
@@ -108,12 +67,12 @@ async fn target(url: String, mut stop: watch::Receiver<bool>) -> (Vec<EntityId>,
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_page_aims_clicks_and_sees_its_kill_in_the_feed() {
-    let script = match prerequisites() {
+    let script = match browser_script("shooter_test.mjs") {
         Ok(script) => script,
         Err(why) => {
             skip(
                 "the_page_aims_clicks_and_sees_its_kill_in_the_feed",
-                REQUIRE_ENV,
+                REQUIRE_BROWSER_ENV,
                 &why,
                 "install Chromium (or set CHROMIUM_PATH) and node, then run `npm ci` in \
                  tests/browser",
