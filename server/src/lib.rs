@@ -6,18 +6,20 @@
 //! [`cli::run`], a game binary's whole `main`. The game itself implements
 //! `ticksync_game::Game`.
 //!
-//! Layers inside, each depending only on the ones after it (ARCHITECTURE.md §1), public
-//! for the tests, benchmarks and fuzz targets only (hidden from the documentation):
+//! Layers inside, each depending only on the ones after it (ARCHITECTURE.md §1), hidden
+//! from the documentation; of them only what the tests, benchmarks, examples and fuzz targets
+//! use is public, the rest is the crate's own:
 //! - `net`: TCP accept, WebSocket handshake, sessions (reader/writer, close codes).
 //! - `room`: the room directory (rooms by name, created on first join), a room's members
 //!   and its tick loop.
-//! - `replication`: building each client's snapshot frames.
+//! - `replication`: encoding each client's snapshots.
 //! - the game: any type implementing `ticksync_game::Game`, in its own crate (the arena is
 //!   `ticksync-arena`); the server knows no game.
 //! - [`protocol`](ticksync_protocol): the wire format, in its own crate.
 //!
 //! [`cluster`]: many nodes sharing a room directory in Redis, the matchmaker and seat tokens
-//! (only with `[cluster]` settings).
+//! (only with `[cluster]` settings); public are only its settings, the rest is the crate's
+//! own.
 //!
 //! [`config`] holds every setting; [`metrics`] the counters and their Prometheus
 //! exposition (served by the operations listener); [`memory`] the allocator settings the
@@ -34,8 +36,11 @@ pub mod memory;
 pub mod metrics;
 mod server;
 
-// The layers inside the server. Tests, benchmarks and the fuzz targets reach into them; a
-// program embedding the server needs only what is re-exported below.
+// The layers inside the server. Tests, benchmarks, examples and the fuzz targets reach into
+// them (net: `FaultInjector`, `websocket_config`, `tls::dev_acceptor`; room: the
+// `RoomDirectory` and `RoomHandle` behind `Server::rooms`; replication: the `Replicator` and
+// its settings); everything else in them is the crate's own. A program embedding the server
+// needs only what is re-exported below.
 #[doc(hidden)]
 pub mod net;
 #[doc(hidden)]

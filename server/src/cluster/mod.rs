@@ -13,12 +13,12 @@
 //! - [`matchmaking`]: the requests the matchmaker answers (the HTTP side is
 //!   `net::matchmake`).
 
-pub mod heartbeat;
-pub mod matchmaking;
-pub mod placement;
-pub mod redis_directory;
-pub mod seat;
-pub mod settings;
+pub(crate) mod heartbeat;
+pub(crate) mod matchmaking;
+mod placement;
+mod redis_directory;
+mod seat;
+mod settings;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -28,11 +28,11 @@ use crate::config::Secret;
 use crate::metrics::ClusterMetrics;
 use redis_directory::{DirectoryError, RedisDirectory};
 use seat::{SeatClaims, SeatLedger, SeatRefusal};
-pub use settings::ClusterSettings;
+pub use settings::{ClusterSettings, SEAT_SECRET_ENV};
 
 /// What this node remembers of a room it was given seats for: what it publishes with it.
 #[derive(Debug, Clone)]
-pub struct HostedRoom {
+pub(crate) struct HostedRoom {
     pub meta: BTreeMap<String, String>,
     pub private: bool,
     /// When the last seat for it was taken; a room not running yet is kept this long.
@@ -40,7 +40,7 @@ pub struct HostedRoom {
 }
 
 /// This node's part in the cluster, shared by the matchmaker, the upgrade and the heartbeat.
-pub struct Cluster {
+pub(crate) struct Cluster {
     pub settings: ClusterSettings,
     secret: Secret,
     pub directory: RedisDirectory,
@@ -61,7 +61,7 @@ pub struct Cluster {
 /// What this node's part in the cluster is built from, once, at the composition root: the
 /// `[cluster]` table and the caps this node publishes with its load.
 #[derive(Debug, Clone)]
-pub struct NodeSettings {
+pub(crate) struct NodeSettings {
     pub cluster: ClusterSettings,
     /// Players per room.
     pub room_capacity: usize,
@@ -95,11 +95,6 @@ impl Cluster {
 
     pub fn node_id(&self) -> &str {
         &self.settings.node_id
-    }
-
-    /// Whether the last call to Redis succeeded.
-    pub fn reachable(&self) -> bool {
-        self.metrics.redis_reachable()
     }
 
     /// Records the outcome of a call to Redis, logging when reachability changes.

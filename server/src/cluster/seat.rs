@@ -213,16 +213,13 @@ impl SeatLedger {
     }
 
     /// Seats remembered now.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.used
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .seats
             .len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 

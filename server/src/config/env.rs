@@ -102,7 +102,7 @@ impl Provider for EnvLayer {
 fn key_path(variable: &str) -> Option<Vec<String>> {
     if variable == TOKEN_SECRET_ENV
         || variable == CONFIG_ENV
-        || variable == crate::cluster::settings::SEAT_SECRET_ENV
+        || variable == crate::cluster::SEAT_SECRET_ENV
     {
         return None;
     }

@@ -57,6 +57,7 @@ impl ConnectionLimiter {
     }
 
     /// Connections open from `ip` (0 when unlimited: they are not counted).
+    #[cfg(test)]
     pub fn open_from(&self, ip: IpAddr) -> usize {
         let open = self
             .open

@@ -5,15 +5,15 @@
 //! It knows nothing of game rules: a session decodes and validates frames, forwards inputs to
 //! its room through a bounded queue, and writes whatever frames the room hands it.
 
-pub mod admin;
+pub(crate) mod admin;
 mod connection;
 mod http;
-pub mod limits;
+pub(crate) mod limits;
 mod listener;
-pub mod matchmake;
-pub mod refusal_log;
+pub(crate) mod matchmake;
+pub(crate) mod refusal_log;
 mod rewind;
-pub mod routes;
+pub(crate) mod routes;
 mod session;
 mod session_end;
 mod settings;
@@ -33,14 +33,13 @@ use crate::metrics::{Exposition, ServerMetrics};
 use crate::room::RoomDirectory;
 use limits::ConnectionLimiter;
 
-pub use listener::accept_loop;
-pub use session_end::{EndReason, SessionEnd};
-pub use settings::{AdmissionPolicy, SessionLimits};
-pub use upgrade::{admit, negotiate_subprotocol, websocket_config, AdmissionRefusal};
+pub(crate) use listener::accept_loop;
+pub(crate) use settings::{AdmissionPolicy, SessionLimits};
+pub use upgrade::websocket_config;
 
 /// What every session needs, shared behind one `Arc`. Generic over the game's schema `P`,
 /// which fixes what a session decodes and forwards.
-pub struct SessionContext<P: Schema> {
+pub(crate) struct SessionContext<P: Schema> {
     /// The bounds of connections and sessions.
     pub limits: SessionLimits,
     /// The admission checks of an upgrade.

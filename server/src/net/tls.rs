@@ -49,7 +49,10 @@ pub struct DevCertificate {
 }
 
 /// An acceptor for the certificate chain and key in two PEM files.
-pub fn acceptor_from_pem(cert_path: &Path, key_path: &Path) -> Result<TlsAcceptor, TlsError> {
+pub(crate) fn acceptor_from_pem(
+    cert_path: &Path,
+    key_path: &Path,
+) -> Result<TlsAcceptor, TlsError> {
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert_path)
         .and_then(|iter| iter.collect())
         .map_err(|source| TlsError::Certificate {
@@ -105,7 +108,7 @@ fn acceptor(
 }
 
 /// SHA-256 of a certificate, as `AB:CD:…`.
-pub fn fingerprint(der: &[u8]) -> String {
+fn fingerprint(der: &[u8]) -> String {
     Sha256::digest(der)
         .iter()
         .map(|byte| format!("{byte:02X}"))

@@ -15,15 +15,12 @@
 //! client only what differs (ARCHITECTURE.md §2.3).
 
 mod fan_out;
-pub mod grid;
-pub mod history;
-pub mod interest;
+mod grid;
+mod history;
+mod interest;
 mod replicator;
 mod snapshot;
 
 pub use interest::InterestPolicy;
-pub use replicator::{
-    Execution, ReplicationError, ReplicationSettings, Replicator, PARALLEL_MIN_CLIENTS_AOI,
-    PARALLEL_MIN_CLIENTS_EVERYONE,
-};
+pub use replicator::{Execution, ReplicationError, ReplicationSettings, Replicator};
 pub use snapshot::Viewer;

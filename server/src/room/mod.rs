@@ -25,32 +25,29 @@ use ticksync_protocol::{Input, Schema, Tick, Welcome};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
-pub use directory::{
-    NoRoom, RoomDirectory, RoomInfo, RoomLaunch, RoomLifecycle, RoomStarter, RoomStatus,
-    RoomStatuses,
-};
-pub use room_config::{RoomConfig, RoomDefaults};
-pub use runtime::TickRuntime;
+pub use directory::{NoRoom, RoomDirectory};
+pub(crate) use directory::{RoomLaunch, RoomStatus, RoomStatuses};
+pub(crate) use room_config::{RoomConfig, RoomDefaults};
+pub(crate) use runtime::TickRuntime;
 pub use stats::TickSummary;
-pub use tick_clock::TickClock;
-pub use tick_loop::{Room, RoomSettings};
+pub(crate) use tick_loop::{Room, RoomSettings};
 
 /// Joins waiting for the next tick. A burst larger than this makes sessions wait (they await
 /// the send), which is the backpressure we want during a connect storm.
-pub const JOIN_QUEUE_CAPACITY: usize = 1024;
+pub(crate) const JOIN_QUEUE_CAPACITY: usize = 1024;
 
 /// Joins admitted per tick, so a connect storm cannot blow one tick's time budget.
-pub const MAX_JOINS_PER_TICK: usize = 256;
+pub(crate) const MAX_JOINS_PER_TICK: usize = 256;
 
 /// Frames the outbound queue keeps free for game messages: a snapshot is only queued while
 /// more than this many slots are free, so a client that is behind loses snapshots (which
 /// deltas recover from) before it could lose a message (which nothing recovers). A client
 /// whose reserve runs out too is disconnected as too slow.
-pub const MESSAGE_RESERVE: usize = 32;
+pub(crate) const MESSAGE_RESERVE: usize = 32;
 
 /// What a session forwards to its room, in the order the client sent it.
 #[derive(Debug)]
-pub enum FromClient<S: Schema> {
+pub(crate) enum FromClient<S: Schema> {
     /// An input and when its frame was read: the session stamps it with the clock reading
     /// it already takes for the rate limit, so the room can tell the client how early its
     /// inputs arrive (`Snapshot::input_margin_100us`).
@@ -63,7 +60,7 @@ pub enum FromClient<S: Schema> {
 
 /// A session's request to enter the room, carrying the session's ends of its queues.
 #[derive(Debug)]
-pub struct JoinRequest<S: Schema> {
+pub(crate) struct JoinRequest<S: Schema> {
     pub player_name: String,
     /// The verified join token's claims, when tokens are on.
     pub claims: Option<Claims>,
@@ -83,7 +80,7 @@ pub struct JoinRequest<S: Schema> {
 
 /// Why the room refused a join.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum JoinRefused {
+pub(crate) enum JoinRefused {
     #[error("the room is full ({capacity} players)")]
     RoomFull { capacity: usize },
     #[error("the server is shutting down")]
@@ -101,7 +98,7 @@ pub enum JoinRefused {
 
 /// Why the room ends a member's session.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Disconnect {
+pub(crate) enum Disconnect {
     /// The client stayed behind reading snapshots for longer than the slow-client timeout,
     /// or fell so far behind that a game message could not be queued.
     TooSlow,
@@ -118,7 +115,7 @@ pub enum Disconnect {
 /// State shared by a session and its room without a queue: lock-free, written by one side,
 /// read by the other.
 #[derive(Debug, Default)]
-pub struct SessionLink {
+pub(crate) struct SessionLink {
     /// The last snapshot tick the client acknowledged, written by the session as acks arrive
     /// (monotonically) and read by the room when it picks the delta baseline.
     pub acked_tick: AtomicU32,
@@ -127,7 +124,7 @@ pub struct SessionLink {
     ended: AtomicU8,
 }
 
-const ENDED_NOT_YET: u8 = 0;
+// 0, the default: not ended yet.
 const ENDED_RESUMABLE: u8 = 1;
 const ENDED_FINAL: u8 = 2;
 
@@ -144,10 +141,6 @@ impl SessionLink {
 
     pub fn is_final(&self) -> bool {
         self.ended.load(Ordering::Relaxed) == ENDED_FINAL
-    }
-
-    pub fn has_ended(&self) -> bool {
-        self.ended.load(Ordering::Relaxed) != ENDED_NOT_YET
     }
 }
 
@@ -174,7 +167,7 @@ impl<S: Schema> Clone for RoomHandle<S> {
 impl<S: Schema> RoomHandle<S> {
     /// Queues a join; waits only while the join queue is full. Fails with
     /// [`JoinRefused::RoomClosed`] when the room has stopped.
-    pub async fn request_join(&self, request: JoinRequest<S>) -> Result<(), JoinRefused> {
+    pub(crate) async fn request_join(&self, request: JoinRequest<S>) -> Result<(), JoinRefused> {
         self.joins
             .send(Box::new(request))
             .await
