@@ -8,12 +8,11 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use anyhow::{bail, Context};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use crate::{HttpAnswer, WAIT};
+use crate::{http_exchange, HttpAnswer, WAIT};
 
 /// The seat secret every test node shares.
 pub const SEAT_SECRET: &str = "cluster-test-seat-secret-0123456789abcdef";
@@ -354,34 +353,12 @@ pub async fn http_request(
     path: &str,
     body: Option<&serde_json::Value>,
 ) -> anyhow::Result<HttpAnswer> {
-    let exchange = async {
-        let mut tcp = TcpStream::connect(addr).await?;
-        let body = body.map(|body| body.to_string()).unwrap_or_default();
-        let request = format!(
-            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        );
-        tcp.write_all(request.as_bytes()).await?;
-        let mut raw = Vec::new();
-        tcp.read_to_end(&mut raw).await?;
-        anyhow::Ok(String::from_utf8(raw)?)
-    };
-    let raw = tokio::time::timeout(WAIT, exchange)
-        .await
-        .context("HTTP answer timed out")??;
-    let Some((head, body)) = raw.split_once("\r\n\r\n") else {
-        bail!("no end of the response head in {raw:?}");
-    };
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .context("no status code")?;
-    Ok(HttpAnswer {
-        status,
-        headers: head.to_owned(),
-        body: body.to_owned(),
-    })
+    let body = body.map(|body| body.to_string()).unwrap_or_default();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    http_exchange(addr, request).await
 }
 
 /// `POST /matchmake/ACTION` with `body` on `node`; the answer's status and JSON.

@@ -26,6 +26,7 @@ use ticksync_protocol::{ErrorMessage, Hello, Schema, Tick, Welcome, WireFormat, 
 use ticksync_server::metrics::MetricsReader;
 use ticksync_server::net::FaultInjector;
 use ticksync_server::{DrainHandle, Server, ServerConfig, ServerSummary};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -50,11 +51,19 @@ pub struct HttpAnswer {
 /// the game port (`server.addr`) for the browser client, the operations port
 /// (`server.admin()`) for `/metrics`, `/rooms`, `/healthz` and `/readyz`.
 pub async fn http_get(addr: SocketAddr, path: &str) -> anyhow::Result<HttpAnswer> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    http_exchange(
+        addr,
+        format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"),
+    )
+    .await
+}
+
+/// Sends `request` (a whole HTTP/1.1 request) to `addr` and reads the answer until the server
+/// closes, at most [`WAIT`].
+pub(crate) async fn http_exchange(addr: SocketAddr, request: String) -> anyhow::Result<HttpAnswer> {
     let exchange = async {
         let mut tcp = TcpStream::connect(addr).await?;
-        tcp.write_all(format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").as_bytes())
-            .await?;
+        tcp.write_all(request.as_bytes()).await?;
         let mut raw = Vec::new();
         tcp.read_to_end(&mut raw).await?;
         anyhow::Ok(String::from_utf8(raw)?)
@@ -62,9 +71,9 @@ pub async fn http_get(addr: SocketAddr, path: &str) -> anyhow::Result<HttpAnswer
     let raw = tokio::time::timeout(WAIT, exchange)
         .await
         .context("HTTP answer timed out")??;
-    let (head, body) = raw
-        .split_once("\r\n\r\n")
-        .context("no end of the response head")?;
+    let Some((head, body)) = raw.split_once("\r\n\r\n") else {
+        bail!("no end of the response head in {raw:?}");
+    };
     let status = head
         .split(' ')
         .nth(1)
