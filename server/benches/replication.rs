@@ -23,7 +23,7 @@ use ticksync_arena::{Arena, ArenaEntity, MoveDir};
 use ticksync_game::Game;
 use ticksync_protocol::{EntityId, PlayerId};
 use ticksync_server::replication::{
-    Execution, InterestPolicy, ReplicationSettings, Replicator, Viewer,
+    Execution, HandOver, InterestPolicy, ReplicationSettings, Replicator, Viewer,
 };
 
 const DT: f32 = 1.0 / 30.0;
@@ -107,7 +107,10 @@ impl World {
 
     /// A tick as a room of this size runs it.
     fn room_tick(&mut self) -> usize {
-        self.tick(self.replicator.execution_for(self.ids.len()))
+        self.tick(
+            self.replicator
+                .execution_for(self.ids.len(), HandOver::Queued),
+        )
     }
 }
 
@@ -120,7 +123,9 @@ fn report_bytes(label: &str, world: &mut World) {
     eprintln!(
         "{label}: {per_client_tick:.1} bytes per client per tick = {:.0} bytes per client per second at 30 Hz ({:?} with {} threads)",
         per_client_tick * 30.0,
-        world.replicator.execution_for(world.ids.len()),
+        world
+            .replicator
+            .execution_for(world.ids.len(), HandOver::Queued),
         rayon::current_num_threads(),
     );
 }

@@ -10,6 +10,7 @@
 //! instead of sizing every connection's task for the rest of the session.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use ticksync_protocol::Schema;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -17,6 +18,7 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use super::http::{read_request_head, respond};
+use super::lane::{Lane, LanedTcp};
 use super::rewind::Rewind;
 use super::routes::serve_http;
 use super::upgrade::{upgrade, MalformedUpgrade, Upgrade};
@@ -29,11 +31,21 @@ use crate::metrics::{ConnectionStage, FailureReason};
 /// coming back.
 pub trait TcpBacked {
     fn tcp(&self) -> &TcpStream;
+
+    /// The write lane the room can write this connection's frames to, if it has one (plain
+    /// TCP; TLS encrypts in the session's task).
+    fn lane(&self) -> Option<&Arc<Lane>> {
+        None
+    }
 }
 
-impl TcpBacked for TcpStream {
+impl TcpBacked for LanedTcp {
     fn tcp(&self) -> &TcpStream {
-        self
+        self.lane().tcp()
+    }
+
+    fn lane(&self) -> Option<&Arc<Lane>> {
+        Some(LanedTcp::lane(self))
     }
 }
 
@@ -47,13 +59,17 @@ impl<S: TcpBacked> TcpBacked for Rewind<S> {
     fn tcp(&self) -> &TcpStream {
         self.inner().tcp()
     }
+
+    fn lane(&self) -> Option<&Arc<Lane>> {
+        self.inner().lane()
+    }
 }
 
 /// Serves one accepted TCP connection until it closes.
 pub async fn serve<P: Schema>(tcp: TcpStream, peer: SocketAddr, ctx: &SessionContext<P>) {
     let deadline = Instant::now() + ctx.limits.handshake_timeout;
     match &ctx.tls {
-        None => serve_stream(tcp, peer, deadline, ctx).await,
+        None => serve_stream(LanedTcp::new(tcp), peer, deadline, ctx).await,
         Some(acceptor) => {
             let accepted = tokio::select! {
                 accepted = tokio::time::timeout_at(deadline, Box::pin(acceptor.accept(tcp))) => accepted,

@@ -3,11 +3,13 @@
 //! the operations listener ([`admin`]) and the log summary of refusals ([`refusal_log`]).
 //!
 //! It knows nothing of game rules: a session decodes and validates frames, forwards inputs to
-//! its room through a bounded queue, and writes whatever frames the room hands it.
+//! its room through a bounded queue, and writes whatever frames the room hands it (or, on a
+//! plain connection, gives the room the connection's write [`lane`] to write them itself).
 
 pub(crate) mod admin;
 mod connection;
 mod http;
+mod lane;
 pub(crate) mod limits;
 mod listener;
 pub(crate) mod matchmake;

@@ -1,20 +1,21 @@
-//! One player in a room: the room's ends of the session's queues and the per-player
-//! bookkeeping of the tick loop (last applied input, how long it has been behind).
+//! One player in a room: the room's ends of the session's queue and outlet, and the
+//! per-player bookkeeping of the tick loop (last applied input, how long it has been behind).
 //!
-//! Game messages and snapshots share the outbound queue so they arrive in the order the room
-//! produced them; the last [`MESSAGE_RESERVE`] slots are kept for messages, which must not
-//! be lost, while snapshots may be (the next delta recovers).
+//! Game messages and snapshots share the member's [`Outlet`] so they arrive in the order the
+//! room produced them; the last [`super::MESSAGE_RESERVE`] places are kept for messages,
+//! which must not be lost, while snapshots may be (the next delta recovers).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use ticksync_protocol::{EntityId, InputSeq, PlayerId, Schema, Tick, INPUT_MARGIN_UNIT_US};
-use tokio::sync::mpsc::error::{TryRecvError, TrySendError};
+use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
-use super::{Disconnect, FromClient, SessionLink, MESSAGE_RESERVE};
+use super::outlet::{Delivery, Outlet, Urgency};
+use super::{Disconnect, FromClient, SessionLink};
 
 /// A member of a room.
 #[derive(Debug)]
@@ -23,7 +24,7 @@ pub struct Member<S: Schema> {
     /// The entity the player controls, if any: the centre of its area of interest.
     pub entity: Option<EntityId>,
     from_client: mpsc::Receiver<FromClient<S>>,
-    outbound: mpsc::Sender<Bytes>,
+    outlet: Outlet,
     disconnect: Option<oneshot::Sender<Disconnect>>,
     pub shared: Arc<SessionLink>,
     /// The secret that lets this player resume after a dropped connection.
@@ -58,21 +59,11 @@ fn margin_100us(reference: Instant, arrived: Instant) -> i16 {
     units.clamp(i64::from(i16::MIN), i64::from(i16::MAX)) as i16
 }
 
-/// What happened to a frame handed to a member.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Delivery {
-    Queued,
-    /// The queue was full: the client is not keeping up.
-    Dropped,
-    /// The session has ended.
-    Gone,
-}
-
 /// A member's arrival, in one value.
 #[derive(Debug)]
 pub struct MemberQueues<S: Schema> {
     pub from_client: mpsc::Receiver<FromClient<S>>,
-    pub outbound: mpsc::Sender<Bytes>,
+    pub outlet: Outlet,
     pub disconnect: oneshot::Sender<Disconnect>,
     pub shared: Arc<SessionLink>,
 }
@@ -86,7 +77,7 @@ impl<S: Schema> Member<S> {
     ) -> Member<S> {
         let MemberQueues {
             from_client,
-            outbound,
+            outlet,
             disconnect,
             shared,
         } = queues;
@@ -94,7 +85,7 @@ impl<S: Schema> Member<S> {
             player,
             entity,
             from_client,
-            outbound,
+            outlet,
             disconnect: Some(disconnect),
             shared,
             resume_token,
@@ -168,45 +159,37 @@ impl<S: Schema> Member<S> {
         missed
     }
 
-    /// Hands a game message to the session without waiting. A message must not be lost:
-    /// a member whose queue has no room left even in the reserve is disconnected as too
-    /// slow.
+    /// Hands a game message (or the `Welcome`) to the session without waiting. A message
+    /// must not be lost: a member with no room left even in the reserve is disconnected as
+    /// too slow.
     pub fn deliver_message(&mut self, frame: Bytes) {
         if self.departed {
             return;
         }
-        match self.outbound.try_send(frame) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) => self.disconnect(Disconnect::TooSlow),
-            Err(TrySendError::Closed(_)) => self.departed = true,
+        match self.outlet.offer(self.player, frame, Urgency::Message) {
+            Delivery::Queued => {}
+            Delivery::Dropped => self.disconnect(Disconnect::TooSlow),
+            Delivery::Gone => self.departed = true,
         }
     }
 
     /// Hands a snapshot frame to the session without waiting, if more than the message
-    /// reserve is free in its queue.
+    /// reserve is free.
     pub fn deliver(&mut self, frame: Bytes, tick: Tick) -> Delivery {
-        if self.outbound.is_closed() {
-            self.departed = true;
-            return Delivery::Gone;
-        }
-        if self.outbound.capacity() <= MESSAGE_RESERVE {
-            self.behind_since.get_or_insert(tick);
-            return Delivery::Dropped;
-        }
-        match self.outbound.try_send(frame) {
-            Ok(()) => {
-                self.behind_since = None;
-                Delivery::Queued
-            }
-            Err(TrySendError::Full(_)) => {
+        let delivery = self.outlet.offer(self.player, frame, Urgency::Snapshot);
+        match delivery {
+            Delivery::Queued => self.behind_since = None,
+            Delivery::Dropped => {
                 self.behind_since.get_or_insert(tick);
-                Delivery::Dropped
             }
-            Err(TrySendError::Closed(_)) => {
-                self.departed = true;
-                Delivery::Gone
-            }
+            Delivery::Gone => self.departed = true,
         }
+        delivery
+    }
+
+    /// Whether the room writes this member's frames to its connection itself.
+    pub fn writes_directly(&self) -> bool {
+        matches!(self.outlet, Outlet::Direct { .. })
     }
 
     /// Ticks this member has been continuously behind as of `tick`.

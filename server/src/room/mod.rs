@@ -9,6 +9,7 @@
 
 mod directory;
 mod member;
+mod outlet;
 mod resume;
 mod room_config;
 mod runtime;
@@ -19,7 +20,6 @@ mod tick_loop;
 use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
 use std::sync::Arc;
 
-use bytes::Bytes;
 use ticksync_game::Claims;
 use ticksync_protocol::{Input, Schema, Tick, Welcome};
 use tokio::sync::{mpsc, oneshot};
@@ -27,6 +27,7 @@ use tokio::time::Instant;
 
 pub use directory::{NoRoom, RoomDirectory};
 pub(crate) use directory::{RoomLaunch, RoomStatus, RoomStatuses};
+pub(crate) use outlet::{Delivery, DirectOutlet, Outlet, Urgency};
 pub(crate) use room_config::{RoomConfig, RoomDefaults};
 pub(crate) use runtime::TickRuntime;
 pub use stats::TickSummary;
@@ -68,8 +69,8 @@ pub(crate) struct JoinRequest<S: Schema> {
     pub resume_token: Option<String>,
     /// Inputs and game messages from the session; the room drains it every tick.
     pub from_client: mpsc::Receiver<FromClient<S>>,
-    /// Encoded frames for the session's writer; the room only `try_send`s into it.
-    pub outbound: mpsc::Sender<Bytes>,
+    /// Where the room hands the session's frames (`Welcome` first), never waiting.
+    pub outlet: Outlet,
     /// Lets the room tell the session to close, and why.
     pub disconnect: oneshot::Sender<Disconnect>,
     /// State the session and the room both read and write.

@@ -29,7 +29,8 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::directory::{RoomLifecycle, RoomStatus};
-use super::member::{Delivery, Member, MemberQueues};
+use super::member::{Member, MemberQueues};
+use super::outlet::Delivery;
 use super::resume::{new_resume_token, tokens_match, DetachedPlayers};
 use super::room_config::RoomConfig;
 use super::stats::{TickStats, TickSummary};
@@ -40,7 +41,7 @@ use super::{
 };
 use crate::metrics::{KickReason, RoomSeries, ServerMetrics};
 use crate::replication::{
-    Execution, InterestPolicy, ReplicationError, ReplicationSettings, Replicator, Viewer,
+    Execution, HandOver, InterestPolicy, ReplicationError, ReplicationSettings, Replicator, Viewer,
 };
 
 /// The settings a room runs with, from its [`RoomConfig`].
@@ -362,7 +363,7 @@ impl<G: Game> Room<G> {
                 claims,
                 resume_token,
                 from_client,
-                outbound,
+                outlet,
                 disconnect,
                 shared,
                 reply,
@@ -413,6 +414,11 @@ impl<G: Game> Room<G> {
                 resume_token: resume_token.clone(),
                 resumed,
             };
+            // The `Welcome` goes out through the member's outlet, ahead of anything the room
+            // hands it: a room that writes to the connection itself could otherwise put a
+            // snapshot on the wire before the session wrote the `Welcome`.
+            let welcome_frame =
+                codec::encode(&ServerMessage::<G::Schema>::Welcome(welcome.clone()));
             if reply.send(Ok(welcome)).is_err() {
                 // The session gave up while queued: treat it like a dropped connection, so a
                 // resumed player is not lost to a client that retries.
@@ -430,12 +436,19 @@ impl<G: Game> Room<G> {
             tracing::debug!(%player, name = %player_name, resumed, "player joined");
             let queues = MemberQueues {
                 from_client,
-                outbound,
+                outlet,
                 disconnect,
                 shared,
             };
-            self.members
-                .push(Member::new(player, entity, queues, resume_token));
+            let mut member = Member::new(player, entity, queues, resume_token);
+            match welcome_frame {
+                Ok(frame) => member.deliver_message(Bytes::from(frame)),
+                Err(error) => {
+                    tracing::error!(%error, %player, "could not encode Welcome");
+                    member.disconnect(Disconnect::ShuttingDown);
+                }
+            }
+            self.members.push(member);
         }
         self.publish_player_count();
     }
@@ -521,7 +534,15 @@ impl<G: Game> Room<G> {
         self.replicator
             .capture(self.tick, |out| self.game.write_entities(out));
         self.deliver_messages();
-        self.serve_members(self.replicator.execution_for(self.members.len()));
+        // Most members written to directly: the hand-over is a system call each.
+        let written = self.members.iter().filter(|m| m.writes_directly()).count();
+        let hand_over = if written * 2 > self.members.len() {
+            HandOver::Written
+        } else {
+            HandOver::Queued
+        };
+        let execution = self.replicator.execution_for(self.members.len(), hand_over);
+        self.serve_members(execution);
     }
 
     /// Delivers what the game sent this tick (and at joins and leaves since the last tick),
@@ -665,7 +686,7 @@ impl<G: Game> Room<G> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::room::{SessionLink, MESSAGE_RESERVE};
+    use crate::room::{Outlet, SessionLink, MESSAGE_RESERVE};
     use ticksync_arena::{Arena, ArenaEntity, ArenaInput, ArenaSchema, MoveDir};
     use ticksync_protocol::codec::decode_server_message;
     use ticksync_protocol::{EntityId, Input, ServerMessage, Snapshot};
@@ -702,11 +723,11 @@ mod tests {
         Room::new(settings(), Arena::new(2000), Arc::default(), status).unwrap()
     }
 
-    /// Joins with room for `outbound_capacity` snapshots after the arena's greeting message,
-    /// besides the message reserve.
+    /// Joins with room for `outbound_capacity` snapshots after the `Welcome` and the arena's
+    /// greeting message, besides the message reserve.
     fn join(handle: &RoomHandle<Schema>, outbound_capacity: usize) -> TestClient {
         let (input_tx, input_rx) = mpsc::channel(16);
-        let (frame_tx, frame_rx) = mpsc::channel(outbound_capacity + MESSAGE_RESERVE + 1);
+        let (frame_tx, frame_rx) = mpsc::channel(outbound_capacity + MESSAGE_RESERVE + 2);
         let (disconnect_tx, disconnect_rx) = oneshot::channel();
         let (reply_tx, reply_rx) = oneshot::channel();
         let shared = Arc::new(SessionLink::default());
@@ -716,7 +737,7 @@ mod tests {
                 player_name: "t".into(),
                 claims: None,
                 from_client: input_rx,
-                outbound: frame_tx,
+                outlet: Outlet::Queue(frame_tx),
                 disconnect: disconnect_tx,
                 resume_token: None,
                 shared: shared.clone(),

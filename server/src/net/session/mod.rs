@@ -6,7 +6,11 @@
 //! - the reader decodes frames, validates them, forwards inputs to the room's bounded queue
 //!   and answers pings;
 //! - the writer drains the frames the room queued and flushes once per batch (one flush per
-//!   tick, not per message).
+//!   tick, not per message); or, where the room writes the frames to the connection's
+//!   [`Lane`] itself (plain TCP, bincode), writes what the socket could not take at once.
+//!
+//! The room hands on the `Welcome` as the first of its frames, so nothing it writes can
+//! reach the client before it.
 //!
 //! Whichever ends first decides the [`SessionEnd`] (its [`EndReason`] decides the rest); the session then sends the error message
 //! and close frame, bounded by a timeout so a peer that stopped reading cannot hold it open.
@@ -41,16 +45,17 @@ mod reader;
 mod writer;
 
 use reader::{Heard, Reader};
-use writer::Writer;
+use writer::{Frames, Writer};
 
 use super::connection::TcpBacked;
+use super::lane::{Lane, RoomLane};
 use super::limits::MessageRateLimiter;
 use super::session_end::{EndReason, SessionEnd};
 use super::upgrade::Admission;
 use super::SessionContext;
 use crate::metrics::{FailureReason, ServerMetrics};
 use crate::room::{
-    Disconnect, FromClient, JoinRefused, JoinRequest, NoRoom, RoomHandle, SessionLink,
+    Disconnect, FromClient, JoinRefused, JoinRequest, NoRoom, Outlet, RoomHandle, SessionLink,
     MESSAGE_RESERVE,
 };
 
@@ -99,7 +104,13 @@ pub async fn run<S, P>(
     let player = joined.welcome.player_id;
     tracing::debug!(%peer, %player, resumed = joined.welcome.resumed, "session started");
     let shared = joined.shared.clone();
+    let lane = joined.lane.clone();
     let end = play(&mut ws, joined, format, ctx).await;
+    // The room writes no more: the error and close frames below must be the last on the wire.
+    // A client kicked for not reading does not get the snapshots still waiting for it.
+    if let Some(lane) = lane {
+        lane.close_to_room(end.reason == EndReason::TooSlow);
+    }
     // Tell the room whether the entity may wait for a Resume: only when the connection was
     // lost or stalled, not after Leave or a kick for misbehaviour.
     if end.allows_resume() {
@@ -113,7 +124,7 @@ pub async fn run<S, P>(
 }
 
 /// The greeting, bounded by `deadline` (the handshake timeout) and cut short by a shutdown:
-/// `Hello` or `Resume`, the join, `Welcome`.
+/// `Hello` or `Resume`, then the join (the room hands the `Welcome` on with the frames).
 async fn greet<S, P>(
     ws: &mut Ws<S>,
     admission: Admission,
@@ -121,7 +132,7 @@ async fn greet<S, P>(
     ctx: &SessionContext<P>,
 ) -> Result<Joined<P>, SessionEnd>
 where
-    S: AsyncRead + AsyncWrite + Unpin + Send,
+    S: AsyncRead + AsyncWrite + TcpBacked + Unpin + Send,
     P: Schema,
 {
     tokio::select! {
@@ -150,8 +161,13 @@ struct Joined<P: Schema> {
     /// The room joined, for its current tick.
     room: RoomHandle<P>,
     to_room: mpsc::Sender<FromClient<P>>,
-    outbound: mpsc::Receiver<Bytes>,
-    outbound_for_pongs: mpsc::Sender<Bytes>,
+    /// The frames the room queued for this session's writer; `None` when the room writes
+    /// them to the connection's [`Lane`] itself.
+    outbound: Option<mpsc::Receiver<Bytes>>,
+    /// Where the room's frames go, for the session's own (pongs), in order with them.
+    outlet: Outlet,
+    /// The connection's write lane, when the room writes to it.
+    lane: Option<Arc<Lane>>,
     disconnect: oneshot::Receiver<Disconnect>,
     shared: Arc<SessionLink>,
 }
@@ -162,14 +178,14 @@ enum Greeting {
     Resume(Resume),
 }
 
-/// Read `Hello` (or `Resume`), join the room and send `Welcome`.
+/// Read `Hello` (or `Resume`) and join the room, which hands on the `Welcome`.
 async fn open<S, P>(
     ws: &mut Ws<S>,
     admission: Admission,
     ctx: &SessionContext<P>,
 ) -> Result<Joined<P>, SessionEnd>
 where
-    S: AsyncRead + AsyncWrite + Unpin + Send,
+    S: AsyncRead + AsyncWrite + TcpBacked + Unpin + Send,
     P: Schema,
 {
     let Admission {
@@ -202,12 +218,16 @@ where
         }
     };
     let resuming = resume_token.is_some();
-    let joined = join(&room, name, claims, resume_token, ctx).await?;
+    // The room writes a bincode session's frames straight to a plain connection; a JSON
+    // session's writer re-encodes each, and TLS has no lane.
+    let lane = match format {
+        WireFormat::Bincode => ws.get_ref().lane().cloned(),
+        WireFormat::Json => None,
+    };
+    let joined = join(&room, (name, claims, resume_token), lane, ctx).await?;
     if let (Some(cluster), false) = (&ctx.cluster, resuming) {
         cluster.joined(&room);
     }
-    let welcome = ServerMessage::<P>::Welcome(joined.welcome.clone());
-    send_message(ws, &welcome, format, &ctx.metrics).await?;
     Ok(joined)
 }
 
@@ -266,9 +286,8 @@ const JOIN_ATTEMPTS: usize = 3;
 
 async fn join<P: Schema>(
     room: &str,
-    player_name: String,
-    claims: Option<Claims>,
-    resume_token: Option<String>,
+    (player_name, claims, resume_token): (String, Option<Claims>, Option<String>),
+    lane: Option<Arc<Lane>>,
     ctx: &SessionContext<P>,
 ) -> Result<Joined<P>, SessionEnd> {
     let mut last = JoinRefused::RoomClosed;
@@ -286,7 +305,7 @@ async fn join<P: Schema>(
                 }
             })?;
         let request = (player_name.clone(), claims.clone(), resume_token.clone());
-        match join_room(handle, request, ctx).await {
+        match join_room(handle, request, lane.clone(), ctx).await {
             Ok(joined) => return Ok(joined),
             Err(JoinRefused::RoomClosed) if !ctx.shutdown.is_cancelled() => {
                 last = JoinRefused::RoomClosed;
@@ -310,16 +329,38 @@ async fn join<P: Schema>(
     })
 }
 
-/// Queues a join at `room` and waits for its answer.
+/// Queues a join at `room` and waits for its answer. With a `lane`, the room writes the
+/// session's frames to it; otherwise into a queue for the session's writer.
 async fn join_room<P: Schema>(
     room: RoomHandle<P>,
     (player_name, claims, resume_token): (String, Option<Claims>, Option<String>),
+    lane: Option<Arc<Lane>>,
     ctx: &SessionContext<P>,
 ) -> Result<Joined<P>, JoinRefused> {
     let (to_room_tx, to_room_rx) = mpsc::channel(ctx.limits.input_queue_capacity);
     // Snapshots may use the configured capacity; the reserve above it is for game messages.
-    let (outbound_tx, outbound_rx) =
-        mpsc::channel(ctx.limits.outbound_queue_capacity + MESSAGE_RESERVE);
+    let capacity = ctx.limits.outbound_queue_capacity;
+    let (outlet, outbound) = match &lane {
+        Some(lane) => {
+            let connection = RoomLane {
+                lane: lane.clone(),
+                metrics: ctx.metrics.clone(),
+                faults: ctx.faults.clone(),
+            };
+            let connection = Arc::new(connection);
+            (
+                Outlet::Direct {
+                    connection,
+                    capacity,
+                },
+                None,
+            )
+        }
+        None => {
+            let (sender, receiver) = mpsc::channel(capacity + MESSAGE_RESERVE);
+            (Outlet::Queue(sender), Some(receiver))
+        }
+    };
     let (disconnect_tx, disconnect_rx) = oneshot::channel();
     let (reply_tx, reply_rx) = oneshot::channel();
     let shared = Arc::new(SessionLink::default());
@@ -328,7 +369,7 @@ async fn join_room<P: Schema>(
         claims,
         resume_token,
         from_client: to_room_rx,
-        outbound: outbound_tx.clone(),
+        outlet: outlet.clone(),
         disconnect: disconnect_tx,
         shared: shared.clone(),
         reply: reply_tx,
@@ -340,8 +381,9 @@ async fn join_room<P: Schema>(
         welcome,
         room,
         to_room: to_room_tx,
-        outbound: outbound_rx,
-        outbound_for_pongs: outbound_tx,
+        outbound,
+        outlet,
+        lane,
         disconnect: disconnect_rx,
         shared,
     })
@@ -363,7 +405,8 @@ where
         room,
         to_room,
         mut outbound,
-        outbound_for_pongs,
+        outlet,
+        lane,
         disconnect,
         shared,
     } = joined;
@@ -376,7 +419,8 @@ where
             ctx.limits.max_game_messages_per_second,
             started,
         ),
-        pongs: outbound_for_pongs,
+        replies: outlet,
+        player: welcome.player_id,
         shared,
         last_seq: 0,
         room,
@@ -410,6 +454,13 @@ where
     // (every frame, every input), and a pending wait on the server-wide token locks the one
     // mutex that every session's wait shares.
     let shutdown = ctx.shutdown.child_token();
+    let frames = match (&mut outbound, lane.as_deref()) {
+        (Some(outbound), _) => Frames::Queued(outbound),
+        (None, Some(lane)) => Frames::Laned(lane),
+        (None, None) => {
+            return SessionEnd::new(EndReason::Internal, "a session with neither queue nor lane")
+        }
+    };
     // The room's word and the shutdown are watched beside the reader and the writer, not
     // between the writer's writes: a kicked client that does not read blocks the writer on a
     // full socket, and must be closed all the same.
@@ -418,13 +469,13 @@ where
         reason = disconnect => reason.ok(),
         _ = shutdown.cancelled() => return SessionEnd::going_away(),
         end = reader.run(&mut stream) => return end,
-        end = writer.run(&mut sink, &mut outbound) => return end,
+        end = writer.run(&mut sink, frames) => return end,
     };
     // Frames the room queued before its word are still owed to the client (the writer may
     // not have taken them yet: the word is polled first). Bounded: a kicked client that does
     // not read cannot hold the session open.
-    if writer::delivers_queued(&reason) {
-        let writing = writer.write_queued(&mut sink, &mut outbound);
+    if let (true, Some(outbound)) = (writer::delivers_queued(&reason), &mut outbound) {
+        let writing = writer.write_queued(&mut sink, outbound);
         if let Ok(Err(end)) = tokio::time::timeout(CLOSE_WRITE_TIMEOUT, writing).await {
             return end;
         }

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use ticksync_protocol::codec;
 use ticksync_protocol::{
-    ClientMessage, Input, InputSeq, Pong, Schema, ServerMessage, Tick, WireFormat,
+    ClientMessage, Input, InputSeq, PlayerId, Pong, Schema, ServerMessage, Tick, WireFormat,
 };
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
@@ -20,7 +20,7 @@ use super::{decode_frame, end_for_read_error, WsStream};
 use crate::net::limits::{GameMessageBudget, MessageRateLimiter, RateDecision};
 use crate::net::session_end::{EndReason, SessionEnd};
 use crate::net::SessionContext;
-use crate::room::{FromClient, RoomHandle, SessionLink};
+use crate::room::{FromClient, Outlet, RoomHandle, SessionLink, Urgency};
 
 /// The reading half of a playing session.
 pub(super) struct Reader<'a, P: Schema> {
@@ -28,7 +28,9 @@ pub(super) struct Reader<'a, P: Schema> {
     pub(super) to_room: mpsc::Sender<FromClient<P>>,
     /// Game messages allowed per second.
     pub(super) game_messages: GameMessageBudget,
-    pub(super) pongs: mpsc::Sender<Bytes>,
+    /// Where the room's frames go: pongs go the same way, in order with them.
+    pub(super) replies: Outlet,
+    pub(super) player: PlayerId,
     /// Shared with the room, which reads the acknowledged tick to pick the delta baseline.
     pub(super) shared: Arc<SessionLink>,
     pub(super) last_seq: InputSeq,
@@ -134,11 +136,11 @@ impl<P: Schema> Reader<'_, P> {
                         client_time_us: ping.client_time_us,
                         server_tick: self.room.current_tick(),
                     });
-                    // Frames on the outbound queue are bincode; the writer re-encodes them for
-                    // a JSON session. A pong that does not fit the queue is dropped like a
-                    // snapshot would be.
+                    // The room's frames are bincode; a JSON session's writer re-encodes them.
+                    // A pong that finds no room is dropped like a snapshot would be.
                     if let Ok(frame) = codec::encode(&pong) {
-                        let _ = self.pongs.try_send(Bytes::from(frame));
+                        let frame = Bytes::from(frame);
+                        self.replies.offer(self.player, frame, Urgency::Snapshot);
                     }
                 }
                 ClientMessage::Leave => return SessionEnd::normal(),

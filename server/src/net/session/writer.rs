@@ -1,5 +1,7 @@
-//! The writing half of a playing session: forwards the frames the room queued, flushing once
-//! per batch (one flush per tick, not per message), and pings a client that has gone quiet.
+//! The writing half of a playing session: pings a client that has gone quiet, and either
+//! forwards the frames the room queued, flushing once per batch (one flush per tick, not per
+//! message), or — where the room writes the frames to the connection's [`Lane`] itself —
+//! writes what the socket could not take at once when it turns writable.
 //!
 //! The room encodes every frame once, in bincode (shared by all clients with the same
 //! snapshot body). A JSON session's writer re-encodes each frame as JSON text: the codec is
@@ -20,6 +22,7 @@ use tokio_tungstenite::tungstenite::Message;
 use super::reader::Heard;
 use super::{frame_message, WsSink};
 use crate::metrics::ServerMetrics;
+use crate::net::lane::Lane;
 use crate::net::session_end::{EndReason, SessionEnd};
 use crate::net::FaultInjector;
 use crate::room::Disconnect;
@@ -30,8 +33,16 @@ const MIN_PING_INTERVAL: Duration = Duration::from_millis(50);
 /// Frames written per flush at most, so one session's burst cannot monopolize its task.
 const MAX_FRAMES_PER_FLUSH: usize = 64;
 
-/// The writing half: forwards queued frames, flushing once per batch, until the room stops or
-/// the socket fails. (The room's word to stop, [`Disconnect`], is watched beside it, see
+/// Where a session's frames come from.
+pub(super) enum Frames<'a> {
+    /// The room queues them; the writer writes them.
+    Queued(&'a mut mpsc::Receiver<Bytes>),
+    /// The room writes them to the lane; the writer writes the lane's backlog.
+    Laned(&'a Lane),
+}
+
+/// The writing half: forwards queued frames, flushing once per batch (or keeps a lane's
+/// backlog moving), until the room stops or the socket fails. (The room's word to stop, [`Disconnect`], is watched beside it, see
 /// `play`: a write blocked on a full socket must not delay it.)
 pub(super) struct Writer<'a, P: Schema> {
     pub(super) player: PlayerId,
@@ -45,7 +56,59 @@ pub(super) struct Writer<'a, P: Schema> {
 }
 
 impl<P: Schema> Writer<'_, P> {
-    pub(super) async fn run<S>(
+    pub(super) async fn run<S>(&self, sink: &mut WsSink<'_, S>, frames: Frames<'_>) -> SessionEnd
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        match frames {
+            Frames::Queued(outbound) => self.forward(sink, outbound).await,
+            Frames::Laned(lane) => self.keep_lane(sink, lane).await,
+        }
+    }
+
+    /// Pings the client every `ping_every` it has been quiet.
+    fn ping_timer(&self) -> tokio::time::Interval {
+        let mut timer = tokio::time::interval(self.ping_every.max(MIN_PING_INTERVAL));
+        timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        timer
+    }
+
+    /// Pings the client if it has been quiet for `ping_every`.
+    async fn ping_if_quiet<S>(&self, sink: &mut WsSink<'_, S>) -> Result<(), SessionEnd>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        if self.heard.quiet_for() >= self.ping_every {
+            let ping = Message::Ping(Bytes::new());
+            if sink.feed(ping).await.is_err() || sink.flush().await.is_err() {
+                return Err(SessionEnd::peer_gone());
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes, when the socket turns writable, what the room's writes left in the lane's
+    /// backlog; pings a quiet client. Ends only when the connection fails.
+    async fn keep_lane<S>(&self, sink: &mut WsSink<'_, S>, lane: &Lane) -> SessionEnd
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        let mut ping_timer = self.ping_timer();
+        loop {
+            tokio::select! {
+                biased;
+                _failed = lane.serve_backlog() => return SessionEnd::peer_gone(),
+                _ = ping_timer.tick() => {
+                    if let Err(end) = self.ping_if_quiet(sink).await {
+                        return end;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Forwards the frames the room queued, flushing once per batch.
+    async fn forward<S>(
         &self,
         sink: &mut WsSink<'_, S>,
         outbound: &mut mpsc::Receiver<Bytes>,
@@ -53,8 +116,7 @@ impl<P: Schema> Writer<'_, P> {
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
-        let mut ping_timer = tokio::time::interval(self.ping_every.max(MIN_PING_INTERVAL));
-        ping_timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut ping_timer = self.ping_timer();
         loop {
             let first = tokio::select! {
                 biased;
@@ -63,11 +125,8 @@ impl<P: Schema> Writer<'_, P> {
                     None => return SessionEnd::going_away(),
                 },
                 _ = ping_timer.tick() => {
-                    if self.heard.quiet_for() >= self.ping_every {
-                        let ping = Message::Ping(Bytes::new());
-                        if sink.feed(ping).await.is_err() || sink.flush().await.is_err() {
-                            return SessionEnd::peer_gone();
-                        }
+                    if let Err(end) = self.ping_if_quiet(sink).await {
+                        return end;
                     }
                     continue;
                 }
