@@ -25,42 +25,26 @@ use super::upgrade::{upgrade, MalformedUpgrade, Upgrade};
 use super::{session, SessionContext};
 use crate::metrics::{ConnectionStage, FailureReason};
 
-/// A connection's stream (plain TCP, TLS, either behind [`Rewind`]) that can reach its TCP
-/// socket: a session that gives up on a peer that does not read resets the connection, so the
-/// kernel drops the unsent bytes at once instead of holding them for a peer that is not
-/// coming back.
+/// A connection's stream (its [`LanedTcp`], maybe behind [`Rewind`]) that can reach its
+/// write lane, which the room writes the session's frames to, and its TCP socket: a session
+/// that gives up on a peer that does not read resets the connection, so the kernel drops the
+/// unsent bytes at once instead of holding them for a peer that is not coming back.
 pub trait TcpBacked {
-    fn tcp(&self) -> &TcpStream;
+    fn lane(&self) -> &Arc<Lane>;
 
-    /// The write lane the room can write this connection's frames to, if it has one (plain
-    /// TCP; TLS encrypts in the session's task).
-    fn lane(&self) -> Option<&Arc<Lane>> {
-        None
+    fn tcp(&self) -> &TcpStream {
+        self.lane().tcp()
     }
 }
 
 impl TcpBacked for LanedTcp {
-    fn tcp(&self) -> &TcpStream {
-        self.lane().tcp()
-    }
-
-    fn lane(&self) -> Option<&Arc<Lane>> {
-        Some(LanedTcp::lane(self))
-    }
-}
-
-impl TcpBacked for tokio_rustls::server::TlsStream<TcpStream> {
-    fn tcp(&self) -> &TcpStream {
-        self.get_ref().0
+    fn lane(&self) -> &Arc<Lane> {
+        LanedTcp::lane(self)
     }
 }
 
 impl<S: TcpBacked> TcpBacked for Rewind<S> {
-    fn tcp(&self) -> &TcpStream {
-        self.inner().tcp()
-    }
-
-    fn lane(&self) -> Option<&Arc<Lane>> {
+    fn lane(&self) -> &Arc<Lane> {
         self.inner().lane()
     }
 }
@@ -69,16 +53,19 @@ impl<S: TcpBacked> TcpBacked for Rewind<S> {
 pub async fn serve<P: Schema>(tcp: TcpStream, peer: SocketAddr, ctx: &SessionContext<P>) {
     let deadline = Instant::now() + ctx.limits.handshake_timeout;
     match &ctx.tls {
-        None => serve_stream(LanedTcp::new(tcp), peer, deadline, ctx).await,
+        None => serve_stream(LanedTcp::plain(tcp), peer, deadline, ctx).await,
         Some(acceptor) => {
             let accepted = tokio::select! {
                 accepted = tokio::time::timeout_at(deadline, Box::pin(acceptor.accept(tcp))) => accepted,
                 _ = ctx.shutdown.cancelled() => return,
             };
             match accepted {
-                // Boxed: a TLS stream is kilobytes, and a plain connection's task should not
-                // reserve room for one.
-                Ok(Ok(tls)) => Box::pin(serve_stream(tls, peer, deadline, ctx)).await,
+                // From here on the connection's lane seals and opens the records itself, so
+                // the room can write to a TLS connection as to a plain one.
+                Ok(Ok(tls)) => {
+                    let (tcp, session) = tls.into_inner();
+                    serve_stream(LanedTcp::tls(tcp, session), peer, deadline, ctx).await
+                }
                 Ok(Err(error)) => {
                     ctx.metrics
                         .handshake_failed(FailureReason::Stage(ConnectionStage::Tls));

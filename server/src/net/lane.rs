@@ -1,34 +1,41 @@
-//! A plain TCP connection's write lane: the one path by which bytes reach its socket, shared
-//! by the room, which writes each tick's frames straight to the socket from the tick's own
-//! threads, and by the session's task, whose handshake, pings, pongs, error and close frames
-//! go through tungstenite and from there through the lane ([`LanedTcp`]'s `AsyncWrite`).
+//! A connection's write lane: the one path by which bytes reach its socket, shared by the
+//! room, which writes each tick's frames straight to the socket from the tick's own threads,
+//! and by the session's task, whose handshake, pings, pongs, error and close frames go
+//! through tungstenite and from there through the lane ([`LanedTcp`]'s `AsyncWrite`). On a
+//! `wss://` connection the lane holds the TLS session too ([`wire`]): the room seals its
+//! frames into records as it writes them, and the session reads through it.
 //!
 //! Why: handing every frame to the session's task through a queue costs a queue hop, a
 //! cross-thread wake-up and a task poll per player per tick, more than the frame's own write
 //! (BENCHMARKS.md, "The socket path"). Written straight from the tick, a frame the socket
-//! takes costs one `writev` and nothing else.
+//! takes costs one `writev` (and over TLS one record) and nothing else.
 //!
 //! Bytes never interleave. Every write holds the lane's lock. A write the socket takes only in
-//! part leaves its rest at the head of the lane's backlog, and nothing new goes to the socket
-//! while the backlog holds anything: it is appended behind. The session's task drains the
-//! backlog when the socket turns writable ([`Lane::serve_backlog`]). The backlog is bounded:
-//! the room's frames by count, as the session's queue was ([`Lane::send_frame`]), the
-//! session's own writes by bytes ([`SESSION_BACKLOG_BYTES`]); past the bound a snapshot is
-//! dropped, a message makes the client too slow, a session write waits.
+//! part leaves its rest at the head of the lane's [`backlog`] (or, over TLS, sealed inside the
+//! session), and nothing new goes to the socket while anything waits: it is appended behind.
+//! The session's task writes what waits when the socket turns writable
+//! ([`Lane::serve_backlog`]). The backlog is bounded: the room's frames by count, as the
+//! session's queue was ([`Lane::send_frame`]), the session's own writes by bytes
+//! ([`SESSION_BACKLOG_BYTES`]); past the bound a snapshot is dropped, a message makes the
+//! client too slow, a session write waits.
 
-use std::collections::VecDeque;
 use std::io::{self, IoSlice};
-use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{ready, Context, Poll, Waker};
 
-use bytes::{Buf, Bytes};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use bytes::Bytes;
+use ticksync_protocol::PlayerId;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 use tokio_tungstenite::tungstenite::protocol::frame::FrameHeader;
 
-use ticksync_protocol::PlayerId;
+mod backlog;
+mod stream;
+mod wire;
+
+use backlog::Backlog;
+pub use stream::LanedTcp;
+use wire::Wire;
 
 use super::FaultInjector;
 use crate::metrics::ServerMetrics;
@@ -38,7 +45,7 @@ use crate::room::{Delivery, DirectOutlet};
 /// behind unsent bytes before such a write waits for the socket.
 const SESSION_BACKLOG_BYTES: usize = 64 * 1024;
 
-/// Chunks handed to one `writev` when draining the backlog.
+/// Chunks handed to one write when draining the backlog.
 const DRAIN_SLICES: usize = 16;
 
 /// The longest WebSocket frame header a server writes (no mask): 2 + 8 bytes.
@@ -47,7 +54,7 @@ const MAX_HEADER: usize = 10;
 /// How the room's frame fared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LaneSend {
-    /// On the socket, or waiting in the backlog behind earlier bytes.
+    /// On the socket, or waiting behind earlier bytes.
     Taken,
     /// The backlog already holds as many frames as this kind may wait behind.
     Full,
@@ -55,76 +62,52 @@ pub enum LaneSend {
     Closed,
 }
 
-/// One chunk waiting to be written, and whether it ends one of the room's frames (counted
-/// against the backlog's frame bound until it is written).
+/// Everything behind the lane's lock.
 #[derive(Debug)]
-struct Chunk {
-    bytes: Bytes,
-    ends_frame: bool,
+struct LaneState {
+    backlog: Backlog,
+    wire: Wire,
 }
 
-/// What waits to be written, and the lane's state.
-#[derive(Debug, Default)]
-struct Backlog {
-    chunks: VecDeque<Chunk>,
-    /// The room's frames in `chunks`.
-    frames: usize,
-    /// Bytes in `chunks`.
-    bytes: usize,
-    /// The session said the room may no longer write (it is closing).
-    closed_to_room: bool,
-    /// A write failed: the connection is gone.
-    failed: bool,
-    /// The session's task, waiting for the backlog to fill or the lane to fail.
-    drainer: Option<Waker>,
-}
-
-impl Backlog {
-    fn push(&mut self, bytes: Bytes, ends_frame: bool) {
-        if bytes.is_empty() {
-            return;
-        }
-        self.bytes += bytes.len();
-        self.frames += usize::from(ends_frame);
-        self.chunks.push_back(Chunk { bytes, ends_frame });
+impl LaneState {
+    /// Whether anything taken waits for the socket.
+    fn waiting(&self) -> bool {
+        !self.backlog.is_empty() || self.wire.pending()
     }
 
-    /// Marks `written` bytes from the front as written.
-    fn advance(&mut self, mut written: usize) {
-        self.bytes -= written;
-        while written > 0 {
-            let Some(front) = self.chunks.front_mut() else {
-                return;
-            };
-            if written < front.bytes.len() {
-                front.bytes.advance(written);
-                return;
-            }
-            written -= front.bytes.len();
-            self.frames -= usize::from(front.ends_frame);
-            self.chunks.pop_front();
+    /// Marks the lane failed; the waker of a session's task waiting for work, to wake.
+    fn fail(&mut self) -> Option<Waker> {
+        self.backlog.failed = true;
+        self.backlog.take_drainer()
+    }
+
+    /// The waker of a session's task parked on an idle lane, if work now waits: every path
+    /// that leaves work waiting wakes it, so waiting work is never left without a writer.
+    fn drainer_if_waiting(&mut self) -> Option<Waker> {
+        if self.waiting() {
+            self.backlog.take_drainer()
+        } else {
+            None
         }
     }
-
-    /// The waker to wake after the lock is released, if the backlog just gained work (or the
-    /// lane failed) and the session's task waits for it.
-    fn take_drainer(&mut self) -> Option<Waker> {
-        self.drainer.take()
-    }
 }
 
-/// The write lane of one plain TCP connection.
+/// The write lane of one connection.
 #[derive(Debug)]
 pub struct Lane {
     tcp: TcpStream,
-    backlog: Mutex<Backlog>,
+    state: Mutex<LaneState>,
 }
 
 impl Lane {
-    pub fn new(tcp: TcpStream) -> Lane {
+    fn new(tcp: TcpStream, wire: Wire) -> Lane {
+        let state = LaneState {
+            backlog: Backlog::default(),
+            wire,
+        };
         Lane {
             tcp,
-            backlog: Mutex::new(Backlog::default()),
+            state: Mutex::new(state),
         }
     }
 
@@ -132,97 +115,88 @@ impl Lane {
         &self.tcp
     }
 
-    fn lock(&self) -> MutexGuard<'_, Backlog> {
-        // A panic while holding the lock cannot leave the backlog torn (every change is
-        // complete before the next call), so a poisoned lock is used as it is.
-        self.backlog
+    fn lock(&self) -> MutexGuard<'_, LaneState> {
+        // Every change to the state is complete before the next call that could panic, so a
+        // poisoned lock is used as it is.
+        self.state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Writes `payload` as one binary WebSocket frame, from any thread, without waiting: to the
-    /// socket if the backlog is empty, the unwritten rest (or the whole frame, if the socket
-    /// is full) into the backlog. Refused when `max_waiting` of the room's frames already wait.
+    /// socket if nothing waits, the unwritten rest (or the whole frame, if the socket is
+    /// full) into the backlog. Refused when `max_waiting` of the room's frames already wait.
     pub fn send_frame(&self, payload: &Bytes, max_waiting: usize) -> LaneSend {
         let mut header = [0u8; MAX_HEADER];
         let header_len = binary_header(payload.len(), &mut header);
         let header = &header[..header_len];
-        let mut backlog = self.lock();
-        if backlog.failed || backlog.closed_to_room {
+        let mut state = self.lock();
+        if state.backlog.failed || state.backlog.closed_to_room {
             return LaneSend::Closed;
         }
-        if !backlog.chunks.is_empty() {
-            if backlog.frames >= max_waiting {
+        if state.waiting() {
+            if state.backlog.frames >= max_waiting {
                 return LaneSend::Full;
             }
-            backlog.push(Bytes::copy_from_slice(header), false);
-            backlog.push(payload.clone(), true);
+            state.backlog.push(Bytes::copy_from_slice(header), false);
+            state.backlog.push(payload.clone(), true);
+            let drainer = state.backlog.take_drainer();
+            drop(state);
+            wake(drainer);
             return LaneSend::Taken;
         }
-        let whole = header.len() + payload.len();
-        let written = match self
-            .tcp
-            .try_write_vectored(&[IoSlice::new(header), IoSlice::new(payload)])
-        {
-            Ok(written) if written == whole => return LaneSend::Taken,
+        let parts = [IoSlice::new(header), IoSlice::new(payload)];
+        let written = match state.wire.write(&self.tcp, &parts) {
             Ok(written) => written,
             Err(error) if error.kind() == io::ErrorKind::WouldBlock => 0,
             Err(_) => {
-                backlog.failed = true;
-                let drainer = backlog.take_drainer();
-                drop(backlog);
+                let drainer = state.fail();
+                drop(state);
                 wake(drainer);
                 return LaneSend::Closed;
             }
         };
         if written < header.len() {
-            backlog.push(Bytes::copy_from_slice(&header[written..]), false);
-            backlog.push(payload.clone(), true);
-        } else {
-            backlog.push(payload.slice(written - header.len()..), true);
+            state
+                .backlog
+                .push(Bytes::copy_from_slice(&header[written..]), false);
+            state.backlog.push(payload.clone(), true);
+        } else if written < header.len() + payload.len() {
+            state
+                .backlog
+                .push(payload.slice(written - header.len()..), true);
         }
-        let drainer = backlog.take_drainer();
-        drop(backlog);
+        let drainer = state.drainer_if_waiting();
+        drop(state);
         wake(drainer);
         LaneSend::Taken
     }
 
     /// From now on the room's frames are refused: the session is closing and its last frames
-    /// (an error, the close) must be the last on the wire. With `discard`, the room's frames
-    /// still waiting are dropped (a client too slow to read them gets its close sooner); a
-    /// frame already begun on the wire is finished all the same.
+    /// (an error, the close) must be the last on the wire. With `discard`, what waits is
+    /// dropped (a client too slow to read it gets its close sooner), but a frame already begun
+    /// on the wire is finished all the same.
     pub fn close_to_room(&self, discard: bool) {
-        let mut backlog = self.lock();
-        backlog.closed_to_room = true;
+        let mut state = self.lock();
+        state.backlog.closed_to_room = true;
         if discard {
-            let mut kept = VecDeque::new();
-            let mut begun = true;
-            while let Some(chunk) = backlog.chunks.pop_front() {
-                if begun {
-                    begun = !chunk.ends_frame;
-                    kept.push_back(chunk);
-                }
-            }
-            backlog.frames = kept.iter().filter(|chunk| chunk.ends_frame).count();
-            backlog.bytes = kept.iter().map(|chunk| chunk.bytes.len()).sum();
-            backlog.chunks = kept;
+            // Plain TCP may have written the first chunk in part; TLS seals whole chunks.
+            let front_begun = matches!(state.wire, Wire::Plain);
+            state.backlog.discard_unbegun(front_begun);
         }
     }
 
-    /// Writes the backlog as the socket takes it, for as long as the connection lives: the
+    /// Writes what waits as the socket takes it, for as long as the connection lives: the
     /// session's task runs this beside its reader. Returns only when the connection failed.
     pub async fn serve_backlog(&self) -> io::Error {
         std::future::poll_fn(|cx| {
-            let mut backlog = self.lock();
-            match self.drain(&mut backlog, cx) {
+            let mut state = self.lock();
+            match self.drain(&mut state, cx) {
                 Poll::Ready(Ok(())) => {
                     // Polled on every wake-up of the session's task: keep the waker it has.
-                    if !backlog
-                        .drainer
-                        .as_ref()
-                        .is_some_and(|drainer| drainer.will_wake(cx.waker()))
-                    {
-                        backlog.drainer = Some(cx.waker().clone());
+                    let drainer = &mut state.backlog.drainer;
+                    if !drainer.as_ref().is_some_and(|d| d.will_wake(cx.waker())) {
+                        *drainer = Some(cx.waker().clone());
                     }
                     Poll::Pending
                 }
@@ -233,33 +207,39 @@ impl Lane {
         .await
     }
 
-    /// Writes the backlog until it is empty (`Ready(Ok)`), the socket is full (`Pending`, woken
-    /// when it is writable) or the connection fails.
-    fn drain(&self, backlog: &mut Backlog, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    /// Writes what waits until nothing does (`Ready(Ok)`), the socket is full (`Pending`,
+    /// woken when it is writable) or the connection fails.
+    fn drain(&self, state: &mut LaneState, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         loop {
-            if backlog.failed {
+            if state.backlog.failed {
                 return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
             }
-            if backlog.chunks.is_empty() {
-                return Poll::Ready(Ok(()));
-            }
-            let mut slices = [IoSlice::new(&[]); DRAIN_SLICES];
-            let mut count = 0;
-            for (slice, chunk) in slices.iter_mut().zip(&backlog.chunks) {
-                *slice = IoSlice::new(&chunk.bytes);
-                count += 1;
-            }
-            match self.tcp.try_write_vectored(&slices[..count]) {
-                Ok(0) => backlog.failed = true,
-                Ok(written) => backlog.advance(written),
+            let step = match state.wire.write_pending(&self.tcp) {
+                Ok(()) if state.backlog.is_empty() => return Poll::Ready(Ok(())),
+                Ok(()) => {
+                    let mut slices = [IoSlice::new(&[]); DRAIN_SLICES];
+                    let count = state.backlog.front_slices(&mut slices);
+                    match state.wire.write(&self.tcp, &slices[..count]) {
+                        Ok(0) => Err(io::ErrorKind::WriteZero.into()),
+                        Ok(written) => {
+                            state.backlog.advance(written);
+                            Ok(())
+                        }
+                        Err(error) => Err(error),
+                    }
+                }
+                Err(error) => Err(error),
+            };
+            match step {
+                Ok(()) => {}
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
                     if let Err(error) = ready!(self.tcp.poll_write_ready(cx)) {
-                        backlog.failed = true;
+                        state.backlog.failed = true;
                         return Poll::Ready(Err(error));
                     }
                 }
                 Err(error) => {
-                    backlog.failed = true;
+                    state.backlog.failed = true;
                     return Poll::Ready(Err(error));
                 }
             }
@@ -269,24 +249,23 @@ impl Lane {
     /// The session's write of `buf` (one or more whole WebSocket frames from tungstenite, or
     /// an HTTP answer): taken whole or not at all, so the room's frames never land inside it.
     fn poll_write_whole(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        let mut backlog = self.lock();
-        let drained = self.drain(&mut backlog, cx)?;
-        if drained.is_pending() {
+        let mut state = self.lock();
+        if self.drain(&mut state, cx)?.is_pending() {
             // Behind unsent bytes: wait behind them, up to a bound.
-            if backlog.bytes >= SESSION_BACKLOG_BYTES {
+            if state.backlog.bytes >= SESSION_BACKLOG_BYTES {
                 return Poll::Pending;
             }
-            backlog.push(Bytes::copy_from_slice(buf), false);
+            state.backlog.push(Bytes::copy_from_slice(buf), false);
             return Poll::Ready(Ok(buf.len()));
         }
         loop {
-            match self.tcp.try_write(buf) {
+            match state.wire.write(&self.tcp, &[IoSlice::new(buf)]) {
                 Ok(written) => {
-                    backlog.push(Bytes::copy_from_slice(&buf[written..]), false);
-                    let drainer = (written < buf.len())
-                        .then(|| backlog.take_drainer())
-                        .flatten();
-                    drop(backlog);
+                    state
+                        .backlog
+                        .push(Bytes::copy_from_slice(&buf[written..]), false);
+                    let drainer = state.drainer_if_waiting();
+                    drop(state);
                     wake(drainer);
                     return Poll::Ready(Ok(buf.len()));
                 }
@@ -294,9 +273,38 @@ impl Lane {
                     ready!(self.tcp.poll_write_ready(cx))?;
                 }
                 Err(error) => {
-                    backlog.failed = true;
+                    let drainer = state.fail();
+                    drop(state);
+                    wake(drainer);
                     return Poll::Ready(Err(error));
                 }
+            }
+        }
+    }
+
+    /// Writes what waits, then (TLS) the close_notify alert (sent once, however often this
+    /// is polled).
+    fn poll_close(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let mut state = self.lock();
+        ready!(self.drain(&mut state, cx))?;
+        state.wire.close();
+        self.drain(&mut state, cx)
+    }
+
+    /// The session's read: what the socket (through TLS, if any) has for `buf`.
+    fn poll_read_into(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        loop {
+            let mut state = self.lock();
+            let read = state.wire.read(&self.tcp, buf);
+            // TLS may have records of its own to send now (an alert, a key update).
+            let drainer = state.drainer_if_waiting();
+            drop(state);
+            wake(drainer);
+            match read {
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                    ready!(self.tcp.poll_read_ready(cx))?;
+                }
+                read => return Poll::Ready(read),
             }
         }
     }
@@ -321,69 +329,6 @@ fn binary_header(len: usize, out: &mut [u8; MAX_HEADER]) -> usize {
     match header.format(len as u64, &mut cursor) {
         Ok(()) => cursor.position() as usize,
         Err(_) => 0,
-    }
-}
-
-/// A plain TCP connection whose writes go through its [`Lane`], which the room can hold too.
-#[derive(Debug, Clone)]
-pub struct LanedTcp(Arc<Lane>);
-
-impl LanedTcp {
-    pub fn new(tcp: TcpStream) -> LanedTcp {
-        LanedTcp(Arc::new(Lane::new(tcp)))
-    }
-
-    pub fn lane(&self) -> &Arc<Lane> {
-        &self.0
-    }
-}
-
-impl AsyncRead for LanedTcp {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let tcp = &self.0.tcp;
-        loop {
-            ready!(tcp.poll_read_ready(cx))?;
-            match tcp.try_read(buf.initialize_unfilled()) {
-                Ok(read) => {
-                    buf.advance(read);
-                    return Poll::Ready(Ok(()));
-                }
-                // Readiness was stale; `try_read` cleared it, so the next poll waits.
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => continue,
-                Err(error) => return Poll::Ready(Err(error)),
-            }
-        }
-    }
-}
-
-impl AsyncWrite for LanedTcp {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.0.poll_write_whole(cx, buf)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let mut backlog = self.0.lock();
-        self.0.drain(&mut backlog, cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        {
-            let mut backlog = self.0.lock();
-            ready!(self.0.drain(&mut backlog, cx))?;
-        }
-        let shut = socket2::SockRef::from(&self.0.tcp).shutdown(std::net::Shutdown::Write);
-        Poll::Ready(shut.or_else(|error| match error.kind() {
-            io::ErrorKind::NotConnected => Ok(()),
-            _ => Err(error),
-        }))
     }
 }
 

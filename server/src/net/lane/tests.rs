@@ -16,6 +16,12 @@ use super::*;
 /// the client's end with a small receive buffer, so a client that does not read fills the
 /// socket after a few kilobytes.
 async fn pair() -> (LanedTcp, TcpStream) {
+    let (server, client) = sockets().await;
+    (LanedTcp::plain(server), client)
+}
+
+/// The sockets of [`pair`]: the server's end and the client's.
+async fn sockets() -> (TcpStream, TcpStream) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let socket = TcpSocket::new_v4().unwrap();
     socket.set_recv_buffer_size(4096).unwrap();
@@ -25,7 +31,7 @@ async fn pair() -> (LanedTcp, TcpStream) {
     socket2::SockRef::from(&server)
         .set_send_buffer_size(4096)
         .unwrap();
-    (LanedTcp::new(server), client.unwrap())
+    (server, client.unwrap())
 }
 
 /// `len` bytes that start with `seq`.
@@ -93,7 +99,7 @@ fn fill(lane: &Lane, len: usize, max_waiting: usize, limit: u32) -> u32 {
 }
 
 fn waiting_frames(lane: &Lane) -> usize {
-    lane.lock().frames
+    lane.lock().backlog.frames
 }
 
 #[tokio::test]
@@ -196,4 +202,141 @@ async fn a_reset_connection_fails_the_lane_and_its_backlog_service() {
     tokio::time::timeout(Duration::from_secs(5), lane.serve_backlog())
         .await
         .expect("the backlog service ends when the connection failed");
+}
+
+/// A connected pair over TLS on loopback: the server's end in a lane that holds the TLS
+/// session (handshake done by tokio-rustls, as the listener does), with small socket buffers
+/// as in [`pair`]; the client's end a tokio-rustls stream that trusts the generated
+/// certificate.
+async fn tls_pair() -> (LanedTcp, tokio_rustls::client::TlsStream<TcpStream>) {
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
+    use tokio_rustls::rustls::{ClientConfig, RootCertStore};
+
+    let path = std::env::temp_dir().join(format!(
+        "ticksync-lane-test-{}-{:?}.pem",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    let (acceptor, _certificate) = crate::net::tls::dev_acceptor(&path).unwrap();
+    let mut roots = RootCertStore::empty();
+    for certificate in CertificateDer::pem_file_iter(&path).unwrap() {
+        roots.add(certificate.unwrap()).unwrap();
+    }
+    let _ = std::fs::remove_file(&path);
+    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let (tcp, client) = sockets().await;
+    let name = ServerName::try_from("localhost").unwrap();
+    let (accepted, connected) = tokio::join!(acceptor.accept(tcp), connector.connect(name, client));
+    let (tcp, session) = accepted.unwrap().into_inner();
+    (LanedTcp::tls(tcp, session), connected.unwrap())
+}
+
+/// Reads frames from a TLS client as [`read_frames`] does from a plain one.
+async fn read_tls_frames(
+    client: &mut tokio_rustls::client::TlsStream<TcpStream>,
+    count: usize,
+) -> Vec<(OpCode, Vec<u8>)> {
+    let (mut buffer, mut frames) = (Vec::new(), Vec::new());
+    loop {
+        loop {
+            let mut cursor = io::Cursor::new(&buffer[..]);
+            let Some((header, len)) = FrameHeader::parse(&mut cursor).unwrap() else {
+                break;
+            };
+            let start = cursor.position() as usize;
+            let end = start + len as usize;
+            if buffer.len() < end {
+                break;
+            }
+            frames.push((header.opcode, buffer[start..end].to_vec()));
+            buffer.drain(..end);
+        }
+        if frames.len() >= count {
+            assert!(buffer.is_empty(), "bytes after the last frame");
+            return frames;
+        }
+        let mut chunk = [0u8; 16 * 1024];
+        let read = tokio::time::timeout(Duration::from_secs(10), client.read(&mut chunk))
+            .await
+            .expect("frames in time")
+            .unwrap();
+        assert!(read > 0, "connection ended after {} frames", frames.len());
+        buffer.extend_from_slice(&chunk[..read]);
+    }
+}
+
+#[tokio::test]
+async fn over_tls_the_room_s_and_the_session_s_frames_arrive_whole_and_in_order() {
+    let (mut server, mut client) = tls_pair().await;
+    let lane = server.lane().clone();
+    // Small, medium, and larger than the socket buffers and a TLS record: part of it waits
+    // sealed inside the session for the backlog's service.
+    let sizes = [10, 200, 70_000];
+    for (seq, len) in sizes.iter().enumerate() {
+        assert_eq!(
+            lane.send_frame(&payload(seq as u32, *len), 8),
+            LaneSend::Taken
+        );
+    }
+    // While sealed bytes wait, the room's next frames wait in the backlog, bounded.
+    let taken = fill(&lane, 1000, 4, 10_000);
+    let own = text_frame("the session's own frame");
+    tokio::time::timeout(Duration::from_secs(5), server.write_all(&own))
+        .await
+        .expect("a small session write does not wait behind a backlog")
+        .unwrap();
+    let serving = tokio::spawn({
+        let lane = lane.clone();
+        async move { lane.serve_backlog().await }
+    });
+    let frames = read_tls_frames(&mut client, sizes.len() + taken as usize + 1).await;
+    for (seq, len) in sizes.iter().enumerate() {
+        assert_eq!(frames[seq].0, OpCode::Data(Data::Binary));
+        assert_eq!(frames[seq].1[..], payload(seq as u32, *len)[..]);
+    }
+    for seq in 0..taken as usize {
+        assert_eq!(
+            frames[sizes.len() + seq].1[..],
+            payload(seq as u32, 1000)[..]
+        );
+    }
+    let (opcode, bytes) = frames.last().unwrap();
+    assert_eq!(*opcode, OpCode::Data(Data::Text));
+    assert_eq!(bytes[..], b"the session's own frame"[..]);
+
+    // And the other way: what the client sends is opened by the lane.
+    client.write_all(b"an input").await.unwrap();
+    client.flush().await.unwrap();
+    let mut received = [0u8; 8];
+    tokio::time::timeout(Duration::from_secs(5), server.read_exact(&mut received))
+        .await
+        .expect("the client's bytes in time")
+        .unwrap();
+    assert_eq!(&received, b"an input");
+    serving.abort();
+}
+
+#[tokio::test]
+async fn over_tls_a_closed_session_reads_as_the_end_of_the_stream() {
+    let (mut server, mut client) = tls_pair().await;
+    client.shutdown().await.unwrap();
+    let mut rest = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), server.read_to_end(&mut rest))
+        .await
+        .expect("the end in time");
+    assert_eq!(read.unwrap(), 0);
+    // Our side closes with a close_notify the client reads as a clean end.
+    server.shutdown().await.unwrap();
+    let mut rest = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), client.read_to_end(&mut rest))
+        .await
+        .expect("the end in time");
+    assert_eq!(read.unwrap(), 0);
 }

@@ -218,10 +218,10 @@ where
         }
     };
     let resuming = resume_token.is_some();
-    // The room writes a bincode session's frames straight to a plain connection; a JSON
-    // session's writer re-encodes each, and TLS has no lane.
+    // The room writes a bincode session's frames straight to the connection's lane; a JSON
+    // session's writer re-encodes each.
     let lane = match format {
-        WireFormat::Bincode => ws.get_ref().lane().cloned(),
+        WireFormat::Bincode => Some(ws.get_ref().lane().clone()),
         WireFormat::Json => None,
     };
     let joined = join(&room, (name, claims, resume_token), lane, ctx).await?;
