@@ -23,7 +23,7 @@ use ticksync_arena::{Arena, ArenaEntity, MoveDir};
 use ticksync_game::Game;
 use ticksync_protocol::{EntityId, PlayerId};
 use ticksync_server::replication::{
-    Execution, HandOver, InterestPolicy, ReplicationSettings, Replicator, Viewer,
+    Execution, InterestPolicy, ReplicationSettings, Replicator, Viewer,
 };
 
 const DT: f32 = 1.0 / 30.0;
@@ -107,10 +107,7 @@ impl World {
 
     /// A tick as a room of this size runs it.
     fn room_tick(&mut self) -> usize {
-        self.tick(
-            self.replicator
-                .execution_for(self.ids.len(), HandOver::Queued),
-        )
+        self.tick(self.replicator.execution_for(self.ids.len()))
     }
 }
 
@@ -123,9 +120,7 @@ fn report_bytes(label: &str, world: &mut World) {
     eprintln!(
         "{label}: {per_client_tick:.1} bytes per client per tick = {:.0} bytes per client per second at 30 Hz ({:?} with {} threads)",
         per_client_tick * 30.0,
-        world
-            .replicator
-            .execution_for(world.ids.len(), HandOver::Queued),
+        world.replicator.execution_for(world.ids.len()),
         rayon::current_num_threads(),
     );
 }

@@ -22,5 +22,5 @@ mod replicator;
 mod snapshot;
 
 pub use interest::InterestPolicy;
-pub use replicator::{Execution, HandOver, ReplicationError, ReplicationSettings, Replicator};
+pub use replicator::{Execution, ReplicationError, ReplicationSettings, Replicator};
 pub use snapshot::Viewer;

@@ -60,27 +60,10 @@ pub const PARALLEL_MIN_CLIENTS_AOI: usize = 256;
 /// wins, the tail loses), 4,000 clients 1,584 / 1,844 → 1,157 / 1,397 µs (wins).
 pub const PARALLEL_MIN_CLIENTS_EVERYONE: usize = 4000;
 
-/// Clients from which a room whose frames are written to the clients' sockets during the tick
-/// (see [`HandOver::Written`]) spreads the work over cores, whatever its interest mode.
-///
-/// There a client's work is dominated by its `write` system call (several µs on loopback,
-/// where it also delivers into the reader's socket), so two pieces of [`CLIENTS_PER_PIECE`]
-/// already outweigh waking a helper.
-pub const PARALLEL_MIN_CLIENTS_WRITTEN: usize = 64;
-
 /// Clients per piece of parallel work (see `fan_out`): about 100 µs of work with area of
 /// interest and a few µs without, so taking a piece (a lock) is noise, and a helper that is
 /// preempted mid-piece holds the tick up by at most that much.
 const CLIENTS_PER_PIECE: usize = 32;
-
-/// What handing a client its frame costs the tick.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HandOver {
-    /// Into a queue (a fraction of a microsecond).
-    Queued,
-    /// Written to the client's socket (a system call).
-    Written,
-}
 
 /// Where a tick's per-client snapshots are encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,15 +104,13 @@ impl<E: Replicated> Replicator<E> {
         }
     }
 
-    /// How a tick for `clients` clients, handed their frames as `hand_over` says, is best
-    /// built: in parallel from [`PARALLEL_MIN_CLIENTS_WRITTEN`], [`PARALLEL_MIN_CLIENTS_AOI`]
-    /// or [`PARALLEL_MIN_CLIENTS_EVERYONE`] clients on, when rayon's pool has more than one
-    /// thread.
-    pub fn execution_for(&self, clients: usize, hand_over: HandOver) -> Execution {
-        let threshold = match (hand_over, &self.settings.interest) {
-            (HandOver::Written, _) => PARALLEL_MIN_CLIENTS_WRITTEN,
-            (HandOver::Queued, Some(_)) => PARALLEL_MIN_CLIENTS_AOI,
-            (HandOver::Queued, None) => PARALLEL_MIN_CLIENTS_EVERYONE,
+    /// How a tick for `clients` clients is best built: in parallel from
+    /// [`PARALLEL_MIN_CLIENTS_AOI`] or [`PARALLEL_MIN_CLIENTS_EVERYONE`] clients on, when
+    /// rayon's pool has more than one thread.
+    pub fn execution_for(&self, clients: usize) -> Execution {
+        let threshold = match self.settings.interest {
+            Some(_) => PARALLEL_MIN_CLIENTS_AOI,
+            None => PARALLEL_MIN_CLIENTS_EVERYONE,
         };
         // Checked in this order so that a small room never starts rayon's pool.
         if clients >= threshold && rayon::current_num_threads() > 1 {
@@ -599,31 +580,18 @@ mod tests {
             Execution::Sequential
         };
         assert_eq!(
-            aoi.execution_for(PARALLEL_MIN_CLIENTS_AOI - 1, HandOver::Queued),
+            aoi.execution_for(PARALLEL_MIN_CLIENTS_AOI - 1),
+            Execution::Sequential
+        );
+        assert_eq!(aoi.execution_for(PARALLEL_MIN_CLIENTS_AOI), parallel);
+        assert_eq!(
+            everyone.execution_for(PARALLEL_MIN_CLIENTS_EVERYONE - 1),
             Execution::Sequential
         );
         assert_eq!(
-            aoi.execution_for(PARALLEL_MIN_CLIENTS_AOI, HandOver::Queued),
+            everyone.execution_for(PARALLEL_MIN_CLIENTS_EVERYONE),
             parallel
         );
-        assert_eq!(
-            everyone.execution_for(PARALLEL_MIN_CLIENTS_EVERYONE - 1, HandOver::Queued),
-            Execution::Sequential
-        );
-        assert_eq!(
-            everyone.execution_for(PARALLEL_MIN_CLIENTS_EVERYONE, HandOver::Queued),
-            parallel
-        );
-        for replicator in [&aoi, &everyone] {
-            assert_eq!(
-                replicator.execution_for(PARALLEL_MIN_CLIENTS_WRITTEN - 1, HandOver::Written),
-                Execution::Sequential
-            );
-            assert_eq!(
-                replicator.execution_for(PARALLEL_MIN_CLIENTS_WRITTEN, HandOver::Written),
-                parallel
-            );
-        }
     }
 
     #[test]

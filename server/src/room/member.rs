@@ -187,11 +187,6 @@ impl<S: Schema> Member<S> {
         delivery
     }
 
-    /// Whether the room writes this member's frames to its connection itself.
-    pub fn writes_directly(&self) -> bool {
-        matches!(self.outlet, Outlet::Direct { .. })
-    }
-
     /// Ticks this member has been continuously behind as of `tick`.
     pub fn ticks_behind(&self, tick: Tick) -> u32 {
         self.behind_since

@@ -41,7 +41,7 @@ use super::{
 };
 use crate::metrics::{KickReason, RoomSeries, ServerMetrics};
 use crate::replication::{
-    Execution, HandOver, InterestPolicy, ReplicationError, ReplicationSettings, Replicator, Viewer,
+    Execution, InterestPolicy, ReplicationError, ReplicationSettings, Replicator, Viewer,
 };
 
 /// The settings a room runs with, from its [`RoomConfig`].
@@ -534,15 +534,7 @@ impl<G: Game> Room<G> {
         self.replicator
             .capture(self.tick, |out| self.game.write_entities(out));
         self.deliver_messages();
-        // Most members written to directly: the hand-over is a system call each.
-        let written = self.members.iter().filter(|m| m.writes_directly()).count();
-        let hand_over = if written * 2 > self.members.len() {
-            HandOver::Written
-        } else {
-            HandOver::Queued
-        };
-        let execution = self.replicator.execution_for(self.members.len(), hand_over);
-        self.serve_members(execution);
+        self.serve_members(self.replicator.execution_for(self.members.len()));
     }
 
     /// Delivers what the game sent this tick (and at joins and leaves since the last tick),
