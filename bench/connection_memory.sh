@@ -8,7 +8,9 @@
 # Usage:   bench/connection_memory.sh [BOTS]       (default: 100)
 # Env:     DURATION (s the bots play, default 25)  TICK_RATE (default 10: valgrind runs the
 #          server ~30× slower, and a tick it cannot keep changes what is allocated)
-#          SERVER_BIN, SIM_BIN (default: this tree's release build)  OUT (default bench-out/)
+#          SERVER_BIN (default: this tree's release build of the example server_system_alloc,
+#          the stock server on the system allocator: DHAT sees only malloc, not jemalloc)
+#          SIM_BIN (default: this tree's release build)  OUT (default bench-out/)
 #          PORT (default 7981)
 # Needs valgrind. The heap is what DHAT sees: it leaves out the thread stacks, the binary and
 # allocator slack, which RSS (bench/arena.sh) includes.
@@ -20,10 +22,9 @@ DURATION=${DURATION:-25}
 TICK_RATE=${TICK_RATE:-10}
 OUT=${OUT:-bench-out}
 PORT=${PORT:-7981}
-if [ -z "${SERVER_BIN:-}" ] || [ -z "${SIM_BIN:-}" ]; then
-  cargo build --release -q -p ticksync-server -p ticksync-sim
-fi
-server_bin=${SERVER_BIN:-target/release/ticksync-server}
+[ -n "${SERVER_BIN:-}" ] || cargo build --release -q -p ticksync-server --example server_system_alloc
+[ -n "${SIM_BIN:-}" ] || cargo build --release -q -p ticksync-sim
+server_bin=${SERVER_BIN:-target/release/examples/server_system_alloc}
 sim_bin=${SIM_BIN:-target/release/ticksync-sim}
 mkdir -p "$OUT"
 
