@@ -1,8 +1,9 @@
 //! End to end: players lose connections and stall, and nobody else notices.
 //!
 //! - A client that stops reading is closed as too slow within the configured time, without
-//!   a tick gap for anyone else and without growing the server's memory; once the room kicks
-//!   it, its connection is gone within a second, whether it keeps sending or sends nothing.
+//!   a tick gap for anyone else and without growing the server's memory, over `ws://` and
+//!   over `wss://` (where the room seals its frames itself); once the room kicks it, its
+//!   connection is gone within a second, whether it keeps sending or sends nothing.
 //! - A player whose connection drops keeps its entity for the grace period and takes it
 //!   back with its resume token; after the grace period, with a forged token, or on the
 //!   losing side of a race for one token, `Resume` is refused with a clear error.
@@ -72,6 +73,81 @@ async fn a_client_that_stops_reading_is_closed_and_nobody_else_notices() {
     assert_eq!(report.desyncs, 0);
     drop(stalled);
     server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wss_client_that_stops_reading_is_closed_and_the_others_play_on() {
+    let dir = std::env::temp_dir().join(format!("ticksync-stall-wss-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cert = dir.join("dev-cert.pem");
+    let server = TestServer::start_with(ServerConfig {
+        dev_tls_cert: Some(cert.clone()),
+        slow_client_timeout: Duration::from_secs(1),
+        max_connections_per_ip: 0,
+        ..ServerConfig::default()
+    })
+    .await;
+    // Bots keep the snapshots large enough to fill a stalled reader's buffers in seconds.
+    let mut bots = SwarmConfig::new(server.url(), 60, Duration::from_secs(8));
+    bots.tls = ticksync_sim::tls_config(&ticksync_sim::TlsTrust::CaFile(cert.clone())).unwrap();
+    let swarm = tokio::spawn(run_swarm(bots));
+    let (mut healthy, _) = RawClient::join_tls(&server.url(), &cert).await.unwrap();
+
+    // A wss client with a tiny receive window that joins and then never reads again.
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let tcp = socket.connect(server.addr).await.unwrap();
+    let mut request = server.url().into_client_request().unwrap();
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        arena_subprotocol(WireFormat::Bincode).parse().unwrap(),
+    );
+    let trust = ticksync_sim::TlsTrust::CaFile(cert.clone());
+    let connector = ticksync_sim::tls_config(&trust)
+        .unwrap()
+        .map(tokio_tungstenite::Connector::Rustls);
+    let (mut stalled, _) =
+        tokio_tungstenite::client_async_tls_with_config(request, tcp, None, connector)
+            .await
+            .unwrap();
+    let hello = ClientMessage::Hello(Hello {
+        protocol_version: PROTOCOL_VERSION,
+        player_name: "stalled".into(),
+    });
+    let bytes = WireFormat::Bincode.encode(&hello).unwrap();
+    futures_util::SinkExt::send(&mut stalled, Message::Binary(bytes.into()))
+        .await
+        .unwrap();
+
+    // The healthy player reads on; the stalled one is closed as too slow.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let mut last_tick = 0;
+    while server.metrics.snapshot().kicks_slow == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the stalled wss client was never closed: {:?}",
+            server.metrics.snapshot()
+        );
+        let snapshot = healthy.next_snapshot().await.unwrap();
+        assert!(snapshot.tick > last_tick, "snapshots in order");
+        last_tick = snapshot.tick;
+    }
+    // And the healthy one keeps getting every tick's snapshot after the kick.
+    for _ in 0..30 {
+        let snapshot = healthy.next_snapshot().await.unwrap();
+        assert_eq!(snapshot.tick, last_tick + 1, "a tick was skipped");
+        last_tick = snapshot.tick;
+    }
+    let report = swarm
+        .await
+        .unwrap()
+        .expect("the default mix is the arena's");
+    assert_eq!(report.bots_connected, 60, "{report}");
+    assert_eq!(report.disconnects, 0, "{report}");
+    assert_eq!(report.desyncs, 0, "{report}");
+    drop(stalled);
+    server.stop().await;
+    std::fs::remove_dir_all(&dir).ok();
 }
 
 type StalledWs = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;

@@ -96,17 +96,21 @@ impl LaneState {
 #[derive(Debug)]
 pub struct Lane {
     tcp: TcpStream,
+    /// No TLS: reads go to the socket without the lock (only writes need it).
+    plain: bool,
     state: Mutex<LaneState>,
 }
 
 impl Lane {
     fn new(tcp: TcpStream, wire: Wire) -> Lane {
+        let plain = matches!(wire, Wire::Plain);
         let state = LaneState {
             backlog: Backlog::default(),
             wire,
         };
         Lane {
             tcp,
+            plain,
             state: Mutex::new(state),
         }
     }
@@ -294,6 +298,15 @@ impl Lane {
     /// The session's read: what the socket (through TLS, if any) has for `buf`.
     fn poll_read_into(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         loop {
+            if self.plain {
+                match self.tcp.try_read(buf) {
+                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                        ready!(self.tcp.poll_read_ready(cx))?;
+                        continue;
+                    }
+                    read => return Poll::Ready(read),
+                }
+            }
             let mut state = self.lock();
             let read = state.wire.read(&self.tcp, buf);
             // TLS may have records of its own to send now (an alert, a key update).
