@@ -51,6 +51,10 @@ const DRAIN_SLICES: usize = 16;
 /// The longest WebSocket frame header a server writes (no mask): 2 + 8 bytes.
 const MAX_HEADER: usize = 10;
 
+/// Frames up to this size (header included) are copied into one buffer on the stack and
+/// written with one `write`; larger ones go out as two slices with `writev`.
+const JOINED_FRAME_BYTES: usize = 2048;
+
 /// How the room's frame fared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LaneSend {
@@ -149,8 +153,18 @@ impl Lane {
             wake(drainer);
             return LaneSend::Taken;
         }
-        let parts = [IoSlice::new(header), IoSlice::new(payload)];
-        let written = match state.wire.write(&self.tcp, &parts) {
+        // A small frame goes out as one contiguous buffer (`write`, not `writev`).
+        let mut joined = [0u8; JOINED_FRAME_BYTES];
+        let whole = header.len() + payload.len();
+        let written = if whole <= JOINED_FRAME_BYTES {
+            joined[..header.len()].copy_from_slice(header);
+            joined[header.len()..whole].copy_from_slice(payload);
+            state.wire.write(&self.tcp, &[IoSlice::new(&joined[..whole])])
+        } else {
+            let parts = [IoSlice::new(header), IoSlice::new(payload)];
+            state.wire.write(&self.tcp, &parts)
+        };
+        let written = match written {
             Ok(written) => written,
             Err(error) if error.kind() == io::ErrorKind::WouldBlock => 0,
             Err(_) => {

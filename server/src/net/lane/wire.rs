@@ -75,13 +75,20 @@ impl Wire {
     /// the socket gets what it takes and the rest waits inside the wire.
     pub(super) fn write(&mut self, tcp: &TcpStream, parts: &[IoSlice<'_>]) -> io::Result<usize> {
         let Wire::Tls(session) = self else {
-            return tcp.try_write_vectored(parts);
+            return match parts {
+                [one] => tcp.try_write(one),
+                _ => tcp.try_write_vectored(parts),
+            };
         };
-        let mut taken = 0;
-        for part in parts {
-            // Without a buffer limit rustls takes every byte it is given.
-            session.writer().write_all(part)?;
-            taken += part.len();
+        // One record for all the parts (a frame's header and payload together). Without a
+        // buffer limit rustls takes every byte; a part taken would tear the frame, so the
+        // lane fails rather than go on.
+        let whole: usize = parts.iter().map(|part| part.len()).sum();
+        let taken = session.writer().write_vectored(parts)?;
+        if taken != whole {
+            return Err(io::Error::other(format!(
+                "the TLS session took {taken} of {whole} bytes"
+            )));
         }
         match self.write_pending(tcp) {
             Err(error) if error.kind() != io::ErrorKind::WouldBlock => Err(error),
