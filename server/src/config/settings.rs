@@ -59,8 +59,9 @@ pub struct ServerConfig {
     pub max_game_messages_per_second: u32,
     /// Inputs buffered per player between ticks; more are dropped and counted.
     pub input_queue_capacity: usize,
-    /// Frames buffered per player between the tick and its socket. A full queue means the
-    /// client is not reading: the snapshot is dropped instead of waiting.
+    /// Frames that may wait per player for its socket (in the connection's lane backlog, or
+    /// a JSON session's queue). Full means the client is not reading: the snapshot is
+    /// dropped instead of waiting.
     pub outbound_queue_capacity: usize,
     /// Kernel send buffer per connection (`SO_SNDBUF`). Fixed rather than auto-tuned (which
     /// grows to megabytes), so a client that stops reading is noticed within seconds and

@@ -111,7 +111,7 @@ impl Exposition {
             Family::<RoomLabel, Histogram>::new_with_constructor(new_tick_histogram as fn() -> _);
         registry.register(
             "ticksync_tick_duration_seconds",
-            "Work time of one tick (with the frames written to plain connections), per named room; other rooms together as room=\"(other)\"",
+            "Work time of one tick (with the frames it writes to connections), per named room; other rooms together as room=\"(other)\"",
             tick_duration.clone(),
         );
         let tick_overruns = Family::<RoomLabel, Counter>::default();

@@ -3,8 +3,8 @@
 //! the operations listener ([`admin`]) and the log summary of refusals ([`refusal_log`]).
 //!
 //! It knows nothing of game rules: a session decodes and validates frames, forwards inputs to
-//! its room through a bounded queue, and writes whatever frames the room hands it (or, on a
-//! plain connection, gives the room the connection's write [`lane`] to write them itself).
+//! its room through a bounded queue, and writes whatever frames the room hands it (or, for the
+//! bincode codec, gives the room the connection's write [`lane`] to write them itself).
 
 pub(crate) mod admin;
 mod connection;

@@ -7,7 +7,7 @@
 //!   and answers pings;
 //! - the writer drains the frames the room queued and flushes once per batch (one flush per
 //!   tick, not per message); or, where the room writes the frames to the connection's
-//!   [`Lane`] itself (plain TCP, bincode), writes what the socket could not take at once.
+//!   [`Lane`] itself (bincode, over ws or wss), writes what the socket could not take at once.
 //!
 //! The room hands on the `Welcome` as the first of its frames, so nothing it writes can
 //! reach the client before it.
