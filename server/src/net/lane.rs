@@ -159,7 +159,9 @@ impl Lane {
         let written = if whole <= JOINED_FRAME_BYTES {
             joined[..header.len()].copy_from_slice(header);
             joined[header.len()..whole].copy_from_slice(payload);
-            state.wire.write(&self.tcp, &[IoSlice::new(&joined[..whole])])
+            state
+                .wire
+                .write(&self.tcp, &[IoSlice::new(&joined[..whole])])
         } else {
             let parts = [IoSlice::new(header), IoSlice::new(payload)];
             state.wire.write(&self.tcp, &parts)

@@ -826,6 +826,24 @@ mod tests {
     }
 
     #[test]
+    fn the_welcome_is_the_first_frame_a_member_is_handed() {
+        let (mut room, handle) = new_room();
+        let mut a = join(&handle, 8);
+        room.tick(1.0 / 30.0);
+        let reply = a.reply.try_recv().unwrap().unwrap();
+        let first = a.frames.try_recv().unwrap();
+        match decode_server_message::<Schema>(&first).unwrap() {
+            ServerMessage::Welcome(welcome) => assert_eq!(welcome, reply),
+            other => panic!("first frame: {}", other.name()),
+        }
+        // The game's greeting and the snapshot come after it.
+        assert!(last_snapshot(&mut a)
+            .created
+            .iter()
+            .any(|e| Some(e.id) == reply.entity_id));
+    }
+
+    #[test]
     fn snapshots_are_deltas_against_the_acknowledged_tick() {
         let (mut room, handle) = new_room();
         let mut a = join(&handle, 64);
