@@ -6,8 +6,9 @@
 //!
 //! Memory: a task reserves room for the largest state any of its awaits holds, for its whole
 //! life. The handshake phases (TLS accept, the request-head read with its buffer,
-//! tungstenite's handshake machine, `Hello`) are boxed, so their state is freed once they end
-//! instead of sizing every connection's task for the rest of the session.
+//! tungstenite's handshake machine, `Hello`) and the matchmaker's answer are boxed, so their
+//! state is freed once they end instead of sizing every connection's task for the rest of the
+//! session.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use ticksync_protocol::Schema;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
+use tokio_rustls::TlsAcceptor;
 
 use super::http::{read_request_head, respond};
 use super::lane::{Lane, LanedTcp};
@@ -52,31 +54,47 @@ impl<S: TcpBacked> TcpBacked for Rewind<S> {
 /// Serves one accepted TCP connection until it closes.
 pub async fn serve<P: Schema>(tcp: TcpStream, peer: SocketAddr, ctx: &SessionContext<P>) {
     let deadline = Instant::now() + ctx.limits.handshake_timeout;
-    match &ctx.tls {
-        None => serve_stream(LanedTcp::plain(tcp), peer, deadline, ctx).await,
-        Some(acceptor) => {
-            let accepted = tokio::select! {
-                accepted = tokio::time::timeout_at(deadline, Box::pin(acceptor.accept(tcp))) => accepted,
-                _ = ctx.shutdown.cancelled() => return,
-            };
-            match accepted {
-                // From here on the connection's lane seals and opens the records itself, so
-                // the room can write to a TLS connection as to a plain one.
-                Ok(Ok(tls)) => {
-                    let (tcp, session) = tls.into_inner();
-                    serve_stream(LanedTcp::tls(tcp, session), peer, deadline, ctx).await
-                }
-                Ok(Err(error)) => {
-                    ctx.metrics
-                        .handshake_failed(FailureReason::Stage(ConnectionStage::Tls));
-                    tracing::debug!(%peer, %error, "TLS handshake failed");
-                }
-                Err(_elapsed) => {
-                    ctx.metrics
-                        .handshake_failed(FailureReason::Stage(ConnectionStage::TlsTimeout));
-                    tracing::debug!(%peer, "TLS handshake timed out");
-                }
-            }
+    let stream = match &ctx.tls {
+        None => LanedTcp::plain(tcp),
+        Some(acceptor) => match accept_tls(acceptor, tcp, peer, deadline, ctx).await {
+            Some(stream) => stream,
+            None => return,
+        },
+    };
+    serve_stream(stream, peer, deadline, ctx).await
+}
+
+/// The TLS handshake, bounded by `deadline`; the connection whose lane then seals and opens
+/// the records itself (so the room writes to a TLS connection as to a plain one), or `None`
+/// when the handshake failed, timed out or the server is shutting down. A function of its
+/// own so the handshake's state (kilobytes) is gone before the connection is served.
+async fn accept_tls<P: Schema>(
+    acceptor: &TlsAcceptor,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    deadline: Instant,
+    ctx: &SessionContext<P>,
+) -> Option<LanedTcp> {
+    let accepted = tokio::select! {
+        accepted = tokio::time::timeout_at(deadline, Box::pin(acceptor.accept(tcp))) => accepted,
+        _ = ctx.shutdown.cancelled() => return None,
+    };
+    match accepted {
+        Ok(Ok(tls)) => {
+            let (tcp, session) = tls.into_inner();
+            Some(LanedTcp::tls(tcp, session))
+        }
+        Ok(Err(error)) => {
+            ctx.metrics
+                .handshake_failed(FailureReason::Stage(ConnectionStage::Tls));
+            tracing::debug!(%peer, %error, "TLS handshake failed");
+            None
+        }
+        Err(_elapsed) => {
+            ctx.metrics
+                .handshake_failed(FailureReason::Stage(ConnectionStage::TlsTimeout));
+            tracing::debug!(%peer, "TLS handshake timed out");
+            None
         }
     }
 }
@@ -110,7 +128,9 @@ async fn serve_stream<S, P: Schema>(
         }
     };
     if !head.wants_websocket && head.path.starts_with(super::matchmake::PREFIX) {
-        match super::matchmake::serve(&mut stream, &head, ctx, deadline).await {
+        // Boxed, as the other phases: the matchmaker's state (kilobytes) would otherwise size
+        // every connection's task, players' included.
+        match Box::pin(super::matchmake::serve(&mut stream, &head, ctx, deadline)).await {
             Ok(status) => tracing::debug!(%peer, path = %head.path, status, "matchmaker request"),
             Err(error) => tracing::debug!(%peer, %error, "matchmaker answer not delivered"),
         }
