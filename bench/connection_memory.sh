@@ -32,14 +32,8 @@ server_pid=""
 cleanup() { [ -z "$server_pid" ] || kill "$server_pid" 2>/dev/null || true; }
 trap cleanup EXIT
 
-wait_for_port() {
-  for _ in $(seq 1 300); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-    sleep 0.2
-  done
-  echo "server did not open port $1" >&2
-  return 1
-}
+# shellcheck source=bench/lib/measure.sh
+source bench/lib/measure.sh
 
 for scheme in ws wss; do
   server_args=()
@@ -52,7 +46,8 @@ for scheme in ws wss; do
     "$server_bin" --bind "127.0.0.1:$PORT" --tick-rate "$TICK_RATE" --stats-interval 1h \
     --max-connections-per-ip 0 "${server_args[@]}" >"$OUT/dhat-$scheme.log" 2>&1 &
   server_pid=$!
-  wait_for_port "$PORT"
+  # valgrind starts the server slowly: up to a minute.
+  wait_for_port "$PORT" 600
   "$sim_bin" --url "$scheme://127.0.0.1:$PORT/ws" --bots "$bots" --duration "$DURATION" \
     --json "$OUT/dhat-sim-$scheme.json" "${sim_args[@]}" >"$OUT/dhat-sim-$scheme.txt" 2>&1 || true
   kill -INT "$server_pid"

@@ -94,30 +94,7 @@ async fn a_wss_client_that_stops_reading_is_closed_and_the_others_play_on() {
     let (mut healthy, _) = RawClient::join_tls(&server.url(), &cert).await.unwrap();
 
     // A wss client with a tiny receive window that joins and then never reads again.
-    let socket = TcpSocket::new_v4().unwrap();
-    socket.set_recv_buffer_size(4096).unwrap();
-    let tcp = socket.connect(server.addr).await.unwrap();
-    let mut request = server.url().into_client_request().unwrap();
-    request.headers_mut().insert(
-        "Sec-WebSocket-Protocol",
-        arena_subprotocol(WireFormat::Bincode).parse().unwrap(),
-    );
-    let trust = ticksync_sim::TlsTrust::CaFile(cert.clone());
-    let connector = ticksync_sim::tls_config(&trust)
-        .unwrap()
-        .map(tokio_tungstenite::Connector::Rustls);
-    let (mut stalled, _) =
-        tokio_tungstenite::client_async_tls_with_config(request, tcp, None, connector)
-            .await
-            .unwrap();
-    let hello = ClientMessage::Hello(Hello {
-        protocol_version: PROTOCOL_VERSION,
-        player_name: "stalled".into(),
-    });
-    let bytes = WireFormat::Bincode.encode(&hello).unwrap();
-    futures_util::SinkExt::send(&mut stalled, Message::Binary(bytes.into()))
-        .await
-        .unwrap();
+    let stalled = stall(&server, "stalled", WireFormat::Bincode, Some(&cert)).await;
 
     // The healthy player reads on; the stalled one is closed as too slow.
     let deadline = tokio::time::Instant::now() + WAIT;
@@ -150,10 +127,21 @@ async fn a_wss_client_that_stops_reading_is_closed_and_the_others_play_on() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
-type StalledWs = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
+type StalledWs =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// A client speaking `format` with a tiny receive window that joins and never reads again.
 async fn join_and_stop_reading(server: &TestServer, name: &str, format: WireFormat) -> StalledWs {
+    stall(server, name, format, None).await
+}
+
+/// [`join_and_stop_reading`], over TLS trusting the certificate at `ca_cert` when given.
+async fn stall(
+    server: &TestServer,
+    name: &str,
+    format: WireFormat,
+    ca_cert: Option<&std::path::Path>,
+) -> StalledWs {
     let socket = TcpSocket::new_v4().unwrap();
     socket.set_recv_buffer_size(4096).unwrap();
     let tcp = socket.connect(server.addr).await.unwrap();
@@ -162,7 +150,16 @@ async fn join_and_stop_reading(server: &TestServer, name: &str, format: WireForm
         "Sec-WebSocket-Protocol",
         arena_subprotocol(format).parse().unwrap(),
     );
-    let (mut ws, _) = tokio_tungstenite::client_async(request, tcp).await.unwrap();
+    let connector = ca_cert.and_then(|path| {
+        let trust = ticksync_sim::TlsTrust::CaFile(path.to_owned());
+        ticksync_sim::tls_config(&trust)
+            .unwrap()
+            .map(tokio_tungstenite::Connector::Rustls)
+    });
+    let (mut ws, _) =
+        tokio_tungstenite::client_async_tls_with_config(request, tcp, None, connector)
+            .await
+            .unwrap();
     let hello = ClientMessage::Hello(Hello {
         protocol_version: PROTOCOL_VERSION,
         player_name: name.into(),

@@ -8,7 +8,7 @@
 //! Why: handing every frame to the session's task through a queue costs a queue hop, a
 //! cross-thread wake-up and a task poll per player per tick, more than the frame's own write
 //! (BENCHMARKS.md, "The socket path"). Written straight from the tick, a frame the socket
-//! takes costs one `writev` (and over TLS one record) and nothing else.
+//! takes costs one `write` (and over TLS one record) and nothing else.
 //!
 //! Bytes never interleave. Every write holds the lane's lock. A write the socket takes only in
 //! part leaves its rest at the head of the lane's [`backlog`] (or, over TLS, sealed inside the

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 use tokio_tungstenite::tungstenite::protocol::frame::FrameHeader;
@@ -53,9 +53,10 @@ fn text_frame(text: &str) -> Vec<u8> {
     frame
 }
 
-/// Reads until `count` whole frames have arrived; their opcodes and payloads. Panics on a
-/// frame that does not parse (bytes torn or interleaved) or a connection that ends first.
-async fn read_frames(client: &mut TcpStream, count: usize) -> Vec<(OpCode, Vec<u8>)> {
+/// Reads until `count` whole frames have arrived (over plain TCP or TLS); their opcodes and
+/// payloads. Panics on a frame that does not parse (bytes torn or interleaved) or a connection
+/// that ends first.
+async fn read_frames<R: AsyncRead + Unpin>(client: &mut R, count: usize) -> Vec<(OpCode, Vec<u8>)> {
     let (mut buffer, mut frames) = (Vec::new(), Vec::new());
     loop {
         loop {
@@ -238,40 +239,6 @@ async fn tls_pair() -> (LanedTcp, tokio_rustls::client::TlsStream<TcpStream>) {
     (LanedTcp::tls(tcp, session), connected.unwrap())
 }
 
-/// Reads frames from a TLS client as [`read_frames`] does from a plain one.
-async fn read_tls_frames(
-    client: &mut tokio_rustls::client::TlsStream<TcpStream>,
-    count: usize,
-) -> Vec<(OpCode, Vec<u8>)> {
-    let (mut buffer, mut frames) = (Vec::new(), Vec::new());
-    loop {
-        loop {
-            let mut cursor = io::Cursor::new(&buffer[..]);
-            let Some((header, len)) = FrameHeader::parse(&mut cursor).unwrap() else {
-                break;
-            };
-            let start = cursor.position() as usize;
-            let end = start + len as usize;
-            if buffer.len() < end {
-                break;
-            }
-            frames.push((header.opcode, buffer[start..end].to_vec()));
-            buffer.drain(..end);
-        }
-        if frames.len() >= count {
-            assert!(buffer.is_empty(), "bytes after the last frame");
-            return frames;
-        }
-        let mut chunk = [0u8; 16 * 1024];
-        let read = tokio::time::timeout(Duration::from_secs(10), client.read(&mut chunk))
-            .await
-            .expect("frames in time")
-            .unwrap();
-        assert!(read > 0, "connection ended after {} frames", frames.len());
-        buffer.extend_from_slice(&chunk[..read]);
-    }
-}
-
 #[tokio::test]
 async fn over_tls_the_room_s_and_the_session_s_frames_arrive_whole_and_in_order() {
     let (mut server, mut client) = tls_pair().await;
@@ -296,7 +263,7 @@ async fn over_tls_the_room_s_and_the_session_s_frames_arrive_whole_and_in_order(
         let lane = lane.clone();
         async move { lane.serve_backlog().await }
     });
-    let frames = read_tls_frames(&mut client, sizes.len() + taken as usize + 1).await;
+    let frames = read_frames(&mut client, sizes.len() + taken as usize + 1).await;
     for (seq, len) in sizes.iter().enumerate() {
         assert_eq!(frames[seq].0, OpCode::Data(Data::Binary));
         assert_eq!(frames[seq].1[..], payload(seq as u32, *len)[..]);
