@@ -99,7 +99,7 @@ awk -F '\t' -v players="$players" -v hz="$TICK_RATE" -v window="$WINDOW" '
     if (sym ~ /harness|task::raw|task::core|run_task|worker::Context::run|queue::Local|steal/) return "user: runtime (task polls, run queues)"
     if (sym ~ /sync::mpsc|batch_semaphore|Semaphore|chan::|block::|AtomicWaker|oneshot|transition_to_notified|schedule_task|schedule_option_task|push_remote|Inject|unpark|Notify|Notified|wake_by/) return "user: queue hops and wake-ups (mpsc, oneshot, wakers, scheduling)"
     if (sym ~ /PollFn|TrackedFuture|session|serve_stream|net::limits|SplitSink|SplitStream|BiLock|Rewind/) return "user: session task polls (select over reader, writer, timers)"
-    if (sym ~ /time::|Sleep|Timeout|Interval|clock_gettime|Instant/) return "user: timers and clock"
+    if (sym ~ /tokio::time::|Sleep|Timeout|Interval|clock_gettime|Instant/) return "user: timers and clock"
     if (sym ~ /io::registration|ScheduledIo|io::driver|poll_read_priv|poll_write_priv|mio::/) return "user: reactor (readiness)"
     if (sym ~ /tokio::runtime/) return "user: runtime (task polls, run queues)"
     if (sym ~ /malloc|free|je_|jemalloc|rallocx|sdallocx|mallocx|realloc/) return "user: allocator"
