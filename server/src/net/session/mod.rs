@@ -97,6 +97,9 @@ pub async fn run<S, P>(
             ctx.metrics
                 .handshake_failed(FailureReason::Greeting(end.label()));
             tracing::debug!(%peer, reason = end.label().as_str(), detail = end.detail(), "session refused");
+            // A room may have admitted the join just as the greeting timed out: it writes no
+            // more, so nothing follows the close frame.
+            ws.get_ref().lane().close_to_room(false);
             close::<S, P>(&mut ws, &end, format, &ctx.metrics).await;
             return;
         }
