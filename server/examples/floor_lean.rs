@@ -18,49 +18,34 @@
 //! ```
 
 use std::io::{Cursor, ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{TcpListener, TcpStream};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Parser;
-use http::HeaderValue;
-use ticksync_arena::{ArenaEntity, ArenaSchema};
-use ticksync_protocol::codec::{
-    decode_client_message, encode, encode_snapshot, EncodedBody, SnapshotHeader,
-};
-use ticksync_protocol::replicated::view_checksum;
-use ticksync_protocol::schema::subprotocol;
-use ticksync_protocol::{
-    ClientMessage, Entity, EntityId, PlayerId, ServerMessage, Welcome, WireFormat,
-};
+use ticksync_arena::ArenaSchema;
+use ticksync_protocol::codec::decode_client_message;
+use ticksync_protocol::ClientMessage;
 use ticksync_server::net::websocket_config;
 use ticksync_server::ServerConfig;
-use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Control, Data, OpCode};
 use tokio_tungstenite::tungstenite::protocol::frame::FrameHeader;
 use tokio_tungstenite::tungstenite::Message;
+
+mod floor_common;
+use floor_common::{subprotocol_answer, welcome, FloorFlags, FloorSnapshot};
 
 /// Flags of the lean floor program.
 #[derive(Debug, Parser)]
 #[command(about = "The least socket work per player-tick: one non-blocking loop per core")]
 struct Args {
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:7990")]
-    bind: SocketAddr,
-    /// Frames per second to every connection.
-    #[arg(long, default_value_t = 30)]
-    tick_rate: u16,
-    /// Approximate size of each frame in bytes (the real server's downlink per snapshot).
-    #[arg(long, default_value_t = 170)]
-    frame_bytes: usize,
+    #[command(flatten)]
+    floor: FloorFlags,
     /// Loop threads (default: one per core).
     #[arg(long)]
     threads: Option<usize>,
 }
-
-/// Bytes one arena entity takes in a full snapshot, to size the filler.
-const ENTITY_BYTES: usize = 17;
 
 /// Bytes one `read` takes at most (the server's read buffer).
 const READ_BYTES: usize = 4096;
@@ -73,28 +58,28 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let listener = TcpListener::bind(args.bind).context("binding")?;
+    let listener = TcpListener::bind(args.floor.bind).context("binding")?;
     let config = ServerConfig::default();
     let threads = args
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |cores| cores.get()));
-    let entities = filler_entities(args.frame_bytes);
     let mut loops = Vec::with_capacity(threads);
     for _ in 0..threads.max(1) {
         let (joined, arrivals) = mpsc::channel();
-        let entities = entities.clone();
-        let tick_rate = args.tick_rate;
-        std::thread::spawn(move || run_loop(&arrivals, tick_rate, &entities));
+        let snapshot =
+            FloorSnapshot::of_size(args.floor.frame_bytes).context("encoding the snapshot")?;
+        let tick_rate = args.floor.tick_rate;
+        std::thread::spawn(move || run_loop(&arrivals, tick_rate, &snapshot));
         loops.push(joined);
     }
     eprintln!(
         "lean floor listening on ws://{}/ws ({} loops)",
-        args.bind,
+        args.floor.bind,
         loops.len()
     );
     for (index, accepted) in listener.incoming().enumerate() {
         let Ok(tcp) = accepted else { continue };
-        match greet(tcp, &config, args.tick_rate) {
+        match greet(tcp, &config, args.floor.tick_rate) {
             Ok(tcp) => {
                 if loops[index % loops.len()]
                     .send(Connection::new(tcp))
@@ -109,40 +94,15 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Entities whose full snapshot is about `bytes` long.
-fn filler_entities(bytes: usize) -> Vec<Entity<ArenaEntity>> {
-    (0..(bytes / ENTITY_BYTES).max(1) as u32)
-        .map(|i| Entity {
-            id: EntityId(i + 1),
-            state: ArenaEntity {
-                x: 64_000 + i as i32,
-                y: 64_000,
-                vx: 0,
-                vy: 0,
-                heading: 0,
-            },
-        })
-        .collect()
-}
-
 /// The upgrade and `Hello` → `Welcome`, blocking; returns the socket, non-blocking, for a loop.
 fn greet(tcp: TcpStream, config: &ServerConfig, tick_rate: u16) -> anyhow::Result<TcpStream> {
     tcp.set_nodelay(true)?;
     socket2::SockRef::from(&tcp).set_send_buffer_size(config.socket_send_buffer_bytes)?;
     tcp.set_read_timeout(Some(HANDSHAKE_TIMEOUT))?;
     let socket = tcp.try_clone()?;
-    let protocol = HeaderValue::from_str(&subprotocol::<ArenaSchema>(WireFormat::Bincode))?;
-    // The closure's signature is tungstenite's handshake callback; its error type is theirs.
-    #[allow(clippy::result_large_err)]
-    let callback = |_: &Request, mut response: Response| {
-        response
-            .headers_mut()
-            .insert("Sec-WebSocket-Protocol", protocol.clone());
-        Ok(response)
-    };
     let mut ws = tokio_tungstenite::tungstenite::accept_hdr_with_config(
         tcp,
-        callback,
+        subprotocol_answer()?,
         Some(websocket_config(config.max_message_bytes)),
     )
     .map_err(|error| anyhow::anyhow!("upgrade: {error}"))?;
@@ -151,15 +111,7 @@ fn greet(tcp: TcpStream, config: &ServerConfig, tick_rate: u16) -> anyhow::Resul
             break;
         }
     }
-    let welcome = ServerMessage::<ArenaSchema>::Welcome(Welcome {
-        player_id: PlayerId(1),
-        entity_id: Some(EntityId(1)),
-        tick_rate_hz: tick_rate,
-        tick: 0,
-        resume_token: String::new(),
-        resumed: false,
-    });
-    ws.send(Message::Binary(encode(&welcome)?.into()))
+    ws.send(Message::Binary(welcome(tick_rate)?.into()))
         .context("sending Welcome")?;
     // The client sends nothing until Welcome, so tungstenite holds no unread bytes: the clone
     // carries on where it stopped. Dropping `ws` closes only its own descriptor.
@@ -170,19 +122,10 @@ fn greet(tcp: TcpStream, config: &ServerConfig, tick_rate: u16) -> anyhow::Resul
 
 /// One loop thread: every tick, encode the frame once, then write it to and read from each of
 /// this loop's connections.
-fn run_loop(
-    arrivals: &mpsc::Receiver<Connection>,
-    tick_rate: u16,
-    entities: &[Entity<ArenaEntity>],
-) {
-    let body = match EncodedBody::new::<ArenaEntity>(entities, &[], &[]) {
-        Ok(body) => body,
-        Err(error) => return eprintln!("cannot encode: {error}"),
-    };
-    let checksum = view_checksum(entities);
+fn run_loop(arrivals: &mpsc::Receiver<Connection>, tick_rate: u16, snapshot: &FloorSnapshot) {
     let period = Duration::from_secs_f64(1.0 / f64::from(tick_rate.max(1)));
     let mut connections: Vec<Connection> = Vec::new();
-    let mut snapshot = Vec::new();
+    let mut encoded = Vec::new();
     let mut frame = Vec::new();
     let mut scratch = [0u8; READ_BYTES];
     let mut due = Instant::now();
@@ -192,15 +135,8 @@ fn run_loop(
             std::thread::sleep(wait);
         }
         connections.extend(arrivals.try_iter());
-        let header = SnapshotHeader {
-            tick,
-            baseline_tick: 0,
-            last_input_seq: 0,
-            input_margin_100us: 0,
-            checksum,
-        };
-        snapshot.clear();
-        if encode_snapshot(header, &body, &mut snapshot).is_err() {
+        encoded.clear();
+        if snapshot.encode(tick, &mut encoded).is_err() {
             return eprintln!("cannot encode a snapshot");
         }
         frame.clear();
@@ -208,10 +144,10 @@ fn run_loop(
             opcode: OpCode::Data(Data::Binary),
             ..FrameHeader::default()
         };
-        if binary.format(snapshot.len() as u64, &mut frame).is_err() {
+        if binary.format(encoded.len() as u64, &mut frame).is_err() {
             return eprintln!("cannot frame a snapshot");
         }
-        frame.extend_from_slice(&snapshot);
+        frame.extend_from_slice(&encoded);
         connections
             .retain_mut(|connection| connection.write(&frame) && connection.read(&mut scratch));
     }
