@@ -97,9 +97,6 @@ pub async fn run<S, P>(
             ctx.metrics
                 .handshake_failed(FailureReason::Greeting(end.label()));
             tracing::debug!(%peer, reason = end.label().as_str(), detail = end.detail(), "session refused");
-            // A room may have admitted the join just as the greeting timed out: it writes no
-            // more, so nothing follows the close frame.
-            ws.get_ref().lane().close_to_room(false);
             close::<S, P>(&mut ws, &end, format, &ctx.metrics).await;
             return;
         }
@@ -107,13 +104,7 @@ pub async fn run<S, P>(
     let player = joined.welcome.player_id;
     tracing::debug!(%peer, %player, resumed = joined.welcome.resumed, "session started");
     let shared = joined.shared.clone();
-    let lane = joined.lane.clone();
     let end = play(&mut ws, joined, format, ctx).await;
-    // The room writes no more: the error and close frames below must be the last on the wire.
-    // A client kicked for not reading does not get the snapshots still waiting for it.
-    if let Some(lane) = lane {
-        lane.close_to_room(end.reason == EndReason::TooSlow);
-    }
     // Tell the room whether the entity may wait for a Resume: only when the connection was
     // lost or stalled, not after Leave or a kick for misbehaviour.
     if end.allows_resume() {
@@ -169,8 +160,6 @@ struct Joined<P: Schema> {
     outbound: Option<mpsc::Receiver<Bytes>>,
     /// Where the room's frames go, for the session's own (pongs), in order with them.
     outlet: Outlet,
-    /// The connection's write lane, when the room writes to it.
-    lane: Option<Arc<Lane>>,
     disconnect: oneshot::Receiver<Disconnect>,
     shared: Arc<SessionLink>,
 }
@@ -386,7 +375,6 @@ async fn join_room<P: Schema>(
         to_room: to_room_tx,
         outbound,
         outlet,
-        lane,
         disconnect: disconnect_rx,
         shared,
     })
@@ -400,7 +388,7 @@ async fn play<S, P>(
     ctx: &SessionContext<P>,
 ) -> SessionEnd
 where
-    S: AsyncRead + AsyncWrite + Unpin + Send,
+    S: AsyncRead + AsyncWrite + TcpBacked + Unpin + Send,
     P: Schema,
 {
     let Joined {
@@ -409,10 +397,10 @@ where
         to_room,
         mut outbound,
         outlet,
-        lane,
         disconnect,
         shared,
     } = joined;
+    let lane = ws.get_ref().lane().clone();
     let (mut sink, mut stream) = ws.split();
     let started = Instant::now();
     let last_heard = AtomicU64::new(0);
@@ -457,12 +445,9 @@ where
     // (every frame, every input), and a pending wait on the server-wide token locks the one
     // mutex that every session's wait shares.
     let shutdown = ctx.shutdown.child_token();
-    let frames = match (&mut outbound, lane.as_deref()) {
-        (Some(outbound), _) => Frames::Queued(outbound),
-        (None, Some(lane)) => Frames::Laned(lane),
-        (None, None) => {
-            return SessionEnd::new(EndReason::Internal, "a session with neither queue nor lane")
-        }
+    let frames = match &mut outbound {
+        Some(outbound) => Frames::Queued(outbound),
+        None => Frames::Laned(&lane),
     };
     // The room's word and the shutdown are watched beside the reader and the writer, not
     // between the writer's writes: a kicked client that does not read blocks the writer on a
@@ -577,6 +562,12 @@ where
     S: AsyncRead + AsyncWrite + TcpBacked + Unpin,
     P: Schema,
 {
+    // The room writes no more: the error and close frames below are the last on the wire (a
+    // room may even have admitted the join just as the greeting failed). A client kicked for
+    // not reading does not get the snapshots still waiting for it.
+    ws.get_ref()
+        .lane()
+        .close_to_room(end.reason == EndReason::TooSlow);
     let Some(code) = end.reason.close_code() else {
         return;
     };
