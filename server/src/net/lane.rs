@@ -51,9 +51,15 @@ const DRAIN_SLICES: usize = 16;
 /// The longest WebSocket frame header a server writes (no mask): 2 + 8 bytes.
 const MAX_HEADER: usize = 10;
 
-/// Frames up to this size (header included) are copied into one buffer on the stack and
-/// written with one `write`; larger ones go out as two slices with `writev`.
+/// Frames up to this size (header included) are copied into one buffer and written with one
+/// `write`; larger ones go out as two slices with `writev`.
 const JOINED_FRAME_BYTES: usize = 2048;
+
+thread_local! {
+    /// Where a small frame's header and payload are joined before their `write`.
+    static JOINED: std::cell::RefCell<Vec<u8>> =
+        std::cell::RefCell::new(Vec::with_capacity(JOINED_FRAME_BYTES));
+}
 
 /// How the room's frame fared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,15 +159,16 @@ impl Lane {
             wake(drainer);
             return LaneSend::Taken;
         }
-        // A small frame goes out as one contiguous buffer (`write`, not `writev`).
-        let mut joined = [0u8; JOINED_FRAME_BYTES];
+        // A small frame goes out as one contiguous buffer (`write`, not `writev`), joined in
+        // this thread's scratch buffer (reused, so nothing is allocated or zeroed per frame).
         let whole = header.len() + payload.len();
         let written = if whole <= JOINED_FRAME_BYTES {
-            joined[..header.len()].copy_from_slice(header);
-            joined[header.len()..whole].copy_from_slice(payload);
-            state
-                .wire
-                .write(&self.tcp, &[IoSlice::new(&joined[..whole])])
+            JOINED.with_borrow_mut(|joined| {
+                joined.clear();
+                joined.extend_from_slice(header);
+                joined.extend_from_slice(payload);
+                state.wire.write(&self.tcp, &[IoSlice::new(joined)])
+            })
         } else {
             let parts = [IoSlice::new(header), IoSlice::new(payload)];
             state.wire.write(&self.tcp, &parts)
