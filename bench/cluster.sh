@@ -30,19 +30,13 @@ pids=()
 cleanup() { for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
-wait_port() {
-  for _ in $(seq 1 100); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-    sleep 0.1
-  done
-  echo "nothing listens on port $1" >&2
-  return 1
-}
+# shellcheck source=bench/lib/measure.sh
+source bench/lib/measure.sh
 
 redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save "" --appendonly no \
   >"$OUT/cluster-redis.log" 2>&1 &
 pids+=($!)
-wait_port "$REDIS_PORT"
+wait_for_port "$REDIS_PORT"
 
 # The cluster table through the environment: the node's whole [cluster] as one inline table.
 start_node() {
@@ -53,7 +47,7 @@ start_node() {
     --max-rooms 100000 --stats-interval 2s >"$OUT/cluster-node$n.log" 2>&1 &
   eval "node${n}_pid=$!"
   pids+=($!)
-  wait_port "$port"
+  wait_for_port "$port"
 }
 start_node 1
 start_node 2

@@ -19,6 +19,8 @@
 # pointers): a user sample counts for the function it landed in, after inlining.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib/measure.sh
+source bench/lib/measure.sh
 
 players=${1:-500}
 WARMUP=${WARMUP:-8}
@@ -50,10 +52,7 @@ else
 fi
 server_pid=$!
 trap 'kill "$server_pid" 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do
-  (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
-  sleep 0.1
-done
+wait_for_port "$PORT"
 "$sim_bin" --url "$scheme://127.0.0.1:$PORT/ws" ${TLS:+--insecure} --bots "$players" \
   --duration $((WARMUP + WINDOW + 4)) >"$OUT/profile-sim.txt" 2>&1 &
 sim_pid=$!

@@ -21,9 +21,8 @@ players=("$@")
 
 cargo build --release -q -p ticksync-server -p ticksync-sim -p ticksync-shooter
 
-json_field() {
-  sed -n "s/.*\"$2\": *\([^,}]*\).*/\1/p" "$1" | head -n 1
-}
+# shellcheck source=bench/lib/measure.sh
+source bench/lib/measure.sh
 
 header_done=
 for n in "${players[@]}"; do
