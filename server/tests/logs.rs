@@ -71,7 +71,21 @@ async fn visit_room(url: &str, room: &str) {
     ))
     .await
     .unwrap();
-    let _ = tokio::time::timeout(WAIT, ws.close(None)).await;
+    // Read until the server closes: dropping the socket with the room's frames still unread
+    // would reset the connection, and a reset can overtake the Leave (the player would then
+    // wait out the resume grace and keep the room open).
+    let closed = tokio::time::timeout(WAIT, async {
+        while let Some(Ok(message)) = futures_util::StreamExt::next(&mut ws).await {
+            if message.is_close() {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(
+        closed.is_ok(),
+        "the server did not close after Leave in {WAIT:?}"
+    );
 }
 
 #[tokio::test]
