@@ -176,6 +176,11 @@ async fn serve_stream<S, P: Schema>(
             return;
         }
     }
+    if head.bytes.len() == head.head_len {
+        // Nothing came after the request: from here the session reads whole frames at most,
+        // so the room can take the reading over at a frame boundary (`lane::inbox`).
+        stream.lane().read_whole_frames();
+    }
     let stream = Rewind::new(head.bytes, stream);
     let upgraded = tokio::select! {
         upgraded = tokio::time::timeout_at(deadline, Box::pin(upgrade(stream, &ctx.admission, ctx.limits.max_message_bytes, &ctx.schema))) => upgraded,

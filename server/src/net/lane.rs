@@ -10,6 +10,11 @@
 //! (BENCHMARKS.md, "The socket path"). Written straight from the tick, a frame the socket
 //! takes costs one `write` (and over TLS one record) and nothing else.
 //!
+//! The lane holds the connection's read side as well ([`inbox`], [`read`]): once a player is
+//! in, the room reads the connection at its ticks and takes the inputs itself, so the
+//! session's task is not woken per input either; what the room does not take, the session
+//! reads through tungstenite as before.
+//!
 //! Bytes never interleave. Every write holds the lane's lock. A write the socket takes only in
 //! part leaves its rest at the head of the lane's [`backlog`] (or, over TLS, sealed inside the
 //! session), and nothing new goes to the socket while anything waits: it is appended behind.
@@ -20,26 +25,34 @@
 //! client too slow, a session write waits.
 
 use std::io::{self, IoSlice};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{ready, Context, Poll, Waker};
 
 use bytes::Bytes;
-use ticksync_protocol::PlayerId;
+use ticksync_protocol::codec::{self, decode_client_message};
+use ticksync_protocol::{ClientMessage, PlayerId, Pong, Schema, ServerMessage, Tick};
 use tokio::net::TcpStream;
+use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 use tokio_tungstenite::tungstenite::protocol::frame::FrameHeader;
 
+mod arrival;
 mod backlog;
+mod inbox;
+mod read;
 mod stream;
 mod wire;
 
 use backlog::Backlog;
+pub use inbox::ReadEnd;
+use inbox::{ReadMode, ReadSide};
 pub use stream::LanedTcp;
 use wire::Wire;
 
 use super::FaultInjector;
 use crate::metrics::ServerMetrics;
-use crate::room::{Delivery, DirectOutlet};
+use crate::room::{ArrivalClock, Delivery, DirectOutlet, FromClient, SessionLink};
 
 /// Bytes of the session's own writes (tungstenite's frames, HTTP answers) the backlog takes
 /// behind unsent bytes before such a write waits for the socket.
@@ -106,9 +119,17 @@ impl LaneState {
 #[derive(Debug)]
 pub struct Lane {
     tcp: TcpStream,
-    /// No TLS: reads go to the socket without the lock (only writes need it).
+    /// No TLS: reads go to the socket without the write lock.
     plain: bool,
     state: Mutex<LaneState>,
+    /// Who reads the connection, and what it read (see [`inbox`]).
+    read: Mutex<ReadSide>,
+    /// When the lane was made, and when the client was last heard from (milliseconds since),
+    /// written by whoever reads.
+    created: tokio::time::Instant,
+    heard: AtomicU64,
+    /// The room read the client's `Leave`.
+    left: std::sync::atomic::AtomicBool,
 }
 
 impl Lane {
@@ -122,6 +143,10 @@ impl Lane {
             tcp,
             plain,
             state: Mutex::new(state),
+            read: Mutex::new(ReadSide::new(ReadMode::Passthrough)),
+            created: tokio::time::Instant::now(),
+            heard: AtomicU64::new(0),
+            left: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -204,6 +229,7 @@ impl Lane {
     /// dropped (a client too slow to read it gets its close sooner), but a frame already begun
     /// on the wire is finished all the same.
     pub fn close_to_room(&self, discard: bool) {
+        self.leave_reading_to_session();
         let mut state = self.lock();
         state.backlog.closed_to_room = true;
         if discard {
@@ -317,33 +343,6 @@ impl Lane {
         state.wire.close();
         self.drain(&mut state, cx)
     }
-
-    /// The session's read: what the socket (through TLS, if any) has for `buf`.
-    fn poll_read_into(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        loop {
-            if self.plain {
-                match self.tcp.try_read(buf) {
-                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
-                        ready!(self.tcp.poll_read_ready(cx))?;
-                        continue;
-                    }
-                    read => return Poll::Ready(read),
-                }
-            }
-            let mut state = self.lock();
-            let read = state.wire.read(&self.tcp, buf);
-            // TLS may have records of its own to send now (an alert, a key update).
-            let drainer = state.drainer_if_waiting();
-            drop(state);
-            wake(drainer);
-            match read {
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
-                    ready!(self.tcp.poll_read_ready(cx))?;
-                }
-                read => return Poll::Ready(read),
-            }
-        }
-    }
 }
 
 /// Wakes the session's task, if it waits (called with the lane's lock released).
@@ -368,16 +367,23 @@ fn binary_header(len: usize, out: &mut [u8; MAX_HEADER]) -> usize {
     }
 }
 
-/// The room's side of a lane: the member's frames, written from the tick.
-#[derive(Clone)]
-pub(crate) struct RoomLane {
+/// The room's side of a lane: the member's frames, written from the tick, and the client's
+/// inputs and acknowledgements, read at the tick once the session let the room read.
+pub(crate) struct RoomLane<P: Schema> {
     pub lane: Arc<Lane>,
     pub metrics: Arc<ServerMetrics>,
     /// Test hook that loses frames on their way (see [`FaultInjector`]).
     pub faults: Option<Arc<dyn FaultInjector>>,
+    /// The session's queue to the room, where the inputs read go, in order with what the
+    /// session forwards (weak: the room notices a session gone by its queue closing).
+    pub to_room: mpsc::WeakSender<FromClient<P>>,
+    /// Where acknowledgements go.
+    pub shared: Arc<SessionLink>,
+    /// Frames that may wait for the socket (a pong is dropped past it, like a snapshot).
+    pub capacity: usize,
 }
 
-impl std::fmt::Debug for RoomLane {
+impl<P: Schema> std::fmt::Debug for RoomLane<P> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RoomLane")
             .field("lane", &self.lane)
@@ -385,7 +391,7 @@ impl std::fmt::Debug for RoomLane {
     }
 }
 
-impl DirectOutlet for RoomLane {
+impl<P: Schema> DirectOutlet for RoomLane<P> {
     fn send(&self, player: PlayerId, frame: &Bytes, max_waiting: usize) -> Delivery {
         if self
             .faults
@@ -403,6 +409,71 @@ impl DirectOutlet for RoomLane {
             LaneSend::Full => Delivery::Dropped,
             LaneSend::Closed => Delivery::Gone,
         }
+    }
+
+    fn read_inputs(&self, clock: &ArrivalClock, tick: Tick) {
+        let Some(to_room) = self.to_room.upgrade() else {
+            return;
+        };
+        let acknowledge = |acked: Tick| {
+            if acked != 0 && acked <= tick {
+                self.shared.acked_tick.fetch_max(acked, Ordering::Relaxed);
+            }
+        };
+        let (mut dropped_inputs, mut left) = (0, false);
+        let sorted = self.lane.pump(clock, &mut |payload, arrived, budget| {
+            match decode_client_message::<P>(payload) {
+                Ok(ClientMessage::Input(input)) => {
+                    acknowledge(input.ack_tick);
+                    // A full queue drops the input, as the session's reader would.
+                    if to_room
+                        .try_send(FromClient::Input { input, arrived })
+                        .is_err()
+                    {
+                        dropped_inputs += 1;
+                    }
+                    true
+                }
+                Ok(ClientMessage::Ack(ack)) => {
+                    acknowledge(ack.tick);
+                    true
+                }
+                // Within the budget and the queue; otherwise the session reads it again and
+                // ends with the error it would have ended with.
+                Ok(ClientMessage::Message(message)) => {
+                    budget.as_mut().is_some_and(|budget| budget.take(clock.now))
+                        && to_room.try_send(FromClient::Message(message)).is_ok()
+                }
+                Ok(ClientMessage::Ping(ping)) => {
+                    let pong = ServerMessage::<P>::Pong(Pong {
+                        client_time_us: ping.client_time_us,
+                        server_tick: tick,
+                    });
+                    // Dropped, like a snapshot, when the client is that far behind.
+                    if let Ok(frame) = codec::encode(&pong) {
+                        self.lane.send_frame(&Bytes::from(frame), self.capacity);
+                    }
+                    true
+                }
+                Ok(ClientMessage::Leave) => {
+                    left = true;
+                    false
+                }
+                // The session refuses the rest, with the right close code.
+                Ok(ClientMessage::Hello(_) | ClientMessage::Resume(_)) | Err(_) => false,
+            }
+        });
+        if left {
+            // Nothing waits before the `Leave` (the room is offered a frame only then): the
+            // player leaves at this tick, the room's frames stop, and the session, which
+            // reads the `Leave` itself, closes normally.
+            self.shared.end_final();
+            self.lane.client_left();
+            self.lane.close_to_room(false);
+        }
+        self.metrics.bytes_in.inc_by(sorted.taken_bytes);
+        self.metrics.messages_dropped.inc_by(sorted.dropped);
+        self.metrics.inputs_dropped.inc_by(dropped_inputs);
     }
 }
 

@@ -166,6 +166,12 @@ impl MessageRateLimiter {
         }
     }
 
+    /// Gives back the token of a message [`MessageRateLimiter::check`] allowed but that will
+    /// be counted again where it is handled (a frame the room leaves to the session).
+    pub fn refund(&mut self) {
+        self.tokens = (self.tokens + 1.0).min(self.burst);
+    }
+
     /// Accounts one message arriving at `now`.
     pub fn check(&mut self, now: Instant) -> RateDecision {
         let elapsed = now

@@ -14,7 +14,7 @@ use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
-use super::outlet::{Delivery, Outlet, Urgency};
+use super::outlet::{ArrivalClock, Delivery, Outlet, Urgency};
 use super::{Disconnect, FromClient, SessionLink};
 
 /// A member of a room.
@@ -97,6 +97,13 @@ impl<S: Schema> Member<S> {
             behind_since: None,
             departed: false,
         }
+    }
+
+    /// Reads the client's connection, where the room reads it itself (see
+    /// [`super::DirectOutlet::read_inputs`]): before [`Member::drain`], which then finds its
+    /// inputs in the queue.
+    pub fn read_inputs(&self, clock: &ArrivalClock, tick: Tick) {
+        self.outlet.read_inputs(clock, tick);
     }
 
     /// The last snapshot tick the client acknowledged (0: none).

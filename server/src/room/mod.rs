@@ -27,7 +27,7 @@ use tokio::time::Instant;
 
 pub use directory::{NoRoom, RoomDirectory};
 pub(crate) use directory::{RoomLaunch, RoomStatus, RoomStatuses};
-pub(crate) use outlet::{Delivery, DirectOutlet, Outlet, Urgency};
+pub(crate) use outlet::{ArrivalClock, Delivery, DirectOutlet, Outlet, Urgency};
 pub(crate) use room_config::{RoomConfig, RoomDefaults};
 pub(crate) use runtime::TickRuntime;
 pub use stats::TickSummary;

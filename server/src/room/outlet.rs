@@ -8,11 +8,13 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use bytes::Bytes;
-use ticksync_protocol::PlayerId;
+use ticksync_protocol::{PlayerId, Tick};
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
+use tokio::time::Instant;
 
 use super::MESSAGE_RESERVE;
 
@@ -39,6 +41,36 @@ pub trait DirectOutlet: Send + Sync + fmt::Debug {
     /// Writes `frame` to `player`'s connection, or keeps it behind bytes not yet written
     /// while fewer than `max_waiting` frames wait there. Never waits.
     fn send(&self, player: PlayerId, frame: &Bytes, max_waiting: usize) -> Delivery;
+
+    /// Reads what the client sent, where the room reads the connection itself: its inputs
+    /// and game messages join the session's queue (inputs stamped with their arrival), its
+    /// acknowledgements count now (`tick`: the newest snapshot, beyond which an
+    /// acknowledgement is a lie), its pings are answered, and every other frame goes to the
+    /// session. Never waits.
+    fn read_inputs(&self, clock: &ArrivalClock, tick: Tick);
+}
+
+/// The oldest a receive timestamp is taken to be: bytes wait in a socket for about a tick.
+const MAX_STAMP_AGE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// One reading of the clocks, by which a tick turns the kernel's receive timestamps (wall
+/// clock) into instants.
+#[derive(Debug, Clone, Copy)]
+pub struct ArrivalClock {
+    pub now: Instant,
+    pub wall: SystemTime,
+}
+
+impl ArrivalClock {
+    /// The instant of `wall`, a moment before this reading. A step of the wall clock
+    /// between the two could make it later (counted as now) or long before (counted as at
+    /// most [`MAX_STAMP_AGE`] before).
+    pub fn instant_of(&self, wall: SystemTime) -> Instant {
+        let ago = self.wall.duration_since(wall).unwrap_or_default();
+        self.now
+            .checked_sub(ago.min(MAX_STAMP_AGE))
+            .unwrap_or(self.now)
+    }
 }
 
 /// Where a member's frames go.
@@ -56,6 +88,14 @@ pub enum Outlet {
 }
 
 impl Outlet {
+    /// Reads what the client sent, where the room reads the connection itself (see
+    /// [`DirectOutlet::read_inputs`]).
+    pub fn read_inputs(&self, clock: &ArrivalClock, tick: Tick) {
+        if let Outlet::Direct { connection, .. } = self {
+            connection.read_inputs(clock, tick);
+        }
+    }
+
     /// Hands `frame` on without waiting.
     pub fn offer(&self, player: PlayerId, frame: Bytes, urgency: Urgency) -> Delivery {
         match self {

@@ -30,7 +30,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::directory::{RoomLifecycle, RoomStatus};
 use super::member::{Member, MemberQueues};
-use super::outlet::Delivery;
+use super::outlet::{ArrivalClock, Delivery};
 use super::resume::{new_resume_token, tokens_match, DetachedPlayers};
 use super::room_config::RoomConfig;
 use super::stats::{TickStats, TickSummary};
@@ -496,7 +496,14 @@ impl<G: Game> Room<G> {
             .replace(cutoff)
             .unwrap_or_else(|| cutoff - self.settings.tick_period());
         let mut missed = 0;
+        // The kernel stamps what it receives by the wall clock: one reading of both clocks
+        // turns those stamps into instants for every member.
+        let clock = ArrivalClock {
+            now: cutoff,
+            wall: std::time::SystemTime::now(),
+        };
         for member in &mut self.members {
+            member.read_inputs(&clock, self.tick);
             member.drain(max_inputs, max_messages, &mut self.from_client_scratch);
             missed += member.record_arrivals(cutoff, previous_cutoff);
             for item in self.from_client_scratch.drain(..) {

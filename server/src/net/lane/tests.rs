@@ -209,7 +209,7 @@ async fn a_reset_connection_fails_the_lane_and_its_backlog_service() {
 /// session (handshake done by tokio-rustls, as the listener does), with small socket buffers
 /// as in [`pair`]; the client's end a tokio-rustls stream that trusts the generated
 /// certificate.
-async fn tls_pair() -> (LanedTcp, tokio_rustls::client::TlsStream<TcpStream>) {
+pub(super) async fn tls_pair() -> (LanedTcp, tokio_rustls::client::TlsStream<TcpStream>) {
     use tokio_rustls::rustls::pki_types::pem::PemObject;
     use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
     use tokio_rustls::rustls::{ClientConfig, RootCertStore};

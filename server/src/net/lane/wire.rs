@@ -7,9 +7,12 @@
 //! ([`Wire::pending`]); the lane writes them before anything else.
 
 use std::io::{self, IoSlice, Read, Write};
+use std::time::SystemTime;
 
 use tokio::net::TcpStream;
 use tokio_rustls::rustls::ServerConnection;
+
+use super::arrival;
 
 /// The socket as a `Read` and `Write` that never block: `WouldBlock` where they would.
 struct Nonblocking<'a>(&'a TcpStream);
@@ -17,6 +20,21 @@ struct Nonblocking<'a>(&'a TcpStream);
 impl Read for Nonblocking<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.0.try_read(buf)
+    }
+}
+
+/// The socket as a `Read` that never blocks and keeps the kernel's receive timestamp of the
+/// last bytes it read.
+struct Stamped<'a> {
+    tcp: &'a TcpStream,
+    stamp: Option<SystemTime>,
+}
+
+impl Read for Stamped<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let (read, stamp) = arrival::recv(self.tcp, buf)?;
+        self.stamp = stamp.or(self.stamp);
+        Ok(read)
     }
 }
 
@@ -113,6 +131,30 @@ impl Wire {
             session.read_tls(&mut Nonblocking(tcp))?;
             if let Err(error) = session.process_new_packets() {
                 // rustls queued an alert for the peer: best effort, the session fails anyway.
+                let _ = session.write_tls(&mut Nonblocking(tcp));
+                return Err(io::Error::new(io::ErrorKind::InvalidData, error));
+            }
+        }
+    }
+
+    /// Reads into `buf` as [`Wire::read`] does, with the kernel's receive timestamp of the
+    /// last bytes taken from the socket, if it gave one.
+    pub(super) fn read_stamped(
+        &mut self,
+        tcp: &TcpStream,
+        buf: &mut [u8],
+    ) -> io::Result<(usize, Option<SystemTime>)> {
+        let Wire::Tls(session) = self else {
+            return arrival::recv(tcp, buf);
+        };
+        let mut socket = Stamped { tcp, stamp: None };
+        loop {
+            match session.reader().read(buf) {
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
+                done => return done.map(|read| (read, socket.stamp)),
+            }
+            session.read_tls(&mut socket)?;
+            if let Err(error) = session.process_new_packets() {
                 let _ = session.write_tls(&mut Nonblocking(tcp));
                 return Err(io::Error::new(io::ErrorKind::InvalidData, error));
             }

@@ -19,7 +19,6 @@
 //! halves of a playing session.
 
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -44,12 +43,12 @@ use tokio_tungstenite::WebSocketStream;
 mod reader;
 mod writer;
 
-use reader::{Heard, Reader};
+use reader::{Heard, RateGate, Reader};
 use writer::{Frames, Writer};
 
 use super::connection::TcpBacked;
 use super::lane::{Lane, RoomLane};
-use super::limits::MessageRateLimiter;
+use super::limits::{GameMessageBudget, MessageRateLimiter};
 use super::session_end::{EndReason, SessionEnd};
 use super::upgrade::Admission;
 use super::SessionContext;
@@ -330,14 +329,18 @@ async fn join_room<P: Schema>(
     ctx: &SessionContext<P>,
 ) -> Result<Joined<P>, JoinRefused> {
     let (to_room_tx, to_room_rx) = mpsc::channel(ctx.limits.input_queue_capacity);
+    let shared = Arc::new(SessionLink::default());
     // Snapshots may use the configured capacity; the reserve above it is for game messages.
     let capacity = ctx.limits.outbound_queue_capacity;
     let (outlet, outbound) = match &lane {
         Some(lane) => {
-            let connection = RoomLane {
+            let connection = RoomLane::<P> {
                 lane: lane.clone(),
                 metrics: ctx.metrics.clone(),
                 faults: ctx.faults.clone(),
+                to_room: to_room_tx.downgrade(),
+                shared: shared.clone(),
+                capacity,
             };
             let connection = Arc::new(connection);
             (
@@ -355,7 +358,6 @@ async fn join_room<P: Schema>(
     };
     let (disconnect_tx, disconnect_rx) = oneshot::channel();
     let (reply_tx, reply_rx) = oneshot::channel();
-    let shared = Arc::new(SessionLink::default());
     let request = JoinRequest {
         player_name,
         claims,
@@ -403,28 +405,43 @@ where
     let lane = ws.get_ref().lane().clone();
     let (mut sink, mut stream) = ws.split();
     let started = Instant::now();
-    let last_heard = AtomicU64::new(0);
-    let reader = Reader {
-        to_room,
-        game_messages: super::limits::GameMessageBudget::new(
-            ctx.limits.max_game_messages_per_second,
+    // When the client was last heard from: the lane's clock, which the room's reads keep too.
+    let heard = Heard {
+        started: lane.created(),
+        last: lane.heard(),
+    };
+    heard.record();
+    let limits = (
+        MessageRateLimiter::new(
+            ctx.limits.max_messages_per_second,
+            ctx.limits.flood_timeout,
             started,
         ),
+        GameMessageBudget::new(ctx.limits.max_game_messages_per_second, started),
+    );
+    // A bincode connection the room writes to is read by the room too, from its next tick:
+    // no wake-up of this task per input (this task reads what the room leaves it).
+    let (gate, room_reads) = if outbound.is_none() {
+        match lane.enter_room(limits, ctx.limits.max_message_bytes) {
+            Ok(()) => (RateGate::Lane(lane.clone()), Some(lane.clone())),
+            Err((rate, budget)) => (RateGate::Own { rate, budget }, None),
+        }
+    } else {
+        lane.leave_reading_to_session();
+        let (rate, budget) = limits;
+        (RateGate::Own { rate, budget }, None)
+    };
+    let reader = Reader {
+        to_room,
         replies: outlet,
         player: welcome.player_id,
         shared,
         last_seq: 0,
         room,
         format,
-        rate: MessageRateLimiter::new(
-            ctx.limits.max_messages_per_second,
-            ctx.limits.flood_timeout,
-            started,
-        ),
-        heard: Heard {
-            started,
-            last: &last_heard,
-        },
+        gate,
+        room_reads,
+        heard,
         ctx,
     };
     let writer = Writer::<P> {
@@ -433,10 +450,7 @@ where
         format,
         metrics: &ctx.metrics,
         faults: ctx.faults.as_deref(),
-        heard: Heard {
-            started,
-            last: &last_heard,
-        },
+        heard,
         // Three pings per idle timeout: a live client's WebSocket stack answers each, so
         // it is never closed as idle just because the game has nothing to say.
         ping_every: ctx.limits.idle_timeout / 3,
@@ -454,7 +468,11 @@ where
     // full socket, and must be closed all the same.
     let reason = tokio::select! {
         biased;
-        reason = disconnect => reason.ok(),
+        reason = disconnect => match reason {
+            // The room read the client's `Leave` itself and let the player go.
+            Err(_) if lane.client_has_left() => return SessionEnd::normal(),
+            reason => reason.ok(),
+        },
         _ = shutdown.cancelled() => return SessionEnd::going_away(),
         end = reader.run(&mut stream) => return end,
         end = writer.run(&mut sink, frames) => return end,

@@ -1,6 +1,9 @@
 //! The reading half of a playing session: decodes and validates the client's frames under a
 //! message-rate limit, forwards inputs and game messages to the room's bounded queue (game
-//! messages under a budget of their own), records acknowledgements, and answers pings.
+//! messages under a budget of their own), records acknowledgements, answers pings, and ends
+//! the session on `Leave` or anything it must refuse. Where the room reads the connection
+//! itself (a bincode connection, `net::lane`), this reader gets only the frames the
+//! room leaves it, and the rate limit and budget are kept in the lane for both.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -17,6 +20,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::{decode_frame, end_for_read_error, WsStream};
+use crate::net::lane::{Lane, ReadEnd};
 use crate::net::limits::{GameMessageBudget, MessageRateLimiter, RateDecision};
 use crate::net::session_end::{EndReason, SessionEnd};
 use crate::net::SessionContext;
@@ -26,8 +30,6 @@ use crate::room::{FromClient, Outlet, RoomHandle, SessionLink, Urgency};
 pub(super) struct Reader<'a, P: Schema> {
     /// Inputs and game messages for the room, in the order the client sent them.
     pub(super) to_room: mpsc::Sender<FromClient<P>>,
-    /// Game messages allowed per second.
-    pub(super) game_messages: GameMessageBudget,
     /// Where the room's frames go: pongs go the same way, in order with them.
     pub(super) replies: Outlet,
     pub(super) player: PlayerId,
@@ -37,13 +39,44 @@ pub(super) struct Reader<'a, P: Schema> {
     /// The room the session joined.
     pub(super) room: RoomHandle<P>,
     pub(super) format: WireFormat,
-    pub(super) rate: MessageRateLimiter,
+    /// The message rate limit and the game message budget.
+    pub(super) gate: RateGate,
+    /// The connection's lane, when the room reads it: this reader then gets only the
+    /// frames the room leaves it (see `net::lane::inbox`).
+    pub(super) room_reads: Option<Arc<Lane>>,
     pub(super) heard: Heard<'a>,
     pub(super) ctx: &'a SessionContext<P>,
 }
 
-/// When the client was last heard from, shared by the reader (which writes it) and the
-/// writer (which pings a quiet client). Milliseconds since the session started.
+/// Where the session's message rate limit and game message budget are kept.
+pub(super) enum RateGate {
+    /// Here: the session reads every frame.
+    Own {
+        rate: MessageRateLimiter,
+        budget: GameMessageBudget,
+    },
+    /// In the lane, when the room reads the connection and counts the frames it takes.
+    Lane(Arc<Lane>),
+}
+
+impl RateGate {
+    fn check(&mut self, now: Instant) -> RateDecision {
+        match self {
+            RateGate::Own { rate, .. } => rate.check(now),
+            RateGate::Lane(lane) => lane.check_rate(now).unwrap_or(RateDecision::Allow),
+        }
+    }
+
+    fn take_message(&mut self, now: Instant) -> bool {
+        match self {
+            RateGate::Own { budget, .. } => budget.take(now),
+            RateGate::Lane(lane) => lane.take_message_budget(now).unwrap_or(true),
+        }
+    }
+}
+
+/// When the client was last heard from, shared by whoever reads (which writes it) and the
+/// writer (which pings a quiet client). Milliseconds since `started`.
 #[derive(Clone, Copy)]
 pub(super) struct Heard<'a> {
     pub(super) started: Instant,
@@ -73,7 +106,13 @@ impl<P: Schema> Reader<'_, P> {
         // every input.
         let idle = tokio::time::sleep(idle_timeout);
         tokio::pin!(idle);
+        // A data message the room left this reader, handled: the room may take inputs again
+        // once none wait (told before the next read, after the message went on).
+        let mut handled = false;
         loop {
+            if let (true, Some(lane)) = (std::mem::take(&mut handled), &self.room_reads) {
+                lane.message_handled();
+            }
             let next = tokio::select! {
                 biased;
                 next = stream.next() => next,
@@ -90,30 +129,22 @@ impl<P: Schema> Reader<'_, P> {
                 }
             };
             let message = match next {
+                None | Some(Err(_)) if self.flooded() => return self.flooding(),
                 None => return SessionEnd::peer_gone(),
                 Some(Err(error)) => return end_for_read_error(error),
                 Some(Ok(message)) => message,
             };
+            handled = message.is_binary() || message.is_text();
             self.heard.record();
             // One clock reading per frame, for the rate limit and an input's arrival stamp.
             let now = Instant::now();
-            match self.rate.check(now) {
+            match self.gate.check(now) {
                 RateDecision::Allow => {}
                 RateDecision::Drop => {
                     self.ctx.metrics.messages_dropped.inc();
                     continue;
                 }
-                RateDecision::Flooding => {
-                    let config = &self.ctx.limits;
-                    return SessionEnd::new(
-                        EndReason::Flooding,
-                        format!(
-                            "message flood: over {} messages/s for {}s",
-                            config.max_messages_per_second,
-                            config.flood_timeout.as_secs_f32()
-                        ),
-                    );
-                }
+                RateDecision::Flooding => return self.flooding(),
             }
             let message = match decode_frame::<P>(message, self.format, &self.ctx.metrics) {
                 Ok(Some(message)) => message,
@@ -154,6 +185,25 @@ impl<P: Schema> Reader<'_, P> {
         }
     }
 
+    /// Whether the room stopped reading for a flood.
+    fn flooded(&self) -> bool {
+        self.room_reads
+            .as_ref()
+            .is_some_and(|lane| lane.read_end() == Some(ReadEnd::Flooding))
+    }
+
+    fn flooding(&self) -> SessionEnd {
+        let config = &self.ctx.limits;
+        SessionEnd::new(
+            EndReason::Flooding,
+            format!(
+                "message flood: over {} messages/s for {}s",
+                config.max_messages_per_second,
+                config.flood_timeout.as_secs_f32()
+            ),
+        )
+    }
+
     /// Records an acknowledgement. Acks only move forward; a tick the room has not reached
     /// yet is a lie and ignored (the room would not find it in its history anyway).
     fn acknowledge(&self, tick: Tick) {
@@ -166,7 +216,7 @@ impl<P: Schema> Reader<'_, P> {
     /// budget or the room's queue cannot take ends the session with a clear error.
     fn forward_message(&mut self, message: P::ClientMessage) -> Result<(), SessionEnd> {
         let limit = self.ctx.limits.max_game_messages_per_second;
-        if !self.game_messages.take(Instant::now()) {
+        if !self.gate.take_message(Instant::now()) {
             return Err(SessionEnd::new(
                 EndReason::TooManyMessages,
                 format!("too many game messages: over {limit} per second"),
