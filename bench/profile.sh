@@ -77,7 +77,7 @@ perf script -i "$data" -F ip,sym,dso 2>/dev/null | awk '
     dso = $NF; gsub(/[()]/, "", dso)
     sym = $2; for (i = 3; i < NF; i++) sym = sym " " $i
     if (leaf == "") { leaf = sym; leafdso = dso }
-    if (sym ~ /^__x64_sys_|^__do_sys_|^ksys_|^do_(writev|readv)$/) { s = sym; sub(/^(__x64_sys_|__do_sys_|ksys_|do_)/, "", s); sys = s }
+    if (sym ~ /^__x64_sys_|^__do_sys_|^ksys_|^__sys_|^do_(writev|readv)$/) { s = sym; sub(/^(__x64_sys_|__do_sys_|ksys_|__sys_|do_)/, "", s); sys = s }
   }
   END { flush() }' >"$OUT/perf-$players.samples"
 

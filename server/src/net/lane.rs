@@ -25,15 +25,12 @@
 //! client too slow, a session write waits.
 
 use std::io::{self, IoSlice};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::{Mutex, MutexGuard};
 use std::task::{ready, Context, Poll, Waker};
 
 use bytes::Bytes;
-use ticksync_protocol::codec::{self, decode_client_message};
-use ticksync_protocol::{ClientMessage, PlayerId, Pong, Schema, ServerMessage, Tick};
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 use tokio_tungstenite::tungstenite::protocol::frame::FrameHeader;
 
@@ -41,18 +38,16 @@ mod arrival;
 mod backlog;
 mod inbox;
 mod read;
+mod room;
 mod stream;
 mod wire;
 
 use backlog::Backlog;
 pub use inbox::ReadEnd;
 use inbox::{ReadMode, ReadSide};
+pub(crate) use room::RoomLane;
 pub use stream::LanedTcp;
 use wire::Wire;
-
-use super::FaultInjector;
-use crate::metrics::ServerMetrics;
-use crate::room::{ArrivalClock, Delivery, DirectOutlet, FromClient, SessionLink};
 
 /// Bytes of the session's own writes (tungstenite's frames, HTTP answers) the backlog takes
 /// behind unsent bytes before such a write waits for the socket.
@@ -129,7 +124,7 @@ pub struct Lane {
     created: tokio::time::Instant,
     heard: AtomicU64,
     /// The room read the client's `Leave`.
-    left: std::sync::atomic::AtomicBool,
+    left: AtomicBool,
 }
 
 impl Lane {
@@ -146,7 +141,7 @@ impl Lane {
             read: Mutex::new(ReadSide::new(ReadMode::Passthrough)),
             created: tokio::time::Instant::now(),
             heard: AtomicU64::new(0),
-            left: std::sync::atomic::AtomicBool::new(false),
+            left: AtomicBool::new(false),
         }
     }
 
@@ -364,116 +359,6 @@ fn binary_header(len: usize, out: &mut [u8; MAX_HEADER]) -> usize {
     match header.format(len as u64, &mut cursor) {
         Ok(()) => cursor.position() as usize,
         Err(_) => 0,
-    }
-}
-
-/// The room's side of a lane: the member's frames, written from the tick, and the client's
-/// inputs and acknowledgements, read at the tick once the session let the room read.
-pub(crate) struct RoomLane<P: Schema> {
-    pub lane: Arc<Lane>,
-    pub metrics: Arc<ServerMetrics>,
-    /// Test hook that loses frames on their way (see [`FaultInjector`]).
-    pub faults: Option<Arc<dyn FaultInjector>>,
-    /// The session's queue to the room, where the inputs read go, in order with what the
-    /// session forwards (weak: the room notices a session gone by its queue closing).
-    pub to_room: mpsc::WeakSender<FromClient<P>>,
-    /// Where acknowledgements go.
-    pub shared: Arc<SessionLink>,
-    /// Frames that may wait for the socket (a pong is dropped past it, like a snapshot).
-    pub capacity: usize,
-}
-
-impl<P: Schema> std::fmt::Debug for RoomLane<P> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RoomLane")
-            .field("lane", &self.lane)
-            .finish()
-    }
-}
-
-impl<P: Schema> DirectOutlet for RoomLane<P> {
-    fn send(&self, player: PlayerId, frame: &Bytes, max_waiting: usize) -> Delivery {
-        if self
-            .faults
-            .as_ref()
-            .is_some_and(|faults| faults.drop_frame(player, frame))
-        {
-            // Lost on the way, as a lossy network would lose it.
-            return Delivery::Queued;
-        }
-        match self.lane.send_frame(frame, max_waiting) {
-            LaneSend::Taken => {
-                self.metrics.bytes_out.inc_by(frame.len() as u64);
-                Delivery::Queued
-            }
-            LaneSend::Full => Delivery::Dropped,
-            LaneSend::Closed => Delivery::Gone,
-        }
-    }
-
-    fn read_inputs(&self, clock: &ArrivalClock, tick: Tick) {
-        let Some(to_room) = self.to_room.upgrade() else {
-            return;
-        };
-        let acknowledge = |acked: Tick| {
-            if acked != 0 && acked <= tick {
-                self.shared.acked_tick.fetch_max(acked, Ordering::Relaxed);
-            }
-        };
-        let (mut dropped_inputs, mut left) = (0, false);
-        let sorted = self.lane.pump(clock, &mut |payload, arrived, budget| {
-            match decode_client_message::<P>(payload) {
-                Ok(ClientMessage::Input(input)) => {
-                    acknowledge(input.ack_tick);
-                    // A full queue drops the input, as the session's reader would.
-                    if to_room
-                        .try_send(FromClient::Input { input, arrived })
-                        .is_err()
-                    {
-                        dropped_inputs += 1;
-                    }
-                    true
-                }
-                Ok(ClientMessage::Ack(ack)) => {
-                    acknowledge(ack.tick);
-                    true
-                }
-                // Within the budget and the queue; otherwise the session reads it again and
-                // ends with the error it would have ended with.
-                Ok(ClientMessage::Message(message)) => {
-                    budget.as_mut().is_some_and(|budget| budget.take(clock.now))
-                        && to_room.try_send(FromClient::Message(message)).is_ok()
-                }
-                Ok(ClientMessage::Ping(ping)) => {
-                    let pong = ServerMessage::<P>::Pong(Pong {
-                        client_time_us: ping.client_time_us,
-                        server_tick: tick,
-                    });
-                    // Dropped, like a snapshot, when the client is that far behind.
-                    if let Ok(frame) = codec::encode(&pong) {
-                        self.lane.send_frame(&Bytes::from(frame), self.capacity);
-                    }
-                    true
-                }
-                Ok(ClientMessage::Leave) => {
-                    left = true;
-                    false
-                }
-                // The session refuses the rest, with the right close code.
-                Ok(ClientMessage::Hello(_) | ClientMessage::Resume(_)) | Err(_) => false,
-            }
-        });
-        if left {
-            // Nothing waits before the `Leave` (the room is offered a frame only then): the
-            // player leaves at this tick, the room's frames stop, and the session, which
-            // reads the `Leave` itself, closes normally.
-            self.shared.end_final();
-            self.lane.client_left();
-            self.lane.close_to_room(false);
-        }
-        self.metrics.bytes_in.inc_by(sorted.taken_bytes);
-        self.metrics.messages_dropped.inc_by(sorted.dropped);
-        self.metrics.inputs_dropped.inc_by(dropped_inputs);
     }
 }
 

@@ -42,6 +42,10 @@ pub enum ReadEnd {
     Flooding,
 }
 
+/// What the room does with a payload it is offered, given the game message budget: whether
+/// it took it.
+pub type OfferFrame<'a> = dyn FnMut(&[u8], &mut Option<GameMessageBudget>) -> bool + 'a;
+
 /// What one sorting of the inbox did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Sorted {
@@ -169,7 +173,7 @@ impl ReadSide {
         &mut self,
         now: Instant,
         scratch: &mut Vec<u8>,
-        take: &mut dyn FnMut(&[u8], &mut Option<GameMessageBudget>) -> bool,
+        take: &mut OfferFrame<'_>,
     ) -> Sorted {
         let mut sorted = Sorted::default();
         let mut at = 0;

@@ -13,6 +13,10 @@ use super::{arrival, wake, Lane};
 use crate::net::limits::{GameMessageBudget, MessageRateLimiter, RateDecision};
 use crate::room::ArrivalClock;
 
+/// What the room does with a frame's payload, given when it arrived and the game message
+/// budget: whether it took it.
+pub type TakeFrame<'a> = dyn FnMut(&[u8], Instant, &mut Option<GameMessageBudget>) -> bool + 'a;
+
 /// Bytes read from the socket at a time.
 const READ_CHUNK: usize = 4096;
 
@@ -115,17 +119,16 @@ impl Lane {
 
     /// Takes a game message's token from the budget, if the room holds it.
     pub fn take_message_budget(&self, now: Instant) -> Option<bool> {
-        self.read_side().budget.as_mut().map(|budget| budget.take(now))
+        self.read_side()
+            .budget
+            .as_mut()
+            .map(|budget| budget.take(now))
     }
 
     /// The room's read, at its tick: whatever the socket has, sorted (see
     /// [`ReadSide::sort`]); `take` gets each payload it may take and when it arrived.
     /// Does nothing unless the room reads this connection.
-    pub fn pump(
-        &self,
-        clock: &ArrivalClock,
-        take: &mut dyn FnMut(&[u8], Instant, &mut Option<GameMessageBudget>) -> bool,
-    ) -> Sorted {
+    pub fn pump(&self, clock: &ArrivalClock, take: &mut TakeFrame<'_>) -> Sorted {
         let mut read = self.read_side();
         if read.mode != ReadMode::Room || read.ended.is_some() {
             return Sorted::default();

@@ -3,6 +3,7 @@
 //! writes never land inside a frame, and closing the lane to the room keeps a begun frame
 //! whole.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};

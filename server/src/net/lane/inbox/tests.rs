@@ -73,10 +73,19 @@ fn the_room_takes_inputs_and_leaves_the_rest_in_order() {
     let message = binary(b"message");
     let ping = frame(OpCode::Control(Control::Ping), true, b"", true);
     let after = binary(b"i3");
-    let mut side = room_side(&[binary(b"i1"), binary(b"i2"), message.clone(), ping.clone(), after.clone()]);
+    let mut side = room_side(&[
+        binary(b"i1"),
+        binary(b"i2"),
+        message.clone(),
+        ping.clone(),
+        after.clone(),
+    ]);
     let (sorted, taken) = sort(&mut side);
     assert_eq!(taken, vec![b"i1".to_vec(), b"i2".to_vec()]);
-    assert_eq!((sorted.taken, sorted.taken_bytes, sorted.dropped), (2, 4, 0));
+    assert_eq!(
+        (sorted.taken, sorted.taken_bytes, sorted.dropped),
+        (2, 4, 0)
+    );
     assert!(sorted.deferred);
     // The input after a message the session has not handled yet waits behind it.
     assert_eq!(session_bytes(&mut side), [message, ping, after].concat());
@@ -117,7 +126,7 @@ fn fragments_unmasked_and_oversized_frames_go_to_the_session() {
 
     // A client frame without a mask breaks the protocol: tungstenite says so.
     let unmasked = frame(OpCode::Data(Data::Binary), true, b"i1", false);
-    let mut side = room_side(&[unmasked.clone()]);
+    let mut side = room_side(std::slice::from_ref(&unmasked));
     let (_, taken) = sort(&mut side);
     assert!(taken.is_empty());
     assert_eq!(session_bytes(&mut side), unmasked);
@@ -136,7 +145,11 @@ fn fragments_unmasked_and_oversized_frames_go_to_the_session() {
 #[test]
 fn a_frame_the_room_does_not_take_is_counted_once() {
     let mut side = room_side(&[binary(b"message"), binary(b"i1")]);
-    side.rate = Some(MessageRateLimiter::new(1, Duration::from_secs(60), Instant::now()));
+    side.rate = Some(MessageRateLimiter::new(
+        1,
+        Duration::from_secs(60),
+        Instant::now(),
+    ));
     let (sorted, taken) = sort(&mut side);
     // The message was offered and refused: its token went back, for the session to count.
     assert!(taken.is_empty() && sorted.dropped == 0);

@@ -129,11 +129,21 @@ async fn frames_the_room_leaves_reach_the_session_in_order() {
     let taken = pump_until(&laned, 1).await;
     assert_eq!(taken.len(), 1);
     // The message, then the input behind it: both the session's, in order.
-    let next = tokio::time::timeout(Duration::from_secs(10), ws.next()).await.unwrap();
-    assert_eq!(next.unwrap().unwrap(), Message::Binary(b"chat".to_vec().into()));
+    let next = tokio::time::timeout(Duration::from_secs(10), ws.next())
+        .await
+        .unwrap();
+    assert_eq!(
+        next.unwrap().unwrap(),
+        Message::Binary(b"chat".to_vec().into())
+    );
     lane.message_handled();
-    let next = tokio::time::timeout(Duration::from_secs(10), ws.next()).await.unwrap();
-    assert_eq!(next.unwrap().unwrap(), Message::Binary(b"i2".to_vec().into()));
+    let next = tokio::time::timeout(Duration::from_secs(10), ws.next())
+        .await
+        .unwrap();
+    assert_eq!(
+        next.unwrap().unwrap(),
+        Message::Binary(b"i2".to_vec().into())
+    );
     lane.message_handled();
     // Nothing waits for the session any more: the next input is the room's again.
     client.write_all(&client_frame(b"i3")).await.unwrap();
@@ -151,7 +161,9 @@ async fn a_client_gone_ends_the_reading_and_the_session_sees_the_end() {
     let taken = pump_until(&laned, 1).await;
     assert!(taken.is_empty());
     assert_eq!(lane.read_end(), Some(ReadEnd::PeerGone));
-    let next = tokio::time::timeout(Duration::from_secs(10), ws.next()).await.unwrap();
+    let next = tokio::time::timeout(Duration::from_secs(10), ws.next())
+        .await
+        .unwrap();
     assert!(!matches!(next, Some(Ok(_))), "{next:?}");
 }
 
@@ -163,7 +175,9 @@ async fn a_session_mid_frame_keeps_the_reading() {
     client.write_all(&frame[..20]).await.unwrap();
     // The session's tungstenite has read into a frame it has not finished.
     let mut buf = [0u8; 64];
-    let read = tokio::io::AsyncReadExt::read(&mut laned.clone(), &mut buf).await.unwrap();
+    let read = tokio::io::AsyncReadExt::read(&mut laned.clone(), &mut buf)
+        .await
+        .unwrap();
     assert!(read > 0 && read < frame.len());
     assert!(lane.enter_room(rate(), 1024).is_err());
 }
@@ -198,7 +212,10 @@ async fn over_tls_the_room_reads_too() {
     })
     .await
     .unwrap();
-    assert_eq!(next.unwrap().unwrap(), Message::Binary(b"chat".to_vec().into()));
+    assert_eq!(
+        next.unwrap().unwrap(),
+        Message::Binary(b"chat".to_vec().into())
+    );
     lane.message_handled();
     // The client goes (reset: it never read the server's session tickets): the room's
     // reading ends.
