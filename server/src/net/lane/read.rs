@@ -74,6 +74,9 @@ impl Lane {
         if let Err(error) = arrival::enable(&self.tcp) {
             tracing::debug!(%error, "no receive timestamps: inputs are stamped when read");
         }
+        if let Err(error) = arrival::quiet(&self.tcp, true) {
+            tracing::debug!(%error, "could not keep the socket from waking epoll per input");
+        }
         read.mode = ReadMode::Room;
         read.rate = Some(rate);
         read.budget = Some(budget);
@@ -84,6 +87,12 @@ impl Lane {
     /// The session reads everything from now on.
     pub fn leave_reading_to_session(&self) {
         let mut read = self.read_side();
+        if read.mode == ReadMode::Room {
+            // The session waits on the socket again: it must say when a byte is there.
+            if let Err(error) = arrival::quiet(&self.tcp, false) {
+                tracing::debug!(%error, "could not restore the socket's read wake-ups");
+            }
+        }
         read.mode = ReadMode::Passthrough;
         read.rate = None;
         read.budget = None;

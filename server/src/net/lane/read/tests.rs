@@ -227,3 +227,32 @@ async fn over_tls_the_room_reads_too() {
         "{end:?}"
     );
 }
+
+#[tokio::test]
+async fn bytes_that_arrived_while_the_room_read_reach_the_session_after_it() {
+    let (laned, mut client) = pair().await;
+    let lane = laned.lane().clone();
+    // The session has read everything there was (so the runtime no longer counts the
+    // socket as readable) when the room takes over.
+    let mut buf = [0u8; 16];
+    let waited = Duration::from_millis(20);
+    let mut reader = laned.clone();
+    let read = tokio::io::AsyncReadExt::read(&mut reader, &mut buf);
+    assert!(
+        tokio::time::timeout(waited, read).await.is_err(),
+        "nothing to read yet"
+    );
+    let mut ws = WebSocketStream::from_raw_socket(laned.clone(), Role::Server, None).await;
+    assert!(lane.enter_room(rate(), 1024).is_ok());
+    // Arrives while the socket is quiet (it tells nobody), and the room does not read it.
+    client.write_all(&client_frame(b"bye")).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    // The session reads again (as it does when it closes): it hears of what is there.
+    lane.leave_reading_to_session();
+    let next = tokio::time::timeout(Duration::from_secs(5), ws.next()).await;
+    let next = next.expect("the session is told of bytes that came while the room read");
+    assert_eq!(
+        next.unwrap().unwrap(),
+        Message::Binary(b"bye".to_vec().into())
+    );
+}
