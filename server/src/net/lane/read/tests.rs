@@ -5,7 +5,7 @@
 use std::time::{Duration, SystemTime};
 
 use futures_util::StreamExt;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
@@ -79,23 +79,32 @@ async fn pump_until(laned: &LanedTcp, want: usize) -> Vec<(Vec<u8>, Instant)> {
     taken
 }
 
+/// The greeting and an input right behind it, in one write: the session reads the greeting,
+/// the room takes over and finds the input waiting in the lane, not in tungstenite.
+async fn greet_and_hand_over<C: AsyncWrite + Unpin>(
+    laned: &LanedTcp,
+    client: &mut C,
+    ws: &mut WebSocketStream<LanedTcp>,
+) {
+    client
+        .write_all(&[client_frame(b"hello"), client_frame(b"i1")].concat())
+        .await
+        .unwrap();
+    client.flush().await.unwrap();
+    let hello = ws.next().await.unwrap().unwrap();
+    assert_eq!(hello, Message::Binary(b"hello".to_vec().into()));
+    assert!(laned.lane().enter_room(rate(), 1024).is_ok());
+    let taken = pump_until(laned, 1).await;
+    assert_eq!(taken[0].0, b"i1");
+}
+
 #[tokio::test]
 async fn the_room_takes_over_after_the_greeting_with_arrival_stamps() {
     let (laned, mut client) = pair().await;
     let lane = laned.lane().clone();
     let mut ws = WebSocketStream::from_raw_socket(laned.clone(), Role::Server, None).await;
-    // The greeting and an input right behind it, in one segment.
     let sent = Instant::now();
-    client
-        .write_all(&[client_frame(b"hello"), client_frame(b"i1")].concat())
-        .await
-        .unwrap();
-    let hello = ws.next().await.unwrap().unwrap();
-    assert_eq!(hello, Message::Binary(b"hello".to_vec().into()));
-    assert!(lane.enter_room(rate(), 1024).is_ok());
-    // The input waited in the lane, not in tungstenite: the room reads it.
-    let taken = pump_until(&laned, 1).await;
-    assert_eq!(taken[0].0, b"i1");
+    greet_and_hand_over(&laned, &mut client, &mut ws).await;
 
     // Read later than it arrived, it still carries its arrival.
     client.write_all(&client_frame(b"i2")).await.unwrap();
@@ -188,16 +197,7 @@ async fn over_tls_the_room_reads_too() {
     let lane = laned.lane().clone();
     lane.read_whole_frames();
     let mut ws = WebSocketStream::from_raw_socket(laned.clone(), Role::Server, None).await;
-    client
-        .write_all(&[client_frame(b"hello"), client_frame(b"i1")].concat())
-        .await
-        .unwrap();
-    client.flush().await.unwrap();
-    let hello = ws.next().await.unwrap().unwrap();
-    assert_eq!(hello, Message::Binary(b"hello".to_vec().into()));
-    assert!(lane.enter_room(rate(), 1024).is_ok());
-    let taken = pump_until(&laned, 1).await;
-    assert_eq!(taken[0].0, b"i1");
+    greet_and_hand_over(&laned, &mut client, &mut ws).await;
     // A message goes to the session, opened from its record by the room.
     client.write_all(&client_frame(b"chat")).await.unwrap();
     client.flush().await.unwrap();
