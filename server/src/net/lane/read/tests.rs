@@ -101,7 +101,6 @@ async fn greet_and_hand_over<C: AsyncWrite + Unpin>(
 #[tokio::test]
 async fn the_room_takes_over_after_the_greeting_with_arrival_stamps() {
     let (laned, mut client) = pair().await;
-    let lane = laned.lane().clone();
     let mut ws = WebSocketStream::from_raw_socket(laned.clone(), Role::Server, None).await;
     let sent = Instant::now();
     greet_and_hand_over(&laned, &mut client, &mut ws).await;
