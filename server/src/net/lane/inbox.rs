@@ -177,7 +177,8 @@ impl ReadSide {
     ) -> Sorted {
         let mut sorted = Sorted::default();
         let mut at = 0;
-        while at < self.inbox.len() && self.ended.is_none() {
+        // Frames read before the client closed are still sorted; a flood stops the sorting.
+        while at < self.inbox.len() && self.ended != Some(ReadEnd::Flooding) {
             if self.gave_up {
                 self.defer(at..self.inbox.len(), &mut sorted);
                 at = self.inbox.len();

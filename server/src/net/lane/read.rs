@@ -84,7 +84,8 @@ impl Lane {
         Ok(())
     }
 
-    /// The session reads everything from now on.
+    /// The session reads everything from now on (the rate limit and the budget stay here,
+    /// where its reader counts against them).
     pub fn leave_reading_to_session(&self) {
         let mut read = self.read_side();
         if read.mode == ReadMode::Room {
@@ -94,8 +95,6 @@ impl Lane {
             }
         }
         read.mode = ReadMode::Passthrough;
-        read.rate = None;
-        read.budget = None;
     }
 
     /// The room read the client's `Leave` (and let the player go).

@@ -99,7 +99,10 @@ impl<P: Schema> DirectOutlet for RoomLane<P> {
                     });
                     // Dropped, like a snapshot, when the client is that far behind.
                     if let Ok(frame) = codec::encode(&pong) {
-                        self.lane.send_frame(&Bytes::from(frame), self.capacity);
+                        let frame = Bytes::from(frame);
+                        if self.lane.send_frame(&frame, self.capacity) == LaneSend::Taken {
+                            self.metrics.bytes_out.inc_by(frame.len() as u64);
+                        }
                     }
                     true
                 }

@@ -194,3 +194,13 @@ fn the_session_reads_no_further_than_the_frame_it_is_reading() {
     side.inbox = binary(&[0; 300])[..2].to_vec();
     assert_eq!(side.session_read(&mut buf), None);
 }
+
+#[test]
+fn frames_that_came_before_the_close_are_still_sorted() {
+    let leave = binary(b"leave");
+    let mut side = room_side(&[binary(b"i1"), leave.clone()]);
+    side.ended = Some(ReadEnd::PeerGone);
+    let (_, taken) = sort(&mut side);
+    assert_eq!(taken, vec![b"i1".to_vec()]);
+    assert_eq!(session_bytes(&mut side), leave);
+}
