@@ -5,6 +5,7 @@ use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::MutexGuard;
 use std::task::{ready, Context, Poll};
+use std::time::SystemTime;
 
 use tokio::time::Instant;
 
@@ -93,6 +94,11 @@ impl Lane {
             if let Err(error) = arrival::quiet(&self.tcp, false) {
                 tracing::debug!(%error, "could not restore the socket's read wake-ups");
             }
+            // What came while the socket was quiet woke nobody: the session reads it from
+            // the inbox (the peer closing, by contrast, always wakes the runtime).
+            if read.ended.is_none() {
+                self.fill_inbox(&mut read);
+            }
         }
         read.mode = ReadMode::Passthrough;
     }
@@ -141,6 +147,35 @@ impl Lane {
         if read.mode != ReadMode::Room || read.ended.is_some() {
             return Sorted::default();
         }
+        let (got, stamp) = self.fill_inbox(&mut read);
+        if !got && read.ended.is_none() && read.inbox.is_empty() {
+            return Sorted::default();
+        }
+        let arrived = stamp.map_or(clock.now, |stamp| clock.instant_of(stamp));
+        if got {
+            let heard = clock.now.saturating_duration_since(self.created);
+            self.heard
+                .store(heard.as_millis() as u64, Ordering::Relaxed);
+        }
+        let sorted = PAYLOAD.with_borrow_mut(|payload| {
+            read.sort(clock.now, payload, &mut |frame, budget| {
+                take(frame, arrived, budget)
+            })
+        });
+        let waiter = if sorted.deferred || read.ended.is_some() {
+            read.waker.take()
+        } else {
+            None
+        };
+        drop(read);
+        wake(waiter);
+        sorted
+    }
+
+    /// Reads what the socket has into the inbox, bounded (see [`DEFERRED_LIMIT`]), straight
+    /// from the socket (through TLS, if any): whether anything came, and the kernel's stamp
+    /// of the last bytes. A closed or failed connection ends the reading.
+    fn fill_inbox(&self, read: &mut ReadSide) -> (bool, Option<SystemTime>) {
         let mut chunk = [0u8; READ_CHUNK];
         let (mut got, mut stamp) = (false, None);
         while read.deferred_len() < DEFERRED_LIMIT && read.inbox.len() < DEFERRED_LIMIT {
@@ -181,28 +216,7 @@ impl Lane {
                 }
             }
         }
-        if !got && read.ended.is_none() && read.inbox.is_empty() {
-            return Sorted::default();
-        }
-        let arrived = stamp.map_or(clock.now, |stamp| clock.instant_of(stamp));
-        if got {
-            let heard = clock.now.saturating_duration_since(self.created);
-            self.heard
-                .store(heard.as_millis() as u64, Ordering::Relaxed);
-        }
-        let sorted = PAYLOAD.with_borrow_mut(|payload| {
-            read.sort(clock.now, payload, &mut |frame, budget| {
-                take(frame, arrived, budget)
-            })
-        });
-        let waiter = if sorted.deferred || read.ended.is_some() {
-            read.waker.take()
-        } else {
-            None
-        };
-        drop(read);
-        wake(waiter);
-        sorted
+        (got, stamp)
     }
 
     /// The session's read: frames the room left it, the inbox, or the socket (through TLS,

@@ -246,7 +246,7 @@ async fn bytes_that_arrived_while_the_room_read_reach_the_session_after_it() {
     // Arrives while the socket is quiet (it tells nobody), and the room does not read it.
     client.write_all(&client_frame(b"bye")).await.unwrap();
     tokio::time::sleep(Duration::from_millis(50)).await;
-    // The session reads again (as it does when it closes): it hears of what is there.
+    // The session reads again (as it does when it closes): it gets what is there.
     lane.leave_reading_to_session();
     let next = tokio::time::timeout(Duration::from_secs(5), ws.next()).await;
     let next = next.expect("the session is told of bytes that came while the room read");
