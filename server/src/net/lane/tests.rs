@@ -100,6 +100,16 @@ fn fill(lane: &Lane, len: usize, max_waiting: usize, limit: u32) -> u32 {
     panic!("the lane took {limit} frames from a client that does not read");
 }
 
+/// Hands the room's frames of `sizes` to the lane (each starting with its index), all taken.
+fn send_each(lane: &Lane, sizes: &[usize]) {
+    for (seq, len) in sizes.iter().enumerate() {
+        assert_eq!(
+            lane.send_frame(&payload(seq as u32, *len), 8),
+            LaneSend::Taken
+        );
+    }
+}
+
 fn waiting_frames(lane: &Lane) -> usize {
     lane.lock().backlog.frames
 }
@@ -109,12 +119,7 @@ async fn frames_of_every_header_size_arrive_whole() {
     let (server, mut client) = pair().await;
     let lane = server.lane().clone();
     let sizes = [10, 200, 70_000];
-    for (seq, len) in sizes.iter().enumerate() {
-        assert_eq!(
-            lane.send_frame(&payload(seq as u32, *len), 8),
-            LaneSend::Taken
-        );
-    }
+    send_each(&lane, &sizes);
     // The large frame does not fit the small socket: its rest waits for the session's task.
     let serving = tokio::spawn(async move { lane.serve_backlog().await });
     let frames = read_frames(&mut client, sizes.len()).await;
@@ -247,12 +252,7 @@ async fn over_tls_the_room_s_and_the_session_s_frames_arrive_whole_and_in_order(
     // Small, medium, and larger than the socket buffers and a TLS record: part of it waits
     // sealed inside the session for the backlog's service.
     let sizes = [10, 200, 70_000];
-    for (seq, len) in sizes.iter().enumerate() {
-        assert_eq!(
-            lane.send_frame(&payload(seq as u32, *len), 8),
-            LaneSend::Taken
-        );
-    }
+    send_each(&lane, &sizes);
     // While sealed bytes wait, the room's next frames wait in the backlog, bounded.
     let taken = fill(&lane, 1000, 4, 10_000);
     let own = text_frame("the session's own frame");

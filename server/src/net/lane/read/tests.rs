@@ -122,6 +122,17 @@ async fn the_room_takes_over_after_the_greeting_with_arrival_stamps() {
     }
 }
 
+/// The session's next message, within 10 s: a binary one carrying `payload`.
+async fn expect_message(ws: &mut WebSocketStream<LanedTcp>, payload: &[u8]) {
+    let next = tokio::time::timeout(Duration::from_secs(10), ws.next())
+        .await
+        .unwrap();
+    assert_eq!(
+        next.unwrap().unwrap(),
+        Message::Binary(payload.to_vec().into())
+    );
+}
+
 #[tokio::test]
 async fn frames_the_room_leaves_reach_the_session_in_order() {
     let (laned, mut client) = pair().await;
@@ -137,21 +148,9 @@ async fn frames_the_room_leaves_reach_the_session_in_order() {
     let taken = pump_until(&laned, 1).await;
     assert_eq!(taken.len(), 1);
     // The message, then the input behind it: both the session's, in order.
-    let next = tokio::time::timeout(Duration::from_secs(10), ws.next())
-        .await
-        .unwrap();
-    assert_eq!(
-        next.unwrap().unwrap(),
-        Message::Binary(b"chat".to_vec().into())
-    );
+    expect_message(&mut ws, b"chat").await;
     lane.message_handled();
-    let next = tokio::time::timeout(Duration::from_secs(10), ws.next())
-        .await
-        .unwrap();
-    assert_eq!(
-        next.unwrap().unwrap(),
-        Message::Binary(b"i2".to_vec().into())
-    );
+    expect_message(&mut ws, b"i2").await;
     lane.message_handled();
     // Nothing waits for the session any more: the next input is the room's again.
     client.write_all(&client_frame(b"i3")).await.unwrap();
