@@ -25,7 +25,7 @@
 //! client too slow, a session write waits.
 
 use std::io::{self, IoSlice};
-use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Mutex, MutexGuard};
 use std::task::{ready, Context, Poll, Waker};
 
@@ -123,8 +123,6 @@ pub struct Lane {
     /// written by whoever reads.
     created: tokio::time::Instant,
     heard: AtomicU64,
-    /// The room read the client's `Leave`.
-    left: AtomicBool,
 }
 
 impl Lane {
@@ -141,7 +139,6 @@ impl Lane {
             read: Mutex::new(ReadSide::new(ReadMode::Passthrough)),
             created: tokio::time::Instant::now(),
             heard: AtomicU64::new(0),
-            left: AtomicBool::new(false),
         }
     }
 

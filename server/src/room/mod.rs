@@ -111,6 +111,8 @@ pub(crate) enum Disconnect {
     Kicked(String),
     /// The game ended the room, for this reason.
     RoomEnded(String),
+    /// The player left (`Leave`, read by the room itself) and is gone from the game.
+    Left,
 }
 
 /// State shared by a session and its room without a queue: lock-free, written by one side,

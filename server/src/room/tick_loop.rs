@@ -638,12 +638,15 @@ impl<G: Game> Room<G> {
                 index += 1;
                 continue;
             }
-            let member = self.members.swap_remove(index);
+            let mut member = self.members.swap_remove(index);
             if member.transferred {
                 continue;
             }
             if member.shared.is_final() || grace == 0 {
                 tracing::debug!(player = %member.player, "player left");
+                // A session still reading (the room read its `Leave`) closes normally; one
+                // already gone, or already told why, hears nothing.
+                member.disconnect(Disconnect::Left);
                 game.leave(member.player, outbox);
             } else {
                 tracing::debug!(player = %member.player, grace_ticks = grace, "player dropped; waiting for a resume");

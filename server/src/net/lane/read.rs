@@ -103,17 +103,6 @@ impl Lane {
         read.mode = ReadMode::Passthrough;
     }
 
-    /// The room read the client's `Leave` (and let the player go).
-    pub fn client_left(&self) {
-        self.left.store(true, Ordering::Relaxed);
-    }
-
-    /// Whether the room read the client's `Leave`: a session the room then drops has still
-    /// ended normally.
-    pub fn client_has_left(&self) -> bool {
-        self.left.load(Ordering::Relaxed)
-    }
-
     /// Why the room's reading ended, if it did.
     pub fn read_end(&self) -> Option<ReadEnd> {
         self.read_side().ended
@@ -182,13 +171,7 @@ impl Lane {
             let received = if self.plain {
                 arrival::recv(&self.tcp, &mut chunk)
             } else {
-                let mut state = self.lock();
-                let received = state.wire.read_stamped(&self.tcp, &mut chunk);
-                // TLS may have records of its own to send now (an alert, a key update).
-                let drainer = state.drainer_if_waiting();
-                drop(state);
-                wake(drainer);
-                received
+                self.through_wire(|wire| wire.read_stamped(&self.tcp, &mut chunk))
             };
             match received {
                 // The peer's TLS close_notify, or its TCP close (with or without one).
@@ -288,13 +271,18 @@ impl Lane {
         if self.plain {
             return self.tcp.try_read(buf);
         }
+        self.through_wire(|wire| wire.read(&self.tcp, buf))
+    }
+
+    /// A read through the TLS session, under the write lock. TLS may have records of its own
+    /// to send afterwards (an alert, a key update): the session's task is woken for them.
+    fn through_wire<R>(&self, read: impl FnOnce(&mut super::wire::Wire) -> R) -> R {
         let mut state = self.lock();
-        let read = state.wire.read(&self.tcp, buf);
-        // TLS may have records of its own to send now (an alert, a key update).
+        let result = read(&mut state.wire);
         let drainer = state.drainer_if_waiting();
         drop(state);
         wake(drainer);
-        read
+        result
     }
 }
 

@@ -116,10 +116,9 @@ impl<P: Schema> DirectOutlet for RoomLane<P> {
         });
         if left {
             // Nothing waits before the `Leave` (the room is offered a frame only then): the
-            // player leaves at this tick, the room's frames stop, and the session, which
-            // reads the `Leave` itself, closes normally.
+            // room's frames stop, the player leaves at this tick and the room tells the
+            // session so (`Disconnect::Left`), which then closes normally.
             self.shared.end_final();
-            self.lane.client_left();
             self.lane.close_to_room(false);
         }
         self.metrics.bytes_in.inc_by(sorted.taken_bytes);

@@ -118,27 +118,15 @@ impl Wire {
     /// socket has nothing yet. A TLS session may have records of its own to send afterwards
     /// (an alert, a key update): see [`Wire::pending`].
     pub(super) fn read(&mut self, tcp: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
-        let Wire::Tls(session) = self else {
-            return tcp.try_read(buf);
-        };
-        loop {
-            match session.reader().read(buf) {
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
-                // Data, the peer's close_notify (0), or its TCP close without one.
-                done => return done,
-            }
-            // Nothing opened yet: read records (`WouldBlock` when the socket has none).
-            session.read_tls(&mut Nonblocking(tcp))?;
-            if let Err(error) = session.process_new_packets() {
-                // rustls queued an alert for the peer: best effort, the session fails anyway.
-                let _ = session.write_tls(&mut Nonblocking(tcp));
-                return Err(io::Error::new(io::ErrorKind::InvalidData, error));
-            }
+        match self {
+            Wire::Plain => tcp.try_read(buf),
+            Wire::Tls(session) => open(session, tcp, &mut Nonblocking(tcp), buf),
         }
     }
 
-    /// Reads into `buf` as [`Wire::read`] does, with the kernel's receive timestamp of the
-    /// last bytes taken from the socket, if it gave one.
+    /// Reads into `buf` as [`Wire::read`] does, straight from the socket (the room's read,
+    /// see [`arrival::recv`]), with the kernel's receive timestamp of the last bytes taken
+    /// from the socket, if it gave one.
     pub(super) fn read_stamped(
         &mut self,
         tcp: &TcpStream,
@@ -148,23 +136,38 @@ impl Wire {
             return arrival::recv(tcp, buf);
         };
         let mut socket = Stamped { tcp, stamp: None };
-        loop {
-            match session.reader().read(buf) {
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
-                done => return done.map(|read| (read, socket.stamp)),
-            }
-            session.read_tls(&mut socket)?;
-            if let Err(error) = session.process_new_packets() {
-                let _ = session.write_tls(&mut Nonblocking(tcp));
-                return Err(io::Error::new(io::ErrorKind::InvalidData, error));
-            }
-        }
+        let read = open(session, tcp, &mut socket, buf)?;
+        Ok((read, socket.stamp))
     }
 
     /// Starts closing a TLS session: its close_notify alert waits inside the wire.
     pub(super) fn close(&mut self) {
         if let Wire::Tls(session) = self {
             session.send_close_notify();
+        }
+    }
+}
+
+/// Opens what `session` has (reading records from `socket` until there is something) into
+/// `buf`: how many bytes (0: the peer's close_notify, or its TCP close without one), or
+/// `WouldBlock` when the socket has no whole record yet.
+fn open(
+    session: &mut ServerConnection,
+    tcp: &TcpStream,
+    socket: &mut impl Read,
+    buf: &mut [u8],
+) -> io::Result<usize> {
+    loop {
+        match session.reader().read(buf) {
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
+            done => return done,
+        }
+        // Nothing opened yet: read records (`WouldBlock` when the socket has none).
+        session.read_tls(socket)?;
+        if let Err(error) = session.process_new_packets() {
+            // rustls queued an alert for the peer: best effort, the session fails anyway.
+            let _ = session.write_tls(&mut Nonblocking(tcp));
+            return Err(io::Error::new(io::ErrorKind::InvalidData, error));
         }
     }
 }

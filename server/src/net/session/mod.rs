@@ -421,15 +421,15 @@ where
     );
     // A bincode connection the room writes to is read by the room too, from its next tick:
     // no wake-up of this task per input (this task reads what the room leaves it).
-    let (gate, room_reads) = if outbound.is_none() {
+    let gate = if outbound.is_none() {
         match lane.enter_room(limits, ctx.limits.max_message_bytes) {
-            Ok(()) => (RateGate::Lane(lane.clone()), Some(lane.clone())),
-            Err((rate, budget)) => (RateGate::Own { rate, budget }, None),
+            Ok(()) => RateGate::Lane(lane.clone()),
+            Err((rate, budget)) => RateGate::Own { rate, budget },
         }
     } else {
         lane.leave_reading_to_session();
         let (rate, budget) = limits;
-        (RateGate::Own { rate, budget }, None)
+        RateGate::Own { rate, budget }
     };
     let reader = Reader {
         to_room,
@@ -440,7 +440,6 @@ where
         room,
         format,
         gate,
-        room_reads,
         heard,
         ctx,
     };
@@ -468,11 +467,7 @@ where
     // full socket, and must be closed all the same.
     let reason = tokio::select! {
         biased;
-        reason = disconnect => match reason {
-            // The room read the client's `Leave` itself and let the player go.
-            Err(_) if lane.client_has_left() => return SessionEnd::normal(),
-            reason => reason.ok(),
-        },
+        reason = disconnect => reason.ok(),
         _ = shutdown.cancelled() => return SessionEnd::going_away(),
         end = reader.run(&mut stream) => return end,
         end = writer.run(&mut sink, frames) => return end,

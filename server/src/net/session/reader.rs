@@ -39,11 +39,10 @@ pub(super) struct Reader<'a, P: Schema> {
     /// The room the session joined.
     pub(super) room: RoomHandle<P>,
     pub(super) format: WireFormat,
-    /// The message rate limit and the game message budget.
+    /// The message rate limit and the game message budget, and with them whether the room
+    /// reads the connection (this reader then gets only the frames the room leaves it, see
+    /// `net::lane::inbox`).
     pub(super) gate: RateGate,
-    /// The connection's lane, when the room reads it: this reader then gets only the
-    /// frames the room leaves it (see `net::lane::inbox`).
-    pub(super) room_reads: Option<Arc<Lane>>,
     pub(super) heard: Heard<'a>,
     pub(super) ctx: &'a SessionContext<P>,
 }
@@ -60,6 +59,14 @@ pub(super) enum RateGate {
 }
 
 impl RateGate {
+    /// The connection's lane, when the room reads it.
+    fn room_reads(&self) -> Option<&Arc<Lane>> {
+        match self {
+            RateGate::Own { .. } => None,
+            RateGate::Lane(lane) => Some(lane),
+        }
+    }
+
     fn check(&mut self, now: Instant) -> RateDecision {
         match self {
             RateGate::Own { rate, .. } => rate.check(now),
@@ -110,7 +117,7 @@ impl<P: Schema> Reader<'_, P> {
         // once none wait (told before the next read, after the message went on).
         let mut handled = false;
         loop {
-            if let (true, Some(lane)) = (std::mem::take(&mut handled), &self.room_reads) {
+            if let (true, Some(lane)) = (std::mem::take(&mut handled), self.gate.room_reads()) {
                 lane.message_handled();
             }
             let next = tokio::select! {
@@ -187,8 +194,8 @@ impl<P: Schema> Reader<'_, P> {
 
     /// Whether the room stopped reading for a flood.
     fn flooded(&self) -> bool {
-        self.room_reads
-            .as_ref()
+        self.gate
+            .room_reads()
             .is_some_and(|lane| lane.read_end() == Some(ReadEnd::Flooding))
     }
 

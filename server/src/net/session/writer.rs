@@ -235,6 +235,7 @@ pub(super) fn end_for_disconnect(reason: Option<Disconnect>) -> SessionEnd {
         ),
         Some(Disconnect::Kicked(reason)) => SessionEnd::new(EndReason::Kicked, reason),
         Some(Disconnect::RoomEnded(reason)) => SessionEnd::new(EndReason::RoomEnded, reason),
+        Some(Disconnect::Left) => SessionEnd::normal(),
         // The room dropped us without a word: it has stopped.
         Some(Disconnect::ShuttingDown) | None => SessionEnd::going_away(),
     }
