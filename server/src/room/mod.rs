@@ -113,6 +113,9 @@ pub(crate) enum Disconnect {
     RoomEnded(String),
     /// The player left (`Leave`, read by the room itself) and is gone from the game.
     Left,
+    /// The room found the connection gone (a write to it failed) before the session did:
+    /// the player's entity waits for a `Resume`.
+    ConnectionLost,
 }
 
 /// State shared by a session and its room without a queue: lock-free, written by one side,

@@ -650,6 +650,10 @@ impl<G: Game> Room<G> {
                 game.leave(member.player, outbox);
             } else {
                 tracing::debug!(player = %member.player, grace_ticks = grace, "player dropped; waiting for a resume");
+                // The room may see the connection gone (a failed write) before the session
+                // does: the session must then end as dropped too, not as if the room had
+                // stopped, which would end the player for good.
+                member.disconnect(Disconnect::ConnectionLost);
                 detached.detach(
                     member.player,
                     member.entity,
@@ -688,7 +692,7 @@ impl<G: Game> Room<G> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::room::{Outlet, SessionLink, MESSAGE_RESERVE};
+    use crate::room::{DirectOutlet, Outlet, SessionLink, MESSAGE_RESERVE};
     use ticksync_arena::{Arena, ArenaEntity, ArenaInput, ArenaSchema, MoveDir};
     use ticksync_protocol::codec::decode_server_message;
     use ticksync_protocol::{EntityId, Input, ServerMessage, Snapshot};
@@ -728,8 +732,17 @@ mod tests {
     /// Joins with room for `outbound_capacity` snapshots after the `Welcome` and the arena's
     /// greeting message, besides the message reserve.
     fn join(handle: &RoomHandle<Schema>, outbound_capacity: usize) -> TestClient {
-        let (input_tx, input_rx) = mpsc::channel(16);
         let (frame_tx, frame_rx) = mpsc::channel(outbound_capacity + MESSAGE_RESERVE + 2);
+        join_through(handle, Outlet::Queue(frame_tx), frame_rx)
+    }
+
+    /// Joins with `outlet` for its frames (`frames`: where a queue outlet's frames arrive).
+    fn join_through(
+        handle: &RoomHandle<Schema>,
+        outlet: Outlet,
+        frames: mpsc::Receiver<Bytes>,
+    ) -> TestClient {
+        let (input_tx, input_rx) = mpsc::channel(16);
         let (disconnect_tx, disconnect_rx) = oneshot::channel();
         let (reply_tx, reply_rx) = oneshot::channel();
         let shared = Arc::new(SessionLink::default());
@@ -739,7 +752,7 @@ mod tests {
                 player_name: "t".into(),
                 claims: None,
                 from_client: input_rx,
-                outlet: Outlet::Queue(frame_tx),
+                outlet,
                 disconnect: disconnect_tx,
                 resume_token: None,
                 shared: shared.clone(),
@@ -749,7 +762,7 @@ mod tests {
         TestClient {
             inputs: input_tx,
             shared,
-            frames: frame_rx,
+            frames,
             disconnect: disconnect_rx,
             reply: reply_rx,
         }
@@ -1138,5 +1151,43 @@ mod tests {
         }
         // The first frame reached every queue, then the slow ones dropped 5 each.
         assert_eq!(room.metrics.snapshots_dropped.get(), slow * 5);
+    }
+    /// A connection whose writes fail: the peer is gone.
+    #[derive(Debug)]
+    struct LostConnection;
+
+    impl DirectOutlet for LostConnection {
+        fn send(&self, _: PlayerId, _: &Bytes, _: usize) -> Delivery {
+            Delivery::Gone
+        }
+
+        fn read_inputs(&self, _: &ArrivalClock, _: Tick) {}
+    }
+
+    #[test]
+    fn a_connection_the_room_finds_lost_waits_for_a_resume_and_its_session_hears_so() {
+        let settings = RoomSettings {
+            resume_grace_ticks: 30,
+            ..settings()
+        };
+        let status = Arc::new(RoomStatus::new("lost", &settings));
+        let (mut room, handle) =
+            Room::new(settings, Arena::new(2000), Arc::default(), status).unwrap();
+        let outlet = Outlet::Direct {
+            connection: Arc::new(LostConnection),
+            capacity: 8,
+        };
+        // The session is still running (it holds its queue and its end of the link): the
+        // room sees the failed write first.
+        let mut client = join_through(&handle, outlet, mpsc::channel(1).1);
+        room.tick(1.0 / 30.0);
+        room.tick(1.0 / 30.0);
+        assert!(room.members.is_empty());
+        assert_eq!(room.detached.count(), 1, "the player waits for a resume");
+        assert_eq!(client.disconnect.try_recv(), Ok(Disconnect::ConnectionLost));
+        // The session then ends as dropped: the player still waits.
+        client.shared.end_resumable();
+        room.tick(1.0 / 30.0);
+        assert_eq!(room.detached.count(), 1);
     }
 }

@@ -236,6 +236,7 @@ pub(super) fn end_for_disconnect(reason: Option<Disconnect>) -> SessionEnd {
         Some(Disconnect::Kicked(reason)) => SessionEnd::new(EndReason::Kicked, reason),
         Some(Disconnect::RoomEnded(reason)) => SessionEnd::new(EndReason::RoomEnded, reason),
         Some(Disconnect::Left) => SessionEnd::normal(),
+        Some(Disconnect::ConnectionLost) => SessionEnd::peer_gone(),
         // The room dropped us without a word: it has stopped.
         Some(Disconnect::ShuttingDown) | None => SessionEnd::going_away(),
     }
