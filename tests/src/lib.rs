@@ -466,8 +466,8 @@ fn frame_kind(frame: &Message) -> &'static str {
     }
 }
 
-/// Honest players watching while a test misbehaves beside them.
-const OBSERVERS: usize = 3;
+/// Honest players watching while a test misbehaves beside them (see [`Observers`]).
+pub const OBSERVERS: usize = 3;
 
 /// Honest players reading snapshots in the background.
 pub struct Observers {

@@ -18,7 +18,7 @@ use ticksync_server::ServerConfig;
 use ticksync_sim::{run_swarm, SwarmConfig};
 use ticksync_tests::{
     arena_subprotocol, ClientMessage, Observers, RawClient, RawEvent, ServerMessage, TestServer,
-    WAIT,
+    OBSERVERS, WAIT,
 };
 use tokio::net::TcpSocket;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -28,8 +28,14 @@ fn resident_bytes() -> u64 {
     ticksync_server::metrics::process_rss_bytes().unwrap_or(0)
 }
 
+/// The stalled-client test measures the memory of the whole test process, so it runs alone:
+/// it holds this for writing, every other test here (each with a server, some with a swarm of
+/// bots) for reading.
+static PROCESS_MEMORY: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_stops_reading_is_closed_and_nobody_else_notices() {
+    let _alone = PROCESS_MEMORY.write().await;
     let server = TestServer::start_with(ServerConfig {
         slow_client_timeout: Duration::from_secs(1),
         max_connections_per_ip: 0,
@@ -43,7 +49,16 @@ async fn a_client_that_stops_reading_is_closed_and_nobody_else_notices() {
     )));
     let observers = Observers::join(&server).await;
 
-    // A client with a tiny receive window that joins and then never reads again.
+    // Every bot in (the swarm's buffers are the process's memory too), then a client with
+    // a tiny receive window that joins and never reads again.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while server.metrics.snapshot().players < 100 + OBSERVERS as u64 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the bots never all joined"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let stalled = join_and_stop_reading(&server, "stalled", WireFormat::Bincode).await;
     let rss_at_stall = resident_bytes();
 
@@ -77,6 +92,7 @@ async fn a_client_that_stops_reading_is_closed_and_nobody_else_notices() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wss_client_that_stops_reading_is_closed_and_the_others_play_on() {
+    let _shared = PROCESS_MEMORY.read().await;
     let dir = std::env::temp_dir().join(format!("ticksync-stall-wss-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let cert = dir.join("dev-cert.pem");
@@ -175,6 +191,7 @@ async fn stall(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_kicked_client_is_disconnected_within_a_second_whatever_it_does() {
+    let _shared = PROCESS_MEMORY.read().await;
     let server = TestServer::start_with(ServerConfig {
         tick_rate_hz: 60,
         slow_client_timeout: Duration::from_millis(500),
@@ -311,6 +328,7 @@ async fn state_of(
 
 #[tokio::test]
 async fn a_dropped_player_resumes_the_same_entity_within_the_grace_period() {
+    let _shared = PROCESS_MEMORY.read().await;
     let server = TestServer::start_with(ServerConfig {
         resume_grace: Duration::from_secs(5),
         ..ServerConfig::default()
@@ -357,6 +375,7 @@ async fn a_dropped_player_resumes_the_same_entity_within_the_grace_period() {
 
 #[tokio::test]
 async fn resume_after_the_grace_period_or_with_a_forged_token_is_refused() {
+    let _shared = PROCESS_MEMORY.read().await;
     let server = TestServer::start_with(ServerConfig {
         resume_grace: Duration::from_millis(300),
         ..ServerConfig::default()
@@ -390,6 +409,7 @@ async fn resume_after_the_grace_period_or_with_a_forged_token_is_refused() {
 
 #[tokio::test]
 async fn two_connections_racing_for_one_token_exactly_one_wins() {
+    let _shared = PROCESS_MEMORY.read().await;
     let server = TestServer::start_with(ServerConfig {
         resume_grace: Duration::from_secs(5),
         ..ServerConfig::default()
@@ -419,6 +439,7 @@ async fn two_connections_racing_for_one_token_exactly_one_wins() {
 
 #[tokio::test]
 async fn resuming_while_the_old_connection_lingers_replaces_it() {
+    let _shared = PROCESS_MEMORY.read().await;
     let server = TestServer::start().await;
     let (mut old, welcome) = RawClient::join(&server.url(), "player").await.unwrap();
     let me = entity(&welcome);
@@ -437,6 +458,7 @@ async fn resuming_while_the_old_connection_lingers_replaces_it() {
 
 #[tokio::test]
 async fn a_connection_between_upgrade_and_welcome_gets_a_close_frame_at_shutdown() {
+    let _shared = PROCESS_MEMORY.read().await;
     let server = TestServer::start().await;
     // Upgraded (101 received), no Hello yet.
     let mut waiting = RawClient::connect(&server.url()).await.unwrap();
