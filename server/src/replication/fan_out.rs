@@ -14,7 +14,7 @@ use std::sync::Mutex;
 /// the index of the piece's first item), on the calling thread and on up to one helper per
 /// other thread of rayon's pool, and returns the sum of what `work` returned. Each item is
 /// handed to exactly one call of `work`.
-pub(super) fn fan_out<I, T>(
+pub(crate) fn fan_out<I, T>(
     items: &mut [I],
     piece_len: usize,
     work: impl Fn(usize, &mut [I]) -> T + Sync,

@@ -8,7 +8,8 @@
 //!   clients are served in parallel.
 //! - `snapshot`: one client's snapshot, encoded from the captured tick with per-thread
 //!   scratch.
-//! - `fan_out`: spreading that per-client work over the calling thread and rayon's pool.
+//! - `fan_out`: spreading that per-client work (and a large room's socket work, see
+//!   `room::tick_loop`) over the calling thread and rayon's pool.
 //!
 //! Work that is the same for many clients is done once per tick (capturing the world, entity
 //! checksums, and in everyone-sees-everyone mode the delta body per distinct baseline); per
@@ -21,6 +22,7 @@ mod interest;
 mod replicator;
 mod snapshot;
 
+pub(crate) use fan_out::fan_out;
 pub use interest::InterestPolicy;
 pub use replicator::{Execution, ReplicationError, ReplicationSettings, Replicator};
 pub use snapshot::Viewer;

@@ -106,6 +106,11 @@ impl<S: Schema> Member<S> {
         self.outlet.read_inputs(clock, tick);
     }
 
+    /// Whether the room reads and writes this member's connection itself.
+    pub fn is_direct(&self) -> bool {
+        self.outlet.is_direct()
+    }
+
     /// The last snapshot tick the client acknowledged (0: none).
     pub fn acked_tick(&self) -> Tick {
         self.shared.acked_tick.load(Ordering::Relaxed)

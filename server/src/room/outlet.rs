@@ -1,6 +1,6 @@
 //! Where a member's frames go: a queue that the session's task drains and writes (a JSON
-//! session, which re-encodes each frame, or a TLS one), or the connection itself, written by
-//! the room from the tick's own threads (a plain TCP connection's write lane, in `net`).
+//! session, which re-encodes each frame), or the connection itself, read and written by the
+//! room from the tick's own threads (a bincode connection's lane in `net`, plain or TLS).
 //!
 //! Either way the room never waits: a frame is taken, dropped (a snapshot the client is too
 //! far behind for; the next delta recovers) or refused because the session is gone. The last
@@ -88,6 +88,11 @@ pub enum Outlet {
 }
 
 impl Outlet {
+    /// Whether the room reads and writes the connection itself.
+    pub fn is_direct(&self) -> bool {
+        matches!(self, Outlet::Direct { .. })
+    }
+
     /// Reads what the client sent, where the room reads the connection itself (see
     /// [`DirectOutlet::read_inputs`]).
     pub fn read_inputs(&self, clock: &ArrivalClock, tick: Tick) {

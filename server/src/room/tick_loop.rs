@@ -13,7 +13,8 @@
 //!
 //! A large room builds and hands over its members' frames on several cores (its own thread
 //! together with rayon's global pool, see `replication::Execution`); each member is handled
-//! by one thread, and the counters are summed afterwards.
+//! by one thread, and the counters are summed afterwards. A room that reads and writes many
+//! connections itself spreads that socket work the same way from far fewer members on.
 
 use std::ops::Add;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -41,7 +42,7 @@ use super::{
 };
 use crate::metrics::{KickReason, RoomSeries, ServerMetrics};
 use crate::replication::{
-    Execution, InterestPolicy, ReplicationError, ReplicationSettings, Replicator, Viewer,
+    fan_out, Execution, InterestPolicy, ReplicationError, ReplicationSettings, Replicator, Viewer,
 };
 
 /// The settings a room runs with, from its [`RoomConfig`].
@@ -99,6 +100,20 @@ impl RoomSettings {
         ticksync_protocol::tick_period(self.tick_rate_hz)
     }
 }
+
+/// Connections the room reads and writes itself (`Outlet::Direct`) from which a tick spreads
+/// that socket work over cores: its own thread and rayon's pool together, as the replicator
+/// does (`fan_out`). Each such member costs a `recvmsg` and a `write` per tick, several µs of
+/// system time, far more than its share of an everyone-sees-everyone snapshot, so this is
+/// far below `replication::PARALLEL_MIN_CLIENTS_EVERYONE`. On two cores shared with the
+/// swarm, 500 players: the tick's p99 about 1 ms shorter, CPU per player-tick within the
+/// run-to-run spread; at 200 players the spinning of rayon's idle helpers cost more than the
+/// shorter tick was worth (BENCHMARKS.md).
+const PARALLEL_MIN_SOCKETS: usize = 256;
+
+/// Members per piece of parallel socket work: a helper preempted mid-piece holds the tick
+/// up by at most that many system calls.
+const SOCKETS_PER_PIECE: usize = 16;
 
 /// Tick work time from which the next tick runs with [`offload_heavy`].
 const HEAVY_TICK: Duration = Duration::from_millis(2);
@@ -502,8 +517,20 @@ impl<G: Game> Room<G> {
             now: cutoff,
             wall: std::time::SystemTime::now(),
         };
+        let tick = self.tick;
+        match self.socket_execution() {
+            Execution::Sequential => self
+                .members
+                .iter()
+                .for_each(|m| m.read_inputs(&clock, tick)),
+            Execution::Parallel => {
+                fan_out(&mut self.members, SOCKETS_PER_PIECE, |_, members| {
+                    members.iter().for_each(|m| m.read_inputs(&clock, tick));
+                    members.len()
+                });
+            }
+        }
         for member in &mut self.members {
-            member.read_inputs(&clock, self.tick);
             member.drain(max_inputs, max_messages, &mut self.from_client_scratch);
             missed += member.record_arrivals(cutoff, previous_cutoff);
             for item in self.from_client_scratch.drain(..) {
@@ -541,7 +568,27 @@ impl<G: Game> Room<G> {
         self.replicator
             .capture(self.tick, |out| self.game.write_entities(out));
         self.deliver_messages();
-        self.serve_members(self.replicator.execution_for(self.members.len()));
+        let execution = match self.socket_execution() {
+            Execution::Parallel => Execution::Parallel,
+            Execution::Sequential => self.replicator.execution_for(self.members.len()),
+        };
+        self.serve_members(execution);
+    }
+
+    /// Where this tick reads and writes the connections the room serves itself: across cores
+    /// from [`PARALLEL_MIN_SOCKETS`] of them on, when rayon's pool has more than one thread.
+    fn socket_execution(&self) -> Execution {
+        // Counted only in a room large enough to matter, so a small room never starts
+        // rayon's pool.
+        if self.members.len() < PARALLEL_MIN_SOCKETS || rayon::current_num_threads() < 2 {
+            return Execution::Sequential;
+        }
+        let sockets = self.members.iter().filter(|m| m.is_direct()).count();
+        if sockets >= PARALLEL_MIN_SOCKETS {
+            Execution::Parallel
+        } else {
+            Execution::Sequential
+        }
     }
 
     /// Delivers what the game sent this tick (and at joins and leaves since the last tick),
@@ -1151,6 +1198,79 @@ mod tests {
         }
         // The first frame reached every queue, then the slow ones dropped 5 each.
         assert_eq!(room.metrics.snapshots_dropped.get(), slow * 5);
+    }
+
+    /// A connection the room serves itself, counting what the room does with it.
+    #[derive(Debug, Default)]
+    struct CountingConnection {
+        reads: AtomicU32,
+        sends: AtomicU32,
+    }
+
+    impl DirectOutlet for CountingConnection {
+        fn send(&self, _: PlayerId, _: &Bytes, _: usize) -> Delivery {
+            self.sends.fetch_add(1, Ordering::Relaxed);
+            Delivery::Queued
+        }
+
+        fn read_inputs(&self, _: &ArrivalClock, _: Tick) {
+            self.reads.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    #[test]
+    fn a_room_serving_many_connections_itself_reads_and_writes_each_once_per_tick() {
+        let players = PARALLEL_MIN_SOCKETS + 1;
+        let settings = RoomSettings {
+            max_players: players,
+            ..settings()
+        };
+        let status = Arc::new(RoomStatus::new("big", &settings));
+        let (mut room, handle) =
+            Room::new(settings, Arena::new(2000), Arc::default(), status).unwrap();
+        let connections: Vec<Arc<CountingConnection>> =
+            (0..players).map(|_| Arc::default()).collect();
+        // One member on a queue: the room serves the others itself.
+        let _queued = join(&handle, 64);
+        let _clients: Vec<TestClient> = connections[1..]
+            .iter()
+            .map(|connection| {
+                let outlet = Outlet::Direct {
+                    connection: connection.clone(),
+                    capacity: 8,
+                };
+                join_through(&handle, outlet, mpsc::channel(1).1)
+            })
+            .collect();
+        for _ in 0..players.div_ceil(MAX_JOINS_PER_TICK) {
+            room.tick(1.0 / 30.0);
+        }
+        assert_eq!(room.members.len(), players);
+        // Across cores wherever there are several.
+        let spread = if rayon::current_num_threads() > 1 {
+            Execution::Parallel
+        } else {
+            Execution::Sequential
+        };
+        assert_eq!(room.socket_execution(), spread);
+        let counts = |c: &CountingConnection| {
+            (
+                c.reads.load(Ordering::Relaxed),
+                c.sends.load(Ordering::Relaxed),
+            )
+        };
+        let before: Vec<_> = connections[1..].iter().map(|c| counts(c)).collect();
+        for _ in 0..3 {
+            room.tick(1.0 / 30.0);
+        }
+        for (connection, (reads, sends)) in connections[1..].iter().zip(before) {
+            assert_eq!(counts(connection), (reads + 3, sends + 3));
+        }
+        // One connection fewer than the threshold: in order on the tick's thread.
+        room.members.retain(|m| m.is_direct());
+        room.members.pop();
+        assert_eq!(room.members.len(), PARALLEL_MIN_SOCKETS - 1);
+        assert_eq!(room.socket_execution(), Execution::Sequential);
     }
     /// A connection whose writes fail: the peer is gone.
     #[derive(Debug)]
