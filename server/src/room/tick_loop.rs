@@ -772,8 +772,13 @@ mod tests {
     }
 
     fn new_room() -> (Room<Arena>, RoomHandle<Schema>) {
-        let status = Arc::new(RoomStatus::new("test", &settings()));
-        Room::new(settings(), Arena::new(2000), Arc::default(), status).unwrap()
+        arena_room("test", settings())
+    }
+
+    /// An arena room named `name` with `settings`.
+    fn arena_room(name: &str, settings: RoomSettings) -> (Room<Arena>, RoomHandle<Schema>) {
+        let status = Arc::new(RoomStatus::new(name, &settings));
+        Room::new(settings, Arena::new(2000), Arc::default(), status).unwrap()
     }
 
     /// Joins with room for `outbound_capacity` snapshots after the `Welcome` and the arena's
@@ -1122,9 +1127,7 @@ mod tests {
             },
             ..settings()
         };
-        let status = Arc::new(RoomStatus::new("big", &settings));
-        let (mut room, handle) =
-            Room::new(settings, Arena::new(2000), Arc::default(), status).unwrap();
+        let (mut room, handle) = arena_room("big", settings);
         let mut clients: Vec<_> = (0..players).map(|_| join(&handle, 64)).collect();
         for tick in 1..=12u32 {
             for (i, client) in clients.iter().enumerate() {
@@ -1172,9 +1175,7 @@ mod tests {
             max_players: players,
             ..settings()
         };
-        let status = Arc::new(RoomStatus::new("big", &settings));
-        let (mut room, handle) =
-            Room::new(settings, Arena::new(2000), Arc::default(), status).unwrap();
+        let (mut room, handle) = arena_room("big", settings);
         // Half never read (a queue of one), half read every tick.
         let mut clients: Vec<_> = (0..players)
             .map(|i| join(&handle, if i % 2 == 0 { 1 } else { 64 }))
@@ -1225,9 +1226,7 @@ mod tests {
             max_players: players,
             ..settings()
         };
-        let status = Arc::new(RoomStatus::new("big", &settings));
-        let (mut room, handle) =
-            Room::new(settings, Arena::new(2000), Arc::default(), status).unwrap();
+        let (mut room, handle) = arena_room("big", settings);
         let connections: Vec<Arc<CountingConnection>> =
             (0..players).map(|_| Arc::default()).collect();
         // One member on a queue: the room serves the others itself.
@@ -1290,9 +1289,7 @@ mod tests {
             resume_grace_ticks: 30,
             ..settings()
         };
-        let status = Arc::new(RoomStatus::new("lost", &settings));
-        let (mut room, handle) =
-            Room::new(settings, Arena::new(2000), Arc::default(), status).unwrap();
+        let (mut room, handle) = arena_room("lost", settings);
         let outlet = Outlet::Direct {
             connection: Arc::new(LostConnection),
             capacity: 8,
