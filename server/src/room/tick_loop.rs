@@ -359,10 +359,12 @@ impl<G: Game> Room<G> {
     /// One whole tick. Public within the crate so tests can drive a room without a clock.
     pub(crate) fn tick(&mut self, dt: f32) {
         self.admit_joins();
-        self.apply_from_clients();
+        // The members stay the same from here until the commands are carried out.
+        let sockets = self.socket_execution();
+        self.apply_from_clients(sockets);
         self.game.step(dt, &mut self.outbox);
         self.tick = self.tick.wrapping_add(1);
-        self.replicate();
+        self.replicate(sockets);
         self.carry_out_commands();
         self.retire_departed();
         self.current_tick.store(self.tick, Ordering::Relaxed);
@@ -498,7 +500,8 @@ impl<G: Game> Room<G> {
     }
 
     /// Hands every member's inputs and game messages to the game, in the order sent.
-    fn apply_from_clients(&mut self) {
+    /// `sockets`: where the connections the room reads itself are read.
+    fn apply_from_clients(&mut self, sockets: Execution) {
         let (max_inputs, max_messages) = (
             self.settings.max_inputs_per_tick,
             self.settings.max_messages_per_tick,
@@ -518,7 +521,7 @@ impl<G: Game> Room<G> {
             wall: std::time::SystemTime::now(),
         };
         let tick = self.tick;
-        match self.socket_execution() {
+        match sockets {
             Execution::Sequential => self
                 .members
                 .iter()
@@ -557,7 +560,8 @@ impl<G: Game> Room<G> {
 
     /// Captures the world, then delivers this tick's game messages and hands every member its
     /// snapshot — messages first, so they arrive before the next tick's snapshot.
-    fn replicate(&mut self) {
+    /// `sockets`: where the frames of the connections the room writes itself are written.
+    fn replicate(&mut self, sockets: Execution) {
         // Nobody to send the world to, nobody to keep baselines for: an empty room keeps no
         // history (the first snapshot of whoever joins next is a full one anyway), and what
         // the game said reaches nobody.
@@ -568,7 +572,7 @@ impl<G: Game> Room<G> {
         self.replicator
             .capture(self.tick, |out| self.game.write_entities(out));
         self.deliver_messages();
-        let execution = match self.socket_execution() {
+        let execution = match sockets {
             Execution::Parallel => Execution::Parallel,
             Execution::Sequential => self.replicator.execution_for(self.members.len()),
         };

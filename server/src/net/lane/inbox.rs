@@ -165,10 +165,9 @@ impl ReadSide {
     /// `Room`: goes through the complete frames in the inbox, in order. A final, masked
     /// binary frame is offered to `take` (its payload unmasked, in `scratch`, and the game
     /// message budget) when nothing waits for the session; `take` returns whether the room
-    /// took it. Every other frame,
-    /// and every frame after one the room did not take, goes to the session. Frames the room
-    /// would take are counted against the rate limit; over it they are dropped, and a flood
-    /// ends the reading.
+    /// took it. Every other frame, and every frame after one the room did not take, goes to
+    /// the session. Frames the room would take are counted against the rate limit; over it
+    /// they are dropped, and a flood ends the reading.
     pub fn sort(
         &mut self,
         now: Instant,
